@@ -1,0 +1,7 @@
+"""adapt-harness: which adaptation strategy should I use for my task, and what will it cost?
+
+    harness run --strategies all --task agnews
+    harness report
+"""
+
+__version__ = "0.1.0"

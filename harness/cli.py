@@ -1,0 +1,139 @@
+"""The command line: `harness run`, `harness report`, `harness list`.
+
+    harness run --strategies all --task agnews
+    harness run --strategies zero-shot,full-finetune --task agnews,sst2 --seeds 0,1 --n-eval 500
+    harness list strategies
+    harness report --results results --out reports
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from harness.errors import HarnessError
+
+_KINDS = ("strategies", "tasks", "models")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="adapt-harness")
+def main():
+    """Benchmark adaptation strategies for language models: accuracy and cost, side by side."""
+
+
+@main.command()
+@click.option("--strategies", "-s", default="all", show_default=True,
+              help="'all' or a comma-separated list (see `harness list strategies`).")
+@click.option("--task", "-t", "tasks", default="agnews", show_default=True,
+              help="Task name(s), comma-separated (see `harness list tasks`), or a task YAML file.")
+@click.option("--model", "-m", "models", multiple=True, metavar="NAME|KIND=NAME",
+              help="Preset, hub id or local folder for every strategy, or per kind: "
+                   "encoder=NAME / decoder=NAME. Repeatable. Default: the kind's preset.")
+@click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds.")
+@click.option("--profile", type=click.Choice(["quick", "full"]), default="quick",
+              show_default=True, help="quick: 2,000 training / 1,000 evaluation rows; "
+                                      "full: whole splits.")
+@click.option("--n-train", type=int, help="Training rows (overrides the profile).")
+@click.option("--n-eval", type=int, help="Evaluation rows (overrides the profile).")
+@click.option("--data-seed", type=int, default=0, show_default=True,
+              help="Seed of the row subsets; the same for every strategy so all see the same rows.")
+@click.option("--data-dir", type=click.Path(file_okay=False),
+              help="Folder with <task>/{train,test}.csv; default $HARNESS_DATA_DIR, else the hub.")
+@click.option("--config", "-c", "settings", multiple=True, metavar="STRATEGY.FIELD=VALUE",
+              help="Override a strategy setting, e.g. full-finetune.epochs=1. Repeatable.")
+@click.option("--out", default="results", show_default=True, type=click.Path(file_okay=False),
+              help="Results folder (records and predictions).")
+@click.option("--reports", "reports_dir", default="reports", show_default=True,
+              type=click.Path(file_okay=False), help="Where the report is written at the end.")
+@click.option("--prices", type=click.Path(dir_okay=False),
+              help="JSON file of device prices in USD per hour (overrides the defaults).")
+@click.option("--force", is_flag=True, help="Recompute cells that already finished.")
+@click.option("--no-isolation", is_flag=True,
+              help="Run cells in this process (for debugging; a crash ends the whole run).")
+@click.option("--trust-remote-code", is_flag=True,
+              help="Allow models whose code lives in their hub repository.")
+def run(strategies, tasks, models, seeds, profile, n_train, n_eval, data_seed, data_dir,
+        settings, out, reports_dir, prices, force, no_isolation, trust_remote_code):
+    """Run every strategy on every task and seed, store the records, write the report."""
+    from harness.cost import load_prices
+    from harness.plan import build_cells, parse_seeds
+    from harness.report import write_reports
+    from harness.runner import run_cells
+    from harness.store import Store
+
+    price_table = load_prices(prices)
+    task_names = [t.strip() for t in tasks.split(",") if t.strip()]
+    cells = build_cells(task_names, strategies, models, parse_seeds(seeds), profile, n_train,
+                        n_eval, data_dir, data_seed, _parse_settings(settings), trust_remote_code)
+    store = Store(out)
+    store.prepare()  # after every input check, so bad input leaves no folder behind
+    summary = run_cells(cells, store, price_table, force=force, isolate=not no_isolation,
+                        echo=click.echo)
+    click.echo(f"{len(cells)} cells: {summary.ran} ran, {summary.skipped} already finished "
+               f"(not recomputed), {summary.failed} failed. Records in {out}/")
+    for path in write_reports(store, reports_dir, tasks=task_names,
+                              keys=[cell.key for cell in cells]):
+        click.echo(f"report: {path}")
+    if summary.failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--results", default="results", show_default=True,
+              type=click.Path(file_okay=False), help="Results folder to read.")
+@click.option("--out", default="reports", show_default=True, type=click.Path(file_okay=False),
+              help="Where to write <name>.md and <name>.html.")
+@click.option("--task", "tasks", help="Only these tasks (comma-separated); default all found.")
+def report(results, out, tasks):
+    """Write a Markdown and a self-contained HTML report per task from stored records."""
+    from harness.report import write_reports
+    from harness.store import Store
+
+    wanted = [t.strip() for t in tasks.split(",")] if tasks else None
+    paths = write_reports(Store(results), out, tasks=wanted)
+    if not paths:
+        raise HarnessError(f"no records in '{results}': run `harness run` first")
+    for path in paths:
+        click.echo(f"report: {path}")
+
+
+@main.command(name="list")
+@click.argument("what", type=click.Choice(_KINDS))
+def list_(what):
+    """List the registered strategies, the built-in tasks or the model presets."""
+    if what == "strategies":
+        from harness import registry
+
+        for name, entry in registry.entries().items():
+            cls = entry.load()
+            click.echo(f"{name:<20} {entry.package:<16} {cls.description}")
+    elif what == "tasks":
+        from harness.tasks import BUILTIN_TASKS
+
+        for name, task in BUILTIN_TASKS.items():
+            click.echo(f"{name:<10} {task.num_labels} labels: {', '.join(task.labels)}  "
+                       f"(hub: {task.hub_id})")
+    else:
+        from harness.models import PRESETS, resolve_model
+
+        for name, preset in PRESETS.items():
+            source = resolve_model(name).source
+            where = "offline copy" if source != preset.hub_id else "hub"
+            click.echo(f"{name:<24} {preset.kind:<8} {preset.description} [{where}: {source}]")
+
+
+def _parse_settings(settings: tuple[str, ...]) -> dict[str, dict]:
+    parsed: dict[str, dict] = {}
+    for item in settings:
+        target, sep, value = item.partition("=")
+        strategy, dot, field = target.partition(".")
+        if not (sep and dot and strategy and field):
+            raise HarnessError(f"--config '{item}' must look like STRATEGY.FIELD=VALUE")
+        parsed.setdefault(strategy.strip(), {})[field.strip()] = value.strip()
+    return parsed
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""Dataset splits from a local folder or the Hugging Face hub, validated, with seeded,
+stratified subsets.
+
+A local folder holds `<task>/<split>.csv` (or .parquet / .jsonl) with columns `text,label`:
+
+    load_split(get_task("agnews"), "test", data_dir="../shared/data")
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from harness.errors import HarnessError
+from harness.tasks import Task
+
+DATA_DIR_ENV = "HARNESS_DATA_DIR"
+_READERS = {
+    ".csv": lambda p: pd.read_csv(p, keep_default_na=False),
+    ".parquet": pd.read_parquet,
+    ".jsonl": lambda p: pd.read_json(p, lines=True),
+}
+
+
+@dataclass(frozen=True)
+class Split:
+    """Texts and integer labels of one (sub)split; what strategies fit on and predict."""
+
+    texts: tuple[str, ...]
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256()
+        for text, label in zip(self.texts, self.labels):
+            digest.update(f"{label}\t{text}\n".encode())
+        return digest.hexdigest()[:16]
+
+    def take(self, indices) -> "Split":
+        return Split(tuple(self.texts[i] for i in indices), self.labels[np.asarray(indices)])
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path | None:
+    value = data_dir or os.environ.get(DATA_DIR_ENV)
+    if not value:
+        return None
+    path = Path(value)
+    if not path.is_dir():
+        raise HarnessError(f"data folder '{path}' does not exist (from --data-dir or {DATA_DIR_ENV})")
+    return path
+
+
+def load_split(task: Task, split: str, data_dir: str | os.PathLike | None = None) -> Split:
+    """Rows of one split, from the local folder when it holds the task, else from the hub."""
+    folder = resolve_data_dir(data_dir)
+    local = _local_file(folder, task.name, split) if folder else None
+    if local is not None:
+        frame = _READERS[local.suffix](local)
+        source = str(local)
+    elif folder is not None and (folder / task.name).is_dir():
+        raise HarnessError(f"no '{split}' split for task '{task.name}' in {folder / task.name} "
+                           f"(expected {split}.csv, {split}.parquet or {split}.jsonl)")
+    else:
+        frame, source = _hub_frame(task, split), f"hub:{task.hub_id}"
+    return _validate(frame, task, source)
+
+
+def _local_file(folder: Path, task_name: str, split: str) -> Path | None:
+    for suffix in _READERS:
+        path = folder / task_name / f"{split}{suffix}"
+        if path.is_file():
+            return path
+    return None
+
+
+def _hub_frame(task: Task, split: str) -> pd.DataFrame:
+    try:
+        import datasets
+
+        rows = datasets.load_dataset(task.hub_id, task.hub_config, split=split)
+        frame = rows.to_pandas()
+    except Exception as err:  # offline, unknown repo, missing split: all end the same way
+        reason = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
+        raise HarnessError(
+            f"cannot load task '{task.name}' split '{split}' from the hub ({reason}); point "
+            f"--data-dir or {DATA_DIR_ENV} at a folder holding {task.name}/{split}.csv "
+            f"with columns text,label") from None
+    return frame.rename(columns={task.hub_text_column: "text", task.hub_label_column: "label"})
+
+
+def _validate(frame: pd.DataFrame, task: Task, source: str) -> Split:
+    missing = [c for c in ("text", "label") if c not in frame.columns]
+    if missing:
+        raise HarnessError(f"{source}: missing column(s) {', '.join(missing)} "
+                           f"(found: {', '.join(map(str, frame.columns))})")
+    if frame.empty:
+        raise HarnessError(f"{source}: the split is empty")
+    labels = pd.to_numeric(frame["label"], errors="coerce")
+    bad = labels.isna() | (labels < 0) | (labels >= task.num_labels) | (labels % 1 != 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise HarnessError(f"{source}: label '{frame['label'].iloc[row]}' in row {row + 1} is not "
+                           f"an integer in 0..{task.num_labels - 1} for task '{task.name}'")
+    texts = tuple(str(t) for t in frame["text"])
+    return Split(texts, labels.to_numpy(dtype=np.int64))
+
+
+def subset(split: Split, n: int | None, seed: int, what: str = "rows") -> Split:
+    """A seeded, label-stratified subset of n rows (all rows, in order, when n is None)."""
+    if n is None or n == len(split):
+        return split
+    if n <= 0:
+        raise HarnessError(f"{what} must be positive, got {n}")
+    if n > len(split):
+        raise HarnessError(f"{what}={n} is more than the {len(split)} rows available")
+    from sklearn.model_selection import train_test_split
+
+    indices = np.arange(len(split))
+    try:
+        chosen, _ = train_test_split(indices, train_size=n, stratify=split.labels,
+                                     random_state=seed)
+    except ValueError:  # a class too rare to stratify on: fall back to a plain seeded draw
+        chosen = np.random.default_rng(seed).choice(indices, size=n, replace=False)
+    return split.take(np.sort(chosen))

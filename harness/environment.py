@@ -1,0 +1,46 @@
+"""The environment manifest stored with every record: what produced the numbers."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+PACKAGES = ("adapt-harness", "torch", "transformers", "datasets", "peft", "accelerate",
+            "bitsandbytes", "scikit-learn", "numpy", "pandas", "vllm")
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5, cwd=Path(__file__).resolve().parent)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def device_info() -> dict:
+    """Device kind ("cpu"/"cuda") and name, for the manifest and the price table."""
+    import torch
+
+    if torch.cuda.is_available():
+        return {"device": "cuda", "device_name": torch.cuda.get_device_name(0)}
+    return {"device": "cpu", "device_name": platform.processor() or platform.machine()}
+
+
+def manifest() -> dict:
+    import os
+
+    return {"python": platform.python_version(), "platform": platform.platform(),
+            "cpu_count": os.cpu_count(), "packages": package_versions(), "git_commit": git_commit()}

@@ -1,0 +1,131 @@
+"""The grid of cells (task x strategy x model x seed), built and checked before anything runs,
+so bad input fails in one line with nothing written."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+
+from harness import registry
+from harness.data import Split, load_split, subset
+from harness.errors import HarnessError
+from harness.models import DEFAULT_MODELS, ModelSpec, check_model, resolve_model
+from harness.tasks import Task, get_task
+
+# Rows per profile: (training rows, evaluation rows); None means the whole split.
+PROFILES = {"quick": (2000, 1000), "full": (None, None)}
+
+
+@dataclass(frozen=True)
+class Cell:
+    task: Task
+    strategy: str
+    strategy_class: type
+    config: object  # the strategy's config dataclass
+    model: ModelSpec | None
+    seed: int
+    train: Split
+    eval: Split
+    data_seed: int
+
+    @property
+    def model_name(self) -> str:
+        return self.model.name if self.model else "-"
+
+    @property
+    def label(self) -> str:
+        return f"{self.task.name} · {self.strategy} · {self.model_name} · seed {self.seed}"
+
+    def identity(self) -> dict:
+        """What makes two cells the same computation; its hash names the record."""
+        return {
+            "task": self.task.name, "strategy": self.strategy, "model": self.model_name,
+            "model_source": self.model.source if self.model else None, "seed": self.seed,
+            "config": dataclasses.asdict(self.config), "n_train": len(self.train),
+            "n_eval": len(self.eval), "data_seed": self.data_seed,
+            "train_fingerprint": self.train.fingerprint(),
+            "eval_fingerprint": self.eval.fingerprint(),
+        }
+
+    @property
+    def key(self) -> str:
+        digest = hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode())
+        slug = self.model_name.replace("/", "--").replace(" ", "_")[-60:]
+        return f"{self.task.name}__{self.strategy}__{slug}__seed{self.seed}__{digest.hexdigest()[:10]}"
+
+
+def parse_model_overrides(values: tuple[str, ...]) -> dict[str, str]:
+    """`--model NAME` for every strategy, or `--model encoder=NAME` / `decoder=NAME` per kind."""
+    overrides: dict[str, str] = {}
+    for value in values:
+        kind, sep, name = value.partition("=")
+        if sep and kind in DEFAULT_MODELS:
+            overrides[kind] = name
+        elif sep:
+            raise HarnessError(f"--model '{value}': the part before '=' must be one of "
+                               f"{', '.join(DEFAULT_MODELS)}")
+        else:
+            overrides = {kind: value for kind in DEFAULT_MODELS}
+    return overrides
+
+
+def parse_seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise HarnessError(f"--seeds '{text}' must be comma-separated integers, e.g. 0,1,2") from None
+    if not seeds:
+        raise HarnessError("--seeds needs at least one seed")
+    return list(dict.fromkeys(seeds))
+
+
+def build_cells(task_names: list[str], strategy_spec: str, model_values: tuple[str, ...] = (),
+                seeds: list[int] = (0,), profile: str = "quick", n_train: int | None = None,
+                n_eval: int | None = None, data_dir=None, data_seed: int = 0,
+                config_overrides: dict[str, dict] | None = None,
+                trust_remote_code: bool = False) -> list[Cell]:
+    """Every cell of the grid, with its data loaded and subset, or a HarnessError."""
+    from harness.strategy import make_config
+
+    tasks = [get_task(name) for name in task_names]
+    names = registry.select(strategy_spec)
+    classes = {name: registry.get(name) for name in names}
+    overrides = config_overrides or {}
+    for name in overrides:
+        if name not in classes:
+            raise HarnessError(f"--config names strategy '{name}', which is not being run")
+    configs = {name: make_config(cls, overrides.get(name, {})) for name, cls in classes.items()}
+    models = _models(classes, parse_model_overrides(model_values), trust_remote_code)
+    profile_train, profile_eval = PROFILES[profile]
+    cells = []
+    for task in tasks:
+        train = subset(load_split(task, task.train_split, data_dir),
+                       n_train if n_train is not None else profile_train, data_seed, "--n-train")
+        evaluation = subset(load_split(task, task.eval_split, data_dir),
+                            n_eval if n_eval is not None else profile_eval, data_seed, "--n-eval")
+        for name in names:
+            for seed in seeds:
+                cells.append(Cell(task, name, classes[name], configs[name], models[name], seed,
+                                  train, evaluation, data_seed))
+    return cells
+
+
+def _models(classes: dict[str, type], overrides: dict[str, str], trust_remote_code: bool):
+    chosen, checked = {}, {}
+    for name, cls in classes.items():
+        kind = cls.model_kind
+        if kind is None:
+            chosen[name] = None
+            continue
+        model_name = overrides.get(kind, DEFAULT_MODELS.get(kind))
+        if model_name is None:
+            raise HarnessError(f"strategy '{name}' wants a model of kind '{kind}'; "
+                               f"give one with --model")
+        if model_name not in checked:
+            spec = resolve_model(model_name, trust_remote_code)
+            check_model(spec)
+            checked[model_name] = spec
+        chosen[name] = checked[model_name]
+    return chosen

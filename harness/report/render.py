@@ -1,0 +1,121 @@
+"""Markdown and self-contained HTML from the report's tables and plots. Every dataset text goes
+through `html.escape` (HTML) or loses its table-breaking characters (Markdown)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import time
+
+import numpy as np
+import pandas as pd
+
+COLUMNS = {  # leaderboard column: header shown
+    "strategy": "strategy", "model": "model", "accuracy_text": "accuracy (95% CI)",
+    "macro_f1": "macro-F1", "p_vs_best": "p vs best", "fit_s": "fit (s)",
+    "throughput_eps": "examples/s", "latency_p50_ms": "latency p50 (ms)",
+    "latency_p95_ms": "latency p95 (ms)", "peak_memory_mib": "peak memory (MiB)",
+    "cost_usd": "cost (USD)", "params": "trainable / total params", "device": "device",
+}
+PLOT_TITLES = {"accuracy_vs_cost": "Accuracy vs cost", "accuracy_vs_latency":
+               "Accuracy vs latency", "confusion_matrices": "Confusion matrices"}
+
+
+def display_table(board: pd.DataFrame) -> pd.DataFrame:
+    """The leaderboard as strings, ready for either format."""
+    def accuracy(row):
+        if row["seeds"] > 1:
+            return f"{row['accuracy']:.3f} ± {row['accuracy_seed_std']:.3f} ({row['seeds']} seeds)"
+        return f"{row['accuracy']:.3f} [{row['accuracy_ci_low']:.3f}, {row['accuracy_ci_high']:.3f}]"
+
+    shown = pd.DataFrame({
+        "strategy": board["strategy"], "model": board["model"],
+        "accuracy_text": board.apply(accuracy, axis=1),
+        "macro_f1": board["macro_f1"].map("{:.3f}".format),
+        "p_vs_best": board["p_vs_best"].map(lambda p: "best" if np.isnan(p) else f"{p:.3f}"),
+        "fit_s": board["fit_s"].map("{:.1f}".format),
+        "throughput_eps": board["throughput_eps"].map("{:.1f}".format),
+        "latency_p50_ms": board["latency_p50_ms"].map("{:.1f}".format),
+        "latency_p95_ms": board["latency_p95_ms"].map("{:.1f}".format),
+        "peak_memory_mib": (board["peak_memory_bytes"] / 2**20).map("{:.0f}".format),
+        "cost_usd": board["cost_usd"].map("{:.5f}".format),
+        "params": board.apply(lambda r: f"{_count(r['trainable_params'])} / "
+                                        f"{_count(r['total_params'])}", axis=1),
+        "device": board["device"],
+    })
+    return shown.rename(columns=COLUMNS)
+
+
+def _count(n) -> str:
+    n = float(n)
+    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f}{unit}"
+    return f"{int(n)}"
+
+
+def _notes(context) -> list[str]:
+    board = context["leaderboard"]
+    sizes = "" if board.empty else (f"{int(board['n_train'].iloc[0])} training rows, "
+                                     f"{int(board['n_eval'].iloc[0])} evaluation rows; ")
+    return [
+        f"Task `{context['task']}`: {sizes}generated {time.strftime('%Y-%m-%d %H:%M')}.",
+        "Accuracy: 95% percentile-bootstrap interval over evaluation rows (one seed) or mean ± "
+        "standard deviation over seeds. *p vs best*: paired bootstrap p-value against the top "
+        "row on the same evaluation rows.",
+        "Peak memory: CUDA peak allocated on a GPU, peak RSS of the cell's process on a CPU "
+        "(interpreter and libraries included). Cost: (load + fit + predict) device-hours × "
+        "the price table.",
+    ]
+
+
+def _md_cell(value) -> str:
+    return " ".join(str(value).split()).replace("|", "\\|")
+
+
+def _md_table(frame: pd.DataFrame) -> str:
+    lines = ["| " + " | ".join(map(_md_cell, frame.columns)) + " |",
+             "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in frame.itertuples(False)]
+    return "\n".join(lines)
+
+
+def render_markdown(context, assets: str) -> str:
+    parts = [f"# {context['task']}: adaptation strategies compared", ""]
+    parts += [f"- {note}" for note in _notes(context)] + [""]
+    if not context["leaderboard"].empty:
+        parts += ["## Leaderboard", "", _md_table(display_table(context["leaderboard"])), ""]
+    for name in context["plots"]:
+        parts += [f"## {PLOT_TITLES.get(name, name)}", "", f"![{name}]({assets}/{name}.png)", ""]
+    for strategy, frame in context["examples"].items():
+        parts += [f"### Confidently wrong: {strategy}", "", _md_table(frame), ""]
+    if not context["failed"].empty:
+        parts += ["## Failed cells", "", _md_table(context["failed"]), ""]
+    return "\n".join(parts)
+
+
+_STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}
+table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:4px 8px}
+th{background:#f3f3f3}img{max-width:100%}"""
+
+
+def render_html(context) -> str:
+    escape = html.escape
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>"
+             f"{escape(context['task'])} report</title><style>{_STYLE}</style></head><body>",
+             f"<h1>{escape(context['task'])}: adaptation strategies compared</h1><ul>"]
+    parts += [f"<li>{escape(note)}</li>" for note in _notes(context)] + ["</ul>"]
+    if not context["leaderboard"].empty:
+        parts += ["<h2>Leaderboard</h2>",
+                  display_table(context["leaderboard"]).to_html(index=False, escape=True)]
+    for name, png in context["plots"].items():
+        data = base64.b64encode(png).decode()
+        parts += [f"<h2>{escape(PLOT_TITLES.get(name, name))}</h2>",
+                  f"<img alt='{escape(name)}' src='data:image/png;base64,{data}'>"]
+    for strategy, frame in context["examples"].items():
+        parts += [f"<h3>Confidently wrong: {escape(strategy)}</h3>",
+                  frame.to_html(index=False, escape=True)]
+    if not context["failed"].empty:
+        parts += ["<h2>Failed cells</h2>", context["failed"].to_html(index=False, escape=True)]
+    parts.append("</body></html>")
+    return "\n".join(parts)

@@ -1,0 +1,190 @@
+"""Run the grid: each cell in its own child process (memory released, crashes contained),
+finished cells skipped unless forced, every cell measured here and the same way.
+
+    results = run_cells(cells, Store("results"), prices=load_prices(None))
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import tempfile
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from harness import cost
+from harness.environment import manifest
+from harness.metrics import classification_metrics
+from harness.plan import Cell
+from harness.store import Store
+
+LATENCY_SAMPLES = 20
+
+
+@dataclass
+class Summary:
+    ran: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+
+def run_cells(cells: list[Cell], store: Store, prices: dict, force: bool = False,
+              isolate: bool = True, echo=print) -> Summary:
+    summary = Summary()
+    for number, cell in enumerate(cells, 1):
+        prefix = f"[{number}/{len(cells)}] {cell.label}"
+        if not force and store.is_finished(cell.key):
+            summary.skipped += 1
+            echo(f"{prefix}: already finished, not recomputed (use --force to recompute)")
+            continue
+        echo(f"{prefix}: running on {len(cell.train)} training / {len(cell.eval)} evaluation rows")
+        started = time.time()
+        outcome = _run_isolated(cell) if isolate else _run_cell(cell)
+        record, predictions = _record(cell, outcome, prices, started)
+        store.save(record, predictions)
+        if record["status"] == "ok":
+            summary.ran += 1
+            echo(f"{prefix}: accuracy {record['accuracy']:.3f} "
+                 f"[{record['accuracy_ci_low']:.3f}, {record['accuracy_ci_high']:.3f}], "
+                 f"fit {record['fit_s']:.1f} s, {record['throughput_eps']:.1f} examples/s")
+        else:
+            summary.failed += 1
+            echo(f"{prefix}: FAILED: {record['error']}")
+    return summary
+
+
+def _run_isolated(cell: Cell) -> dict:
+    context = mp.get_context("spawn")  # a fresh interpreter: no inherited threads or memory
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_child, args=(cell, sender, os.getpid()), daemon=True)
+    process.start()
+    sender.close()
+    outcome = None
+    try:
+        outcome = receiver.recv()
+    except EOFError:  # the child died without a word: crash, OOM kill, signal
+        pass
+    process.join()
+    if outcome is None:
+        code = process.exitcode
+        how = (f"killed by signal {signal.Signals(-code).name}" if code and code < 0
+               else f"exit code {code}")
+        outcome = {"status": "failed", "error": f"cell process ended without a result ({how})"}
+    return outcome
+
+
+def _child(cell: Cell, sender, parent_pid: int) -> None:
+    _exit_with_parent(parent_pid)
+    try:
+        sender.send(_run_cell(cell))
+    finally:
+        sender.close()
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """A cell whose runner was killed stops too, instead of computing a result nobody stores."""
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(1)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _run_cell(cell: Cell) -> dict:
+    from harness.measure import PeakMemory, latency_ms, stopwatch
+
+    work_dir = Path(tempfile.mkdtemp(prefix="harness-cell-"))
+    try:
+        import torch
+        from transformers import set_seed
+
+        from harness.environment import device_info
+        from harness.strategy import Context
+
+        device = device_info()
+        set_seed(cell.seed)
+        memory = PeakMemory(device["device"])
+        timings: dict = {}
+        context = Context(cell.task, cell.model, cell.seed, device["device"], work_dir)
+        with stopwatch(timings, "load_s", device["device"]):
+            strategy = cell.strategy_class(cell.config, context)
+        peak_load = memory.peak_bytes()
+        memory.reset()
+        with stopwatch(timings, "fit_s", device["device"]):
+            strategy.fit(cell.train)
+        peak_fit = memory.peak_bytes()
+        memory.reset()
+        with stopwatch(timings, "predict_s", device["device"]):
+            predictions = strategy.predict(list(cell.eval.texts))
+        latency_texts = list(cell.eval.texts[:LATENCY_SAMPLES])
+        latency = latency_ms(lambda text: strategy.predict([text]), latency_texts,
+                             device=device["device"])
+        footprint = strategy.footprint()
+        return {
+            "status": "ok", **device, **timings, **latency,
+            "peak_memory_bytes": max(peak_load, peak_fit, memory.peak_bytes()),
+            "peak_memory_load_bytes": peak_load, "peak_memory_fit_bytes": peak_fit,
+            "baseline_memory_bytes": memory.baseline_bytes,
+            "trainable_params": footprint.trainable_params,
+            "total_params": footprint.total_params, **footprint.extra,
+            "torch_threads": torch.get_num_threads(),
+            "pred_labels": np.asarray(predictions.labels, dtype=np.int64),
+            "pred_scores": np.asarray(predictions.scores, dtype=np.float64),
+        }
+    except BaseException as err:  # noqa: BLE001 - any failure is the cell's result
+        if isinstance(err, KeyboardInterrupt):
+            raise
+        return {"status": "failed", "error": f"{type(err).__name__}: {err}".splitlines()[0][:500],
+                "traceback": traceback.format_exc()[-4000:]}
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _record(cell: Cell, outcome: dict, prices: dict, started: float):
+    record = {
+        "key": cell.key, **cell.identity(), "status": outcome["status"],
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+        "wall_s": time.time() - started, "environment": manifest(),
+    }
+    if outcome["status"] != "ok":
+        return {**record, "error": outcome["error"], "traceback": outcome.get("traceback")}, None
+    labels, scores = outcome.pop("pred_labels"), outcome.pop("pred_scores")
+    problem = _prediction_problem(cell, labels, scores)
+    if problem:
+        return {**record, "status": "failed", "error": problem}, None
+    usd_per_hour = cost.price_per_hour(prices, outcome["device"], outcome["device_name"])
+    compute_s = outcome["load_s"] + outcome["fit_s"] + outcome["predict_s"]
+    record.update(outcome)
+    record.update(classification_metrics(cell.eval.labels, labels, cell.task.labels))
+    record.update({
+        "throughput_eps": len(labels) / max(outcome["predict_s"], 1e-9),
+        "usd_per_hour": usd_per_hour,
+        "cost_usd": cost.cost_usd(compute_s, usd_per_hour),
+        "fit_cost_usd": cost.cost_usd(outcome["fit_s"], usd_per_hour),
+        "predict_cost_usd_per_1k": cost.cost_usd(outcome["predict_s"], usd_per_hour)
+        * 1000 / len(labels),
+    })
+    frame = pd.DataFrame({"index": np.arange(len(labels)), "text": list(cell.eval.texts),
+                          "label": cell.eval.labels, "prediction": labels})
+    for k, name in enumerate(cell.task.labels):
+        frame[f"score_{name}"] = scores[:, k]
+    return record, frame
+
+
+def _prediction_problem(cell: Cell, labels: np.ndarray, scores: np.ndarray) -> str | None:
+    n, k = len(cell.eval), cell.task.num_labels
+    if labels.shape != (n,) or scores.shape != (n, k):
+        return (f"strategy '{cell.strategy}' returned labels {labels.shape} and scores "
+                f"{scores.shape}; expected ({n},) and ({n}, {k})")
+    if labels.min() < 0 or labels.max() >= k:
+        return f"strategy '{cell.strategy}' predicted a label outside 0..{k - 1}"
+    return None

@@ -1,0 +1,111 @@
+"""Contract checks every strategy passes, and tiny random models to run them in seconds.
+Plugin authors run the same checks on their own strategy:
+
+    from harness.testing import check_strategy, tiny_model_for
+    def test_my_strategy(tmp_path):
+        check_strategy(MyStrategy, tiny_model_for(MyStrategy.model_kind, tmp_path), tmp_path)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from harness.data import Split
+from harness.models import PRESETS, ModelSpec, resolve_model
+from harness.strategy import Context, make_config
+from harness.tasks import Task
+
+TINY_TASK = Task(name="tiny", labels=("animal", "vehicle", "food"),
+                 label_words=("animal", "vehicle", "food"),
+                 prompt_template="Topic of: {text}\nChoices: {choices}.", hub_id="none/none")
+_WORDS = {0: ["cat", "dog", "horse", "cow"], 1: ["car", "bus", "truck", "train"],
+          2: ["bread", "apple", "rice", "soup"]}
+
+
+def tiny_split(n: int, seed: int = 0) -> Split:
+    """Short synthetic sentences with a learnable topic per label."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 3
+    texts = tuple(f"the {rng.choice(_WORDS[int(y)])} and the {rng.choice(_WORDS[int(y)])} "
+                  f"were seen today" for y in labels)
+    return Split(texts, labels.astype(np.int64))
+
+
+def build_tiny_encoder(folder: Path, tokenizer_from: str | None = None) -> Path:
+    """A 2-layer BERT with random weights and the MiniLM tokenizer, saved as an HF folder."""
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_from or resolve_model("minilm-l6").source)
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=512)
+    BertForSequenceClassification(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def build_tiny_decoder(folder: Path, tokenizer_from: str | None = None) -> Path:
+    """A 2-layer Llama with random weights and the SmolLM2 tokenizer (chat template included)."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    source = tokenizer_from or resolve_model("smollm2-135m-instruct").source
+    if source.endswith(".gguf"):  # the tokenizer alone, without de-quantizing the weights
+        tokenizer = AutoTokenizer.from_pretrained(str(Path(source).parent),
+                                                  gguf_file=Path(source).name)
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
+                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                         max_position_embeddings=2048, tie_word_embeddings=True,
+                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def tiny_model_for(kind: str | None, folder: Path) -> ModelSpec | None:
+    if kind is None:
+        return None
+    builders = {"encoder": build_tiny_encoder, "decoder": build_tiny_decoder}
+    if kind not in builders:
+        raise ValueError(f"no tiny model for kind {kind!r}; expected one of {list(PRESETS)}")
+    path = folder / f"tiny-{kind}"
+    if not (path / "config.json").is_file():
+        builders[kind](path)
+    return ModelSpec(f"tiny-{kind}", str(path))
+
+
+def run_strategy(strategy_cls, model: ModelSpec | None, work_dir: Path, seed: int = 0,
+                 train: Split | None = None, texts=None, task: Task = TINY_TASK, **overrides):
+    """Build, fit and predict once, as the runner would (without the measuring)."""
+    from transformers import set_seed
+
+    set_seed(seed)
+    context = Context(task, model, seed, "cpu", work_dir)
+    strategy = strategy_cls(make_config(strategy_cls, overrides), context)
+    strategy.fit(train if train is not None else tiny_split(24))
+    return strategy, strategy.predict(list(texts if texts is not None else tiny_split(9, 1).texts))
+
+
+def check_strategy(strategy_cls, model: ModelSpec | None, work_dir: Path, **overrides) -> None:
+    """The contract: interface present, predictions well-formed, same seed -> same predictions."""
+    for attr in ("name", "description", "config_class", "model_kind"):
+        assert hasattr(strategy_cls, attr), f"{strategy_cls.__name__} lacks {attr}"
+    make_config(strategy_cls, {})  # every setting has a default
+    texts = list(tiny_split(9, 1).texts)
+    strategy, first = run_strategy(strategy_cls, model, work_dir, texts=texts, **overrides)
+    k = TINY_TASK.num_labels
+    assert np.asarray(first.labels).shape == (len(texts),)
+    assert np.asarray(first.scores).shape == (len(texts), k)
+    assert ((first.labels >= 0) & (first.labels < k)).all(), "a label outside the task's range"
+    assert np.isfinite(first.scores).all(), "non-finite scores"
+    assert (np.asarray(first.scores).argmax(axis=1) == first.labels).all(), \
+        "labels must be the argmax of the scores"
+    single = strategy.predict(texts[:1])
+    assert single.labels.shape == (1,), "predicting one example must work (latency is measured so)"
+    footprint = strategy.footprint()
+    assert 0 <= footprint.trainable_params <= footprint.total_params
+    _, again = run_strategy(strategy_cls, model, work_dir, texts=texts, **overrides)
+    assert (again.labels == first.labels).all(), "same seed must give the same predictions"
+    np.testing.assert_allclose(again.scores, first.scores, rtol=1e-4, atol=1e-5)

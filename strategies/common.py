@@ -1,0 +1,33 @@
+"""Small helpers shared by the built-in strategies."""
+
+from __future__ import annotations
+
+from harness.strategy import Footprint
+
+
+def torch_footprint(model, frozen: bool = False, **extra) -> Footprint:
+    """Parameter counts; `frozen` for strategies that never update the weights they load."""
+    params = list(model.parameters())
+    return Footprint(
+        trainable_params=0 if frozen else sum(p.numel() for p in params if p.requires_grad),
+        total_params=sum(p.numel() for p in params),
+        extra=extra,
+    )
+
+
+def length_batches(lengths, max_batch_tokens: int, max_batch_size: int = 256):
+    """Index batches of similar length (longest first), each within a padded-token budget.
+
+    Sorting by length keeps padding small; longest first makes an out-of-memory error show up on
+    the first batch instead of the last.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batch: list[int] = []
+    for i in order:
+        width = lengths[batch[0]] if batch else lengths[i]
+        if batch and ((len(batch) + 1) * width > max_batch_tokens or len(batch) >= max_batch_size):
+            yield batch
+            batch = []
+        batch.append(i)
+    if batch:
+        yield batch

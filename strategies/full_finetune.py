@@ -1,0 +1,47 @@
+"""full-finetune: train every weight of a sequence-classification model (an encoder by default)
+with the transformers Trainer.
+
+    harness run --strategies full-finetune --task agnews --model minilm-l6
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from harness.data import Split
+from harness.strategy import Context, Predictions
+from strategies.common import torch_footprint
+from strategies.encoder import classify, load_classifier
+from strategies.training import train_classifier
+
+
+@dataclass
+class FullFinetuneConfig:
+    epochs: float = 3.0  # passes over the training rows
+    learning_rate: float = 1e-4  # peak AdamW learning rate; small encoders like a high one
+    batch_size: int = 16  # training examples per optimizer step
+    max_length: int = 128  # tokens per example; AG News articles fit
+    warmup_ratio: float = 0.1  # share of steps with a linear warm-up
+    weight_decay: float = 0.01
+
+
+class FullFinetune:
+    name = "full-finetune"
+    description = "Train all weights of a sequence-classification model (Trainer, AdamW)."
+    config_class = FullFinetuneConfig
+    model_kind = "encoder"
+
+    def __init__(self, config: FullFinetuneConfig, context: Context):
+        self.config, self.context = config, context
+        self.model, self.tokenizer = load_classifier(context)
+        self.model.to(context.device)
+
+    def fit(self, train: Split) -> None:
+        train_classifier(self.model, self.tokenizer, train, self.config, self.context)
+
+    def predict(self, texts: Sequence[str]) -> Predictions:
+        return classify(self.model, self.tokenizer, texts, self.config.max_length)
+
+    def footprint(self):
+        return torch_footprint(self.model)

@@ -1,0 +1,114 @@
+"""Classify with a decoder by scoring each label word after the prompt.
+
+The score of a label is the sum (or mean) of the log-probabilities of its tokens given the
+prompt: no free generation, so every answer maps to a label. Label words that are a single token
+are all scored from the prompt's last position in one forward pass; a multi-token label word adds
+one sequence per example holding the prompt and its tokens but the last, so every token of it is
+scored exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from strategies.common import length_batches
+
+
+@dataclass
+class _Query:
+    example: int
+    ids: list[int]  # prompt ids (+ all but the last token of one multi-token label)
+    label: int | None  # None: the prompt-only query that scores every first label token
+
+
+class LabelScorer:
+    def __init__(self, model, tokenizer, label_words: Sequence[str], use_chat_template=True,
+                 normalize="sum", max_batch_tokens=8192, system_prompt: str | None = None):
+        if normalize not in ("sum", "mean"):
+            raise ValueError(f"normalize must be 'sum' or 'mean', got {normalize!r}")
+        self.model, self.tokenizer = model, tokenizer
+        self.chat = use_chat_template and tokenizer.chat_template is not None
+        self.system_prompt = system_prompt
+        self.normalize, self.max_batch_tokens = normalize, max_batch_tokens
+        # After a chat template the answer starts a new turn; after plain text it follows a space.
+        prefix = "" if self.chat else " "
+        self.label_ids = [tokenizer(prefix + w, add_special_tokens=False).input_ids
+                          for w in label_words]
+        if any(len(ids) == 0 for ids in self.label_ids):
+            raise ValueError("a label word tokenizes to nothing")
+
+    def render(self, user_text: str, demonstrations: Sequence[tuple[str, str]] = ()) -> str:
+        """The full prompt text: chat turns when the tokenizer has a template, else plain text."""
+        if not self.chat:
+            shots = "".join(f"{q}\nAnswer: {a}\n\n" for q, a in demonstrations)
+            return f"{shots}{user_text}\nAnswer:"
+        messages = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
+        for question, answer in demonstrations:
+            messages += [{"role": "user", "content": question},
+                         {"role": "assistant", "content": answer}]
+        messages.append({"role": "user", "content": user_text})
+        return self.tokenizer.apply_chat_template(messages, tokenize=False,
+                                                  add_generation_prompt=True)
+
+    def prompt_ids(self, prompt: str) -> list[int]:
+        # The chat template already holds the special tokens; plain text gets the tokenizer's own.
+        return self.tokenizer(prompt, add_special_tokens=not self.chat).input_ids
+
+    @torch.inference_mode()
+    def score(self, prompts: Sequence[str], progress: bool = False) -> np.ndarray:
+        """(n, num_labels) label scores for already rendered prompts."""
+        queries = []
+        for i, prompt in enumerate(prompts):
+            ids = self.prompt_ids(prompt)
+            queries.append(_Query(i, ids, None))
+            queries += [_Query(i, ids + label[:-1], k)
+                        for k, label in enumerate(self.label_ids) if len(label) > 1]
+        totals = np.zeros((len(prompts), len(self.label_ids)))
+        lengths = [len(q.ids) for q in queries]
+        batches = list(length_batches(lengths, self.max_batch_tokens))
+        for batch in tqdm(batches, desc="scoring", disable=not progress, leave=False):
+            log_probs = self._forward([queries[j].ids for j in batch],
+                                      keep=max(self._positions(queries[j]) for j in batch))
+            for row, j in enumerate(batch):
+                self._accumulate(totals, queries[j], log_probs[row])
+        if self.normalize == "mean":
+            totals /= np.array([len(ids) for ids in self.label_ids])
+        return totals
+
+    def _positions(self, query: _Query) -> int:
+        """How many final positions of the query predict label tokens."""
+        return 1 if query.label is None else len(self.label_ids[query.label]) - 1
+
+    def _forward(self, sequences: list[list[int]], keep: int) -> torch.Tensor:
+        """Log-probs at the last `keep` positions of each sequence.
+
+        Left padding aligns every sequence's end, so only the last `keep` positions go through
+        the vocabulary projection; explicit position ids keep the padded rows exact.
+        """
+        width = max(map(len, sequences))
+        pad = self.tokenizer.pad_token_id or 0
+        ids = torch.full((len(sequences), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(sequences), width), dtype=torch.long)
+        for row, seq in enumerate(sequences):
+            ids[row, width - len(seq):] = torch.tensor(seq)
+            mask[row, width - len(seq):] = 1
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        device = self.model.device
+        logits = self.model(input_ids=ids.to(device), attention_mask=mask.to(device),
+                            position_ids=positions.to(device), logits_to_keep=keep).logits
+        return torch.log_softmax(logits.float(), dim=-1).cpu()
+
+    def _accumulate(self, totals, query: _Query, log_probs: torch.Tensor):
+        if query.label is None:  # first token of every label, from the prompt's last position
+            last = log_probs[-1]
+            for k, label in enumerate(self.label_ids):
+                totals[query.example, k] += last[label[0]].item()
+            return
+        rest = self.label_ids[query.label][1:]  # predicted by the last len(rest) positions
+        for offset, token in enumerate(rest):
+            totals[query.example, query.label] += log_probs[offset - len(rest), token].item()

@@ -1,0 +1,44 @@
+"""Supervised training of a sequence-classification model with the transformers Trainer, shared
+by every strategy that trains one (full fine-tuning and, later, adapters)."""
+
+from __future__ import annotations
+
+import math
+
+from harness.data import Split
+from harness.strategy import Context
+
+
+def train_classifier(model, tokenizer, train: Split, config, context: Context) -> None:
+    """`config` needs epochs, learning_rate, batch_size, max_length, warmup_ratio, weight_decay."""
+    from datasets import Dataset
+    from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
+
+    rows = Dataset.from_dict({"text": list(train.texts), "label": train.labels.tolist()})
+    rows = rows.map(lambda b: tokenizer(b["text"], truncation=True, max_length=config.max_length),
+                    batched=True, remove_columns=["text"])
+    args = TrainingArguments(
+        output_dir=str(context.work_dir / "trainer"),
+        num_train_epochs=config.epochs,
+        learning_rate=config.learning_rate,
+        per_device_train_batch_size=config.batch_size,
+        # A step count rather than warmup_ratio: the name changed across transformers versions.
+        warmup_steps=int(config.warmup_ratio * _total_steps(len(train), config)),
+        weight_decay=config.weight_decay,
+        lr_scheduler_type="linear",
+        seed=context.seed,
+        data_seed=context.seed,
+        save_strategy="no",
+        report_to=[],
+        logging_steps=50,
+        use_cpu=context.device == "cpu",
+        dataloader_num_workers=0,
+    )
+    trainer = Trainer(model=model, args=args, train_dataset=rows,
+                      data_collator=DataCollatorWithPadding(tokenizer))
+    trainer.train()
+    model.eval()
+
+
+def _total_steps(n_rows: int, config) -> int:
+    return math.ceil(math.ceil(n_rows / config.batch_size) * config.epochs)
