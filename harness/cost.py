@@ -9,6 +9,7 @@ at the "cpu" or "cuda" fallback entry.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from harness.errors import HarnessError
@@ -31,12 +32,21 @@ def load_prices(path: str | None) -> dict[str, float]:
             user = json.loads(Path(path).read_text())
         except (OSError, json.JSONDecodeError) as err:
             raise HarnessError(f"cannot read price table '{path}': {err}") from None
-        bad = [k for k, v in user.items() if not isinstance(v, (int, float)) or v < 0]
-        if not isinstance(user, dict) or bad:
+        if not isinstance(user, dict):
             raise HarnessError(f"price table '{path}' must map device names to USD per hour "
-                               f"(bad entries: {', '.join(bad)})")
+                               f"(a JSON object)")
+        bad = [str(k) for k, v in user.items() if not _is_price(v)]
+        if bad:
+            raise HarnessError(f"price table '{path}' must map device names to USD per hour "
+                               f"as non-negative numbers (bad entries: {', '.join(bad)})")
         prices.update(user)
     return prices
+
+
+def _is_price(value) -> bool:
+    # bool is an int to Python, and NaN compares false with everything: reject both.
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value) and value >= 0)
 
 
 def price_per_hour(prices: dict[str, float], device_kind: str, device_name: str) -> float:

@@ -62,8 +62,7 @@ def load_split(task: Task, split: str, data_dir: str | os.PathLike | None = None
     folder = resolve_data_dir(data_dir)
     local = _local_file(folder, task.name, split) if folder else None
     if local is not None:
-        frame = _READERS[local.suffix](local)
-        source = str(local)
+        frame, source = _read_local(local), str(local)
     elif folder is not None and (folder / task.name).is_dir():
         raise HarnessError(f"no '{split}' split for task '{task.name}' in {folder / task.name} "
                            f"(expected {split}.csv, {split}.parquet or {split}.jsonl)")
@@ -78,6 +77,16 @@ def _local_file(folder: Path, task_name: str, split: str) -> Path | None:
         if path.is_file():
             return path
     return None
+
+
+def _read_local(path: Path) -> pd.DataFrame:
+    try:
+        return _READERS[path.suffix](path)
+    except pd.errors.EmptyDataError:
+        raise HarnessError(f"{path}: the split is empty") from None
+    except Exception as err:  # a corrupt file: name it rather than show a parser traceback
+        raise HarnessError(f"{path}: cannot be read ({type(err).__name__}: "
+                           f"{str(err).splitlines()[0][:160] if str(err) else ''})") from None
 
 
 def _hub_frame(task: Task, split: str) -> pd.DataFrame:

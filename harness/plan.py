@@ -58,17 +58,20 @@ class Cell:
 
 def parse_model_overrides(values: tuple[str, ...]) -> dict[str, str]:
     """`--model NAME` for every strategy, or `--model encoder=NAME` / `decoder=NAME` per kind."""
-    overrides: dict[str, str] = {}
+    every, per_kind = None, {}
     for value in values:
         kind, sep, name = value.partition("=")
-        if sep and kind in DEFAULT_MODELS:
-            overrides[kind] = name
-        elif sep:
+        if sep and kind not in DEFAULT_MODELS:
             raise HarnessError(f"--model '{value}': the part before '=' must be one of "
                                f"{', '.join(DEFAULT_MODELS)}")
+        if not (name if sep else value).strip():
+            raise HarnessError(f"--model '{value}': the model name is empty")
+        if sep:
+            per_kind[kind] = name.strip()
         else:
-            overrides = {kind: value for kind in DEFAULT_MODELS}
-    return overrides
+            every = value.strip()
+    # A per-kind choice wins over a plain one, whatever their order on the command line.
+    return {**({kind: every for kind in DEFAULT_MODELS} if every else {}), **per_kind}
 
 
 def parse_seeds(text: str) -> list[int]:

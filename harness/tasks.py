@@ -8,7 +8,7 @@ where the splits come from. Adding a task means adding an entry here (or a YAML 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError, did_you_mean
@@ -30,7 +30,6 @@ class Task:
     # Split names: training rows and demonstrations only ever come from train_split.
     train_split: str = "train"
     eval_split: str = "test"
-    splits_on_hub: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if len(self.labels) != len(self.label_words):
@@ -38,6 +37,11 @@ class Task:
                                f"{len(self.label_words)} label words")
         if len(set(self.label_words)) != len(self.label_words):
             raise HarnessError(f"task '{self.name}': label words must be distinct")
+        try:
+            self.prompt_template.format(text="", choices="")
+        except (KeyError, IndexError, ValueError) as err:
+            raise HarnessError(f"task '{self.name}': the prompt template may only use {{text}} "
+                               f"and {{choices}} (problem: {err})") from None
 
     @property
     def num_labels(self) -> int:
@@ -102,8 +106,9 @@ def task_from_yaml(path: Path) -> Task:
 
     spec = yaml.safe_load(path.read_text())
     try:
-        spec["labels"] = tuple(spec["labels"])
-        spec["label_words"] = tuple(spec.get("label_words", spec["labels"]))
+        # str(): YAML reads bare yes/no/1 as booleans and numbers.
+        spec["labels"] = tuple(map(str, spec["labels"]))
+        spec["label_words"] = tuple(map(str, spec.get("label_words", spec["labels"])))
         return Task(**spec)
     except (KeyError, TypeError) as err:
         raise HarnessError(f"task file {path}: {err}") from None

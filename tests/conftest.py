@@ -1,0 +1,40 @@
+"""Shared fixtures: the offline data folder and tiny random models built from configs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from harness.testing import tiny_model_for
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    path = Path(os.environ.get("HARNESS_DATA_DIR") or REPO.parent / "shared" / "data")
+    if not (path / "agnews" / "test.csv").is_file():
+        pytest.skip(f"no offline data at {path} (set HARNESS_DATA_DIR)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("tiny-models")
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tiny_dir):
+    return tiny_model_for("encoder", tiny_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_decoder(tiny_dir):
+    return tiny_model_for("decoder", tiny_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tiny_encoder, tiny_decoder) -> dict:
+    return {"encoder": tiny_encoder, "decoder": tiny_decoder, None: None}

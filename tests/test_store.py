@@ -1,0 +1,161 @@
+"""Run records: round trips, resume keys, atomic writes and leftovers of killed runs."""
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harness import store as store_module
+from harness.errors import HarnessError
+from harness.store import TEMP_PREFIX, Store, write_atomic
+
+
+def record(key: str, status: str = "ok", **extra) -> dict:
+    return {"key": key, "status": status, "task": "agnews", **extra}
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path / "results")
+    s.prepare()
+    return s
+
+
+def test_save_and_load_round_trip(store):
+    rec = record("cell1", accuracy=np.float64(0.75), n_eval=np.int64(8),
+                 confusion=np.array([[1, 2], [3, 4]]), source=store.root / "x",
+                 config={"lr": 1e-4, "layers": [1, 2]})
+    predictions = pd.DataFrame({"text": ["a b", "", "NA"], "label": [0, 1, 1],
+                                "prediction": [0, 1, 0]})
+    store.save(rec, predictions)
+    loaded = store.load("cell1")
+    assert loaded == {"key": "cell1", "status": "ok", "task": "agnews", "accuracy": 0.75,
+                      "n_eval": 8, "confusion": [[1, 2], [3, 4]],
+                      "source": str(store.root / "x"), "config": {"lr": 1e-4, "layers": [1, 2]}}
+    assert store.record_path("cell1").is_file()
+    pd.testing.assert_frame_equal(store.predictions("cell1"), predictions)
+
+
+def test_load_of_an_unknown_key_is_none(store):
+    assert store.load("never-run") is None
+    assert not store.is_finished("never-run")
+
+
+def test_save_refuses_values_json_cannot_hold(store):
+    with pytest.raises(TypeError, match="cannot store object"):
+        store.save(record("bad", thing=object()))
+    assert store.load("bad") is None
+    assert list(store.root.iterdir()) == []
+
+
+@pytest.mark.parametrize("status, finished", [("ok", True), ("failed", False),
+                                              ("skipped", False)])
+def test_is_finished_only_for_status_ok(store, status, finished):
+    store.save(record("cell", status=status, error="boom" if status != "ok" else None))
+    assert store.is_finished("cell") is finished
+
+
+def test_saving_again_replaces_the_record(store):
+    store.save(record("cell", status="failed"))
+    store.save(record("cell", status="ok"))
+    assert store.load("cell")["status"] == "ok"
+    assert [r["key"] for r in store.records()] == ["cell"]
+
+
+def test_write_atomic_writes_bytes(tmp_path):
+    path = tmp_path / "f.json"
+    write_atomic(path, b"first")
+    write_atomic(path, b"second")
+    assert path.read_bytes() == b"second"
+    assert os.listdir(tmp_path) == ["f.json"]
+
+
+def test_write_atomic_failed_rename_leaves_old_file_and_no_temp(tmp_path, monkeypatch):
+    path = tmp_path / "record.json"
+    path.write_bytes(b"old")
+
+    def refuse(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store_module.os, "replace", refuse)
+    with pytest.raises(OSError, match="No space left"):
+        write_atomic(path, b"new")
+    assert path.read_bytes() == b"old"
+    assert os.listdir(tmp_path) == ["record.json"]
+
+
+def test_write_atomic_interrupted_write_leaves_no_temp(tmp_path, monkeypatch):
+    path = tmp_path / "record.json"
+    path.write_bytes(b"old")
+
+    def interrupted(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(store_module.os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(path, b"new")
+    assert path.read_bytes() == b"old"
+    assert os.listdir(tmp_path) == ["record.json"]
+
+
+def test_failed_record_write_after_predictions_leaves_no_record(store, monkeypatch):
+    real_replace = os.replace
+    calls = []
+
+    def second_fails(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:
+            raise OSError(5, "Input/output error")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(store_module.os, "replace", second_fails)
+    with pytest.raises(OSError):
+        store.save(record("cell"), pd.DataFrame({"prediction": [1]}))
+    assert store.load("cell") is None and not store.is_finished("cell")
+    assert not any(p.name.startswith(TEMP_PREFIX) for p in store.root.iterdir())
+
+
+def test_prepare_creates_folder_and_removes_leftovers(tmp_path):
+    root = tmp_path / "deep" / "results"
+    root.mkdir(parents=True)
+    (root / f"{TEMP_PREFIX}abc123").write_bytes(b"half a record")
+    (root / f"{TEMP_PREFIX}xyz.json").write_bytes(b"{")
+    (root / "kept.json").write_text('{"key": "kept", "status": "ok"}')
+    Store(root).prepare()
+    assert sorted(os.listdir(root)) == ["kept.json"]
+
+    fresh = tmp_path / "new" / "folder"
+    Store(fresh).prepare()
+    assert fresh.is_dir() and os.listdir(fresh) == []
+
+
+def test_prepare_under_a_regular_file_is_a_harness_error(tmp_path):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("not a folder")
+    root = blocker / "results"
+    with pytest.raises(HarnessError) as info:
+        Store(root).prepare()
+    assert f"cannot write to results folder '{root}'" in info.value.message
+
+
+def test_prepare_when_root_is_a_file_is_a_harness_error(tmp_path):
+    root = tmp_path / "results"
+    root.write_text("oops")
+    with pytest.raises(HarnessError, match="cannot write to results folder"):
+        Store(root).prepare()
+
+
+def test_records_ignores_temp_and_prediction_files(store):
+    store.save(record("b"), pd.DataFrame({"prediction": [0]}))
+    store.save(record("a", status="failed"))
+    (store.root / f"{TEMP_PREFIX}k2j3.json").write_text('{"key": "temp"}')
+    (store.root / f"{TEMP_PREFIX}k2j3").write_text("{")
+    (store.root / "notes.txt").write_text("hello")
+    records = store.records()
+    assert [r["key"] for r in records] == ["a", "b"]
+    assert [r["status"] for r in records] == ["failed", "ok"]
+
+
+def test_records_of_a_missing_folder_is_empty(tmp_path):
+    assert Store(tmp_path / "absent").records() == []

@@ -1,0 +1,139 @@
+"""Built-in tasks are consistent data; unknown names fail for people; YAML tasks load."""
+
+import pytest
+
+from harness.errors import HarnessError
+from harness.tasks import BUILTIN_TASKS, Task, get_task, task_from_yaml
+
+# Label order of each task's local copy / hub dataset (see ../shared/data/<task>/SOURCE.md):
+# index i of `labels` must be the class stored as integer i.
+EXPECTED_LABELS = {
+    "agnews": ("World", "Sports", "Business", "Sci/Tech"),
+    "sst2": ("negative", "positive"),
+    "trec": ("ABBR", "ENTY", "DESC", "HUM", "LOC", "NUM"),
+    "emotion": ("sadness", "joy", "love", "anger", "fear", "surprise"),
+}
+
+
+def test_builtin_tasks_are_the_expected_four():
+    assert set(BUILTIN_TASKS) == set(EXPECTED_LABELS)
+    for name, task in BUILTIN_TASKS.items():
+        assert task.name == name
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_LABELS))
+def test_builtin_task_labels_and_words_line_up(name):
+    task = get_task(name)
+    assert task.labels == EXPECTED_LABELS[name]
+    assert task.num_labels == len(EXPECTED_LABELS[name])
+    assert len(task.label_words) == task.num_labels
+    assert len(set(task.label_words)) == task.num_labels
+    # Label words are what a decoder is asked to say: single, non-empty words.
+    for word in task.label_words:
+        assert word and " " not in word and word == word.strip()
+    assert task.train_split == "train" and task.eval_split == "test"
+    assert task.hub_id.count("/") == 1
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_LABELS))
+def test_prompt_holds_text_and_every_choice(name):
+    task = get_task(name)
+    assert "{text}" in task.prompt_template and "{choices}" in task.prompt_template
+    prompt = task.prompt("  A distinctive sentence about zebras.\n")
+    assert "A distinctive sentence about zebras." in prompt
+    assert "  A distinctive" not in prompt  # the text is stripped
+    assert ", ".join(task.label_words) in prompt
+    assert "{" not in prompt and "}" not in prompt  # every placeholder was filled
+
+
+def test_prompt_keeps_braces_in_the_text_verbatim():
+    task = get_task("sst2")
+    prompt = task.prompt("a {weird} film with {} braces")
+    assert "a {weird} film with {} braces" in prompt
+
+
+def test_agnews_prompt_exact():
+    prompt = get_task("agnews").prompt("Stocks fell.")
+    assert prompt == ("Classify the news article into one of these categories: "
+                      "World, Sports, Business, Technology.\n\nArticle: Stocks fell.\n\n"
+                      "Answer with one word.")
+
+
+def test_unknown_task_suggests_the_closest_name():
+    with pytest.raises(HarnessError) as info:
+        get_task("agnew")
+    message = info.value.message
+    assert "unknown task 'agnew'" in message
+    assert "did you mean 'agnews'?" in message
+
+
+def test_unknown_task_far_from_any_name_lists_the_choices():
+    with pytest.raises(HarnessError) as info:
+        get_task("zzzzzz")
+    assert "choose from: agnews, emotion, sst2, trec" in info.value.message
+
+
+def test_task_rejects_mismatched_label_words():
+    with pytest.raises(HarnessError, match="2 labels but 3 label words"):
+        Task(name="bad", labels=("a", "b"), label_words=("x", "y", "z"),
+             prompt_template="{text} {choices}", hub_id="org/bad")
+    with pytest.raises(HarnessError, match="distinct"):
+        Task(name="bad", labels=("a", "b"), label_words=("x", "x"),
+             prompt_template="{text} {choices}", hub_id="org/bad")
+
+
+YAML_TASK = """\
+name: spam
+labels: [ham, spam]
+label_words: [normal, junk]
+prompt_template: "Message: {text}\\nIs it one of {choices}?"
+hub_id: someone/spam
+hub_text_column: sms
+eval_split: validation
+"""
+
+
+def test_task_from_yaml_file(tmp_path):
+    path = tmp_path / "spam.yaml"
+    path.write_text(YAML_TASK)
+    task = get_task(str(path))
+    assert task == task_from_yaml(path)
+    assert task.name == "spam"
+    assert task.labels == ("ham", "spam")
+    assert task.label_words == ("normal", "junk")
+    assert task.hub_text_column == "sms"
+    assert task.hub_label_column == "label"  # default kept
+    assert task.eval_split == "validation" and task.train_split == "train"
+    assert task.prompt("win money") == "Message: win money\nIs it one of normal, junk?"
+
+
+def test_yaml_task_without_label_words_uses_the_labels(tmp_path):
+    path = tmp_path / "t.yml"
+    path.write_text("name: t\nlabels: [pos, neg]\nprompt_template: '{text} {choices}'\n"
+                    "hub_id: org/t\n")
+    task = get_task(str(path))
+    assert task.label_words == task.labels == ("pos", "neg")
+    assert task.prompt("x") == "x pos, neg"
+
+
+def test_yaml_task_missing_field_names_the_file(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("name: broken\nprompt_template: '{text}'\nhub_id: org/b\n")
+    with pytest.raises(HarnessError) as info:
+        get_task(str(path))
+    assert str(path) in info.value.message
+    assert "labels" in info.value.message
+
+
+def test_yaml_task_unknown_field_is_an_error(tmp_path):
+    path = tmp_path / "extra.yaml"
+    path.write_text("name: e\nlabels: [a, b]\nprompt_template: '{text}'\nhub_id: org/e\n"
+                    "colour: blue\n")
+    with pytest.raises(HarnessError) as info:
+        get_task(str(path))
+    assert "colour" in info.value.message
+
+
+def test_missing_yaml_path_is_an_unknown_task(tmp_path):
+    with pytest.raises(HarnessError, match="unknown task"):
+        get_task(str(tmp_path / "absent.yaml"))
