@@ -104,15 +104,23 @@ def build_cells(task_names: list[str], strategy_spec: str, model_values: tuple[s
     profile_train, profile_eval = PROFILES[profile]
     cells = []
     for task in tasks:
-        train = subset(load_split(task, task.train_split, data_dir),
-                       n_train if n_train is not None else profile_train, data_seed, "--n-train")
-        evaluation = subset(load_split(task, task.eval_split, data_dir),
-                            n_eval if n_eval is not None else profile_eval, data_seed, "--n-eval")
+        train = _rows(load_split(task, task.train_split, data_dir), n_train, profile_train,
+                      data_seed, "--n-train")
+        evaluation = _rows(load_split(task, task.eval_split, data_dir), n_eval, profile_eval,
+                           data_seed, "--n-eval")
         for name in names:
             for seed in seeds:
                 cells.append(Cell(task, name, classes[name], configs[name], models[name], seed,
                                   train, evaluation, data_seed))
     return cells
+
+
+def _rows(split: Split, asked: int | None, profile_size: int | None, data_seed: int, option: str):
+    # A profile's size is a ceiling, so small local tasks run whole; an explicit size is a
+    # demand, so asking for more rows than exist is an error.
+    if asked is None and profile_size is not None:
+        asked = min(profile_size, len(split))
+    return subset(split, asked, data_seed, option)
 
 
 def _models(classes: dict[str, type], overrides: dict[str, str], trust_remote_code: bool):
