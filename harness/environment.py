@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 from importlib import metadata
@@ -36,11 +37,20 @@ def device_info() -> dict:
 
     if torch.cuda.is_available():
         return {"device": "cuda", "device_name": torch.cuda.get_device_name(0)}
-    return {"device": "cpu", "device_name": platform.processor() or platform.machine()}
+    return {"device": "cpu", "device_name": cpu_name()}
+
+
+def cpu_name() -> str:
+    # platform.processor() is just "x86_64" on Linux; the model name is what tells machines apart.
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def manifest() -> dict:
-    import os
-
     return {"python": platform.python_version(), "platform": platform.platform(),
             "cpu_count": os.cpu_count(), "packages": package_versions(), "git_commit": git_commit()}
