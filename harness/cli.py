@@ -74,7 +74,7 @@ def run(strategies, tasks, models, seeds, profile, n_train, n_eval, data_seed, d
     click.echo(f"{len(cells)} cells: {summary.ran} ran, {summary.skipped} already finished "
                f"(not recomputed), {summary.failed} failed. Records in {out}/")
     for path in write_reports(store, reports_dir, tasks=task_names,
-                              keys=[cell.key for cell in cells]):
+                              keys=[key for cell in cells for key in cell.keys]):
         click.echo(f"report: {path}")
     if summary.failed:
         sys.exit(1)

@@ -46,6 +46,30 @@ def classification_metrics(y_true, y_pred, labels) -> dict:
     }
 
 
+def trial_metrics(y_true, trial_preds: list, labels) -> dict:
+    """Metrics over several prediction trials of the same rows (e.g. few-shot demonstration
+    draws): the mean accuracy, its CI from resampling rows (each row's share of correct trials),
+    the spread between trials, mean F1s and the summed confusion matrix."""
+    if len(trial_preds) == 1:
+        return classification_metrics(y_true, trial_preds[0], labels)
+    y_true = np.asarray(y_true)
+    each = [classification_metrics(y_true, pred, labels) for pred in trial_preds]
+    accuracies = [m["accuracy"] for m in each]
+    low, high = bootstrap_ci(np.mean([np.asarray(p) == y_true for p in trial_preds], axis=0))
+    return {
+        "accuracy": float(np.mean(accuracies)),
+        "accuracy_ci_low": low,
+        "accuracy_ci_high": high,
+        "macro_f1": float(np.mean([m["macro_f1"] for m in each])),
+        "per_class_f1": {name: float(np.mean([m["per_class_f1"][name] for m in each]))
+                         for name in labels},
+        "confusion_matrix": np.sum([m["confusion_matrix"] for m in each], axis=0).tolist(),
+        "trials": len(trial_preds),
+        "trial_accuracies": accuracies,
+        "trial_accuracy_std": float(np.std(accuracies, ddof=1)),
+    }
+
+
 def paired_bootstrap_pvalue(correct_a, correct_b, resamples: int = BOOTSTRAP_RESAMPLES,
                             seed: int = 0) -> float:
     """Two-sided p-value that strategies a and b, scored on the same rows, differ in accuracy."""

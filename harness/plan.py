@@ -29,14 +29,23 @@ class Cell:
     train: Split
     eval: Split
     data_seed: int
+    # Other tasks trained into the same model and evaluated too (a multi-task strategy run on
+    # several tasks): (task, train, eval) each. Empty for the usual one-task cell.
+    mixture: tuple = ()
 
     @property
     def model_name(self) -> str:
         return self.model.name if self.model else "-"
 
     @property
+    def evaluations(self) -> list[tuple[Task, Split, Split]]:
+        """(task, train, eval) of every task the cell trains on and reports, the primary first."""
+        return [(self.task, self.train, self.eval), *self.mixture]
+
+    @property
     def label(self) -> str:
-        return f"{self.task.name} · {self.strategy} · {self.model_name} · seed {self.seed}"
+        tasks = "+".join(task.name for task, _, _ in self.evaluations)
+        return f"{tasks} · {self.strategy} · {self.model_name} · seed {self.seed}"
 
     def identity(self) -> dict:
         """What makes two cells the same computation; its hash names the record."""
@@ -47,13 +56,25 @@ class Cell:
             "n_eval": len(self.eval), "data_seed": self.data_seed,
             "train_fingerprint": self.train.fingerprint(),
             "eval_fingerprint": self.eval.fingerprint(),
+            **({"trained_on": [{"task": task.name, "n_train": len(train), "n_eval": len(ev),
+                                "train_fingerprint": train.fingerprint(),
+                                "eval_fingerprint": ev.fingerprint()}
+                               for task, train, ev in self.evaluations]} if self.mixture else {}),
         }
 
     @property
     def key(self) -> str:
+        return self.key_for(self.task.name)
+
+    @property
+    def keys(self) -> list[str]:
+        """One record per evaluated task."""
+        return [self.key_for(task.name) for task, _, _ in self.evaluations]
+
+    def key_for(self, task_name: str) -> str:
         digest = hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode())
         slug = self.model_name.replace("/", "--").replace(" ", "_")[-60:]
-        return f"{self.task.name}__{self.strategy}__{slug}__seed{self.seed}__{digest.hexdigest()[:10]}"
+        return f"{task_name}__{self.strategy}__{slug}__seed{self.seed}__{digest.hexdigest()[:10]}"
 
 
 def parse_model_overrides(values: tuple[str, ...]) -> dict[str, str]:
@@ -102,16 +123,24 @@ def build_cells(task_names: list[str], strategy_spec: str, model_values: tuple[s
     configs = {name: make_config(cls, overrides.get(name, {})) for name, cls in classes.items()}
     models = _models(classes, parse_model_overrides(model_values), trust_remote_code)
     profile_train, profile_eval = PROFILES[profile]
-    cells = []
+    data = []
     for task in tasks:
         train = _rows(load_split(task, task.train_split, data_dir), n_train, profile_train,
                       data_seed, "--n-train")
         evaluation = _rows(load_split(task, task.eval_split, data_dir), n_eval, profile_eval,
                            data_seed, "--n-eval")
-        for name in names:
+        data.append((task, train, evaluation))
+    cells = []
+    for name in names:
+        # A strategy that can train one model on a task mixture does so when given several
+        # tasks (one cell, one record per task); any other runs one cell per task.
+        groups = ([data] if len(data) > 1 and hasattr(classes[name], "fit_tasks")
+                  else [[one] for one in data])
+        for group in groups:
+            (task, train, evaluation), *rest = group
             for seed in seeds:
                 cells.append(Cell(task, name, classes[name], configs[name], models[name], seed,
-                                  train, evaluation, data_seed))
+                                  train, evaluation, data_seed, tuple(rest)))
     return cells
 
 

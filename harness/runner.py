@@ -22,7 +22,7 @@ import pandas as pd
 
 from harness import cost
 from harness.environment import manifest
-from harness.metrics import classification_metrics
+from harness.metrics import trial_metrics
 from harness.plan import Cell
 from harness.store import Store
 
@@ -41,23 +41,27 @@ def run_cells(cells: list[Cell], store: Store, prices: dict, force: bool = False
     summary = Summary()
     for number, cell in enumerate(cells, 1):
         prefix = f"[{number}/{len(cells)}] {cell.label}"
-        if not force and store.is_finished(cell.key):
+        if not force and all(store.is_finished(key) for key in cell.keys):
             summary.skipped += 1
             echo(f"{prefix}: already finished, not recomputed (use --force to recompute)")
             continue
         echo(f"{prefix}: running on {len(cell.train)} training / {len(cell.eval)} evaluation rows")
         started = time.time()
         outcome = _run_isolated(cell) if isolate else _run_cell(cell)
-        record, predictions = _record(cell, outcome, prices, started)
-        store.save(record, predictions)
-        if record["status"] == "ok":
+        results = _records(cell, outcome, prices, started)
+        for record, predictions in results:
+            store.save(record, predictions)
+        failed = [record for record, _ in results if record["status"] != "ok"]
+        if not failed:
             summary.ran += 1
-            echo(f"{prefix}: accuracy {record['accuracy']:.3f} "
-                 f"[{record['accuracy_ci_low']:.3f}, {record['accuracy_ci_high']:.3f}], "
-                 f"fit {record['fit_s']:.1f} s, {record['throughput_eps']:.1f} examples/s")
+            for record, _ in results:
+                task = f" on {record['task']}" if cell.mixture else ""
+                echo(f"{prefix}: accuracy{task} {record['accuracy']:.3f} "
+                     f"[{record['accuracy_ci_low']:.3f}, {record['accuracy_ci_high']:.3f}], "
+                     f"fit {record['fit_s']:.1f} s, {record['throughput_eps']:.1f} examples/s")
         else:
             summary.failed += 1
-            echo(f"{prefix}: FAILED: {record['error']}")
+            echo(f"{prefix}: FAILED: {failed[0]['error']}")
     return summary
 
 
@@ -120,13 +124,22 @@ def _run_cell(cell: Cell) -> dict:
         peak_load = memory.peak_bytes()
         memory.reset()
         with stopwatch(timings, "fit_s", device["device"]):
-            strategy.fit(cell.train)
+            if cell.mixture:  # one model trained on every task of the cell
+                strategy.fit_tasks([(task, train) for task, train, _ in cell.evaluations])
+            else:
+                strategy.fit(cell.train)
         peak_fit = memory.peak_bytes()
         memory.reset()
-        with stopwatch(timings, "predict_s", device["device"]):
-            predictions = strategy.predict(list(cell.eval.texts))
-        latency_texts = list(cell.eval.texts[:LATENCY_SAMPLES])
-        latency = latency_ms(lambda text: strategy.predict([text]), latency_texts,
+        predictions, predict_s = [], []
+        for task, _, evaluation in cell.evaluations:
+            task_timing: dict = {}
+            with stopwatch(task_timing, "predict_s", device["device"]):
+                predictions.append(_predict_trials(strategy, cell, task, list(evaluation.texts)))
+            predict_s.append(task_timing["predict_s"])
+        timings["predict_s"] = predict_s[0]
+        predict_one = ((lambda text: strategy.predict([text], task=cell.task)) if cell.mixture
+                       else (lambda text: strategy.predict([text])))
+        latency = latency_ms(predict_one, list(cell.eval.texts[:LATENCY_SAMPLES]),
                              device=device["device"])
         footprint = strategy.footprint()
         return {
@@ -137,8 +150,11 @@ def _run_cell(cell: Cell) -> dict:
             "trainable_params": footprint.trainable_params,
             "total_params": footprint.total_params, **footprint.extra,
             "torch_threads": torch.get_num_threads(),
-            "pred_labels": np.asarray(predictions.labels, dtype=np.int64),
-            "pred_scores": np.asarray(predictions.scores, dtype=np.float64),
+            "predict_s_per_task": predict_s,
+            "pred_labels": [[np.asarray(run.labels, dtype=np.int64) for run in runs]
+                            for runs in predictions],
+            "pred_scores": [[np.asarray(run.scores, dtype=np.float64) for run in runs]
+                            for runs in predictions],
         }
     except BaseException as err:  # noqa: BLE001 - any failure is the cell's result
         if isinstance(err, KeyboardInterrupt):
@@ -149,42 +165,75 @@ def _run_cell(cell: Cell) -> dict:
         shutil.rmtree(work_dir, ignore_errors=True)
 
 
-def _record(cell: Cell, outcome: dict, prices: dict, started: float):
-    record = {
-        "key": cell.key, **cell.identity(), "status": outcome["status"],
-        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
-        "wall_s": time.time() - started, "environment": manifest(),
-    }
+def _predict_trials(strategy, cell: Cell, task, texts: list[str]) -> list:
+    """One Predictions per trial: a strategy with several trials (few-shot demonstration draws)
+    predicts the rows once per trial; a multi-task cell names the task."""
+    trials = int(getattr(strategy, "trials", 1))
+    kwargs = {"task": task} if cell.mixture else {}
+    if trials == 1:
+        return [strategy.predict(texts, **kwargs)]
+    return [strategy.predict(texts, trial=t, **kwargs) for t in range(trials)]
+
+
+def _records(cell: Cell, outcome: dict, prices: dict, started: float) -> list[tuple]:
+    """(record, predictions) for every task the cell evaluated."""
+    base = {**cell.identity(), "status": outcome["status"],
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+            "wall_s": time.time() - started, "environment": manifest()}
     if outcome["status"] != "ok":
-        return {**record, "error": outcome["error"], "traceback": outcome.get("traceback")}, None
-    labels, scores = outcome.pop("pred_labels"), outcome.pop("pred_scores")
-    problem = _prediction_problem(cell, labels, scores)
+        return [({**base, "key": cell.key_for(task.name), "task": task.name,
+                  "error": outcome["error"], "traceback": outcome.get("traceback")}, None)
+                for task, _, _ in cell.evaluations]
+    every_labels, every_scores = outcome.pop("pred_labels"), outcome.pop("pred_scores")
+    predict_s = outcome.pop("predict_s_per_task")
+    results = []
+    for (task, _, evaluation), labels, scores, seconds in zip(cell.evaluations, every_labels,
+                                                             every_scores, predict_s):
+        record = {**base, "key": cell.key_for(task.name), "task": task.name}
+        if task is not cell.task:  # this task's own rows; the primary's are in the identity
+            record.update(n_eval=len(evaluation), eval_fingerprint=evaluation.fingerprint())
+        results.append(_record(record, task, evaluation, {**outcome, "predict_s": seconds},
+                               labels, scores, prices, cell.strategy))
+    return results
+
+
+def _record(record: dict, task, evaluation, outcome: dict, trial_labels, trial_scores,
+            prices: dict, strategy: str):
+    problem = next(filter(None, (_prediction_problem(strategy, task, evaluation, labels, scores)
+                                 for labels, scores in zip(trial_labels, trial_scores))), None)
     if problem:
         return {**record, "status": "failed", "error": problem}, None
+    labels, scores = trial_labels[0], trial_scores[0]
+    scored = len(labels) * len(trial_labels)
     usd_per_hour = cost.price_per_hour(prices, outcome["device"], outcome["device_name"])
     compute_s = outcome["load_s"] + outcome["fit_s"] + outcome["predict_s"]
     record.update(outcome)
-    record.update(classification_metrics(cell.eval.labels, labels, cell.task.labels))
+    record.update(trial_metrics(evaluation.labels, trial_labels, task.labels))
     record.update({
-        "throughput_eps": len(labels) / max(outcome["predict_s"], 1e-9),
+        "throughput_eps": scored / max(outcome["predict_s"], 1e-9),
         "usd_per_hour": usd_per_hour,
         "cost_usd": cost.cost_usd(compute_s, usd_per_hour),
         "fit_cost_usd": cost.cost_usd(outcome["fit_s"], usd_per_hour),
         "predict_cost_usd_per_1k": cost.cost_usd(outcome["predict_s"], usd_per_hour)
-        * 1000 / len(labels),
+        * 1000 / scored,
     })
-    frame = pd.DataFrame({"index": np.arange(len(labels)), "text": list(cell.eval.texts),
-                          "label": cell.eval.labels, "prediction": labels})
-    for k, name in enumerate(cell.task.labels):
+    frame = pd.DataFrame({"index": np.arange(len(labels)), "text": list(evaluation.texts),
+                          "label": evaluation.labels, "prediction": labels})
+    for t, other in enumerate(trial_labels[1:], start=1):
+        frame[f"prediction_trial{t}"] = other
+    if len(trial_labels) > 1:  # each row's share of correct trials, for paired comparisons
+        frame["correct"] = np.mean([t == evaluation.labels for t in trial_labels], axis=0)
+    for k, name in enumerate(task.labels):
         frame[f"score_{name}"] = scores[:, k]
     return record, frame
 
 
-def _prediction_problem(cell: Cell, labels: np.ndarray, scores: np.ndarray) -> str | None:
-    n, k = len(cell.eval), cell.task.num_labels
+def _prediction_problem(strategy: str, task, evaluation, labels: np.ndarray,
+                        scores: np.ndarray) -> str | None:
+    n, k = len(evaluation), task.num_labels
     if labels.shape != (n,) or scores.shape != (n, k):
-        return (f"strategy '{cell.strategy}' returned labels {labels.shape} and scores "
+        return (f"strategy '{strategy}' returned labels {labels.shape} and scores "
                 f"{scores.shape}; expected ({n},) and ({n}, {k})")
     if labels.min() < 0 or labels.max() >= k:
-        return f"strategy '{cell.strategy}' predicted a label outside 0..{k - 1}"
+        return f"strategy '{strategy}' predicted a label outside 0..{k - 1}"
     return None

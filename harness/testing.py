@@ -38,8 +38,9 @@ def build_tiny_encoder(folder: Path, tokenizer_from: str | None = None) -> Path:
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_from or resolve_model("minilm-l6").source)
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
-                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=512)
+    # 64 wide, not less: bitsandbytes' 4-bit CPU kernels need layers of at least one 64-block.
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=64, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=128, max_position_embeddings=512)
     BertForSequenceClassification(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder

@@ -9,6 +9,8 @@ scored exactly.
 
 from __future__ import annotations
 
+import copy
+import inspect
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -28,13 +30,18 @@ class _Query:
 
 class LabelScorer:
     def __init__(self, model, tokenizer, label_words: Sequence[str], use_chat_template=True,
-                 normalize="sum", max_batch_tokens=8192, system_prompt: str | None = None):
+                 normalize="sum", max_batch_tokens=8192, system_prompt: str | None = None,
+                 reuse_prefix: bool = True):
         if normalize not in ("sum", "mean"):
             raise ValueError(f"normalize must be 'sum' or 'mean', got {normalize!r}")
         self.model, self.tokenizer = model, tokenizer
         self.chat = use_chat_template and tokenizer.chat_template is not None
         self.system_prompt = system_prompt
         self.normalize, self.max_batch_tokens = normalize, max_batch_tokens
+        self.reuse_prefix = reuse_prefix
+        # transformers 5.x renamed `past_key_values` to `cache`; accept both generations.
+        parameters = inspect.signature(model.forward).parameters
+        self._cache_argument = "cache" if "cache" in parameters else "past_key_values"
         # After a chat template the answer starts a new turn; after plain text it follows a space.
         prefix = "" if self.chat else " "
         self.label_ids = [tokenizer(prefix + w, add_special_tokens=False).input_ids
@@ -68,27 +75,37 @@ class LabelScorer:
             queries.append(_Query(i, ids, None))
             queries += [_Query(i, ids + label[:-1], k)
                         for k, label in enumerate(self.label_ids) if len(label) > 1]
+        shared = _common_prefix_length([q.ids for q in queries]) if self.reuse_prefix else 0
+        prefix = self._encode_prefix(queries[0].ids[:shared]) if shared else None
         totals = np.zeros((len(prompts), len(self.label_ids)))
-        lengths = [len(q.ids) for q in queries]
+        lengths = [len(q.ids) - shared for q in queries]
         batches = list(length_batches(lengths, self.max_batch_tokens))
         for batch in tqdm(batches, desc="scoring", disable=not progress, leave=False):
-            log_probs = self._forward([queries[j].ids for j in batch],
-                                      keep=max(self._positions(queries[j]) for j in batch))
+            log_probs = self._forward([queries[j].ids[shared:] for j in batch],
+                                      keep=max(self._positions(queries[j]) for j in batch),
+                                      prefix=prefix)
             for row, j in enumerate(batch):
                 self._accumulate(totals, queries[j], log_probs[row])
         if self.normalize == "mean":
             totals /= np.array([len(ids) for ids in self.label_ids])
         return totals
 
+    def _encode_prefix(self, ids: list[int]):
+        """The key/value cache of the tokens every query starts with (system prompt, few-shot
+        demonstrations), computed once and reused by every batch instead of re-encoded."""
+        out = self.model(input_ids=torch.tensor([ids], device=self.model.device), use_cache=True)
+        return getattr(out, "cache", None) or out.past_key_values, len(ids)
+
     def _positions(self, query: _Query) -> int:
         """How many final positions of the query predict label tokens."""
         return 1 if query.label is None else len(self.label_ids[query.label]) - 1
 
-    def _forward(self, sequences: list[list[int]], keep: int) -> torch.Tensor:
+    def _forward(self, sequences: list[list[int]], keep: int, prefix=None) -> torch.Tensor:
         """Log-probs at the last `keep` positions of each sequence.
 
         Left padding aligns every sequence's end, so only the last `keep` positions go through
-        the vocabulary projection; explicit position ids keep the padded rows exact.
+        the vocabulary projection; explicit position ids keep the padded rows exact. With a
+        prefix cache the sequences continue it: its positions come first and are all attended.
         """
         width = max(map(len, sequences))
         pad = self.tokenizer.pad_token_id or 0
@@ -97,10 +114,16 @@ class LabelScorer:
         for row, seq in enumerate(sequences):
             ids[row, width - len(seq):] = torch.tensor(seq)
             mask[row, width - len(seq):] = 1
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        cache, shared = prefix if prefix else (None, 0)
+        positions = shared + (mask.cumsum(-1) - 1).clamp(min=0)
+        if cache is not None:
+            cache = copy.deepcopy(cache)  # forward appends to the cache it is given
+            cache.batch_repeat_interleave(len(sequences))
+            mask = torch.cat([torch.ones((len(sequences), shared), dtype=torch.long), mask], 1)
         device = self.model.device
         logits = self.model(input_ids=ids.to(device), attention_mask=mask.to(device),
-                            position_ids=positions.to(device), logits_to_keep=keep).logits
+                            position_ids=positions.to(device), use_cache=cache is not None,
+                            logits_to_keep=keep, **{self._cache_argument: cache}).logits
         return torch.log_softmax(logits.float(), dim=-1).cpu()
 
     def _accumulate(self, totals, query: _Query, log_probs: torch.Tensor):
@@ -112,3 +135,12 @@ class LabelScorer:
         rest = self.label_ids[query.label][1:]  # predicted by the last len(rest) positions
         for offset, token in enumerate(rest):
             totals[query.example, query.label] += log_probs[offset - len(rest), token].item()
+
+
+def _common_prefix_length(sequences: list[list[int]]) -> int:
+    """Tokens every sequence starts with, leaving at least one token of each to run."""
+    first, limit = sequences[0], min(map(len, sequences)) - 1
+    length = 0
+    while length < limit and all(seq[length] == first[length] for seq in sequences):
+        length += 1
+    return length

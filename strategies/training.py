@@ -1,5 +1,6 @@
 """Supervised training of a sequence-classification model with the transformers Trainer, shared
-by every strategy that trains one (full fine-tuning and, later, adapters)."""
+by every strategy that trains one (full-finetune, lora, qlora); the arguments are shared with the
+causal-LM fine-tuning of instruction-tuned."""
 
 from __future__ import annotations
 
@@ -12,18 +13,29 @@ from harness.strategy import Context
 def train_classifier(model, tokenizer, train: Split, config, context: Context) -> None:
     """`config` needs epochs, learning_rate, batch_size, max_length, warmup_ratio, weight_decay."""
     from datasets import Dataset
-    from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
+    from transformers import DataCollatorWithPadding, Trainer
 
     rows = Dataset.from_dict({"text": list(train.texts), "label": train.labels.tolist()})
     rows = rows.map(lambda b: tokenizer(b["text"], truncation=True, max_length=config.max_length),
                     batched=True, remove_columns=["text"])
-    args = TrainingArguments(
+    args = training_arguments(config, context, len(train))
+    trainer = Trainer(model=model, args=args, train_dataset=rows,
+                      data_collator=DataCollatorWithPadding(tokenizer))
+    trainer.train()
+    model.eval()
+
+
+def training_arguments(config, context: Context, n_rows: int):
+    """`config` needs epochs, learning_rate, batch_size, warmup_ratio and weight_decay."""
+    from transformers import TrainingArguments
+
+    return TrainingArguments(
         output_dir=str(context.work_dir / "trainer"),
         num_train_epochs=config.epochs,
         learning_rate=config.learning_rate,
         per_device_train_batch_size=config.batch_size,
         # A step count rather than warmup_ratio: the name changed across transformers versions.
-        warmup_steps=int(config.warmup_ratio * _total_steps(len(train), config)),
+        warmup_steps=int(config.warmup_ratio * _total_steps(n_rows, config)),
         weight_decay=config.weight_decay,
         lr_scheduler_type="linear",
         seed=context.seed,
@@ -34,10 +46,6 @@ def train_classifier(model, tokenizer, train: Split, config, context: Context) -
         use_cpu=context.device == "cpu",
         dataloader_num_workers=0,
     )
-    trainer = Trainer(model=model, args=args, train_dataset=rows,
-                      data_collator=DataCollatorWithPadding(tokenizer))
-    trainer.train()
-    model.eval()
 
 
 def _total_steps(n_rows: int, config) -> int:

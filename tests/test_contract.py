@@ -6,7 +6,9 @@ from harness import registry
 from harness.testing import check_strategy
 
 # Settings that keep training strategies to a few seconds on the tiny task.
-FAST = {"full-finetune": {"epochs": 1, "batch_size": 8}}
+FAST = {"full-finetune": {"epochs": 1, "batch_size": 8}, "lora": {"epochs": 1, "batch_size": 8},
+        "qlora": {"epochs": 1, "batch_size": 8}, "few-shot": {"trials": 2},
+        "instruction-tuned": {"batch_size": 8}}
 
 
 @pytest.mark.parametrize("name", list(registry.entries()))

@@ -28,16 +28,24 @@ def reference_scores(model, scorer, prompt_ids):
     return scores
 
 
+DEMOS = [("an example question", "yes"), ("another one, longer than the first", "photosynthesis")]
+
+
 @pytest.mark.parametrize("chat", [True, False])
-def test_scores_match_per_label_forward_passes(decoder, chat):
+@pytest.mark.parametrize("demonstrations", [(), DEMOS], ids=["zero-shot", "few-shot"])
+@pytest.mark.parametrize("reuse_prefix", [True, False])
+def test_scores_match_per_label_forward_passes(decoder, chat, demonstrations, reuse_prefix):
     model, tokenizer = decoder
-    # Single- and multi-token label words, prompts of different lengths (padding in a batch).
+    # Single- and multi-token label words, prompts of different lengths (padding in a batch);
+    # the demonstrations form a long shared prefix that is encoded once and reused.
     words = ["yes", "Sci/Tech unbelievably", "photosynthesis", "no"]
-    scorer = LabelScorer(model, tokenizer, words, use_chat_template=chat, max_batch_tokens=256)
+    scorer = LabelScorer(model, tokenizer, words, use_chat_template=chat, max_batch_tokens=256,
+                         reuse_prefix=reuse_prefix)
     assert any(len(ids) > 1 for ids in scorer.label_ids) and any(
         len(ids) == 1 for ids in scorer.label_ids)
-    prompts = [scorer.render(t) for t in ["short", "a somewhat longer question about things",
-                                          "x " * 40, "mid length text here"]]
+    prompts = [scorer.render(t, demonstrations) for t in
+               ["short", "a somewhat longer question about things", "x " * 40,
+                "mid length text here"]]
     ours = scorer.score(prompts)
     expected = reference_scores(model, scorer, [scorer.prompt_ids(p) for p in prompts])
     np.testing.assert_allclose(ours, expected, atol=2e-4)
@@ -57,3 +65,11 @@ def test_chat_template_is_used_when_present(decoder):
     assert "<|im_start|>assistant" in LabelScorer(model, tokenizer, ["a"]).render("q")
     assert LabelScorer(model, tokenizer, ["a"], use_chat_template=False).render("q") == \
         "q\nAnswer:"
+
+
+def test_a_single_prompt_is_scored_exactly_with_its_prefix_cached(decoder):
+    model, tokenizer = decoder
+    scorer = LabelScorer(model, tokenizer, ["yes", "photosynthesis"])
+    prompt = scorer.render("only one", DEMOS)
+    expected = reference_scores(model, scorer, [scorer.prompt_ids(prompt)])
+    np.testing.assert_allclose(scorer.score([prompt]), expected, atol=2e-4)

@@ -16,7 +16,9 @@ import seaborn as sns  # noqa: E402
 
 
 def render_plots(ok: pd.DataFrame, task: str) -> dict[str, bytes]:
-    ok = ok.assign(name=ok["strategy"] + " (" + ok["model"] + ")")
+    from harness.report.tables import shown_strategy
+
+    ok = ok.assign(name=shown_strategy(ok) + " (" + ok["model"] + ")")
     return {
         "accuracy_vs_cost": _tradeoff(ok, "cost_usd", "cost of the cell (USD, fit + predict)",
                                       f"{task}: accuracy vs cost"),

@@ -26,7 +26,10 @@ def display_table(board: pd.DataFrame) -> pd.DataFrame:
     def accuracy(row):
         if row["seeds"] > 1:
             return f"{row['accuracy']:.3f} ± {row['accuracy_seed_std']:.3f} ({row['seeds']} seeds)"
-        return f"{row['accuracy']:.3f} [{row['accuracy_ci_low']:.3f}, {row['accuracy_ci_high']:.3f}]"
+        text = f"{row['accuracy']:.3f} [{row['accuracy_ci_low']:.3f}, {row['accuracy_ci_high']:.3f}]"
+        if row.get("trials", 1) > 1:
+            text += f"; ± {row['accuracy_trial_std']:.3f} over {int(row['trials'])} trials"
+        return text
 
     shown = pd.DataFrame({
         "strategy": board["strategy"], "model": board["model"],
@@ -62,7 +65,8 @@ def _notes(context) -> list[str]:
         f"Task `{context['task']}`: {sizes}generated {time.strftime('%Y-%m-%d %H:%M')}.",
         "Accuracy: 95% percentile-bootstrap interval over evaluation rows (one seed) or mean ± "
         "standard deviation over seeds. *p vs best*: paired bootstrap p-value against the top "
-        "row on the same evaluation rows.",
+        "row on the same evaluation rows. Strategies with trials (few-shot demonstration draws) "
+        "show the mean over trials, its interval, and ± the standard deviation between trials.",
         "Peak memory: CUDA peak allocated on a GPU, peak RSS of the cell's process on a CPU "
         "(interpreter and libraries included). Cost: (load + fit + predict) device-hours × "
         "the price table.",

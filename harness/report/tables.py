@@ -17,21 +17,33 @@ def group_id(records: pd.DataFrame) -> pd.Series:
     """Cells that differ only by seed share a group (the key minus its seed and hash)."""
     columns = ["strategy", "model", "n_train", "n_eval", "train_fingerprint", "eval_fingerprint"]
     config = records["config"].map(lambda c: repr(sorted(c.items())))
-    return records[columns].astype(str).agg(" ".join, axis=1) + " " + config
+    return (records[columns].astype(str).agg(" ".join, axis=1) + " " + config + " "
+            + shown_strategy(records))
+
+
+def shown_strategy(records: pd.DataFrame) -> pd.Series:
+    """The strategy's name, with the task mixture it was trained on when there was one."""
+    if "trained_on" not in records:
+        return records["strategy"]
+    mixture = records["trained_on"].map(
+        lambda t: f" (trained on {'+'.join(x['task'] for x in t)})" if isinstance(t, list) else "")
+    return records["strategy"] + mixture
 
 
 def leaderboard(ok: pd.DataFrame, store: Store) -> pd.DataFrame:
     """One row per (strategy, model, data, config), best accuracy first; numbers, not strings."""
-    ok = ok.assign(group=group_id(ok))
+    ok = ok.assign(group=group_id(ok), shown=shown_strategy(ok))
     rows = []
     for _, cells in ok.groupby("group", sort=False):
         first = cells.sort_values("seed").iloc[0]
         rows.append({
-            "strategy": first["strategy"], "model": first["model"],
+            "strategy": first["shown"], "model": first["model"],
             "seeds": len(cells), "accuracy": cells["accuracy"].mean(),
             "accuracy_seed_std": cells["accuracy"].std(ddof=1) if len(cells) > 1 else np.nan,
             "accuracy_ci_low": first["accuracy_ci_low"] if len(cells) == 1 else np.nan,
             "accuracy_ci_high": first["accuracy_ci_high"] if len(cells) == 1 else np.nan,
+            "trials": int(first.get("trials", 1) if pd.notna(first.get("trials", 1)) else 1),
+            "accuracy_trial_std": first.get("trial_accuracy_std", np.nan),
             "macro_f1": cells["macro_f1"].mean(), "fit_s": cells["fit_s"].mean(),
             "throughput_eps": cells["throughput_eps"].mean(),
             "latency_p50_ms": cells["latency_p50_ms"].mean(),
@@ -62,6 +74,8 @@ def _p_values_against_best(board: pd.DataFrame, store: Store) -> list[float]:
 
 def _correct(store: Store, key: str) -> np.ndarray:
     frame = store.predictions(key)
+    if "correct" in frame:  # several trials: each row's share of correct ones
+        return frame["correct"].to_numpy()
     return (frame["label"] == frame["prediction"]).to_numpy()
 
 

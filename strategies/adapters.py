@@ -1,0 +1,52 @@
+"""LoRA adapters with peft, shared by lora, qlora and instruction-tuned."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# Where LoRA goes, per architecture (config.model_type): every linear layer of attention and MLP,
+# which is what brings LoRA close to full fine-tuning; unknown architectures get peft's
+# "all-linear".
+TARGET_MODULES = {
+    "bert": ["query", "key", "value", "dense"],
+    "roberta": ["query", "key", "value", "dense"],
+    "distilbert": ["q_lin", "k_lin", "v_lin", "out_lin", "lin1", "lin2"],
+    "llama": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+    "mistral": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+    "qwen2": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+    "gpt2": ["c_attn", "c_proj", "c_fc"],
+}
+
+
+def target_modules(model, setting: str):
+    if setting == "auto":
+        return TARGET_MODULES.get(model.config.model_type, "all-linear")
+    if setting == "all-linear":
+        return setting
+    return [name.strip() for name in setting.split(",") if name.strip()]
+
+
+def add_lora(model, config, task_type: str):
+    """Wrap `model` with LoRA adapters; `config` needs r, alpha, dropout, target_modules and
+    load_in_4bit. A sequence-classification head is trained in full (peft's modules_to_save)."""
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+
+    if getattr(config, "load_in_4bit", False):
+        # Casts norms to float32 and enables input gradients; checkpointing only costs time here.
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    lora = LoraConfig(r=config.r, lora_alpha=config.alpha, lora_dropout=config.dropout,
+                      target_modules=target_modules(model, config.target_modules),
+                      task_type=task_type)
+    return get_peft_model(model, lora)
+
+
+def base_weight_bytes(model) -> int:
+    """Bytes of the loaded base weights (4-bit ones count as packed), before adapters."""
+    return int(model.get_memory_footprint())
+
+
+def adapter_bytes(model, work_dir: Path) -> int:
+    """Size on disk of what must be shipped besides the base model: adapters and trained head."""
+    folder = Path(work_dir) / "adapter"
+    model.save_pretrained(folder)
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())

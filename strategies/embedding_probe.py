@@ -1,0 +1,72 @@
+"""embedding-probe: mean-pooled embeddings of a frozen encoder + logistic regression, the
+cheapest use of a pretrained model (one forward pass per text, no gradient through the model).
+
+    harness run --strategies embedding-probe --task agnews --model minilm-l6
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from harness.data import Split
+from harness.strategy import Context, Footprint, Predictions
+from strategies.common import length_batches
+from strategies.linear import fit_logistic_regression, predict_proba
+
+
+@dataclass
+class EmbeddingProbeConfig:
+    max_length: int = 128  # tokens per text
+    normalize: bool = True  # unit-length embeddings, as sentence-transformers models expect
+    C: float = 10.0  # inverse L2 strength of the logistic regression
+    max_iter: int = 2000
+    max_batch_tokens: int = 16384  # padded tokens per forward pass
+
+
+class EmbeddingProbe:
+    name = "embedding-probe"
+    description = "Frozen encoder, mean-pooled embeddings + logistic regression."
+    config_class = EmbeddingProbeConfig
+    model_kind = "encoder"
+
+    def __init__(self, config: EmbeddingProbeConfig, context: Context):
+        from transformers import AutoModel, AutoTokenizer
+
+        self.config, self.context = config, context
+        path, kwargs = context.model.local_path(), context.model.load_kwargs()
+        self.tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
+        self.encoder = AutoModel.from_pretrained(path, **kwargs).to(context.device).eval()
+        self.classifier = None
+
+    @torch.inference_mode()
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        encoded = self.tokenizer(list(texts), truncation=True,
+                                 max_length=self.config.max_length)["input_ids"]
+        out = np.zeros((len(encoded), self.encoder.config.hidden_size), dtype=np.float32)
+        for batch in length_batches([len(ids) for ids in encoded], self.config.max_batch_tokens):
+            inputs = self.tokenizer.pad({"input_ids": [encoded[i] for i in batch]},
+                                        return_tensors="pt").to(self.encoder.device)
+            hidden = self.encoder(**inputs).last_hidden_state
+            mask = inputs["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+            if self.config.normalize:
+                pooled = torch.nn.functional.normalize(pooled, dim=-1)
+            out[batch] = pooled.float().cpu().numpy()
+        return out
+
+    def fit(self, train: Split) -> None:
+        self.classifier = fit_logistic_regression(self.embed(train.texts), train.labels,
+                                                  self.context, self.config.C,
+                                                  self.config.max_iter)
+
+    def predict(self, texts: Sequence[str]) -> Predictions:
+        return predict_proba(self.classifier, self.embed(texts), self.context.task.num_labels)
+
+    def footprint(self) -> Footprint:
+        head = self.classifier.coef_.size + self.classifier.intercept_.size
+        encoder = sum(p.numel() for p in self.encoder.parameters())
+        return Footprint(trainable_params=head, total_params=encoder + head)

@@ -1,0 +1,85 @@
+"""few-shot: in-context learning. k demonstrations per class, drawn with a seed from the
+training rows only, go before the question (as chat turns or inline), and the label words are
+scored as in zero-shot. `trials` independent draws show how much the choice of examples moves
+the accuracy; the demonstrations of a trial are a prefix shared by every example, encoded once.
+
+    harness run --strategies few-shot --task agnews -c few-shot.k_per_class=2 -c few-shot.trials=5
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from harness.data import Split
+from harness.errors import HarnessError
+from harness.strategy import Context, Predictions, predictions_from_scores
+from strategies.common import torch_footprint
+from strategies.decoder import load_decoder, truncate_text
+from strategies.label_scoring import LabelScorer
+
+
+@dataclass
+class FewShotConfig:
+    k_per_class: int = 1  # demonstrations per label (balanced); 4 in all on AG News
+    trials: int = 3  # independent demonstration draws; the report shows their spread
+    as_chat_turns: bool = True  # demonstrations as user/assistant turns, else inline in one turn
+    use_chat_template: bool = True  # wrap the prompt in the tokenizer's chat template if it has one
+    normalize: str = "sum"  # "sum" of the label word's token log-probs, or their "mean"
+    max_demo_tokens: int = 64  # each demonstration's text is cut to this; keeps prompts short
+    max_text_tokens: int = 256  # the input being classified is cut to this
+    max_batch_tokens: int = 8192  # padded tokens per forward pass (memory vs speed)
+
+
+class FewShot:
+    name = "few-shot"
+    description = "In-context learning: k labelled examples per class in the prompt, several draws."
+    config_class = FewShotConfig
+    model_kind = "decoder"
+
+    def __init__(self, config: FewShotConfig, context: Context):
+        if config.k_per_class < 1 or config.trials < 1:
+            raise HarnessError("few-shot needs k_per_class >= 1 and trials >= 1")
+        self.config, self.context = config, context
+        self.trials = config.trials
+        self.model, self.tokenizer = load_decoder(context)
+        self.scorer = LabelScorer(self.model, self.tokenizer, context.task.label_words,
+                                  use_chat_template=config.use_chat_template,
+                                  normalize=config.normalize,
+                                  max_batch_tokens=config.max_batch_tokens)
+        self.demonstrations: list[list[tuple[str, str]]] = []
+
+    def fit(self, train: Split) -> None:
+        """Draw the demonstrations of every trial; the model itself is not trained."""
+        self.demonstrations = [self._draw(train, np.random.default_rng([self.context.seed, t]))
+                               for t in range(self.trials)]
+
+    def _draw(self, train: Split, rng: np.random.Generator) -> list[tuple[str, str]]:
+        task, chosen = self.context.task, []
+        for label in range(task.num_labels):
+            rows = np.flatnonzero(train.labels == label)
+            if len(rows) < self.config.k_per_class:
+                raise HarnessError(f"few-shot needs {self.config.k_per_class} training row(s) of "
+                                   f"label '{task.labels[label]}', found {len(rows)}")
+            chosen += rng.choice(rows, self.config.k_per_class, replace=False).tolist()
+        rng.shuffle(chosen)  # no label order for the model to copy
+        cut = self.config.max_demo_tokens
+        return [(task.prompt(truncate_text(self.tokenizer, train.texts[i], cut)),
+                 task.label_words[train.labels[i]]) for i in chosen]
+
+    def predict(self, texts: Sequence[str], trial: int = 0) -> Predictions:
+        task, limit = self.context.task, self.config.max_text_tokens
+        questions = [task.prompt(truncate_text(self.tokenizer, t, limit)) for t in texts]
+        prompts = [self._render(q, self.demonstrations[trial]) for q in questions]
+        return predictions_from_scores(self.scorer.score(prompts, progress=len(texts) > 64))
+
+    def _render(self, question: str, demonstrations) -> str:
+        if self.config.as_chat_turns:
+            return self.scorer.render(question, demonstrations)
+        shots = "".join(f"{q}\nAnswer: {a}\n\n" for q, a in demonstrations)
+        return self.scorer.render(shots + question)
+
+    def footprint(self):
+        return torch_footprint(self.model, frozen=True)

@@ -1,0 +1,75 @@
+"""lora: low-rank adapters (peft) on a sequence-classification model; the base weights stay
+frozen, the adapters and the new classification head are trained with the transformers Trainer.
+qlora is the same recipe on a 4-bit base (see strategies/qlora.py): a configuration, not a copy.
+
+    harness run --strategies lora --task agnews -c lora.r=16
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from harness.data import Split
+from harness.strategy import Context, Predictions
+from strategies.adapters import add_lora, adapter_bytes, base_weight_bytes
+from strategies.common import torch_footprint
+from strategies.encoder import classify, load_classifier
+from strategies.training import train_classifier
+
+
+@dataclass
+class LoraConfig:
+    r: int = 16  # rank of each adapter's update
+    alpha: int = 32  # scaling numerator: the update is scaled by alpha / r
+    dropout: float = 0.1  # dropout on the adapter's input
+    target_modules: str = "auto"  # "auto" (per architecture), "all-linear" or "name,name,..."
+    epochs: float = 3.0  # passes over the training rows
+    learning_rate: float = 1e-3  # adapters need a higher rate than full fine-tuning
+    batch_size: int = 16
+    max_length: int = 128
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    load_in_4bit: bool = False  # the QLoRA variant: an NF4-quantized, frozen base
+    double_quant: bool = True  # with 4 bits: quantize the quantization constants too
+
+
+class Lora:
+    name = "lora"
+    description = "LoRA adapters (peft) on a frozen sequence-classification model."
+    config_class = LoraConfig
+    model_kind = "encoder"
+
+    def __init__(self, config: LoraConfig, context: Context):
+        self.config, self.context = config, context
+        base, self.tokenizer = load_classifier(context, **_quantization(config, context))
+        self.base_bytes = base_weight_bytes(base)
+        self.model = add_lora(base, config, task_type="SEQ_CLS")
+        if not config.load_in_4bit:
+            self.model.to(context.device)
+
+    def fit(self, train: Split) -> None:
+        train_classifier(self.model, self.tokenizer, train, self.config, self.context)
+
+    def predict(self, texts: Sequence[str]) -> Predictions:
+        return classify(self.model, self.tokenizer, texts, self.config.max_length)
+
+    def footprint(self):
+        return torch_footprint(self.model, base_weight_bytes=self.base_bytes,
+                               adapter_bytes=adapter_bytes(self.model, self.context.work_dir))
+
+
+def _quantization(config: LoraConfig, context: Context) -> dict:
+    if not config.load_in_4bit:
+        return {}
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    return {"quantization_config": BitsAndBytesConfig(
+        load_in_4bit=True, bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=config.double_quant,
+        bnb_4bit_compute_dtype=torch.bfloat16 if context.device == "cuda" else torch.float32,
+        # The new classification head (and BERT's pooler feeding it) is trained in full
+        # precision; quantizing a randomly initialized head would only add noise.
+        llm_int8_skip_modules=["classifier", "pre_classifier", "score", "pooler"]),
+        "device_map": {"": context.device if context.device == "cpu" else 0}}
