@@ -38,3 +38,7 @@ def tiny_decoder(tiny_dir):
 @pytest.fixture(scope="session")
 def tiny_models(tiny_encoder, tiny_decoder) -> dict:
     return {"encoder": tiny_encoder, "decoder": tiny_decoder, None: None}
+
+
+# The example plugin's own tests run from test_plugin.py, once the plugin is installed.
+collect_ignore = ["plugin"]
