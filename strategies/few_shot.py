@@ -31,6 +31,10 @@ class FewShotConfig:
     max_demo_tokens: int = 64  # each demonstration's text is cut to this; keeps prompts short
     max_text_tokens: int = 256  # the input being classified is cut to this
     max_batch_tokens: int = 8192  # padded tokens per forward pass (memory vs speed)
+    # Contextual calibration (Zhao et al., 2021): subtract the label scores the same prompt gives
+    # a content-free input ("N/A"), which removes the bias towards the labels of the last or
+    # most frequent demonstrations that small models show.
+    calibrate: bool = True
 
 
 class FewShot:
@@ -50,9 +54,11 @@ class FewShot:
                                   normalize=config.normalize,
                                   max_batch_tokens=config.max_batch_tokens)
         self.demonstrations: list[list[tuple[str, str]]] = []
+        self.bias: dict[int, object] = {}  # per trial: label scores of a content-free input
 
     def fit(self, train: Split) -> None:
         """Draw the demonstrations of every trial; the model itself is not trained."""
+        self.bias.clear()
         self.demonstrations = [self._draw(train, np.random.default_rng([self.context.seed, t]))
                                for t in range(self.trials)]
 
@@ -73,7 +79,16 @@ class FewShot:
         task, limit = self.context.task, self.config.max_text_tokens
         questions = [task.prompt(truncate_text(self.tokenizer, t, limit)) for t in texts]
         prompts = [self._render(q, self.demonstrations[trial]) for q in questions]
-        return predictions_from_scores(self.scorer.score(prompts, progress=len(texts) > 64))
+        scores = self.scorer.score(prompts, progress=len(texts) > 64)
+        if self.config.calibrate:
+            scores = scores - self._content_free_scores(trial)
+        return predictions_from_scores(scores)
+
+    def _content_free_scores(self, trial: int):
+        if trial not in self.bias:
+            prompt = self._render(self.context.task.prompt("N/A"), self.demonstrations[trial])
+            self.bias[trial] = self.scorer.score([prompt])[0]
+        return self.bias[trial]
 
     def _render(self, question: str, demonstrations) -> str:
         if self.config.as_chat_turns:

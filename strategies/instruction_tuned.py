@@ -28,7 +28,7 @@ class InstructionTunedConfig:
     alpha: int = 32  # LoRA scaling numerator (update scaled by alpha / r)
     dropout: float = 0.05  # LoRA dropout
     target_modules: str = "auto"  # "auto" (per architecture), "all-linear" or "name,name,..."
-    max_train_rows: int = 500  # per task, stratified; SFT of a 135M decoder on CPU is ~1 s/row
+    max_train_rows: int = 256  # per task, stratified; SFT of a 135M decoder on CPU is ~1 s/row
     epochs: float = 1.0
     learning_rate: float = 5e-4  # for LoRA; use about 5e-5 with use_lora=false
     batch_size: int = 8

@@ -71,6 +71,12 @@ def test_write_atomic_writes_bytes(tmp_path):
     assert os.listdir(tmp_path) == ["f.json"]
 
 
+def test_write_atomic_follows_the_umask_like_a_plain_write(tmp_path):
+    write_atomic(tmp_path / "atomic", b"x")
+    (tmp_path / "plain").write_bytes(b"x")
+    assert (tmp_path / "atomic").stat().st_mode == (tmp_path / "plain").stat().st_mode
+
+
 def test_write_atomic_failed_rename_leaves_old_file_and_no_temp(tmp_path, monkeypatch):
     path = tmp_path / "record.json"
     path.write_bytes(b"old")
