@@ -187,11 +187,12 @@ def _records(cell: Cell, outcome: dict, prices: dict, started: float) -> list[tu
     every_labels, every_scores = outcome.pop("pred_labels"), outcome.pop("pred_scores")
     predict_s = outcome.pop("predict_s_per_task")
     results = []
-    for (task, _, evaluation), labels, scores, seconds in zip(cell.evaluations, every_labels,
-                                                             every_scores, predict_s):
+    for (task, train, evaluation), labels, scores, seconds in zip(
+            cell.evaluations, every_labels, every_scores, predict_s):
         record = {**base, "key": cell.key_for(task.name), "task": task.name}
         if task is not cell.task:  # this task's own rows; the primary's are in the identity
-            record.update(n_eval=len(evaluation), eval_fingerprint=evaluation.fingerprint())
+            record.update(n_train=len(train), train_fingerprint=train.fingerprint(),
+                          n_eval=len(evaluation), eval_fingerprint=evaluation.fingerprint())
         results.append(_record(record, task, evaluation, {**outcome, "predict_s": seconds},
                                labels, scores, prices, cell.strategy))
     return results

@@ -7,13 +7,11 @@ with the transformers Trainer.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
 
-from harness.data import Split
-from harness.strategy import Context, Predictions
+from harness.strategy import Context
 from strategies.common import torch_footprint
-from strategies.encoder import classify, load_classifier
-from strategies.training import train_classifier
+from strategies.encoder import load_classifier
+from strategies.training import TrainedClassifier
 
 
 @dataclass
@@ -26,7 +24,7 @@ class FullFinetuneConfig:
     weight_decay: float = 0.01
 
 
-class FullFinetune:
+class FullFinetune(TrainedClassifier):
     name = "full-finetune"
     description = "Train all weights of a sequence-classification model (Trainer, AdamW)."
     config_class = FullFinetuneConfig
@@ -36,12 +34,6 @@ class FullFinetune:
         self.config, self.context = config, context
         self.model, self.tokenizer = load_classifier(context)
         self.model.to(context.device)
-
-    def fit(self, train: Split) -> None:
-        train_classifier(self.model, self.tokenizer, train, self.config, self.context)
-
-    def predict(self, texts: Sequence[str]) -> Predictions:
-        return classify(self.model, self.tokenizer, texts, self.config.max_length)
 
     def footprint(self):
         return torch_footprint(self.model)

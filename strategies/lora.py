@@ -8,14 +8,12 @@ qlora is the same recipe on a 4-bit base (see strategies/qlora.py): a configurat
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
 
-from harness.data import Split
-from harness.strategy import Context, Predictions
-from strategies.adapters import add_lora, adapter_bytes, base_weight_bytes
+from harness.strategy import Context
+from strategies.adapters import adapter_bytes, add_lora, base_weight_bytes
 from strategies.common import torch_footprint
-from strategies.encoder import classify, load_classifier
-from strategies.training import train_classifier
+from strategies.encoder import load_classifier
+from strategies.training import TrainedClassifier
 
 
 @dataclass
@@ -34,7 +32,7 @@ class LoraConfig:
     double_quant: bool = True  # with 4 bits: quantize the quantization constants too
 
 
-class Lora:
+class Lora(TrainedClassifier):
     name = "lora"
     description = "LoRA adapters (peft) on a frozen sequence-classification model."
     config_class = LoraConfig
@@ -47,12 +45,6 @@ class Lora:
         self.model = add_lora(base, config, task_type="SEQ_CLS")
         if not config.load_in_4bit:
             self.model.to(context.device)
-
-    def fit(self, train: Split) -> None:
-        train_classifier(self.model, self.tokenizer, train, self.config, self.context)
-
-    def predict(self, texts: Sequence[str]) -> Predictions:
-        return classify(self.model, self.tokenizer, texts, self.config.max_length)
 
     def footprint(self):
         return torch_footprint(self.model, base_weight_bytes=self.base_bytes,

@@ -5,9 +5,10 @@ causal-LM fine-tuning of instruction-tuned."""
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 from harness.data import Split
-from harness.strategy import Context
+from harness.strategy import Context, Predictions
 
 
 def train_classifier(model, tokenizer, train: Split, config, context: Context) -> None:
@@ -50,3 +51,16 @@ def training_arguments(config, context: Context, n_rows: int):
 
 def _total_steps(n_rows: int, config) -> int:
     return math.ceil(math.ceil(n_rows / config.batch_size) * config.epochs)
+
+
+class TrainedClassifier:
+    """fit and predict of the strategies that train a sequence-classification model (set as
+    self.model, self.tokenizer, with self.config and self.context)."""
+
+    def fit(self, train: Split) -> None:
+        train_classifier(self.model, self.tokenizer, train, self.config, self.context)
+
+    def predict(self, texts: Sequence[str]) -> Predictions:
+        from strategies.encoder import classify
+
+        return classify(self.model, self.tokenizer, texts, self.config.max_length)

@@ -2,7 +2,6 @@
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -155,3 +154,38 @@ def test_list_commands():
     assert "agnews" in harness("list", "tasks").output
     assert "smollm2-135m-instruct" in harness("list", "models").output
     assert harness("list", "nothing").exit_code == 2
+
+
+def test_multi_task_strategy_trains_one_model_and_reports_each_task(tiny_decoder, data_dir,
+                                                                    tmp_path):
+    args = ["run", "-s", "instruction-tuned,zero-shot", "--task", "agnews,sst2",
+            "--model", f"decoder={tiny_decoder.source}", "--data-dir", data_dir,
+            "--n-train", 16, "--n-eval", 8, "--out", tmp_path / "results",
+            "--reports", tmp_path / "reports"]
+    first = harness(*args)
+    assert first.exit_code == 0, first.output
+    # One instruction-tuned cell for the mixture; zero-shot has nothing to share, one per task.
+    assert "agnews+sst2 · instruction-tuned" in first.output
+    assert "4 cells" not in first.output and "3 cells: 3 ran" in first.output
+    records = [json.loads(p.read_text()) for p in (tmp_path / "results").glob("*.json")]
+    tuned = {r["task"]: r for r in records if r["strategy"] == "instruction-tuned"}
+    assert set(tuned) == {"agnews", "sst2"}
+    assert tuned["agnews"]["fit_s"] == tuned["sst2"]["fit_s"]  # one training run
+    assert [t["task"] for t in tuned["sst2"]["trained_on"]] == ["agnews", "sst2"]
+    assert tuned["sst2"]["n_eval"] == 8 and len(tuned["sst2"]["confusion_matrix"]) == 2
+    for task in ("agnews", "sst2"):
+        assert "instruction-tuned (trained on agnews+sst2)" in (
+            tmp_path / "reports" / f"{task}.md").read_text()
+    again = harness(*args)
+    assert "0 ran, 3 already finished" in again.output
+
+
+def test_trials_are_recorded_with_their_spread(tiny_decoder, data_dir, tmp_path):
+    result = harness("run", "-s", "few-shot", "-c", "few-shot.trials=3", "--model",
+                     tiny_decoder.source, "--data-dir", data_dir, "--n-train", 16, "--n-eval", 12,
+                     "--out", tmp_path / "results", "--reports", tmp_path / "reports")
+    assert result.exit_code == 0, result.output
+    record = json.loads(next((tmp_path / "results").glob("*.json")).read_text())
+    assert record["trials"] == 3 and len(record["trial_accuracies"]) == 3
+    assert abs(record["accuracy"] - sum(record["trial_accuracies"]) / 3) < 1e-9
+    assert "over 3 trials" in (tmp_path / "reports" / "agnews.md").read_text()
