@@ -70,7 +70,7 @@ def run(strategies, tasks, models, seeds, profile, n_train, n_eval, data_seed, d
     store = Store(out)
     store.prepare()  # after every input check, so bad input leaves no folder behind
     summary = run_cells(cells, store, price_table, force=force, isolate=not no_isolation,
-                        echo=click.echo)
+                        echo=_echo_now)
     click.echo(f"{len(cells)} cells: {summary.ran} ran, {summary.skipped} already finished "
                f"(not recomputed), {summary.failed} failed. Records in {out}/")
     for path in write_reports(store, reports_dir, tasks=task_names,
@@ -122,6 +122,12 @@ def list_(what):
             source = resolve_model(name).source
             where = "offline copy" if source != preset.hub_id else "hub"
             click.echo(f"{name:<24} {preset.kind:<8} {preset.description} [{where}: {source}]")
+
+
+def _echo_now(message: str) -> None:
+    # Flushed: progress lines must show when stdout is a file or a pipe (CI logs, `tee`).
+    click.echo(message)
+    sys.stdout.flush()
 
 
 def _parse_settings(settings: tuple[str, ...]) -> dict[str, dict]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from harness.strategy import Footprint
 
 
@@ -9,10 +11,17 @@ def torch_footprint(model, frozen: bool = False, **extra) -> Footprint:
     """Parameter counts; `frozen` for strategies that never update the weights they load."""
     params = list(model.parameters())
     return Footprint(
-        trainable_params=0 if frozen else sum(p.numel() for p in params if p.requires_grad),
-        total_params=sum(p.numel() for p in params),
-        extra=extra,
+        trainable_params=0 if frozen else sum(_count(p) for p in params if p.requires_grad),
+        total_params=sum(_count(p) for p in params),
+        # Bytes the weights occupy as loaded (4-bit ones packed), for the memory comparison.
+        extra={"weight_bytes": sum(p.numel() * p.element_size() for p in params), **extra},
     )
+
+
+def _count(param) -> int:
+    # A bitsandbytes 4-bit weight packs two values per byte; its quant_state has the real shape.
+    state = getattr(param, "quant_state", None)
+    return int(math.prod(state.shape)) if state is not None else param.numel()
 
 
 def length_batches(lengths, max_batch_tokens: int, max_batch_size: int = 256):

@@ -14,7 +14,7 @@ import torch
 
 from harness.data import Split
 from harness.strategy import Context, Footprint, Predictions
-from strategies.common import length_batches
+from strategies.common import length_batches, torch_footprint
 from strategies.linear import fit_logistic_regression, predict_proba
 
 
@@ -68,5 +68,6 @@ class EmbeddingProbe:
 
     def footprint(self) -> Footprint:
         head = self.classifier.coef_.size + self.classifier.intercept_.size
-        encoder = sum(p.numel() for p in self.encoder.parameters())
-        return Footprint(trainable_params=head, total_params=encoder + head)
+        encoder = torch_footprint(self.encoder, frozen=True)
+        return Footprint(trainable_params=head, total_params=encoder.total_params + head,
+                         extra=encoder.extra)

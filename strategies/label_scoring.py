@@ -21,6 +21,9 @@ from tqdm.auto import tqdm
 from strategies.common import length_batches
 
 
+KEPT_PREFIXES = 4  # few-shot trials each share one; a cache is ~50 KB per token for SmolLM2
+
+
 @dataclass
 class _Query:
     example: int
@@ -39,6 +42,7 @@ class LabelScorer:
         self.system_prompt = system_prompt
         self.normalize, self.max_batch_tokens = normalize, max_batch_tokens
         self.reuse_prefix = reuse_prefix
+        self._kept: dict[tuple, object] = {}  # token ids -> key/value cache of shared prefixes
         # transformers 5.x renamed `past_key_values` to `cache`; accept both generations.
         parameters = inspect.signature(model.forward).parameters
         self._cache_argument = "cache" if "cache" in parameters else "past_key_values"
@@ -76,7 +80,8 @@ class LabelScorer:
             queries += [_Query(i, ids + label[:-1], k)
                         for k, label in enumerate(self.label_ids) if len(label) > 1]
         shared = _common_prefix_length([q.ids for q in queries]) if self.reuse_prefix else 0
-        prefix = self._encode_prefix(queries[0].ids[:shared]) if shared else None
+        prefix = self._prefix(queries[0].ids[:shared], len(prompts) > 1) if shared else None
+        shared = prefix[1] if prefix else 0
         totals = np.zeros((len(prompts), len(self.label_ids)))
         lengths = [len(q.ids) - shared for q in queries]
         batches = list(length_batches(lengths, self.max_batch_tokens))
@@ -90,11 +95,22 @@ class LabelScorer:
             totals /= np.array([len(ids) for ids in self.label_ids])
         return totals
 
-    def _encode_prefix(self, ids: list[int]):
+    def _prefix(self, ids: list[int], shared_by_many: bool):
         """The key/value cache of the tokens every query starts with (system prompt, few-shot
-        demonstrations), computed once and reused by every batch instead of re-encoded."""
+        demonstrations), computed once and reused by every batch instead of re-encoded.
+        Prefixes shared by many prompts are kept, so a later call whose prompts start with one
+        (a single example scored after its batch, as a deployed classifier would) reuses it."""
+        kept = [key for key in self._kept if len(key) <= len(ids) and tuple(ids[:len(key)]) == key]
+        if kept:
+            key = max(kept, key=len)
+            return self._kept[key], len(key)
         out = self.model(input_ids=torch.tensor([ids], device=self.model.device), use_cache=True)
-        return getattr(out, "cache", None) or out.past_key_values, len(ids)
+        cache = getattr(out, "cache", None) or out.past_key_values
+        if shared_by_many:
+            if len(self._kept) >= KEPT_PREFIXES:
+                self._kept.pop(next(iter(self._kept)))
+            self._kept[tuple(ids)] = cache
+        return cache, len(ids)
 
     def _positions(self, query: _Query) -> int:
         """How many final positions of the query predict label tokens."""

@@ -73,3 +73,14 @@ def test_a_single_prompt_is_scored_exactly_with_its_prefix_cached(decoder):
     prompt = scorer.render("only one", DEMOS)
     expected = reference_scores(model, scorer, [scorer.prompt_ids(prompt)])
     np.testing.assert_allclose(scorer.score([prompt]), expected, atol=2e-4)
+
+
+def test_a_kept_prefix_is_reused_exactly_by_later_single_prompts(decoder):
+    model, tokenizer = decoder
+    scorer = LabelScorer(model, tokenizer, ["yes", "photosynthesis"])
+    prompts = [scorer.render(t, DEMOS) for t in ["first text", "a second, longer text"]]
+    batch = scorer.score(prompts)
+    assert len(scorer._kept) == 1  # the demonstrations' prefix, kept for later calls
+    singles = np.vstack([scorer.score([p]) for p in prompts])
+    np.testing.assert_allclose(singles, batch, atol=2e-4)
+    assert len(scorer._kept) == 1  # single prompts reuse it and add nothing

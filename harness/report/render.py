@@ -15,6 +15,7 @@ COLUMNS = {  # leaderboard column: header shown
     "macro_f1": "macro-F1", "p_vs_best": "p vs best", "fit_s": "fit (s)",
     "throughput_eps": "examples/s", "latency_p50_ms": "latency p50 (ms)",
     "latency_p95_ms": "latency p95 (ms)", "peak_memory_mib": "peak memory (MiB)",
+    "weights_mib": "weights (MiB)",
     "cost_usd": "cost (USD)", "params": "trainable / total params", "device": "device",
 }
 PLOT_TITLES = {"accuracy_vs_cost": "Accuracy vs cost", "accuracy_vs_latency":
@@ -41,6 +42,8 @@ def display_table(board: pd.DataFrame) -> pd.DataFrame:
         "latency_p50_ms": board["latency_p50_ms"].map("{:.1f}".format),
         "latency_p95_ms": board["latency_p95_ms"].map("{:.1f}".format),
         "peak_memory_mib": (board["peak_memory_bytes"] / 2**20).map("{:.0f}".format),
+        "weights_mib": (board["weight_bytes"] / 2**20).map(
+            lambda m: "-" if np.isnan(m) else f"{m:.1f}"),
         "cost_usd": board["cost_usd"].map("{:.5f}".format),
         "params": board.apply(lambda r: f"{_count(r['trainable_params'])} / "
                                         f"{_count(r['total_params'])}", axis=1),
@@ -68,8 +71,9 @@ def _notes(context) -> list[str]:
         "row on the same evaluation rows. Strategies with trials (few-shot demonstration draws) "
         "show the mean over trials, its interval, and ± the standard deviation between trials.",
         "Peak memory: CUDA peak allocated on a GPU, peak RSS of the cell's process on a CPU "
-        "(interpreter and libraries included). Cost: (load + fit + predict) device-hours × "
-        "the price table.",
+        "(interpreter and libraries included). Weights: the bytes of the model's weights as "
+        "loaded (for adapters, of the frozen base; 4-bit weights packed). Cost: (load + fit + "
+        "predict) device-hours × the price table.",
     ]
 
 

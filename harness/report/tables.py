@@ -49,6 +49,8 @@ def leaderboard(ok: pd.DataFrame, store: Store) -> pd.DataFrame:
             "latency_p50_ms": cells["latency_p50_ms"].mean(),
             "latency_p95_ms": cells["latency_p95_ms"].mean(),
             "peak_memory_bytes": cells["peak_memory_bytes"].max(),
+            # The frozen base of an adapter strategy, else every weight of the model.
+            "weight_bytes": _first_present(first, "base_weight_bytes", "weight_bytes"),
             "cost_usd": cells["cost_usd"].mean(), "device": first["device"],
             "trainable_params": first["trainable_params"], "total_params": first["total_params"],
             "n_train": first["n_train"], "n_eval": first["n_eval"], "key": first["key"],
@@ -57,6 +59,13 @@ def leaderboard(ok: pd.DataFrame, store: Store) -> pd.DataFrame:
     board = pd.DataFrame(rows).sort_values("accuracy", ascending=False, ignore_index=True)
     board["p_vs_best"] = _p_values_against_best(board, store)
     return board
+
+
+def _first_present(record: pd.Series, *names: str) -> float:
+    for name in names:
+        if name in record and pd.notna(record[name]):
+            return float(record[name])
+    return np.nan
 
 
 def _p_values_against_best(board: pd.DataFrame, store: Store) -> list[float]:
