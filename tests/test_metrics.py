@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from harness.metrics import bootstrap_ci, classification_metrics, paired_bootstrap_pvalue
+from harness.metrics import (bootstrap_ci, classification_metrics, paired_bootstrap_pvalue,
+                             trial_metrics)
 
 LABELS = ("a", "b", "c")
 Y_TRUE = [0, 0, 1, 1, 2, 2]
@@ -94,3 +95,20 @@ def test_paired_pvalue_is_large_for_a_one_row_difference():
     b = a.copy()
     b[np.flatnonzero(a == 0)[0]] = 1  # b gets a single extra row right
     assert paired_bootstrap_pvalue(b, a) > 0.2
+
+
+def test_trial_metrics_average_the_trials_and_sum_their_confusions():
+    y_true = np.array([0, 1, 1, 0, 1, 0])
+    trials = [np.array([0, 1, 1, 0, 1, 0]), np.array([1, 1, 0, 0, 1, 1])]  # 1.0 and 0.5
+    metrics = trial_metrics(y_true, trials, ["a", "b"])
+    assert metrics["trials"] == 2 and metrics["trial_accuracies"] == [1.0, 0.5]
+    assert metrics["accuracy"] == 0.75
+    assert metrics["trial_accuracy_std"] == pytest.approx(np.std([1.0, 0.5], ddof=1))
+    assert np.sum(metrics["confusion_matrix"]) == 12
+    assert metrics["accuracy_ci_low"] <= 0.75 <= metrics["accuracy_ci_high"]
+
+
+def test_trial_metrics_of_one_trial_are_the_plain_metrics():
+    y_true, y_pred = np.array([0, 1, 1]), np.array([0, 1, 0])
+    assert trial_metrics(y_true, [y_pred], ["a", "b"]) == classification_metrics(
+        y_true, y_pred, ["a", "b"])
