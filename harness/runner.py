@@ -104,7 +104,7 @@ def _exit_with_parent(parent_pid: int) -> None:
 
 
 def _run_cell(cell: Cell) -> dict:
-    from harness.measure import PeakMemory, latency_ms, stopwatch
+    from harness.measure import PeakMemory, stopwatch
 
     work_dir = Path(tempfile.mkdtemp(prefix="harness-cell-"))
     try:
@@ -130,17 +130,8 @@ def _run_cell(cell: Cell) -> dict:
                 strategy.fit(cell.train)
         peak_fit = memory.peak_bytes()
         memory.reset()
-        predictions, predict_s = [], []
-        for task, _, evaluation in cell.evaluations:
-            task_timing: dict = {}
-            with stopwatch(task_timing, "predict_s", device["device"]):
-                predictions.append(_predict_trials(strategy, cell, task, list(evaluation.texts)))
-            predict_s.append(task_timing["predict_s"])
+        predictions, predict_s, latency = _predict_all(strategy, cell, device["device"])
         timings["predict_s"] = predict_s[0]
-        predict_one = ((lambda text: strategy.predict([text], task=cell.task)) if cell.mixture
-                       else (lambda text: strategy.predict([text])))
-        latency = latency_ms(predict_one, list(cell.eval.texts[:LATENCY_SAMPLES]),
-                             device=device["device"])
         footprint = strategy.footprint()
         return {
             "status": "ok", **device, **timings, **latency,
@@ -163,6 +154,22 @@ def _run_cell(cell: Cell) -> dict:
                 "traceback": traceback.format_exc()[-4000:]}
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _predict_all(strategy, cell: Cell, device: str):
+    """Predictions of every evaluated task, their timings, and single-example latency."""
+    from harness.measure import latency_ms, stopwatch
+
+    predictions, predict_s = [], []
+    for task, _, evaluation in cell.evaluations:
+        timing: dict = {}
+        with stopwatch(timing, "predict_s", device):
+            predictions.append(_predict_trials(strategy, cell, task, list(evaluation.texts)))
+        predict_s.append(timing["predict_s"])
+    predict_one = ((lambda text: strategy.predict([text], task=cell.task)) if cell.mixture
+                   else (lambda text: strategy.predict([text])))
+    latency = latency_ms(predict_one, list(cell.eval.texts[:LATENCY_SAMPLES]), device=device)
+    return predictions, predict_s, latency
 
 
 def _predict_trials(strategy, cell: Cell, task, texts: list[str]) -> list:
