@@ -43,6 +43,7 @@ class LabelScorer:
         self.normalize, self.max_batch_tokens = normalize, max_batch_tokens
         self.reuse_prefix = reuse_prefix
         self._kept: dict[tuple, object] = {}  # token ids -> key/value cache of shared prefixes
+        self.tokens_processed = 0  # tokens run through the model, for FLOP/s figures
         # transformers 5.x renamed `past_key_values` to `cache`; accept both generations.
         parameters = inspect.signature(model.forward).parameters
         self._cache_argument = "cache" if "cache" in parameters else "past_key_values"
@@ -105,6 +106,7 @@ class LabelScorer:
             key = max(kept, key=len)
             return self._kept[key], len(key)
         out = self.model(input_ids=torch.tensor([ids], device=self.model.device), use_cache=True)
+        self.tokens_processed += len(ids)
         cache = getattr(out, "cache", None) or out.past_key_values
         if shared_by_many:
             if len(self._kept) >= KEPT_PREFIXES:
@@ -137,6 +139,7 @@ class LabelScorer:
             cache.batch_repeat_interleave(len(sequences))
             mask = torch.cat([torch.ones((len(sequences), shared), dtype=torch.long), mask], 1)
         device = self.model.device
+        self.tokens_processed += sum(map(len, sequences))
         logits = self.model(input_ids=ids.to(device), attention_mask=mask.to(device),
                             position_ids=positions.to(device), use_cache=cache is not None,
                             logits_to_keep=keep, **{self._cache_argument: cache}).logits
