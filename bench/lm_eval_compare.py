@@ -15,7 +15,6 @@ machine's float32 matmul peak measured here.
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -24,14 +23,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from harness.data import DATA_DIR_ENV, load_split, subset
 from harness.models import resolve_model
 from harness.tasks import get_task
-from strategies.decoder import truncate_text
+from rows import data_dir_default, demonstrations, question_rows
 from strategies.label_scoring import LabelScorer
-
-DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
-TEXT_TOKENS, DEMO_TOKENS = 256, 64  # as zero-shot's max_text_tokens and few-shot's max_demo_tokens
 
 
 def parse_args() -> argparse.Namespace:
@@ -41,7 +36,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--task", default="agnews")
     parser.add_argument("--model", default="smollm2-135m-instruct")
     parser.add_argument("--batch-size", type=int, default=16, help="lm-eval's batch size")
-    parser.add_argument("--data-dir", default=os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR)
+    parser.add_argument("--data-dir", default=data_dir_default())
     return parser.parse_args()
 
 
@@ -118,12 +113,7 @@ def main() -> None:
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
     scorer = LabelScorer(model, tokenizer, task.label_words)
-    evaluation = subset(load_split(task, task.eval_split, args.data_dir), args.n, 0)
-    pool = subset(load_split(task, task.train_split, args.data_dir), 64, 0)  # shuffled, stratified
-    test = pd.DataFrame({"question": [task.prompt(truncate_text(tokenizer, t, TEXT_TOKENS))
-                                      for t in evaluation.texts], "label": evaluation.labels})
-    train = pd.DataFrame({"question": [task.prompt(truncate_text(tokenizer, t, DEMO_TOKENS))
-                                       for t in pool.texts], "label": pool.labels})
+    test, train = question_rows(task, tokenizer, args.n, args.data_dir)
     peak = matmul_peak_flops()
     params = sum(p.numel() for p in model.parameters())
     print(f"task {task.name}, {len(test)} rows, model {args.model} ({params / 1e6:.1f}M), "
@@ -138,8 +128,7 @@ def main() -> None:
             write_lm_eval_task(folder, name, task.label_words, train, test)
             theirs, their_s, their_acc, stderr = run_lm_eval(path, folder, name, shots,
                                                              args.batch_size)
-            demos = [(q, task.label_words[y]) for q, y in zip(train["question"][:shots],
-                                                            train["label"][:shots])]
+            demos = demonstrations(task, train, shots)
             prompts = [scorer.render(q, demos) for q in test["question"]]
             scorer.tokens_processed = 0
             start = time.perf_counter()

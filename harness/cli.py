@@ -12,6 +12,7 @@ import sys
 
 import click
 
+from harness.backends import BACKENDS
 from harness.errors import HarnessError
 
 _KINDS = ("strategies", "tasks", "models")
@@ -49,13 +50,16 @@ def main():
               type=click.Path(file_okay=False), help="Where the report is written at the end.")
 @click.option("--prices", type=click.Path(dir_okay=False),
               help="JSON file of device prices in USD per hour (overrides the defaults).")
+@click.option("--backend", type=click.Choice(list(BACKENDS)),
+              help="Inference backend for the strategies that have it (zero-shot, few-shot, "
+                   "instruction-tuned have vllm); default: each strategy's own (hf).")
 @click.option("--force", is_flag=True, help="Recompute cells that already finished.")
 @click.option("--no-isolation", is_flag=True,
               help="Run cells in this process (for debugging; a crash ends the whole run).")
 @click.option("--trust-remote-code", is_flag=True,
               help="Allow models whose code lives in their hub repository.")
 def run(strategies, tasks, models, seeds, profile, n_train, n_eval, data_seed, data_dir,
-        settings, out, reports_dir, prices, force, no_isolation, trust_remote_code):
+        settings, out, reports_dir, prices, backend, force, no_isolation, trust_remote_code):
     """Run every strategy on every task and seed, store the records, write the report."""
     from harness.cost import load_prices
     from harness.plan import build_cells, parse_seeds
@@ -66,7 +70,8 @@ def run(strategies, tasks, models, seeds, profile, n_train, n_eval, data_seed, d
     price_table = load_prices(prices)
     task_names = [t.strip() for t in tasks.split(",") if t.strip()]
     cells = build_cells(task_names, strategies, models, parse_seeds(seeds), profile, n_train,
-                        n_eval, data_dir, data_seed, _parse_settings(settings), trust_remote_code)
+                        n_eval, data_dir, data_seed, _parse_settings(settings), trust_remote_code,
+                        backend)
     store = Store(out)
     store.prepare()  # after every input check, so bad input leaves no folder behind
     summary = run_cells(cells, store, price_table, force=force, isolate=not no_isolation,

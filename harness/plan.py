@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass
 
 from harness import registry
+from harness.backends import check_installed, choose, strategy_backends
 from harness.data import Split, load_split, subset
 from harness.errors import HarnessError
 from harness.models import DEFAULT_MODELS, ModelSpec, check_model, resolve_model
@@ -32,6 +33,11 @@ class Cell:
     # Other tasks trained into the same model and evaluated too (a multi-task strategy run on
     # several tasks): (task, train, eval) each. Empty for the usual one-task cell.
     mixture: tuple = ()
+    backend: str = "hf"  # what runs the model (harness.backends)
+
+    @property
+    def default_backend(self) -> bool:
+        return self.backend == strategy_backends(self.strategy_class)[0]
 
     @property
     def model_name(self) -> str:
@@ -45,7 +51,8 @@ class Cell:
     @property
     def label(self) -> str:
         tasks = "+".join(task.name for task, _, _ in self.evaluations)
-        return f"{tasks} · {self.strategy} · {self.model_name} · seed {self.seed}"
+        backend = "" if self.default_backend else f" · {self.backend}"
+        return f"{tasks} · {self.strategy}{backend} · {self.model_name} · seed {self.seed}"
 
     def identity(self) -> dict:
         """What makes two cells the same computation; its hash names the record."""
@@ -60,6 +67,9 @@ class Cell:
                                 "train_fingerprint": train.fingerprint(),
                                 "eval_fingerprint": ev.fingerprint()}
                                for task, train, ev in self.evaluations]} if self.mixture else {}),
+            # Only a non-default backend is part of the identity, so records made before
+            # backends existed keep their names.
+            **({} if self.default_backend else {"backend": self.backend}),
         }
 
     @property
@@ -74,7 +84,8 @@ class Cell:
     def key_for(self, task_name: str) -> str:
         digest = hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode())
         slug = self.model_name.replace("/", "--").replace(" ", "_")[-60:]
-        return f"{task_name}__{self.strategy}__{slug}__seed{self.seed}__{digest.hexdigest()[:10]}"
+        strategy = self.strategy if self.default_backend else f"{self.strategy}-{self.backend}"
+        return f"{task_name}__{strategy}__{slug}__seed{self.seed}__{digest.hexdigest()[:10]}"
 
 
 def parse_model_overrides(values: tuple[str, ...]) -> dict[str, str]:
@@ -109,7 +120,7 @@ def build_cells(task_names: list[str], strategy_spec: str, model_values: tuple[s
                 seeds: list[int] = (0,), profile: str = "quick", n_train: int | None = None,
                 n_eval: int | None = None, data_dir=None, data_seed: int = 0,
                 config_overrides: dict[str, dict] | None = None,
-                trust_remote_code: bool = False) -> list[Cell]:
+                trust_remote_code: bool = False, backend: str | None = None) -> list[Cell]:
     """Every cell of the grid, with its data loaded and subset, or a HarnessError."""
     from harness.strategy import make_config
 
@@ -121,6 +132,10 @@ def build_cells(task_names: list[str], strategy_spec: str, model_values: tuple[s
         if name not in classes:
             raise HarnessError(f"--config names strategy '{name}', which is not being run")
     configs = {name: make_config(cls, overrides.get(name, {})) for name, cls in classes.items()}
+    named = strategy_spec.strip() != "all"
+    backends = {name: choose(name, cls, backend, named) for name, cls in classes.items()}
+    for chosen in set(backends.values()):
+        check_installed(chosen)
     models = _models(classes, parse_model_overrides(model_values), trust_remote_code)
     profile_train, profile_eval = PROFILES[profile]
     data = []
@@ -140,7 +155,7 @@ def build_cells(task_names: list[str], strategy_spec: str, model_values: tuple[s
             (task, train, evaluation), *rest = group
             for seed in seeds:
                 cells.append(Cell(task, name, classes[name], configs[name], models[name], seed,
-                                  train, evaluation, data_seed, tuple(rest)))
+                                  train, evaluation, data_seed, tuple(rest), backends[name]))
     return cells
 
 

@@ -118,7 +118,8 @@ def _run_cell(cell: Cell) -> dict:
         set_seed(cell.seed)
         memory = PeakMemory(device["device"])
         timings: dict = {}
-        context = Context(cell.task, cell.model, cell.seed, device["device"], work_dir)
+        context = Context(cell.task, cell.model, cell.seed, device["device"], work_dir,
+                          cell.backend)
         with stopwatch(timings, "load_s", device["device"]):
             strategy = cell.strategy_class(cell.config, context)
         peak_load = memory.peak_bytes()
@@ -184,7 +185,7 @@ def _predict_trials(strategy, cell: Cell, task, texts: list[str]) -> list:
 
 def _records(cell: Cell, outcome: dict, prices: dict, started: float) -> list[tuple]:
     """(record, predictions) for every task the cell evaluated."""
-    base = {**cell.identity(), "status": outcome["status"],
+    base = {**cell.identity(), "backend": cell.backend, "status": outcome["status"],
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
             "wall_s": time.time() - started, "environment": manifest()}
     if outcome["status"] != "ok":

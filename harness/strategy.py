@@ -6,6 +6,7 @@ timing and no file writing (the runner does both, the same way for every strateg
         description = "One line shown by `harness list strategies`."
         config_class = MyConfig            # a dataclass with documented defaults
         model_kind = "encoder"             # "encoder", "decoder" or None (no pretrained model)
+        backends = ("hf",)                 # optional: inference backends, the default first
 
         def __init__(self, config: MyConfig, context: Context): ...
         def fit(self, train: Split) -> None: ...              # a no-op for prompting
@@ -38,6 +39,7 @@ class Context:
     seed: int
     device: str  # "cpu" or "cuda"
     work_dir: Path  # scratch space for this cell, removed afterwards
+    backend: str = "hf"  # what runs the model: one of the strategy's `backends`
 
 
 @dataclass

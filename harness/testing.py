@@ -46,8 +46,9 @@ def build_tiny_encoder(folder: Path, tokenizer_from: str | None = None) -> Path:
     return folder
 
 
-def build_tiny_decoder(folder: Path, tokenizer_from: str | None = None) -> Path:
-    """A 2-layer Llama with random weights and the SmolLM2 tokenizer (chat template included)."""
+def build_tiny_decoder(folder: Path, tokenizer_from: str | None = None, head_dim: int = 8) -> Path:
+    """A 2-layer Llama with random weights and the SmolLM2 tokenizer (chat template included).
+    vLLM's attention kernels need a head size such as 64."""
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     source = tokenizer_from or resolve_model("smollm2-135m-instruct").source
@@ -56,7 +57,8 @@ def build_tiny_decoder(folder: Path, tokenizer_from: str | None = None) -> Path:
                                                   gguf_file=Path(source).name)
     else:
         tokenizer = AutoTokenizer.from_pretrained(source)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=4 * head_dim,
+                         intermediate_size=8 * head_dim,
                          num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
                          max_position_embeddings=2048, tie_word_embeddings=True,
                          bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)

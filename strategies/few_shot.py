@@ -16,9 +16,7 @@ import numpy as np
 from harness.data import Split
 from harness.errors import HarnessError
 from harness.strategy import Context, Predictions, predictions_from_scores
-from strategies.common import torch_footprint
-from strategies.decoder import load_decoder, truncate_text
-from strategies.label_scoring import LabelScorer
+from strategies.decoder import frozen_decoder_scorer, truncate_text
 
 
 @dataclass
@@ -30,7 +28,7 @@ class FewShotConfig:
     normalize: str = "sum"  # "sum" of the label word's token log-probs, or their "mean"
     max_demo_tokens: int = 64  # each demonstration's text is cut to this; keeps prompts short
     max_text_tokens: int = 256  # the input being classified is cut to this
-    max_batch_tokens: int = 8192  # padded tokens per forward pass (memory vs speed)
+    max_batch_tokens: int | None = None  # padded tokens per pass, prefix included; None: auto
     # Contextual calibration (Zhao et al., 2021): subtract the label scores the same prompt gives
     # a content-free input ("N/A"), which removes the bias towards the labels of the last or
     # most frequent demonstrations that small models show.
@@ -42,17 +40,16 @@ class FewShot:
     description = "In-context learning: k labelled examples per class in the prompt, several draws."
     config_class = FewShotConfig
     model_kind = "decoder"
+    backends = ("hf", "vllm")
 
     def __init__(self, config: FewShotConfig, context: Context):
         if config.k_per_class < 1 or config.trials < 1:
             raise HarnessError("few-shot needs k_per_class >= 1 and trials >= 1")
         self.config, self.context = config, context
         self.trials = config.trials
-        self.model, self.tokenizer = load_decoder(context)
-        self.scorer = LabelScorer(self.model, self.tokenizer, context.task.label_words,
-                                  use_chat_template=config.use_chat_template,
-                                  normalize=config.normalize,
-                                  max_batch_tokens=config.max_batch_tokens)
+        self.scorer, self.tokenizer, self._footprint = frozen_decoder_scorer(
+            context, context.task.label_words, use_chat_template=config.use_chat_template,
+            normalize=config.normalize, max_batch_tokens=config.max_batch_tokens)
         self.demonstrations: list[list[tuple[str, str]]] = []
         self.bias: dict[int, object] = {}  # per trial: label scores of a content-free input
 
@@ -97,4 +94,4 @@ class FewShot:
         return self.scorer.render(shots + question)
 
     def footprint(self):
-        return torch_footprint(self.model, frozen=True)
+        return self._footprint

@@ -8,16 +8,20 @@ trains one model on their mixture and reports each task:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 from harness.data import Split, subset
+from harness.errors import HarnessError
 from harness.strategy import Context, Predictions, predictions_from_scores
 from harness.tasks import Task
 from strategies.adapters import adapter_bytes, add_lora
 from strategies.common import torch_footprint
 from strategies.decoder import load_decoder, truncate_text
-from strategies.label_scoring import LabelScorer
+from strategies.label_scoring import LabelPrompts, LabelScorer
+from strategies.vllm_scoring import VllmLabelScorer
 from strategies.sft import train_causal_lm
 
 
@@ -37,7 +41,7 @@ class InstructionTunedConfig:
     max_text_tokens: int = 96  # the input is cut to this, in training and evaluation alike
     use_chat_template: bool = True  # same prompt format as zero-shot
     normalize: str = "sum"
-    max_batch_tokens: int = 8192  # padded tokens per scoring pass
+    max_batch_tokens: int | None = None  # padded tokens per pass, prefix included; None: auto
 
 
 class InstructionTuned:
@@ -45,6 +49,7 @@ class InstructionTuned:
     description = "SFT of the decoder on instruction-formatted examples (LoRA); one model, many tasks."
     config_class = InstructionTunedConfig
     model_kind = "decoder"
+    backends = ("hf", "vllm")  # trained with transformers either way; vllm serves the evaluation
 
     def __init__(self, config: InstructionTunedConfig, context: Context):
         self.config, self.context = config, context
@@ -53,15 +58,22 @@ class InstructionTuned:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         if config.use_lora:
             self.model = add_lora(self.model, config, task_type="CAUSAL_LM")
-        self.scorers: dict[str, LabelScorer] = {}
+        self.scorers: dict[str, LabelPrompts] = {}
         self.trained: tuple[int, int, dict] | None = None
+        self.engine, self.lora_request = None, None  # the vllm backend's, once trained
 
-    def scorer(self, task: Task) -> LabelScorer:
+    def scorer(self, task: Task) -> LabelPrompts:
         if task.name not in self.scorers:
-            self.scorers[task.name] = LabelScorer(
-                self.model, self.tokenizer, task.label_words,
-                use_chat_template=self.config.use_chat_template,
-                normalize=self.config.normalize, max_batch_tokens=self.config.max_batch_tokens)
+            options = {"use_chat_template": self.config.use_chat_template,
+                       "normalize": self.config.normalize}
+            if self.engine is not None:
+                self.scorers[task.name] = VllmLabelScorer(self.engine, self.tokenizer,
+                                                          task.label_words, **options,
+                                                          lora_request=self.lora_request)
+            else:
+                self.scorers[task.name] = LabelScorer(self.model, self.tokenizer,
+                                                      task.label_words, **options,
+                                                      max_batch_tokens=self.config.max_batch_tokens)
         return self.scorers[task.name]
 
     def fit(self, train: Split) -> None:
@@ -79,11 +91,44 @@ class InstructionTuned:
         extra = {"adapter_bytes": adapter_bytes(self.model, self.context.work_dir)} \
             if self.config.use_lora else {}
         self.trained = (footprint.trainable_params, footprint.total_params, extra)
+        self.scorers.clear()
+        if self.context.backend == "vllm":
+            extra["vllm_weights"] = self._serve_on_vllm()
+            return
         if self.config.use_lora:
             # Merged weights predict at the base model's speed, with no adapter overhead.
             self.model = self.model.merge_and_unload()
-            self.scorers.clear()
         self.model.eval()
+
+    def _serve_on_vllm(self) -> str:
+        """Hand the tuned model to a vLLM engine: the LoRA adapter on the base weights where this
+        vLLM build serves LoRA for the architecture, merged weights otherwise. Says which."""
+        from strategies.vllm_scoring import lora_request, open_engine
+
+        context, work_dir = self.context, Path(self.context.work_dir)
+        if self.config.use_lora:
+            try:
+                self.engine = open_engine(context.model.local_path(), context.seed,
+                                          context.model.trust_remote_code,
+                                          max_lora_rank=self.config.r)
+                self.lora_request = lora_request(work_dir / "adapter")
+                self.scorer(context.task).score([context.task.prompt("N/A")])  # fails early
+                self.model = None  # the engine holds the weights now
+                return "lora-adapter"
+            except HarnessError:
+                raise
+            except Exception as error:  # noqa: BLE001 - any failure of vLLM's LoRA path
+                warnings.warn(f"vLLM could not serve the LoRA adapter ({error}); "
+                              f"serving merged weights instead")
+                self.engine = self.lora_request = None
+                self.scorers.clear()
+            self.model = self.model.merge_and_unload()
+        self.model.save_pretrained(work_dir / "merged")
+        self.tokenizer.save_pretrained(work_dir / "merged")
+        self.model = None
+        self.engine = open_engine(work_dir / "merged", context.seed,
+                                  context.model.trust_remote_code)
+        return "merged"
 
     def _example(self, task: Task, text: str, label: int) -> dict:
         scorer = self.scorer(task)

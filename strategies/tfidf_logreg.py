@@ -29,6 +29,7 @@ class TfidfLogreg:
     description = "TF-IDF word/bigram features + logistic regression (scikit-learn baseline)."
     config_class = TfidfLogregConfig
     model_kind = None
+    backends = ("scikit-learn",)
 
     def __init__(self, config: TfidfLogregConfig, context: Context):
         from sklearn.feature_extraction.text import TfidfVectorizer

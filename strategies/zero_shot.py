@@ -11,9 +11,7 @@ from typing import Sequence
 
 from harness.data import Split
 from harness.strategy import Context, Predictions, predictions_from_scores
-from strategies.common import torch_footprint
-from strategies.decoder import load_decoder, truncate_text
-from strategies.label_scoring import LabelScorer
+from strategies.decoder import frozen_decoder_scorer, truncate_text
 
 
 @dataclass
@@ -21,7 +19,7 @@ class ZeroShotConfig:
     use_chat_template: bool = True  # wrap the prompt in the tokenizer's chat template if it has one
     normalize: str = "sum"  # "sum" of the label word's token log-probs, or their "mean"
     max_text_tokens: int = 256  # longer inputs are cut; the instruction is always kept whole
-    max_batch_tokens: int = 8192  # padded tokens per forward pass (memory vs speed)
+    max_batch_tokens: int | None = None  # padded tokens per pass, prefix included; None: auto
 
 
 class ZeroShot:
@@ -29,14 +27,13 @@ class ZeroShot:
     description = "Prompt a decoder; pick the label word with the highest log-probability."
     config_class = ZeroShotConfig
     model_kind = "decoder"
+    backends = ("hf", "vllm")
 
     def __init__(self, config: ZeroShotConfig, context: Context):
         self.config, self.context = config, context
-        self.model, self.tokenizer = load_decoder(context)
-        self.scorer = LabelScorer(self.model, self.tokenizer, context.task.label_words,
-                                  use_chat_template=config.use_chat_template,
-                                  normalize=config.normalize,
-                                  max_batch_tokens=config.max_batch_tokens)
+        self.scorer, self.tokenizer, self._footprint = frozen_decoder_scorer(
+            context, context.task.label_words, use_chat_template=config.use_chat_template,
+            normalize=config.normalize, max_batch_tokens=config.max_batch_tokens)
 
     def fit(self, train: Split) -> None:
         """Nothing to learn: the prompt is the whole adaptation."""
@@ -48,4 +45,4 @@ class ZeroShot:
         return predictions_from_scores(self.scorer.score(prompts, progress=len(texts) > 64))
 
     def footprint(self):
-        return torch_footprint(self.model, frozen=True)
+        return self._footprint

@@ -42,6 +42,7 @@ def test_run_writes_records_and_both_reports_then_skips_on_rerun(tiny_encoder, t
     for name in names:
         assert f"| {name} " in markdown and f"<td>{name}</td>" in html
     assert "accuracy (95% CI)" in markdown and "data:image/png;base64," in html
+    assert "| backend |" in markdown and "| scikit-learn |" in markdown
     assert (tmp_path / "reports" / "agnews_files" / "accuracy_vs_cost.png").is_file()
 
     again = harness(*args)
@@ -87,6 +88,7 @@ GOOD = "text,label\n" + "".join(f"row {i},{i % 4}\n" for i in range(8))
     (["--n-train", "100000"], None, "--n-train=100000 is more than the 43388 rows available"),
     (["--seeds", "a,b"], None, "--seeds 'a,b' must be comma-separated integers"),
     (["-c", "full-finetune.epoch=1"], None, "has no setting 'epoch' (did you mean 'epochs'?)"),
+    (["--backend", "vllm"], None, "strategy 'full-finetune' has no 'vllm' backend (it runs on: hf)"),
     ([], ("text,label\n", GOOD), "the split is empty"),
     ([], ("words,label\nx,1\n", GOOD), "missing column(s) text"),
     ([], (GOOD, "text,label\nx,7\n"), "label '7' in row 1 is not an integer in 0..3"),

@@ -16,9 +16,11 @@ import seaborn as sns  # noqa: E402
 
 
 def render_plots(ok: pd.DataFrame, task: str) -> dict[str, bytes]:
-    from harness.report.tables import shown_strategy
+    from harness.backends import DEFAULT
+    from harness.report.tables import backend, shown_strategy
 
-    ok = ok.assign(name=shown_strategy(ok) + " (" + ok["model"] + ")")
+    on = backend(ok).map(lambda b: "" if b == DEFAULT else f" on {b}")
+    ok = ok.assign(name=shown_strategy(ok) + on + " (" + ok["model"] + ")")
     return {
         "accuracy_vs_cost": _tradeoff(ok, "cost_usd", "cost of the cell (USD, fit + predict)",
                                       f"{task}: accuracy vs cost"),

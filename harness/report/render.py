@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 COLUMNS = {  # leaderboard column: header shown
-    "strategy": "strategy", "model": "model", "accuracy_text": "accuracy (95% CI)",
+    "strategy": "strategy", "model": "model", "backend": "backend", "accuracy_text": "accuracy (95% CI)",
     "macro_f1": "macro-F1", "p_vs_best": "p vs best", "fit_s": "fit (s)",
     "throughput_eps": "examples/s", "latency_p50_ms": "latency p50 (ms)",
     "latency_p95_ms": "latency p95 (ms)", "peak_memory_mib": "peak memory (MiB)",
@@ -33,7 +33,7 @@ def display_table(board: pd.DataFrame) -> pd.DataFrame:
         return text
 
     shown = pd.DataFrame({
-        "strategy": board["strategy"], "model": board["model"],
+        "strategy": board["strategy"], "model": board["model"], "backend": board["backend"],
         "accuracy_text": board.apply(accuracy, axis=1),
         "macro_f1": board["macro_f1"].map("{:.3f}".format),
         "p_vs_best": board["p_vs_best"].map(lambda p: "best" if np.isnan(p) else f"{p:.3f}"),

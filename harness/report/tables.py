@@ -18,7 +18,14 @@ def group_id(records: pd.DataFrame) -> pd.Series:
     columns = ["strategy", "model", "n_train", "n_eval", "train_fingerprint", "eval_fingerprint"]
     config = records["config"].map(lambda c: repr(sorted(c.items())))
     return (records[columns].astype(str).agg(" ".join, axis=1) + " " + config + " "
-            + shown_strategy(records))
+            + shown_strategy(records) + " " + backend(records))
+
+
+def backend(records: pd.DataFrame) -> pd.Series:
+    """What ran each cell's model; records from before backends existed ran on transformers."""
+    if "backend" not in records:
+        return pd.Series("hf", index=records.index)
+    return records["backend"].fillna("hf")
 
 
 def shown_strategy(records: pd.DataFrame) -> pd.Series:
@@ -32,12 +39,12 @@ def shown_strategy(records: pd.DataFrame) -> pd.Series:
 
 def leaderboard(ok: pd.DataFrame, store: Store) -> pd.DataFrame:
     """One row per (strategy, model, data, config), best accuracy first; numbers, not strings."""
-    ok = ok.assign(group=group_id(ok), shown=shown_strategy(ok))
+    ok = ok.assign(group=group_id(ok), shown=shown_strategy(ok), backend=backend(ok))
     rows = []
     for _, cells in ok.groupby("group", sort=False):
         first = cells.sort_values("seed").iloc[0]
         rows.append({
-            "strategy": first["shown"], "model": first["model"],
+            "strategy": first["shown"], "model": first["model"], "backend": first["backend"],
             "seeds": len(cells), "accuracy": cells["accuracy"].mean(),
             "accuracy_seed_std": cells["accuracy"].std(ddof=1) if len(cells) > 1 else np.nan,
             "accuracy_ci_low": first["accuracy_ci_low"] if len(cells) == 1 else np.nan,

