@@ -126,8 +126,10 @@ class LabelScorer(LabelPrompts):
         Prefixes shared by many prompts are kept, so a later call whose prompts start with one
         (a single example scored after its batch, as a deployed classifier would) reuses it."""
         kept = [key for key in self._kept if len(key) <= len(ids) and tuple(ids[:len(key)]) == key]
-        if kept:
-            key = max(kept, key=len)
+        key = max(kept, key=len, default=None)
+        # Many prompts get their whole common prefix, not a shorter kept one (the system prompt
+        # kept by a zero-shot call must not stand in for a few-shot call's demonstrations).
+        if key is not None and (len(key) == len(ids) or not shared_by_many):
             return self._kept[key], len(key)
         out = self.model(input_ids=torch.tensor([ids], device=self.model.device), use_cache=True)
         self.tokens_processed += len(ids)

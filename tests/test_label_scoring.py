@@ -84,3 +84,18 @@ def test_a_kept_prefix_is_reused_exactly_by_later_single_prompts(decoder):
     singles = np.vstack([scorer.score([p]) for p in prompts])
     np.testing.assert_allclose(singles, batch, atol=2e-4)
     assert len(scorer._kept) == 1  # single prompts reuse it and add nothing
+
+
+def test_a_shorter_kept_prefix_does_not_stand_in_for_a_longer_shared_one(decoder):
+    model, tokenizer = decoder
+    scorer = LabelScorer(model, tokenizer, ["yes", "no"])  # one pass per prompt
+    scorer.score([scorer.render(t) for t in ["zero-shot one", "zero-shot two"]])  # keeps a prefix
+    prompts = [scorer.render(t, DEMOS) for t in ["first text", "a second, longer text"]]
+    scorer.tokens_processed = 0
+    scores = scorer.score(prompts)
+    shared = max(map(len, scorer._kept))  # the demonstrations' prefix, now kept too
+    assert len(scorer._kept) == 2
+    # The demonstrations are encoded once, not once per prompt.
+    assert scorer.tokens_processed == sum(len(scorer.prompt_ids(p)) for p in prompts) - shared
+    expected = reference_scores(model, scorer, [scorer.prompt_ids(p) for p in prompts])
+    np.testing.assert_allclose(scores, expected, atol=2e-4)
