@@ -89,7 +89,7 @@ def test_a_kept_prefix_is_reused_exactly_by_later_single_prompts(decoder):
 def test_a_shorter_kept_prefix_does_not_stand_in_for_a_longer_shared_one(decoder):
     model, tokenizer = decoder
     scorer = LabelScorer(model, tokenizer, ["yes", "no"])  # one pass per prompt
-    scorer.score([scorer.render(t) for t in ["zero-shot one", "zero-shot two"]])  # keeps a prefix
+    scorer.score([scorer.render(t) for t in ["alpha", "beta"]])  # keeps the system prompt
     prompts = [scorer.render(t, DEMOS) for t in ["first text", "a second, longer text"]]
     scorer.tokens_processed = 0
     scores = scorer.score(prompts)
