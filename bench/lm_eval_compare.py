@@ -25,18 +25,13 @@ import torch
 
 from harness.models import resolve_model
 from harness.tasks import get_task
-from rows import data_dir_default, demonstrations, question_rows
+from rows import bench_parser, demonstrations, question_rows
 from strategies.label_scoring import LabelScorer
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=500, help="evaluation rows (stratified)")
-    parser.add_argument("--shots", default="0,8", help="comma-separated demonstration counts")
-    parser.add_argument("--task", default="agnews")
-    parser.add_argument("--model", default="smollm2-135m-instruct")
+    parser = bench_parser(__doc__.splitlines()[0])
     parser.add_argument("--batch-size", type=int, default=16, help="lm-eval's batch size")
-    parser.add_argument("--data-dir", default=data_dir_default())
     return parser.parse_args()
 
 
@@ -125,7 +120,7 @@ def main() -> None:
     print(f"{'shots':>5} {'lm-eval ex/s':>13} {'ours ex/s':>10} {'ratio':>6} {'identical':>10} "
           f"{'lm-eval acc':>16} {'our acc':>8} {'our GFLOP/s':>12} {'of peak':>8}")
     with tempfile.TemporaryDirectory() as tmp:
-        for shots in [int(s) for s in args.shots.split(",")]:
+        for shots in args.shots:
             name = f"adapt_harness_{task.name}_{shots}shot"
             folder = Path(tmp) / name
             folder.mkdir()

@@ -3,6 +3,7 @@ around each input, cut to the strategies' token budgets."""
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 
@@ -17,6 +18,18 @@ TEXT_TOKENS, DEMO_TOKENS = 256, 64  # as zero-shot's max_text_tokens and few-sho
 
 def data_dir_default() -> str:
     return os.environ.get(DATA_DIR_ENV) or str(DEFAULT_DATA_DIR)
+
+
+def bench_parser(description: str) -> argparse.ArgumentParser:
+    """The options every prompting benchmark takes: rows, shots, task, model, data."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--n", type=int, default=500, help="evaluation rows (stratified)")
+    parser.add_argument("--shots", type=lambda text: [int(s) for s in text.split(",")],
+                        default=[0, 8], help="comma-separated demonstration counts")
+    parser.add_argument("--task", default="agnews")
+    parser.add_argument("--model", default="smollm2-135m-instruct")
+    parser.add_argument("--data-dir", default=data_dir_default())
+    return parser
 
 
 def question_rows(task, tokenizer, n: int, data_dir) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -14,7 +14,6 @@ anything run after it in the same process.
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
@@ -22,18 +21,8 @@ import torch
 
 from harness.models import resolve_model
 from harness.tasks import get_task
-from rows import data_dir_default, demonstrations, question_rows
+from rows import bench_parser, demonstrations, question_rows
 from strategies.label_scoring import LabelScorer
-
-
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=500, help="evaluation rows (stratified)")
-    parser.add_argument("--shots", default="0,8", help="comma-separated demonstration counts")
-    parser.add_argument("--task", default="agnews")
-    parser.add_argument("--model", default="smollm2-135m-instruct")
-    parser.add_argument("--data-dir", default=data_dir_default())
-    return parser.parse_args()
 
 
 def timed_scores(scorer, prompts) -> tuple[np.ndarray, float]:
@@ -43,14 +32,14 @@ def timed_scores(scorer, prompts) -> tuple[np.ndarray, float]:
 
 
 def main() -> None:
-    args = parse_args()
+    args = bench_parser(__doc__.splitlines()[0]).parse_args()
     task = get_task(args.task)
     path = resolve_model(args.model).local_path()
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(path)
     test, train = question_rows(task, tokenizer, args.n, args.data_dir)
-    shots = [int(s) for s in args.shots.split(",")]
+    shots = args.shots
     model = AutoModelForCausalLM.from_pretrained(path, dtype="auto").eval()
     hf = LabelScorer(model, tokenizer, task.label_words)
     prompts = {k: [hf.render(q, demonstrations(task, train, k)) for q in test["question"]]

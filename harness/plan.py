@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 
 from harness import registry
-from harness.backends import check_installed, choose, strategy_backends
+from harness.backends import DEFAULT, check_installed, choose, strategy_backends
 from harness.data import Split, load_split, subset
 from harness.errors import HarnessError
 from harness.models import DEFAULT_MODELS, ModelSpec, check_model, resolve_model
@@ -33,7 +33,7 @@ class Cell:
     # Other tasks trained into the same model and evaluated too (a multi-task strategy run on
     # several tasks): (task, train, eval) each. Empty for the usual one-task cell.
     mixture: tuple = ()
-    backend: str = "hf"  # what runs the model (harness.backends)
+    backend: str = DEFAULT  # what runs the model (harness.backends)
 
     @property
     def default_backend(self) -> bool:

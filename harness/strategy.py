@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+from harness.backends import DEFAULT
 from harness.data import Split
 from harness.errors import HarnessError, did_you_mean
 from harness.models import ModelSpec
@@ -39,7 +40,7 @@ class Context:
     seed: int
     device: str  # "cpu" or "cuda"
     work_dir: Path  # scratch space for this cell, removed afterwards
-    backend: str = "hf"  # what runs the model: one of the strategy's `backends`
+    backend: str = DEFAULT  # what runs the model: one of the strategy's `backends`
 
 
 @dataclass

@@ -53,7 +53,7 @@ def meta_footprint(context: Context) -> Footprint:
 
     path = context.model.local_path()
     config = AutoConfig.from_pretrained(path, **context.model.load_kwargs())
-    dtype = config_dtype(path)
+    dtype = config_dtype(config)
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(
             config, dtype=getattr(torch, dtype) if dtype != "auto" else None,

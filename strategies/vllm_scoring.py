@@ -44,10 +44,13 @@ def open_engine(path: str | Path, seed: int, trust_remote_code: bool = False,
                 max_lora_rank: int | None = None):
     """A vLLM engine on a local model folder, in the precision of its config (as transformers
     loads it), prefix caching on; with `max_lora_rank` it also serves LoRA adapters."""
+    from transformers import AutoConfig
+
     vllm = import_vllm()
+    dtype = config_dtype(AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code))
     lora = {"enable_lora": True, "max_lora_rank": max_lora_rank, "max_loras": 1} \
         if max_lora_rank else {}
-    return vllm.LLM(model=str(path), tokenizer=str(path), dtype=config_dtype(path), seed=seed,
+    return vllm.LLM(model=str(path), tokenizer=str(path), dtype=dtype, seed=seed,
                     enable_prefix_caching=True, trust_remote_code=trust_remote_code,
                     gpu_memory_utilization=float(os.environ.get(MEMORY_ENV, DEFAULT_MEMORY)),
                     **lora)
@@ -59,11 +62,8 @@ def lora_request(adapter_dir: Path):
     return LoRARequest("tuned", 1, str(adapter_dir))
 
 
-def config_dtype(path: str | Path) -> str:
+def config_dtype(config) -> str:
     # vLLM's "auto" turns float32 checkpoints into 16-bit ones; transformers keeps the config's.
-    from transformers import AutoConfig
-
-    config = AutoConfig.from_pretrained(path)
     dtype = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
     return str(dtype).removeprefix("torch.") if dtype is not None else "auto"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from harness.backends import DEFAULT
 from harness.metrics import paired_bootstrap_pvalue
 from harness.store import Store
 
@@ -24,8 +25,8 @@ def group_id(records: pd.DataFrame) -> pd.Series:
 def backend(records: pd.DataFrame) -> pd.Series:
     """What ran each cell's model; records from before backends existed ran on transformers."""
     if "backend" not in records:
-        return pd.Series("hf", index=records.index)
-    return records["backend"].fillna("hf")
+        return pd.Series(DEFAULT, index=records.index)
+    return records["backend"].fillna(DEFAULT)
 
 
 def shown_strategy(records: pd.DataFrame) -> pd.Series:
