@@ -24,7 +24,7 @@ _NEEDS = {
 
 
 def strategy_backends(strategy_class: type) -> tuple[str, ...]:
-    return tuple(getattr(strategy_class, "backends", (DEFAULT,)))
+    return strategy_class.backends
 
 
 def choose(strategy: str, strategy_class: type, asked: str | None, named: bool) -> str:

@@ -3,7 +3,7 @@
     harness run --strategies all --task agnews
     harness run --strategies zero-shot,full-finetune --task agnews,sst2 --seeds 0,1 --n-eval 500
     harness list strategies
-    harness report --results results --out reports
+    harness report --results results --out reports --prices prices.json
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ from harness.backends import BACKENDS
 from harness.errors import HarnessError
 
 _KINDS = ("strategies", "tasks", "models")
+_PRICES_HELP = ("JSON file of prices in USD per hour, overriding the defaults of harness/cost.py: "
+                "'cpu_core' per core-hour, GPUs by name, 'cuda' for any other GPU. Applied "
+                "when the report is written, from the stored device-seconds.")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -48,8 +51,7 @@ def main():
               help="Results folder (records and predictions).")
 @click.option("--reports", "reports_dir", default="reports", show_default=True,
               type=click.Path(file_okay=False), help="Where the report is written at the end.")
-@click.option("--prices", type=click.Path(dir_okay=False),
-              help="JSON file of device prices in USD per hour (overrides the defaults).")
+@click.option("--prices", type=click.Path(dir_okay=False), help=_PRICES_HELP)
 @click.option("--backend", type=click.Choice(list(BACKENDS)),
               help="Inference backend for the strategies that have it (zero-shot, few-shot, "
                    "instruction-tuned have vllm); default: each strategy's own (hf).")
@@ -62,24 +64,25 @@ def run(strategies, tasks, models, seeds, profile, n_train, n_eval, data_seed, d
         settings, out, reports_dir, prices, backend, force, no_isolation, trust_remote_code):
     """Run every strategy on every task and seed, store the records, write the report."""
     from harness.cost import load_prices
+
+    price_table = load_prices(prices)  # first: a bad file fails before anything runs
     from harness.plan import build_cells, parse_seeds
     from harness.report import write_reports
     from harness.runner import run_cells
     from harness.store import Store
 
-    price_table = load_prices(prices)
     task_names = [t.strip() for t in tasks.split(",") if t.strip()]
     cells = build_cells(task_names, strategies, models, parse_seeds(seeds), profile, n_train,
                         n_eval, data_dir, data_seed, _parse_settings(settings), trust_remote_code,
                         backend)
     store = Store(out)
     store.prepare()  # after every input check, so bad input leaves no folder behind
-    summary = run_cells(cells, store, price_table, force=force, isolate=not no_isolation,
-                        echo=_echo_now)
+    summary = run_cells(cells, store, force=force, isolate=not no_isolation, echo=_echo_now)
     click.echo(f"{len(cells)} cells: {summary.ran} ran, {summary.skipped} already finished "
                f"(not recomputed), {summary.failed} failed. Records in {out}/")
     for path in write_reports(store, reports_dir, tasks=task_names,
-                              keys=[key for cell in cells for key in cell.keys]):
+                              keys=[key for cell in cells for key in cell.keys],
+                              prices=price_table):
         click.echo(f"report: {path}")
     if summary.failed:
         sys.exit(1)
@@ -91,13 +94,17 @@ def run(strategies, tasks, models, seeds, profile, n_train, n_eval, data_seed, d
 @click.option("--out", default="reports", show_default=True, type=click.Path(file_okay=False),
               help="Where to write <name>.md and <name>.html.")
 @click.option("--task", "tasks", help="Only these tasks (comma-separated); default all found.")
-def report(results, out, tasks):
-    """Write a Markdown and a self-contained HTML report per task from stored records."""
+@click.option("--prices", type=click.Path(dir_okay=False), help=_PRICES_HELP)
+def report(results, out, tasks, prices):
+    """Write a Markdown and a self-contained HTML report per task from stored records,
+    pricing their stored device-seconds (re-pricing needs no re-run)."""
+    from harness.cost import load_prices
     from harness.report import write_reports
     from harness.store import Store
 
+    price_table = load_prices(prices)
     wanted = [t.strip() for t in tasks.split(",")] if tasks else None
-    paths = write_reports(Store(results), out, tasks=wanted)
+    paths = write_reports(Store(results), out, tasks=wanted, prices=price_table)
     if not paths:
         raise HarnessError(f"no records in '{results}': run `harness run` first")
     for path in paths:

@@ -33,11 +33,17 @@ def git_commit() -> str | None:
 
 def device_info() -> dict:
     """Device kind ("cpu"/"cuda") and name, for the manifest and the price table."""
+    gpu = cuda_name()
+    if gpu:
+        return {"device": "cuda", "device_name": gpu}
+    return {"device": "cpu", "device_name": cpu_name()}
+
+
+def cuda_name() -> str | None:
+    """The first GPU's name, or None on a machine without CUDA."""
     import torch
 
-    if torch.cuda.is_available():
-        return {"device": "cuda", "device_name": torch.cuda.get_device_name(0)}
-    return {"device": "cpu", "device_name": cpu_name()}
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
 
 
 def cpu_name() -> str:

@@ -1,48 +1,114 @@
 """Time and memory measurements, used only by the runner (inside a cell's child process) so that
-every strategy is measured the same way."""
+every strategy is measured the same way.
+
+    memory = PhaseMemory("cpu")          # baseline: what the process holds before loading
+    with memory.phase("load"), stopwatch(timings, "load_s", "cpu"):
+        ...
+    memory.record()  # rss_baseline_bytes, rss_peak_load_bytes, ..., rss_above_baseline_bytes
+"""
 
 from __future__ import annotations
 
-import resource
+import threading
 import time
 from contextlib import contextmanager
 
 import numpy as np
 
+PHASES = ("setup", "load", "fit", "predict")
+SAMPLE_EVERY_S = 0.005
 
-class PeakMemory:
-    """Peak memory of this process: CUDA peak allocated on a GPU, peak RSS on the CPU.
 
-    A cell runs in a fresh child process, so peak RSS is the cell's own (interpreter and
-    libraries included; `baseline` records what was there before the model was loaded).
-    """
+class PhaseMemory:
+    """Peak host RSS per phase, sampled by a thread (Linux's ru_maxrss is a lifetime peak that
+    cannot be reset), and on CUDA the peak allocated and reserved device memory per phase.
+
+    The baseline (interpreter, torch and the harness, before the strategy loads anything) is
+    kept apart and subtracted: what is left is what the strategy itself used, comparable across
+    rows."""
 
     def __init__(self, device: str):
-        self.device = device
-        self.baseline_bytes = self.peak_bytes()
+        import psutil
 
-    def reset(self) -> None:
+        self.device = device
+        self._process = psutil.Process()
+        self.baseline_bytes = self._rss()
+        self.peaks: dict[str, int] = {}
+        self.cuda: dict[str, tuple[int, int]] = {}  # phase -> (allocated, reserved) peaks
+        self._peak = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _rss(self) -> int:
+        return int(self._process.memory_info().rss)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(SAMPLE_EVERY_S):
+            rss = self._rss()
+            with self._lock:
+                self._peak = max(self._peak, rss)
+
+    @contextmanager
+    def phase(self, name: str):
+        with self._lock:
+            self._peak = self._rss()
         if self.device == "cuda":
             import torch
 
             torch.cuda.reset_peak_memory_stats()
+        try:
+            yield
+        finally:
+            rss = self._rss()
+            with self._lock:  # a phase met twice (setup before load and before predict)
+                self.peaks[name] = max(self._peak, rss, self.peaks.get(name, 0))
+            if self.device == "cuda":
+                import torch
 
-    def peak_bytes(self) -> int:
-        if self.device == "cuda":
-            import torch
+                allocated, reserved = self.cuda.get(name, (0, 0))
+                self.cuda[name] = (max(allocated, int(torch.cuda.max_memory_allocated())),
+                                   max(reserved, int(torch.cuda.max_memory_reserved())))
 
-            return int(torch.cuda.max_memory_allocated())
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def record(self) -> dict:
+        peak = max(self.peaks.values(), default=self.baseline_bytes)  # prepare() included:
+        # what an engine reserves there stays held while predicting
+        out = {"rss_baseline_bytes": self.baseline_bytes, "rss_peak_bytes": peak,
+               "rss_above_baseline_bytes": max(0, peak - self.baseline_bytes)}
+        out.update({f"rss_peak_{name}_bytes": value for name, value in self.peaks.items()})
+        if self.cuda:
+            out["cuda_peak_allocated_bytes"] = max(a for a, _ in self.cuda.values())
+            out["cuda_peak_reserved_bytes"] = max(r for _, r in self.cuda.values())
+            out.update({f"cuda_peak_reserved_{name}_bytes": r
+                        for name, (_, r) in self.cuda.items()})
+            out["cuda_device_used_bytes"] = _device_used_bytes()
+        return out
+
+
+def _device_used_bytes() -> int | None:
+    """Memory in use on the GPU as the driver sees it (context and every allocator included)."""
+    import torch
+
+    try:
+        free, total = torch.cuda.mem_get_info()
+    except RuntimeError:
+        return None
+    return int(total - free)
 
 
 @contextmanager
 def stopwatch(into: dict, key: str, device: str):
-    """Wall seconds of the block into `into[key]`; waits for queued GPU work at both ends."""
+    """Wall seconds of the block added to `into[key]`; waits for queued GPU work at both ends."""
     _sync(device)
     start = time.perf_counter()
     yield
     _sync(device)
-    into[key] = time.perf_counter() - start
+    into[key] = into.get(key, 0.0) + time.perf_counter() - start
 
 
 def _sync(device: str) -> None:
@@ -52,9 +118,14 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def latency_ms(predict_one, texts, warmup: int = 2, device: str = "cpu") -> dict:
-    """p50/p95 wall milliseconds of predicting single examples (batch size 1)."""
-    for text in texts[:warmup]:
+LATENCY_SAMPLES = 100
+LATENCY_WARMUP = 5
+
+
+def latency_ms(predict_one, texts, warmup_texts, device: str = "cpu") -> dict:
+    """p50/p95 wall milliseconds of predicting single examples (batch size 1), after warm-up
+    calls on other texts. Percentiles from fewer than ~100 samples are biased and noisy."""
+    for text in warmup_texts:
         predict_one(text)
     samples = []
     for text in texts:
@@ -65,4 +136,11 @@ def latency_ms(predict_one, texts, warmup: int = 2, device: str = "cpu") -> dict
         samples.append((time.perf_counter() - start) * 1000)
     return {"latency_p50_ms": float(np.percentile(samples, 50)),
             "latency_p95_ms": float(np.percentile(samples, 95)),
-            "latency_samples": len(samples)}
+            "latency_samples": len(samples), "latency_warmup": len(warmup_texts)}
+
+
+def latency_rows(n_eval: int, seed: int, samples: int = LATENCY_SAMPLES) -> list[int]:
+    """Which evaluation rows latency is measured on: up to `samples` of them in a seeded order,
+    the same policy for every strategy."""
+    order = np.random.default_rng([seed, 7]).permutation(n_eval)
+    return order[:samples].tolist()

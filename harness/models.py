@@ -58,6 +58,14 @@ class ModelSpec:
     def load_kwargs(self) -> dict:
         return {"trust_remote_code": True} if self.trust_remote_code else {}
 
+    def identity(self) -> dict:
+        """Which weights these are, for the cell's key and the report: `model_source` says in
+        words what was loaded (a de-quantized GGUF file is not the hub's original weights), and
+        `model_revision` is the hub commit or a hash of the local weight files."""
+        from harness.model_identity import describe, revision
+
+        return {"model_source": describe(self), "model_revision": revision(self)}
+
 
 def cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "adapt-harness")

@@ -6,12 +6,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from harness import registry
 from harness.backends import DEFAULT, check_installed, choose, strategy_backends
 from harness.data import Split, load_split, subset
 from harness.errors import HarnessError
+from harness.identity import code_identity
 from harness.models import DEFAULT_MODELS, ModelSpec, check_model, resolve_model
 from harness.tasks import Task, get_task
 
@@ -34,6 +35,12 @@ class Cell:
     # several tasks): (task, train, eval) each. Empty for the usual one-task cell.
     mixture: tuple = ()
     backend: str = DEFAULT  # what runs the model (harness.backends)
+    device: str = "cpu"  # where it runs: the strategy's first declared device this machine has
+    device_name: str = ""
+    # What else the numbers depend on (harness.identity, harness.model_identity).
+    code: dict = field(default_factory=dict)
+    packages: dict = field(default_factory=dict)
+    model_identity: dict = field(default_factory=dict)
 
     @property
     def default_backend(self) -> bool:
@@ -55,21 +62,21 @@ class Cell:
         return f"{tasks} · {self.strategy}{backend} · {self.model_name} · seed {self.seed}"
 
     def identity(self) -> dict:
-        """What makes two cells the same computation; its hash names the record."""
+        """Everything that can change the cell's numbers; its hash names the record."""
         return {
-            "task": self.task.name, "strategy": self.strategy, "model": self.model_name,
-            "model_source": self.model.source if self.model else None, "seed": self.seed,
-            "config": dataclasses.asdict(self.config), "n_train": len(self.train),
-            "n_eval": len(self.eval), "data_seed": self.data_seed,
+            "task": self.task.name, "task_sha": task_sha(self.task),
+            "strategy": self.strategy, "model": self.model_name, **self.model_identity,
+            "seed": self.seed, "config": dataclasses.asdict(self.config),
+            "n_train": len(self.train), "n_eval": len(self.eval), "data_seed": self.data_seed,
             "train_fingerprint": self.train.fingerprint(),
             "eval_fingerprint": self.eval.fingerprint(),
-            **({"trained_on": [{"task": task.name, "n_train": len(train), "n_eval": len(ev),
+            **({"trained_on": [{"task": task.name, "task_sha": task_sha(task),
+                                "n_train": len(train), "n_eval": len(ev),
                                 "train_fingerprint": train.fingerprint(),
                                 "eval_fingerprint": ev.fingerprint()}
                                for task, train, ev in self.evaluations]} if self.mixture else {}),
-            # Only a non-default backend is part of the identity, so records made before
-            # backends existed keep their names.
-            **({} if self.default_backend else {"backend": self.backend}),
+            "backend": self.backend, "device": self.device, "device_name": self.device_name,
+            "code": self.code, "packages": self.packages,
         }
 
     @property
@@ -86,6 +93,13 @@ class Cell:
         slug = self.model_name.replace("/", "--").replace(" ", "_")[-60:]
         strategy = self.strategy if self.default_backend else f"{self.strategy}-{self.backend}"
         return f"{task_name}__{strategy}__{slug}__seed{self.seed}__{digest.hexdigest()[:10]}"
+
+
+def task_sha(task: Task) -> str:
+    """A hash of the task's whole content: another prompt template or label word is another
+    computation, even under the same name."""
+    text = json.dumps(dataclasses.asdict(task), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def parse_model_overrides(values: tuple[str, ...]) -> dict[str, str]:
@@ -132,6 +146,9 @@ def build_cells(task_names: list[str], strategy_spec: str, model_values: tuple[s
         if name not in classes:
             raise HarnessError(f"--config names strategy '{name}', which is not being run")
     configs = {name: make_config(cls, overrides.get(name, {})) for name, cls in classes.items()}
+    runs_on = _devices(classes)
+    codes = {name: code_identity(registry.entries()[name].package, cls)
+             for name, cls in classes.items()}
     named = strategy_spec.strip() != "all"
     backends = {name: choose(name, cls, backend, named) for name, cls in classes.items()}
     for chosen in set(backends.values()):
@@ -149,13 +166,18 @@ def build_cells(task_names: list[str], strategy_spec: str, model_values: tuple[s
     for name in names:
         # A strategy that can train one model on a task mixture does so when given several
         # tasks (one cell, one record per task); any other runs one cell per task.
-        groups = ([data] if len(data) > 1 and hasattr(classes[name], "fit_tasks")
+        groups = ([data] if len(data) > 1 and classes[name].multi_task
                   else [[one] for one in data])
+        code = dict(codes[name])
+        packages = code.pop("packages")
+        model = models[name]
         for group in groups:
             (task, train, evaluation), *rest = group
             for seed in seeds:
-                cells.append(Cell(task, name, classes[name], configs[name], models[name], seed,
-                                  train, evaluation, data_seed, tuple(rest), backends[name]))
+                cells.append(Cell(task, name, classes[name], configs[name], model, seed,
+                                  train, evaluation, data_seed, tuple(rest), backends[name],
+                                  *runs_on[name], code, packages,
+                                  model.identity() if model else {}))
     return cells
 
 
@@ -165,6 +187,20 @@ def _rows(split: Split, asked: int | None, profile_size: int | None, data_seed: 
     if asked is None and profile_size is not None:
         asked = min(profile_size, len(split))
     return subset(split, asked, data_seed, option)
+
+
+def _devices(classes: dict[str, type]) -> dict[str, tuple[str, str]]:
+    """(device, device name) per strategy; CUDA is looked for only if a strategy can use it."""
+    from harness.environment import cpu_name, cuda_name
+    from harness.strategy import choose_device
+
+    wants_cuda = any("cuda" in cls.devices for cls in classes.values())
+    gpu = cuda_name() if wants_cuda else None
+    chosen = {}
+    for name, cls in classes.items():
+        device = choose_device(cls, gpu is not None)
+        chosen[name] = (device, gpu if device == "cuda" else cpu_name())
+    return chosen
 
 
 def _models(classes: dict[str, type], overrides: dict[str, str], trust_remote_code: bool):

@@ -86,11 +86,10 @@ def select(spec: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-_REQUIRED = ("name", "description", "config_class", "model_kind", "fit", "predict", "footprint")
-
-
 def _check_interface(label: str, cls) -> None:
-    missing = [attr for attr in _REQUIRED if not hasattr(cls, attr)]
-    if missing:
-        raise HarnessError(f"strategy '{label}' lacks {', '.join(missing)} "
+    from harness.strategy import declaration_problems
+
+    problems = declaration_problems(cls)
+    if problems:
+        raise HarnessError(f"strategy '{label}' {'; '.join(problems)} "
                            f"(see harness.strategy.Strategy)")

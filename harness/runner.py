@@ -1,7 +1,7 @@
 """Run the grid: each cell in its own child process (memory released, crashes contained),
 finished cells skipped unless forced, every cell measured here and the same way.
 
-    results = run_cells(cells, Store("results"), prices=load_prices(None))
+    summary = run_cells(cells, Store("results"))
 """
 
 from __future__ import annotations
@@ -20,14 +20,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness import cost
 from harness.environment import manifest
 from harness.metrics import trial_metrics
 from harness.plan import Cell
 from harness.store import Store
-
-LATENCY_SAMPLES = 20
-
 
 @dataclass
 class Summary:
@@ -36,8 +32,8 @@ class Summary:
     failed: int = 0
 
 
-def run_cells(cells: list[Cell], store: Store, prices: dict, force: bool = False,
-              isolate: bool = True, echo=print) -> Summary:
+def run_cells(cells: list[Cell], store: Store, force: bool = False, isolate: bool = True,
+              echo=print) -> Summary:
     summary = Summary()
     for number, cell in enumerate(cells, 1):
         prefix = f"[{number}/{len(cells)}] {cell.label}"
@@ -47,8 +43,7 @@ def run_cells(cells: list[Cell], store: Store, prices: dict, force: bool = False
             continue
         echo(f"{prefix}: running on {len(cell.train)} training / {len(cell.eval)} evaluation rows")
         started = time.time()
-        outcome = _run_isolated(cell) if isolate else _run_cell(cell)
-        results = _records(cell, outcome, prices, started)
+        results = _records(cell, _run(cell, isolate), started)
         for record, predictions in results:
             store.save(record, predictions)
         failed = [record for record, _ in results if record["status"] != "ok"]
@@ -63,6 +58,29 @@ def run_cells(cells: list[Cell], store: Store, prices: dict, force: bool = False
             summary.failed += 1
             echo(f"{prefix}: FAILED: {failed[0]['error']}")
     return summary
+
+
+def _run(cell: Cell, isolate: bool) -> dict:
+    prepared = _prepare_model(cell)
+    if prepared["status"] != "ok":
+        return prepared
+    outcome = _run_isolated(cell) if isolate else _run_cell(cell)
+    if outcome["status"] == "ok":
+        outcome["setup_s"] = outcome.get("setup_s", 0.0) + prepared["setup_s"]
+    return outcome
+
+
+def _prepare_model(cell: Cell) -> dict:
+    """One-off work on the model (converting a GGUF file, once per machine), timed as set-up
+    and done here, before the cell's process starts, so that its memory is not the cell's."""
+    start = time.perf_counter()
+    try:
+        if cell.model is not None:
+            cell.model.local_path()
+    except Exception as err:  # noqa: BLE001 - the cell fails, the grid goes on
+        return {"status": "failed", "error": f"preparing model '{cell.model_name}': "
+                                             f"{type(err).__name__}: {err}".splitlines()[0][:500]}
+    return {"status": "ok", "setup_s": time.perf_counter() - start}
 
 
 def _run_isolated(cell: Cell) -> dict:
@@ -104,88 +122,115 @@ def _exit_with_parent(parent_pid: int) -> None:
 
 
 def _run_cell(cell: Cell) -> dict:
-    from harness.measure import PeakMemory, stopwatch
-
     work_dir = Path(tempfile.mkdtemp(prefix="harness-cell-"))
+    memory = None
     try:
         import torch
         from transformers import set_seed
 
-        from harness.environment import device_info
-        from harness.strategy import Context
+        from harness.measure import PhaseMemory
 
-        device = device_info()
         set_seed(cell.seed)
-        memory = PeakMemory(device["device"])
-        timings: dict = {}
-        context = Context(cell.task, cell.model, cell.seed, device["device"], work_dir,
-                          cell.backend)
-        with stopwatch(timings, "load_s", device["device"]):
-            strategy = cell.strategy_class(cell.config, context)
-        peak_load = memory.peak_bytes()
-        memory.reset()
-        with stopwatch(timings, "fit_s", device["device"]):
-            if cell.mixture:  # one model trained on every task of the cell
-                strategy.fit_tasks([(task, train) for task, train, _ in cell.evaluations])
-            else:
-                strategy.fit(cell.train)
-        peak_fit = memory.peak_bytes()
-        memory.reset()
-        predictions, predict_s, latency = _predict_all(strategy, cell, device["device"])
-        timings["predict_s"] = predict_s[0]
-        footprint = strategy.footprint()
-        return {
-            "status": "ok", **device, **timings, **latency,
-            "peak_memory_bytes": max(peak_load, peak_fit, memory.peak_bytes()),
-            "peak_memory_load_bytes": peak_load, "peak_memory_fit_bytes": peak_fit,
-            "baseline_memory_bytes": memory.baseline_bytes,
-            "trainable_params": footprint.trainable_params,
-            "total_params": footprint.total_params, **footprint.extra,
-            "torch_threads": torch.get_num_threads(),
-            "predict_s_per_task": predict_s,
-            "pred_labels": [[np.asarray(run.labels, dtype=np.int64) for run in runs]
-                            for runs in predictions],
-            "pred_scores": [[np.asarray(run.scores, dtype=np.float64) for run in runs]
-                            for runs in predictions],
-        }
+        memory = PhaseMemory(cell.device)
+        measured = _measure_phases(cell, work_dir, memory)
+        return {"status": "ok", **measured, **memory.record(),
+                "cpu_threads": torch.get_num_threads(), "host_cpu_count": os.cpu_count()}
     except BaseException as err:  # noqa: BLE001 - any failure is the cell's result
         if isinstance(err, KeyboardInterrupt):
             raise
         return {"status": "failed", "error": f"{type(err).__name__}: {err}".splitlines()[0][:500],
                 "traceback": traceback.format_exc()[-4000:]}
     finally:
+        if memory is not None:
+            memory.close()
         shutil.rmtree(work_dir, ignore_errors=True)
 
 
-def _predict_all(strategy, cell: Cell, device: str):
-    """Predictions of every evaluated task, their timings, and single-example latency."""
-    from harness.measure import latency_ms, stopwatch
+def _measure_phases(cell: Cell, work_dir: Path, memory) -> dict:
+    """Load, fit, export, prepare and predict, each timed and its memory sampled. One-off work
+    before inference (starting an engine, merging adapters) is `setup_s`."""
+    from harness.measure import stopwatch
+    from harness.strategy import Context
+
+    device, timings = cell.device, {}
+    context = Context(cell.task, cell.model, cell.seed, device, work_dir, cell.backend)
+    with memory.phase("load"), stopwatch(timings, "load_s", device):
+        strategy = cell.strategy_class(cell.config, context)
+    with memory.phase("fit"), stopwatch(timings, "fit_s", device):
+        strategy.fit([(task, train) for task, train, _ in cell.evaluations])
+    artifact_bytes = _export(strategy, work_dir / "export")
+    with memory.phase("setup"), stopwatch(timings, "setup_s", device):
+        strategy.prepare()
+    with memory.phase("predict"):
+        latency = _latency(strategy, cell)
+        predictions, predict_s = _predict_all(strategy, cell)
+    return {**timings, **latency, **_footprint(strategy), "artifact_bytes": artifact_bytes,
+            "trials": int(strategy.trials), "predict_s_per_task": predict_s,
+            "pred_labels": [[np.asarray(run.labels, dtype=np.int64) for run in runs]
+                            for runs in predictions],
+            "pred_scores": [[np.asarray(run.scores, dtype=np.float64) for run in runs]
+                            for runs in predictions]}
+
+
+def _export(strategy, folder: Path) -> int:
+    """Bytes on disk of what the strategy ships besides the base model, written where the
+    runner says and sized by the runner."""
+    folder.mkdir(parents=True)
+    strategy.export(folder)
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+# Fields the runner writes: a strategy's footprint may not name one, even namespaced.
+RUNNER_FIELDS = frozenset({
+    "status", "error", "setup_s", "load_s", "fit_s", "predict_s", "wall_s", "latency_p50_ms",
+    "latency_p95_ms", "latency_samples", "latency_warmup", "artifact_bytes", "trials",
+    "cpu_threads", "host_cpu_count", "n_predictions", "fit_shared_by", "peak_memory_bytes",
+    "rss_baseline_bytes", "rss_peak_bytes", "rss_above_baseline_bytes", "device", "device_name",
+    "accuracy", "throughput_eps", "cost_usd"})
+
+
+def _footprint(strategy) -> dict:
+    footprint = strategy.footprint()
+    clashes = sorted(k for k in footprint.extra if k in RUNNER_FIELDS or k.startswith("rss_"))
+    if clashes:
+        raise ValueError(f"strategy '{strategy.name}' reports {', '.join(clashes)} in its "
+                         f"footprint: those are the runner's measurements")
+    return {"trainable_params": footprint.trainable_params,
+            "total_params": footprint.total_params, "weight_bytes": footprint.weight_bytes,
+            "base_weight_bytes": footprint.base_weight_bytes,
+            **{f"footprint_{key}": value for key, value in footprint.extra.items()}}
+
+
+def _latency(strategy, cell: Cell) -> dict:
+    """Single-example latency of the primary task with the first trial's model, measured before
+    the batch prediction so that no row was just scored (a prefix cache cannot hit), after a
+    warm-up on training rows."""
+    from harness.measure import LATENCY_WARMUP, latency_ms, latency_rows
+
+    texts = [cell.eval.texts[i] for i in latency_rows(len(cell.eval), cell.seed)]
+    warmup = list(cell.train.texts[:LATENCY_WARMUP]) or texts[:LATENCY_WARMUP]
+    return latency_ms(lambda text: strategy.predict([text], cell.task, 0), texts, warmup,
+                      device=cell.device)
+
+
+def _predict_all(strategy, cell: Cell):
+    """Every trial's predictions of every evaluated task, and each task's seconds."""
+    from harness.measure import stopwatch
 
     predictions, predict_s = [], []
     for task, _, evaluation in cell.evaluations:
         timing: dict = {}
-        with stopwatch(timing, "predict_s", device):
-            predictions.append(_predict_trials(strategy, cell, task, list(evaluation.texts)))
+        texts = list(evaluation.texts)
+        with stopwatch(timing, "predict_s", cell.device):
+            predictions.append([strategy.predict(texts, task, trial)
+                                for trial in range(int(strategy.trials))])
         predict_s.append(timing["predict_s"])
-    predict_one = ((lambda text: strategy.predict([text], task=cell.task)) if cell.mixture
-                   else (lambda text: strategy.predict([text])))
-    latency = latency_ms(predict_one, list(cell.eval.texts[:LATENCY_SAMPLES]), device=device)
-    return predictions, predict_s, latency
+    return predictions, predict_s
 
 
-def _predict_trials(strategy, cell: Cell, task, texts: list[str]) -> list:
-    """One Predictions per trial: a strategy with several trials (few-shot demonstration draws)
-    predicts the rows once per trial; a multi-task cell names the task."""
-    trials = int(getattr(strategy, "trials", 1))
-    kwargs = {"task": task} if cell.mixture else {}
-    if trials == 1:
-        return [strategy.predict(texts, **kwargs)]
-    return [strategy.predict(texts, trial=t, **kwargs) for t in range(trials)]
-
-
-def _records(cell: Cell, outcome: dict, prices: dict, started: float) -> list[tuple]:
+def _records(cell: Cell, outcome: dict, started: float) -> list[tuple]:
     """(record, predictions) for every task the cell evaluated."""
-    base = {**cell.identity(), "backend": cell.backend, "status": outcome["status"],
+    base = {**cell.identity(), "status": outcome["status"],
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
             "wall_s": time.time() - started, "environment": manifest()}
     if outcome["status"] != "ok":
@@ -197,35 +242,28 @@ def _records(cell: Cell, outcome: dict, prices: dict, started: float) -> list[tu
     results = []
     for (task, train, evaluation), labels, scores, seconds in zip(
             cell.evaluations, every_labels, every_scores, predict_s):
-        record = {**base, "key": cell.key_for(task.name), "task": task.name}
+        record = {**base, "key": cell.key_for(task.name), "task": task.name,
+                  "fit_shared_by": len(cell.evaluations)}
         if task is not cell.task:  # this task's own rows; the primary's are in the identity
             record.update(n_train=len(train), train_fingerprint=train.fingerprint(),
                           n_eval=len(evaluation), eval_fingerprint=evaluation.fingerprint())
         results.append(_record(record, task, evaluation, {**outcome, "predict_s": seconds},
-                               labels, scores, prices, cell.strategy))
+                               labels, scores, cell.strategy))
     return results
 
 
 def _record(record: dict, task, evaluation, outcome: dict, trial_labels, trial_scores,
-            prices: dict, strategy: str):
+            strategy: str):
     problem = next(filter(None, (_prediction_problem(strategy, task, evaluation, labels, scores)
                                  for labels, scores in zip(trial_labels, trial_scores))), None)
     if problem:
         return {**record, "status": "failed", "error": problem}, None
     labels, scores = trial_labels[0], trial_scores[0]
     scored = len(labels) * len(trial_labels)
-    usd_per_hour = cost.price_per_hour(prices, outcome["device"], outcome["device_name"])
-    compute_s = outcome["load_s"] + outcome["fit_s"] + outcome["predict_s"]
     record.update(outcome)
     record.update(trial_metrics(evaluation.labels, trial_labels, task.labels))
-    record.update({
-        "throughput_eps": scored / max(outcome["predict_s"], 1e-9),
-        "usd_per_hour": usd_per_hour,
-        "cost_usd": cost.cost_usd(compute_s, usd_per_hour),
-        "fit_cost_usd": cost.cost_usd(outcome["fit_s"], usd_per_hour),
-        "predict_cost_usd_per_1k": cost.cost_usd(outcome["predict_s"], usd_per_hour)
-        * 1000 / scored,
-    })
+    record.update({"n_predictions": scored,
+                   "throughput_eps": scored / max(outcome["predict_s"], 1e-9)})
     frame = pd.DataFrame({"index": np.arange(len(labels)), "text": list(evaluation.texts),
                           "label": evaluation.labels, "prediction": labels})
     for t, other in enumerate(trial_labels[1:], start=1):

@@ -1,23 +1,29 @@
 """The strategy interface. A strategy adapts a model to a task and predicts labels; it does no
-timing and no file writing (the runner does both, the same way for every strategy).
+timing, and writes files only under `context.work_dir` (the runner measures, sizes artifacts
+and stores records, the same way for every strategy). What a strategy can do is declared here,
+on the class, and checked by the registry and the contract tests; the runner never guesses.
 
     class MyStrategy:
         name = "my-strategy"
         description = "One line shown by `harness list strategies`."
         config_class = MyConfig            # a dataclass with documented defaults
         model_kind = "encoder"             # "encoder", "decoder" or None (no pretrained model)
-        backends = ("hf",)                 # optional: inference backends, the default first
+        backends = ("hf",)                 # inference backends, the default first
+        devices = ("cuda", "cpu")          # devices it can run on, preferred first
+        multi_task = False                 # True: one model trained on several tasks at once
+        trials = 1                         # predictions per row (few-shot: demonstration draws)
 
-        def __init__(self, config: MyConfig, context: Context): ...
-        def fit(self, train: Split) -> None: ...              # a no-op for prompting
-        def predict(self, texts: Sequence[str]) -> Predictions: ...
+        def __init__(self, config: MyConfig, context: Context): ...   # load: timed as load_s
+        def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None: ...  # one task unless multi_task
+        def prepare(self) -> None: ...     # one-off work before inference: setup_s
+        def predict(self, texts, task: Task, trial: int = 0) -> Predictions: ...
         def footprint(self) -> Footprint: ...
+        def export(self, folder: Path) -> None: ...   # what ships besides the base model
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, Sequence, runtime_checkable
@@ -26,8 +32,8 @@ import numpy as np
 
 from harness.backends import DEFAULT
 from harness.data import Split
-from harness.errors import HarnessError, did_you_mean
 from harness.models import ModelSpec
+from harness.settings import build_config
 from harness.tasks import Task
 
 
@@ -51,9 +57,18 @@ class Predictions:
 
 @dataclass(frozen=True)
 class Footprint:
+    """What a strategy reports about itself; nothing here is a measurement of the runner's."""
+
     trainable_params: int
     total_params: int
-    extra: dict = field(default_factory=dict)  # e.g. {"adapter_bytes": ...}
+    weight_bytes: int | None = None  # the model's weights as loaded (4-bit ones packed)
+    base_weight_bytes: int | None = None  # of the frozen base, for adapter strategies
+    # Anything else worth keeping, stored as `footprint_<key>` so it can never stand in for a
+    # field the runner measures.
+    extra: dict = field(default_factory=dict)
+
+
+DEVICES = ("cpu", "cuda")
 
 
 @runtime_checkable
@@ -62,12 +77,51 @@ class Strategy(Protocol):
     description: ClassVar[str]
     config_class: ClassVar[type]
     model_kind: ClassVar[str | None]
+    backends: ClassVar[tuple[str, ...]]
+    devices: ClassVar[tuple[str, ...]]
+    multi_task: ClassVar[bool]
+    trials: int
 
-    def fit(self, train: Split) -> None: ...
+    def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None: ...
 
-    def predict(self, texts: Sequence[str]) -> Predictions: ...
+    def prepare(self) -> None: ...
+
+    def predict(self, texts: Sequence[str], task: Task, trial: int = 0) -> Predictions: ...
 
     def footprint(self) -> Footprint: ...
+
+    def export(self, folder: Path) -> None: ...
+
+
+DECLARATIONS = ("name", "description", "config_class", "model_kind", "backends", "devices",
+                "multi_task", "trials")
+METHODS = ("fit", "prepare", "predict", "footprint", "export")
+
+
+def declaration_problems(cls) -> list[str]:
+    """What a strategy class fails to declare, or declares wrongly; empty when it is sound."""
+    missing = [attr for attr in DECLARATIONS + METHODS if not hasattr(cls, attr)]
+    if missing:
+        return [f"lacks {', '.join(missing)}"]
+    problems = []
+    if cls.model_kind not in (None, "encoder", "decoder"):
+        problems.append(f"model_kind {cls.model_kind!r} is not 'encoder', 'decoder' or None")
+    if not (isinstance(cls.backends, tuple) and cls.backends
+            and all(isinstance(b, str) for b in cls.backends)):
+        problems.append("backends must be a non-empty tuple of names, the default first")
+    if not (isinstance(cls.devices, tuple) and "cpu" in cls.devices
+            and set(cls.devices) <= set(DEVICES)):
+        problems.append(f"devices must be a tuple of {DEVICES} that includes 'cpu'")
+    if not isinstance(cls.multi_task, bool):
+        problems.append("multi_task must be True or False")
+    if not dataclasses.is_dataclass(cls.config_class):
+        problems.append("config_class must be a dataclass")
+    return problems
+
+
+def choose_device(cls, cuda_available: bool) -> str:
+    """The device a strategy's cells run on: its first declared one that this machine has."""
+    return next(d for d in cls.devices if d == "cpu" or cuda_available)
 
 
 def predictions_from_scores(scores: np.ndarray) -> Predictions:
@@ -76,17 +130,7 @@ def predictions_from_scores(scores: np.ndarray) -> Predictions:
 
 
 def make_config(strategy_cls: type, overrides: dict[str, Any]):
-    """The strategy's config with overrides applied; values given as strings are parsed as JSON."""
-    fields = {f.name: f for f in dataclasses.fields(strategy_cls.config_class)}
-    values = {}
-    for key, value in overrides.items():
-        if key not in fields:
-            raise HarnessError(f"strategy '{strategy_cls.name}' has no setting '{key}'"
-                               f"{did_you_mean(key, fields)}")
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except json.JSONDecodeError:
-                pass  # a bare string such as sum or mean
-        values[key] = value
-    return strategy_cls.config_class(**values)
+    """The strategy's config with overrides applied, or a one-line HarnessError: values are
+    parsed as JSON (a bare string otherwise), checked against the field annotations, then the
+    config's own `__post_init__` checks run (see harness/settings.py)."""
+    return build_config(strategy_cls, overrides)

@@ -14,7 +14,7 @@ import numpy as np
 
 from harness.data import Split
 from harness.models import PRESETS, ModelSpec, resolve_model
-from harness.strategy import Context, make_config
+from harness.strategy import Context, declaration_problems, make_config
 from harness.tasks import Task
 
 TINY_TASK = Task(name="tiny", labels=("animal", "vehicle", "food"),
@@ -81,34 +81,52 @@ def tiny_model_for(kind: str | None, folder: Path) -> ModelSpec | None:
 
 def run_strategy(strategy_cls, model: ModelSpec | None, work_dir: Path, seed: int = 0,
                  train: Split | None = None, texts=None, task: Task = TINY_TASK, **overrides):
-    """Build, fit and predict once, as the runner would (without the measuring)."""
+    """Build, fit, prepare and predict once (the first trial), as the runner would, without the
+    measuring."""
     from transformers import set_seed
 
     set_seed(seed)
     context = Context(task, model, seed, "cpu", work_dir)
     strategy = strategy_cls(make_config(strategy_cls, overrides), context)
-    strategy.fit(train if train is not None else tiny_split(24))
-    return strategy, strategy.predict(list(texts if texts is not None else tiny_split(9, 1).texts))
+    strategy.fit([(task, train if train is not None else tiny_split(24))])
+    strategy.prepare()
+    texts = list(texts if texts is not None else tiny_split(9, 1).texts)
+    return strategy, strategy.predict(texts, task, 0)
 
 
 def check_strategy(strategy_cls, model: ModelSpec | None, work_dir: Path, **overrides) -> None:
-    """The contract: interface present, predictions well-formed, same seed -> same predictions."""
-    for attr in ("name", "description", "config_class", "model_kind"):
-        assert hasattr(strategy_cls, attr), f"{strategy_cls.__name__} lacks {attr}"
+    """The contract: capabilities declared, predictions well-formed for every trial, artifacts
+    written where asked, same seed -> same predictions."""
+    problems = declaration_problems(strategy_cls)
+    assert not problems, f"{strategy_cls.__name__}: {'; '.join(problems)}"
     make_config(strategy_cls, {})  # every setting has a default
     texts = list(tiny_split(9, 1).texts)
     strategy, first = run_strategy(strategy_cls, model, work_dir, texts=texts, **overrides)
+    assert isinstance(strategy.trials, int) and strategy.trials >= 1, "trials must be >= 1"
     k = TINY_TASK.num_labels
-    assert np.asarray(first.labels).shape == (len(texts),)
-    assert np.asarray(first.scores).shape == (len(texts), k)
-    assert ((first.labels >= 0) & (first.labels < k)).all(), "a label outside the task's range"
-    assert np.isfinite(first.scores).all(), "non-finite scores"
-    assert (np.asarray(first.scores).argmax(axis=1) == first.labels).all(), \
-        "labels must be the argmax of the scores"
-    single = strategy.predict(texts[:1])
+    for trial in range(strategy.trials):
+        run = first if trial == 0 else strategy.predict(texts, TINY_TASK, trial)
+        assert np.asarray(run.labels).shape == (len(texts),)
+        assert np.asarray(run.scores).shape == (len(texts), k)
+        assert ((run.labels >= 0) & (run.labels < k)).all(), "a label outside the task's range"
+        assert np.isfinite(run.scores).all(), "non-finite scores"
+        assert (np.asarray(run.scores).argmax(axis=1) == run.labels).all(), \
+            "labels must be the argmax of the scores"
+    single = strategy.predict(texts[:1], TINY_TASK, 0)
     assert single.labels.shape == (1,), "predicting one example must work (latency is measured so)"
     footprint = strategy.footprint()
     assert 0 <= footprint.trainable_params <= footprint.total_params
+    _check_export(strategy, work_dir)
     _, again = run_strategy(strategy_cls, model, work_dir, texts=texts, **overrides)
     assert (again.labels == first.labels).all(), "same seed must give the same predictions"
     np.testing.assert_allclose(again.scores, first.scores, rtol=1e-4, atol=1e-5)
+
+
+def _check_export(strategy, work_dir: Path) -> None:
+    """`export` writes into the folder it is given, and nowhere else in the scratch space."""
+    folder = work_dir / "contract-export"
+    folder.mkdir(parents=True, exist_ok=True)
+    before = {p for p in work_dir.rglob("*") if not p.is_relative_to(folder)}
+    strategy.export(folder)
+    after = {p for p in work_dir.rglob("*") if not p.is_relative_to(folder)}
+    assert after == before, f"export wrote outside its folder: {sorted(after - before)[:3]}"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 # Where LoRA goes, per architecture (config.model_type): every linear layer of attention and MLP,
 # which is what brings LoRA close to full fine-tuning; unknown architectures get peft's
 # "all-linear".
@@ -43,10 +41,3 @@ def add_lora(model, config, task_type: str):
 def base_weight_bytes(model) -> int:
     """Bytes of the loaded base weights (4-bit ones count as packed), before adapters."""
     return int(model.get_memory_footprint())
-
-
-def adapter_bytes(model, work_dir: Path) -> int:
-    """Size on disk of what must be shipped besides the base model: adapters and trained head."""
-    folder = Path(work_dir) / "adapter"
-    model.save_pretrained(folder)
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())

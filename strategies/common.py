@@ -13,9 +13,24 @@ def torch_footprint(model, frozen: bool = False, **extra) -> Footprint:
     return Footprint(
         trainable_params=0 if frozen else sum(_count(p) for p in params if p.requires_grad),
         total_params=sum(_count(p) for p in params),
-        # Bytes the weights occupy as loaded (4-bit ones packed), for the memory comparison.
-        extra={"weight_bytes": sum(p.numel() * p.element_size() for p in params), **extra},
+        weight_bytes=sum(p.numel() * p.element_size() for p in params),
+        extra=extra,
     )
+
+
+def only_task(tasks) -> tuple:
+    """The (task, train) of a strategy that trains on one task (`multi_task = False`)."""
+    if len(tasks) != 1:
+        raise ValueError(f"this strategy trains on one task at a time, got {len(tasks)}")
+    return tasks[0]
+
+
+def save_sklearn(folder, **objects) -> None:
+    """Fitted scikit-learn objects, as the files a deployment would load."""
+    import joblib
+
+    for name, value in objects.items():
+        joblib.dump(value, folder / f"{name}.joblib")
 
 
 def _count(param) -> int:

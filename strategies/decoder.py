@@ -21,25 +21,51 @@ def load_tokenizer(context: Context):
     return AutoTokenizer.from_pretrained(context.model.local_path(), **context.model.load_kwargs())
 
 
-def frozen_decoder_scorer(context: Context, label_words, **options):
-    """(scorer, tokenizer, footprint) for a strategy that prompts the model as it is: the
-    transformers model on the `hf` backend, a vLLM engine on `vllm`."""
-    from strategies.common import torch_footprint
+def load_frozen_decoder(context: Context):
+    """(model, tokenizer) of a strategy that prompts the model as it is; on the `vllm` backend
+    the model is None: the engine that holds the weights starts in `open_scorer`."""
+    if context.backend == "vllm":
+        return None, load_tokenizer(context)
+    return load_decoder(context)
 
+
+def open_scorer(context: Context, model, tokenizer, label_words, memory_share: float,
+                **options):
+    """The label scorer on the cell's backend. Starting a vLLM engine is one-off work, so
+    strategies call this from `prepare`, outside the timed phases."""
     if context.backend == "vllm":
         from strategies.vllm_scoring import VllmLabelScorer, open_engine
 
-        tokenizer = load_tokenizer(context)
-        engine = open_engine(context.model.local_path(), context.seed,
+        engine = open_engine(context.model.local_path(), context.seed, memory_share,
                              context.model.trust_remote_code)
         options.pop("max_batch_tokens", None)  # vLLM's scheduler forms its own batches
-        return (VllmLabelScorer(engine, tokenizer, label_words, **options), tokenizer,
-                meta_footprint(context))
+        return VllmLabelScorer(engine, tokenizer, label_words, **options)
     from strategies.label_scoring import LabelScorer
 
-    model, tokenizer = load_decoder(context)
-    return (LabelScorer(model, tokenizer, label_words, **options), tokenizer,
-            torch_footprint(model, frozen=True))
+    return LabelScorer(model, tokenizer, label_words, **options)
+
+
+def frozen_footprint(context: Context, model, memory_share: float) -> Footprint:
+    from strategies.common import torch_footprint
+
+    if model is not None:
+        return torch_footprint(model, frozen=True)
+    footprint = meta_footprint(context)
+    return Footprint(footprint.trainable_params, footprint.total_params,
+                     footprint.weight_bytes, extra=vllm_reservation(context, memory_share))
+
+
+def vllm_reservation(context: Context, memory_share: float) -> dict:
+    """What vLLM takes up front: its share of the GPU's memory, or of RAM with the CPU build."""
+    if context.device == "cuda":
+        import torch
+
+        total = torch.cuda.get_device_properties(0).total_memory
+    else:
+        import psutil
+
+        total = psutil.virtual_memory().total
+    return {"vllm_memory_share": memory_share, "vllm_reserved_bytes": int(total * memory_share)}
 
 
 def meta_footprint(context: Context) -> Footprint:

@@ -7,14 +7,17 @@ cheapest use of a pretrained model (one forward pass per text, no gradient throu
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
 
 from harness.data import Split
+from harness.settings import above, at_least
 from harness.strategy import Context, Footprint, Predictions
-from strategies.common import length_batches, torch_footprint
+from harness.tasks import Task
+from strategies.common import length_batches, only_task, save_sklearn, torch_footprint
 from strategies.linear import fit_logistic_regression, predict_proba
 
 
@@ -26,12 +29,20 @@ class EmbeddingProbeConfig:
     max_iter: int = 2000
     max_batch_tokens: int = 16384  # padded tokens per forward pass
 
+    def __post_init__(self):
+        at_least(self, 1, "max_length", "max_iter", "max_batch_tokens")
+        above(self, 0, "C")
+
 
 class EmbeddingProbe:
     name = "embedding-probe"
     description = "Frozen encoder, mean-pooled embeddings + logistic regression."
     config_class = EmbeddingProbeConfig
     model_kind = "encoder"
+    backends = ("hf",)
+    devices = ("cuda", "cpu")
+    multi_task = False
+    trials = 1
 
     def __init__(self, config: EmbeddingProbeConfig, context: Context):
         from transformers import AutoModel, AutoTokenizer
@@ -58,16 +69,24 @@ class EmbeddingProbe:
             out[batch] = pooled.float().cpu().numpy()
         return out
 
-    def fit(self, train: Split) -> None:
+    def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None:
+        _, train = only_task(tasks)
         self.classifier = fit_logistic_regression(self.embed(train.texts), train.labels,
                                                   self.context, self.config.C,
                                                   self.config.max_iter)
 
-    def predict(self, texts: Sequence[str]) -> Predictions:
-        return predict_proba(self.classifier, self.embed(texts), self.context.task.num_labels)
+    def prepare(self) -> None:
+        """Nothing one-off."""
+
+    def predict(self, texts: Sequence[str], task: Task, trial: int = 0) -> Predictions:
+        return predict_proba(self.classifier, self.embed(texts), task.num_labels)
 
     def footprint(self) -> Footprint:
         head = self.classifier.coef_.size + self.classifier.intercept_.size
         encoder = torch_footprint(self.encoder, frozen=True)
         return Footprint(trainable_params=head, total_params=encoder.total_params + head,
-                         extra=encoder.extra)
+                         weight_bytes=encoder.weight_bytes)
+
+    def export(self, folder: Path) -> None:
+        """The probe only: the encoder is the base model, unchanged."""
+        save_sklearn(folder, classifier=self.classifier)

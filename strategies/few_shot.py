@@ -8,15 +8,20 @@ the accuracy; the demonstrations of a trial are a prefix shared by every example
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from typing import Sequence
+from pathlib import Path
+from typing import Literal, Sequence
 
 import numpy as np
 
 from harness.data import Split
 from harness.errors import HarnessError
-from harness.strategy import Context, Predictions, predictions_from_scores
-from strategies.decoder import frozen_decoder_scorer, truncate_text
+from harness.settings import at_least, check
+from harness.strategy import Context, Footprint, Predictions, predictions_from_scores
+from harness.tasks import Task
+from strategies.common import only_task
+from strategies.decoder import frozen_footprint, load_frozen_decoder, open_scorer, truncate_text
 
 
 @dataclass
@@ -25,7 +30,7 @@ class FewShotConfig:
     trials: int = 3  # independent demonstration draws; the report shows their spread
     as_chat_turns: bool = True  # demonstrations as user/assistant turns, else inline in one turn
     use_chat_template: bool = True  # wrap the prompt in the tokenizer's chat template if it has one
-    normalize: str = "sum"  # "sum" of the label word's token log-probs, or their "mean"
+    normalize: Literal["sum", "mean"] = "sum"  # sum or mean of the label word's token log-probs
     max_demo_tokens: int = 64  # each demonstration's text is cut to this; keeps prompts short
     max_text_tokens: int = 256  # the input being classified is cut to this
     max_batch_tokens: int | None = None  # padded tokens per pass, prefix included; None: auto
@@ -33,6 +38,12 @@ class FewShotConfig:
     # a content-free input ("N/A"), which removes the bias towards the labels of the last or
     # most frequent demonstrations that small models show.
     calibrate: bool = True
+    vllm_memory_share: float = 0.3  # vllm backend: share of GPU memory (or RAM) it reserves
+
+    def __post_init__(self):
+        at_least(self, 1, "k_per_class", "trials", "max_demo_tokens", "max_text_tokens",
+                 "max_batch_tokens")
+        check(self, "vllm_memory_share", 0 < self.vllm_memory_share <= 1, "in (0, 1]")
 
 
 class FewShot:
@@ -41,23 +52,35 @@ class FewShot:
     config_class = FewShotConfig
     model_kind = "decoder"
     backends = ("hf", "vllm")
+    devices = ("cuda", "cpu")
+    multi_task = False
+    trials = 1  # each instance has its config's number of demonstration draws
 
     def __init__(self, config: FewShotConfig, context: Context):
-        if config.k_per_class < 1 or config.trials < 1:
-            raise HarnessError("few-shot needs k_per_class >= 1 and trials >= 1")
         self.config, self.context = config, context
         self.trials = config.trials
-        self.scorer, self.tokenizer, self._footprint = frozen_decoder_scorer(
-            context, context.task.label_words, use_chat_template=config.use_chat_template,
-            normalize=config.normalize, max_batch_tokens=config.max_batch_tokens)
+        self.model, self.tokenizer = load_frozen_decoder(context)
+        self.scorer = None
         self.demonstrations: list[list[tuple[str, str]]] = []
-        self.bias: dict[int, object] = {}  # per trial: label scores of a content-free input
+        self.bias: list = []  # per trial: label scores of a content-free input
 
-    def fit(self, train: Split) -> None:
+    def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None:
         """Draw the demonstrations of every trial; the model itself is not trained."""
-        self.bias.clear()
+        _, train = only_task(tasks)
         self.demonstrations = [self._draw(train, np.random.default_rng([self.context.seed, t]))
                                for t in range(self.trials)]
+
+    def prepare(self) -> None:
+        config = self.config
+        self.scorer = open_scorer(self.context, self.model, self.tokenizer,
+                                  self.context.task.label_words, config.vllm_memory_share,
+                                  use_chat_template=config.use_chat_template,
+                                  normalize=config.normalize,
+                                  max_batch_tokens=config.max_batch_tokens)
+        if config.calibrate:  # once per trial, before any prediction is timed
+            content_free = self.context.task.prompt("N/A")
+            self.bias = [self.scorer.score([self._render(content_free, demos)])[0]
+                         for demos in self.demonstrations]
 
     def _draw(self, train: Split, rng: np.random.Generator) -> list[tuple[str, str]]:
         task, chosen = self.context.task, []
@@ -72,20 +95,14 @@ class FewShot:
         return [(task.prompt(truncate_text(self.tokenizer, train.texts[i], cut)),
                  task.label_words[train.labels[i]]) for i in chosen]
 
-    def predict(self, texts: Sequence[str], trial: int = 0) -> Predictions:
-        task, limit = self.context.task, self.config.max_text_tokens
+    def predict(self, texts: Sequence[str], task: Task, trial: int = 0) -> Predictions:
+        limit = self.config.max_text_tokens
         questions = [task.prompt(truncate_text(self.tokenizer, t, limit)) for t in texts]
         prompts = [self._render(q, self.demonstrations[trial]) for q in questions]
         scores = self.scorer.score(prompts, progress=len(texts) > 64)
         if self.config.calibrate:
-            scores = scores - self._content_free_scores(trial)
+            scores = scores - self.bias[trial]
         return predictions_from_scores(scores)
-
-    def _content_free_scores(self, trial: int):
-        if trial not in self.bias:
-            prompt = self._render(self.context.task.prompt("N/A"), self.demonstrations[trial])
-            self.bias[trial] = self.scorer.score([prompt])[0]
-        return self.bias[trial]
 
     def _render(self, question: str, demonstrations) -> str:
         if self.config.as_chat_turns:
@@ -93,5 +110,9 @@ class FewShot:
         shots = "".join(f"{q}\nAnswer: {a}\n\n" for q, a in demonstrations)
         return self.scorer.render(shots + question)
 
-    def footprint(self):
-        return self._footprint
+    def footprint(self) -> Footprint:
+        return frozen_footprint(self.context, self.model, self.config.vllm_memory_share)
+
+    def export(self, folder: Path) -> None:
+        """The demonstrations of every trial: with the base model, all a deployment needs."""
+        (folder / "demonstrations.json").write_text(json.dumps(self.demonstrations, indent=1))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.settings import above, at_least, within
 from harness.strategy import Context
 from strategies.common import torch_footprint
 from strategies.encoder import load_classifier
@@ -22,6 +23,12 @@ class FullFinetuneConfig:
     max_length: int = 128  # tokens per example; AG News articles fit
     warmup_ratio: float = 0.1  # share of steps with a linear warm-up
     weight_decay: float = 0.01
+
+    def __post_init__(self):
+        at_least(self, 1, "batch_size", "max_length")
+        above(self, 0, "epochs", "learning_rate")
+        at_least(self, 0, "weight_decay")
+        within(self, 0, 1, "warmup_ratio")
 
 
 class FullFinetune(TrainedClassifier):

@@ -11,15 +11,16 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Literal, Sequence
 
 from harness.data import Split, subset
 from harness.errors import HarnessError
-from harness.strategy import Context, Predictions, predictions_from_scores
+from harness.settings import above, at_least, check, within
+from harness.strategy import Context, Footprint, Predictions, predictions_from_scores
 from harness.tasks import Task
-from strategies.adapters import adapter_bytes, add_lora
+from strategies.adapters import add_lora
 from strategies.common import torch_footprint
-from strategies.decoder import load_decoder, truncate_text
+from strategies.decoder import load_decoder, truncate_text, vllm_reservation
 from strategies.label_scoring import LabelPrompts, LabelScorer
 from strategies.vllm_scoring import VllmLabelScorer
 from strategies.sft import train_causal_lm
@@ -40,8 +41,20 @@ class InstructionTunedConfig:
     weight_decay: float = 0.0
     max_text_tokens: int = 96  # the input is cut to this, in training and evaluation alike
     use_chat_template: bool = True  # same prompt format as zero-shot
-    normalize: str = "sum"
+    normalize: Literal["sum", "mean"] = "sum"
     max_batch_tokens: int | None = None  # padded tokens per pass, prefix included; None: auto
+    vllm_memory_share: float = 0.3  # vllm backend: share of GPU memory (or RAM) it reserves
+
+    def __post_init__(self):
+        at_least(self, 1, "r", "max_train_rows", "batch_size", "max_text_tokens",
+                 "max_batch_tokens")
+        above(self, 0, "alpha", "epochs", "learning_rate")
+        at_least(self, 0, "weight_decay")
+        within(self, 0, 1, "dropout", include_high=False)
+        within(self, 0, 1, "warmup_ratio")
+        check(self, "target_modules", any(n.strip() for n in self.target_modules.split(",")),
+              "'auto', 'all-linear' or comma-separated module names")
+        check(self, "vllm_memory_share", 0 < self.vllm_memory_share <= 1, "in (0, 1]")
 
 
 class InstructionTuned:
@@ -50,6 +63,9 @@ class InstructionTuned:
     config_class = InstructionTunedConfig
     model_kind = "decoder"
     backends = ("hf", "vllm")  # trained with transformers either way; vllm serves the evaluation
+    devices = ("cuda", "cpu")
+    multi_task = True
+    trials = 1
 
     def __init__(self, config: InstructionTunedConfig, context: Context):
         self.config, self.context = config, context
@@ -59,8 +75,8 @@ class InstructionTuned:
         if config.use_lora:
             self.model = add_lora(self.model, config, task_type="CAUSAL_LM")
         self.scorers: dict[str, LabelPrompts] = {}
-        self.trained: tuple[int, int, dict] | None = None
-        self.engine, self.lora_request = None, None  # the vllm backend's, once trained
+        self.trained: Footprint | None = None
+        self.engine, self.lora_request, self.vllm_weights = None, None, None
 
     def scorer(self, task: Task) -> LabelPrompts:
         if task.name not in self.scorers:
@@ -76,10 +92,7 @@ class InstructionTuned:
                                                       max_batch_tokens=self.config.max_batch_tokens)
         return self.scorers[task.name]
 
-    def fit(self, train: Split) -> None:
-        self.fit_tasks([(self.context.task, train)])
-
-    def fit_tasks(self, tasks: Sequence[tuple[Task, Split]]) -> None:
+    def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None:
         """Train one model on the mixture of every task's instruction-formatted rows."""
         examples = []
         for task, train in tasks:
@@ -87,18 +100,23 @@ class InstructionTuned:
             examples += [self._example(task, text, int(label))
                          for text, label in zip(rows.texts, rows.labels)]
         train_causal_lm(self.model, self.tokenizer, examples, self.config, self.context)
-        footprint = torch_footprint(self.model)
-        extra = {"adapter_bytes": adapter_bytes(self.model, self.context.work_dir)} \
-            if self.config.use_lora else {}
-        self.trained = (footprint.trainable_params, footprint.total_params, extra)
+        self.trained = torch_footprint(self.model)
         self.scorers.clear()
+
+    def export(self, folder: Path) -> None:
+        """The LoRA adapter, or every weight when trained in full."""
+        self.model.save_pretrained(folder)
+
+    def prepare(self) -> None:
+        """Ready the tuned model for inference: merged weights on transformers (the base
+        model's speed, no adapter overhead), or a vLLM engine serving it."""
         if self.context.backend == "vllm":
-            extra["vllm_weights"] = self._serve_on_vllm()
-            return
-        if self.config.use_lora:
-            # Merged weights predict at the base model's speed, with no adapter overhead.
+            self.vllm_weights = self._serve_on_vllm()
+        elif self.config.use_lora:
             self.model = self.model.merge_and_unload()
-        self.model.eval()
+        if self.model is not None:
+            self.model.eval()
+        self.scorers.clear()
 
     def _serve_on_vllm(self) -> str:
         """Hand the tuned model to a vLLM engine: the LoRA adapter on the base weights where this
@@ -106,9 +124,11 @@ class InstructionTuned:
         from strategies.vllm_scoring import lora_request, open_engine
 
         context, work_dir = self.context, Path(self.context.work_dir)
+        share = self.config.vllm_memory_share
         if self.config.use_lora:
             try:
-                self.engine = open_engine(context.model.local_path(), context.seed,
+                self.model.save_pretrained(work_dir / "adapter")
+                self.engine = open_engine(context.model.local_path(), context.seed, share,
                                           context.model.trust_remote_code,
                                           max_lora_rank=self.config.r)
                 self.lora_request = lora_request(work_dir / "adapter")
@@ -126,7 +146,7 @@ class InstructionTuned:
         self.model.save_pretrained(work_dir / "merged")
         self.tokenizer.save_pretrained(work_dir / "merged")
         self.model = None
-        self.engine = open_engine(work_dir / "merged", context.seed,
+        self.engine = open_engine(work_dir / "merged", context.seed, share,
                                   context.model.trust_remote_code)
         return "merged"
 
@@ -138,17 +158,17 @@ class InstructionTuned:
         answer = scorer.label_ids[label] + [self.tokenizer.eos_token_id]
         return {"input_ids": prompt + answer, "labels": [-100] * len(prompt) + answer}
 
-    def predict(self, texts: Sequence[str], task: Task | None = None) -> Predictions:
-        task = task or self.context.task
+    def predict(self, texts: Sequence[str], task: Task, trial: int = 0) -> Predictions:
         scorer, limit = self.scorer(task), self.config.max_text_tokens
         prompts = [scorer.render(task.prompt(truncate_text(self.tokenizer, t, limit)))
                    for t in texts]
         return predictions_from_scores(scorer.score(prompts, progress=len(texts) > 64))
 
-    def footprint(self):
-        if self.trained is None:
-            return torch_footprint(self.model)
-        from harness.strategy import Footprint
-
-        trainable, total, extra = self.trained
-        return Footprint(trainable_params=trainable, total_params=total, extra=extra)
+    def footprint(self) -> Footprint:
+        counts = self.trained or torch_footprint(self.model)
+        extra = {}
+        if self.vllm_weights:
+            extra = {"vllm_weights": self.vllm_weights,
+                     **vllm_reservation(self.context, self.config.vllm_memory_share)}
+        return Footprint(counts.trainable_params, counts.total_params, counts.weight_bytes,
+                         extra=extra)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.strategy import Context
-from strategies.adapters import adapter_bytes, add_lora, base_weight_bytes
+from harness.settings import above, at_least, check, within
+from harness.strategy import Context, Footprint
+from strategies.adapters import add_lora, base_weight_bytes
 from strategies.common import torch_footprint
 from strategies.encoder import load_classifier
 from strategies.training import TrainedClassifier
@@ -31,6 +32,15 @@ class LoraConfig:
     load_in_4bit: bool = False  # the QLoRA variant: an NF4-quantized, frozen base
     double_quant: bool = True  # with 4 bits: quantize the quantization constants too
 
+    def __post_init__(self):  # qlora inherits these checks
+        at_least(self, 1, "r", "batch_size", "max_length")
+        above(self, 0, "alpha", "epochs", "learning_rate")
+        at_least(self, 0, "weight_decay")
+        within(self, 0, 1, "dropout", include_high=False)
+        within(self, 0, 1, "warmup_ratio")
+        check(self, "target_modules", any(n.strip() for n in self.target_modules.split(",")),
+              "'auto', 'all-linear' or comma-separated module names")
+
 
 class Lora(TrainedClassifier):
     name = "lora"
@@ -46,9 +56,10 @@ class Lora(TrainedClassifier):
         if not config.load_in_4bit:
             self.model.to(context.device)
 
-    def footprint(self):
-        return torch_footprint(self.model, base_weight_bytes=self.base_bytes,
-                               adapter_bytes=adapter_bytes(self.model, self.context.work_dir))
+    def footprint(self) -> Footprint:
+        counts = torch_footprint(self.model)
+        return Footprint(counts.trainable_params, counts.total_params, counts.weight_bytes,
+                         base_weight_bytes=self.base_bytes)
 
 
 def _quantization(config: LoraConfig, context: Context) -> dict:

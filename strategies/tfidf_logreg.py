@@ -7,10 +7,14 @@ classic baseline every comparison needs. No pretrained model.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 from harness.data import Split
+from harness.settings import above, at_least
 from harness.strategy import Context, Footprint, Predictions
+from harness.tasks import Task
+from strategies.common import only_task, save_sklearn
 from strategies.linear import fit_logistic_regression, predict_proba
 
 
@@ -23,6 +27,10 @@ class TfidfLogregConfig:
     C: float = 10.0  # inverse L2 strength; sparse TF-IDF likes weak regularization
     max_iter: int = 1000
 
+    def __post_init__(self):
+        at_least(self, 1, "max_ngram", "min_df", "max_features", "max_iter")
+        above(self, 0, "C")
+
 
 class TfidfLogreg:
     name = "tfidf-logreg"
@@ -30,6 +38,9 @@ class TfidfLogreg:
     config_class = TfidfLogregConfig
     model_kind = None
     backends = ("scikit-learn",)
+    devices = ("cpu",)  # never uses an accelerator: priced and measured as a CPU cell
+    multi_task = False
+    trials = 1
 
     def __init__(self, config: TfidfLogregConfig, context: Context):
         from sklearn.feature_extraction.text import TfidfVectorizer
@@ -40,16 +51,23 @@ class TfidfLogreg:
                                           sublinear_tf=config.sublinear_tf)
         self.classifier = None
 
-    def fit(self, train: Split) -> None:
+    def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None:
+        _, train = only_task(tasks)
         features = self.vectorizer.fit_transform(train.texts)
         self.classifier = fit_logistic_regression(features, train.labels, self.context,
                                                   self.config.C, self.config.max_iter)
 
-    def predict(self, texts: Sequence[str]) -> Predictions:
+    def prepare(self) -> None:
+        """Nothing one-off."""
+
+    def predict(self, texts: Sequence[str], task: Task, trial: int = 0) -> Predictions:
         return predict_proba(self.classifier, self.vectorizer.transform(list(texts)),
-                             self.context.task.num_labels)
+                             task.num_labels)
 
     def footprint(self) -> Footprint:
         weights = self.classifier.coef_.size + self.classifier.intercept_.size
         return Footprint(trainable_params=weights, total_params=weights,
                          extra={"vocabulary_size": len(self.vectorizer.vocabulary_)})
+
+    def export(self, folder: Path) -> None:
+        save_sklearn(folder, vectorizer=self.vectorizer, classifier=self.classifier)

@@ -5,10 +5,12 @@ causal-LM fine-tuning of instruction-tuned."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Sequence
 
 from harness.data import Split
 from harness.strategy import Context, Predictions
+from harness.tasks import Task
 
 
 def train_classifier(model, tokenizer, train: Split, config, context: Context) -> None:
@@ -54,13 +56,29 @@ def _total_steps(n_rows: int, config) -> int:
 
 
 class TrainedClassifier:
-    """fit and predict of the strategies that train a sequence-classification model (set as
-    self.model, self.tokenizer, with self.config and self.context)."""
+    """The strategies that train a sequence-classification model on one task (set as
+    self.model, self.tokenizer, with self.config and self.context) share these declarations,
+    fit, predict and export."""
 
-    def fit(self, train: Split) -> None:
+    backends = ("hf",)
+    devices = ("cuda", "cpu")
+    multi_task = False
+    trials = 1
+
+    def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None:
+        from strategies.common import only_task
+
+        _, train = only_task(tasks)
         train_classifier(self.model, self.tokenizer, train, self.config, self.context)
 
-    def predict(self, texts: Sequence[str]) -> Predictions:
+    def prepare(self) -> None:
+        """Nothing one-off: the trained model predicts as it is."""
+
+    def predict(self, texts: Sequence[str], task: Task, trial: int = 0) -> Predictions:
         from strategies.encoder import classify
 
         return classify(self.model, self.tokenizer, texts, self.config.max_length)
+
+    def export(self, folder: Path) -> None:
+        """The trained weights (for adapters: the adapters and the new head only)."""
+        self.model.save_pretrained(folder)

@@ -22,9 +22,9 @@ from harness.errors import HarnessError
 from strategies.label_scoring import LabelPrompts
 
 # Share of memory vLLM reserves for weights and its key/value cache: of the GPU's memory on
-# CUDA, of RAM with the CPU build (which takes it up front whatever the model's size).
-MEMORY_ENV = "HARNESS_VLLM_MEMORY"
-DEFAULT_MEMORY = 0.3
+# CUDA, of RAM with the CPU build (which takes it up front whatever the model's size). The
+# prompting strategies carry it as a setting (`vllm_memory_share`), so it is in the cell's key.
+DEFAULT_MEMORY_SHARE = 0.3
 
 def import_vllm():
     # The runner's cell is a daemonic process, which may not start children: keep vLLM's engine
@@ -40,8 +40,8 @@ def import_vllm():
     return vllm
 
 
-def open_engine(path: str | Path, seed: int, trust_remote_code: bool = False,
-                max_lora_rank: int | None = None):
+def open_engine(path: str | Path, seed: int, memory_share: float = DEFAULT_MEMORY_SHARE,
+                trust_remote_code: bool = False, max_lora_rank: int | None = None):
     """A vLLM engine on a local model folder, in the precision of its config (as transformers
     loads it), prefix caching on; with `max_lora_rank` it also serves LoRA adapters."""
     from transformers import AutoConfig
@@ -52,7 +52,7 @@ def open_engine(path: str | Path, seed: int, trust_remote_code: bool = False,
         if max_lora_rank else {}
     return vllm.LLM(model=str(path), tokenizer=str(path), dtype=dtype, seed=seed,
                     enable_prefix_caching=True, trust_remote_code=trust_remote_code,
-                    gpu_memory_utilization=float(os.environ.get(MEMORY_ENV, DEFAULT_MEMORY)),
+                    gpu_memory_utilization=memory_share,
                     **lora)
 
 

@@ -7,19 +7,27 @@ word with the highest log-probability after the prompt. Nothing is trained.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from pathlib import Path
+from typing import Literal, Sequence
 
 from harness.data import Split
-from harness.strategy import Context, Predictions, predictions_from_scores
-from strategies.decoder import frozen_decoder_scorer, truncate_text
+from harness.settings import at_least, check
+from harness.strategy import Context, Footprint, Predictions, predictions_from_scores
+from harness.tasks import Task
+from strategies.decoder import frozen_footprint, load_frozen_decoder, open_scorer, truncate_text
 
 
 @dataclass
 class ZeroShotConfig:
     use_chat_template: bool = True  # wrap the prompt in the tokenizer's chat template if it has one
-    normalize: str = "sum"  # "sum" of the label word's token log-probs, or their "mean"
+    normalize: Literal["sum", "mean"] = "sum"  # sum or mean of the label word's token log-probs
     max_text_tokens: int = 256  # longer inputs are cut; the instruction is always kept whole
     max_batch_tokens: int | None = None  # padded tokens per pass, prefix included; None: auto
+    vllm_memory_share: float = 0.3  # vllm backend: share of GPU memory (or RAM) it reserves
+
+    def __post_init__(self):
+        at_least(self, 1, "max_text_tokens", "max_batch_tokens")
+        check(self, "vllm_memory_share", 0 < self.vllm_memory_share <= 1, "in (0, 1]")
 
 
 class ZeroShot:
@@ -28,21 +36,34 @@ class ZeroShot:
     config_class = ZeroShotConfig
     model_kind = "decoder"
     backends = ("hf", "vllm")
+    devices = ("cuda", "cpu")
+    multi_task = False
+    trials = 1
 
     def __init__(self, config: ZeroShotConfig, context: Context):
         self.config, self.context = config, context
-        self.scorer, self.tokenizer, self._footprint = frozen_decoder_scorer(
-            context, context.task.label_words, use_chat_template=config.use_chat_template,
-            normalize=config.normalize, max_batch_tokens=config.max_batch_tokens)
+        self.model, self.tokenizer = load_frozen_decoder(context)
+        self.scorer = None
 
-    def fit(self, train: Split) -> None:
+    def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None:
         """Nothing to learn: the prompt is the whole adaptation."""
 
-    def predict(self, texts: Sequence[str]) -> Predictions:
-        task, limit = self.context.task, self.config.max_text_tokens
+    def prepare(self) -> None:
+        config = self.config
+        self.scorer = open_scorer(self.context, self.model, self.tokenizer,
+                                  self.context.task.label_words, config.vllm_memory_share,
+                                  use_chat_template=config.use_chat_template,
+                                  normalize=config.normalize,
+                                  max_batch_tokens=config.max_batch_tokens)
+
+    def predict(self, texts: Sequence[str], task: Task, trial: int = 0) -> Predictions:
+        limit = self.config.max_text_tokens
         prompts = [self.scorer.render(task.prompt(truncate_text(self.tokenizer, t, limit)))
                    for t in texts]
         return predictions_from_scores(self.scorer.score(prompts, progress=len(texts) > 64))
 
-    def footprint(self):
-        return self._footprint
+    def footprint(self) -> Footprint:
+        return frozen_footprint(self.context, self.model, self.config.vllm_memory_share)
+
+    def export(self, folder: Path) -> None:
+        """Nothing beyond the base model ships: the prompt template is the task's."""

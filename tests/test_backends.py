@@ -25,13 +25,14 @@ def test_missing_backend_says_how_to_install_it(monkeypatch, data_dir):
                     backend="vllm")
 
 
-def test_only_a_non_default_backend_changes_a_cells_name(monkeypatch, data_dir):
+def test_the_backend_is_in_the_identity_and_a_non_default_one_in_the_name(monkeypatch,
+                                                                          data_dir):
     monkeypatch.setitem(backends._NEEDS, "vllm", ("json", ""))  # any importable module
     common = dict(n_train=8, n_eval=8, data_dir=data_dir)
     plain, = build_cells(["agnews"], "zero-shot", **common)
     hf, = build_cells(["agnews"], "zero-shot", backend="hf", **common)
     vllm, = build_cells(["agnews"], "zero-shot", backend="vllm", **common)
-    assert plain.key == hf.key and "backend" not in hf.identity()
+    assert plain.key == hf.key and hf.identity()["backend"] == "hf"
     assert vllm.key != hf.key and "__zero-shot-vllm__" in vllm.key
     assert vllm.identity()["backend"] == "vllm" and "· vllm ·" in vllm.label
     cells = build_cells(["agnews"], "all", backend="vllm", **common)

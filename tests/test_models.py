@@ -1,12 +1,10 @@
-"""Model resolution (presets, folders, hub ids), the --model / --seeds parsers and price tables."""
+"""Model resolution (presets, folders, hub ids), the --model / --seeds parsers."""
 
 import importlib.util
-import json
 from pathlib import Path
 
 import pytest
 
-from harness.cost import DEFAULT_PRICES_USD_PER_HOUR, cost_usd, load_prices, price_per_hour
 from harness.errors import HarnessError
 from harness.models import DEFAULT_MODELS, PRESETS, Preset, resolve_model
 from harness.plan import parse_model_overrides, parse_seeds
@@ -134,66 +132,3 @@ def test_parse_seeds_rejects_non_integers(text):
 def test_parse_seeds_needs_one_seed(text):
     with pytest.raises(HarnessError, match="at least one seed"):
         parse_seeds(text)
-
-
-# ----- price tables -----
-
-def test_default_prices_without_a_file():
-    prices = load_prices(None)
-    assert prices == DEFAULT_PRICES_USD_PER_HOUR
-    prices["cpu"] = 99.0
-    assert DEFAULT_PRICES_USD_PER_HOUR["cpu"] == 0.10  # callers get a copy
-
-
-def test_user_prices_override_and_extend_the_defaults(tmp_path):
-    path = tmp_path / "prices.json"
-    path.write_text(json.dumps({"cpu": 0.05, "My GPU": 1.25, "cuda": 3}))
-    prices = load_prices(str(path))
-    assert prices["cpu"] == 0.05 and prices["My GPU"] == 1.25 and prices["cuda"] == 3
-    assert prices["NVIDIA H200"] == DEFAULT_PRICES_USD_PER_HOUR["NVIDIA H200"]
-    assert price_per_hour(prices, "cuda", "My GPU") == 1.25
-    assert price_per_hour(prices, "cuda", "Unlisted GPU") == 3
-    assert cost_usd(1800, prices["My GPU"]) == pytest.approx(0.625)
-
-
-@pytest.mark.parametrize("content", ["{not json", ""])
-def test_unreadable_price_table(tmp_path, content):
-    path = tmp_path / "prices.json"
-    path.write_text(content)
-    with pytest.raises(HarnessError, match=f"cannot read price table '{path}'"):
-        load_prices(str(path))
-
-
-def test_missing_price_table(tmp_path):
-    with pytest.raises(HarnessError, match="cannot read price table"):
-        load_prices(str(tmp_path / "absent.json"))
-
-
-@pytest.mark.parametrize("table, bad", [
-    ({"cpu": -1}, "cpu"),
-    ({"cpu": 0.1, "My GPU": "cheap"}, "My GPU"),
-    ({"cpu": None}, "cpu"),
-    ({"cpu": True}, "cpu"),  # a boolean is not a price
-])
-def test_bad_price_entries_are_named(tmp_path, table, bad):
-    path = tmp_path / "prices.json"
-    path.write_text(json.dumps(table))
-    with pytest.raises(HarnessError) as info:
-        load_prices(str(path))
-    assert "must map device names to USD per hour" in info.value.message
-    assert f"bad entries: {bad}" in info.value.message
-
-
-def test_nan_price_is_rejected(tmp_path):
-    path = tmp_path / "prices.json"
-    path.write_text('{"cpu": NaN}')  # Python's json reads it; every cost would become NaN
-    with pytest.raises(HarnessError, match="USD per hour"):
-        load_prices(str(path))
-
-
-@pytest.mark.parametrize("content", ["[0.1, 2.5]", '"cpu"', "3"])
-def test_price_table_that_is_not_an_object(tmp_path, content):
-    path = tmp_path / "prices.json"
-    path.write_text(content)
-    with pytest.raises(HarnessError, match="must map device names to USD per hour"):
-        load_prices(str(path))

@@ -6,13 +6,13 @@ import pytest
 
 import toy_strategies
 from harness import registry
-from harness.cost import load_prices
 from harness.plan import build_cells
 from harness.runner import run_cells
 from harness.store import Store
 
 TOYS = [toy_strategies.Raising, toy_strategies.Killed, toy_strategies.OutOfRange,
-        toy_strategies.FirstLabel]
+        toy_strategies.FirstLabel, toy_strategies.ClaimsFitTime, toy_strategies.WritesArtifact,
+        toy_strategies.SleepsInFit]
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def test_failures_are_recorded_and_the_grid_goes_on(toys, data_dir, tmp_path):
     store.prepare()
     cells = cells_for("toy-raising,toy-killed,toy-out-of-range,toy-first-label", data_dir)
     lines = []
-    summary = run_cells(cells, store, load_prices(None), echo=lines.append)
+    summary = run_cells(cells, store, echo=lines.append)
     assert (summary.ran, summary.failed) == (1, 3)
     by_strategy = {r["strategy"]: r for r in store.records()}
     assert "refuses to train" in by_strategy["toy-raising"]["error"]
@@ -49,13 +49,13 @@ def test_finished_cells_are_not_recomputed_unless_forced(toys, data_dir, tmp_pat
     store = Store(tmp_path / "results")
     store.prepare()
     cells = cells_for("toy-first-label,toy-raising", data_dir, seeds=[0, 1])
-    run_cells(cells, store, load_prices(None), echo=lambda _: None)
+    run_cells(cells, store, echo=lambda _: None)
     lines = []
-    again = run_cells(cells, store, load_prices(None), echo=lines.append)
+    again = run_cells(cells, store, echo=lines.append)
     # Finished cells are skipped; failed ones are tried again.
     assert (again.skipped, again.ran, again.failed) == (2, 0, 2)
     assert sum("already finished" in line for line in lines) == 2
-    forced = run_cells(cells, store, load_prices(None), force=True, echo=lambda _: None)
+    forced = run_cells(cells, store, force=True, echo=lambda _: None)
     assert (forced.skipped, forced.ran) == (0, 2)
 
 
@@ -64,17 +64,23 @@ def test_a_record_holds_identity_metrics_timings_and_environment(tiny_decoder, d
     store = Store(tmp_path / "results")
     store.prepare()
     cells = cells_for("zero-shot", data_dir, model_values=(str(tiny_decoder.source),))
-    run_cells(cells, store, load_prices(None), echo=lambda _: None)
+    run_cells(cells, store, echo=lambda _: None)
     (record,) = store.records()
     assert record["status"] == "ok", record.get("error")
     for field in ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "macro_f1", "per_class_f1",
                   "confusion_matrix", "fit_s", "predict_s", "throughput_eps", "latency_p50_ms",
-                  "latency_p95_ms", "peak_memory_bytes", "cost_usd", "trainable_params",
-                  "total_params", "config", "train_fingerprint", "eval_fingerprint"):
+                  "latency_p95_ms", "latency_samples", "rss_baseline_bytes",
+                  "rss_above_baseline_bytes", "rss_peak_fit_bytes", "setup_s", "load_s",
+                  "trainable_params", "total_params", "config", "train_fingerprint",
+                  "eval_fingerprint", "task_sha", "code", "packages", "device_name",
+                  "model_source", "model_revision", "cpu_threads", "n_predictions"):
         assert field in record, field
     assert record["accuracy_ci_low"] <= record["accuracy"] <= record["accuracy_ci_high"]
-    assert record["peak_memory_bytes"] > 50 * 2**20  # a real process with torch loaded
-    assert record["cost_usd"] > 0 and record["throughput_eps"] > 0
+    assert record["rss_baseline_bytes"] > 50 * 2**20  # a real process with torch loaded
+    assert record["rss_peak_bytes"] == record["rss_baseline_bytes"] + \
+        record["rss_above_baseline_bytes"]
+    assert record["throughput_eps"] > 0 and "cost_usd" not in record  # priced by the report
+    assert record["latency_samples"] == 12 and record["latency_warmup"] == 5
     assert "torch" in record["environment"]["packages"]
     assert sum(map(sum, record["confusion_matrix"])) == 12
     predictions = store.predictions(record["key"])
@@ -90,3 +96,42 @@ def test_cell_key_changes_with_config_and_rows(data_dir):
                              data_dir=data_dir)[0]
     assert len({base.key, other_config.key, other_rows.key}) == 3
     assert base.key == cells_for("zero-shot", data_dir)[0].key
+
+
+def test_a_strategy_cannot_overwrite_what_the_runner_measures(toys, data_dir, tmp_path):
+    store = Store(tmp_path / "results")
+    store.prepare()
+    run_cells(cells_for("toy-claims-fit-time", data_dir), store, echo=lambda _: None)
+    (record,) = store.records()
+    # Refused: a footprint naming a measured field fails the cell, with the reason.
+    assert record["status"] == "failed"
+    assert "fit_s" in record["error"] and "runner's measurements" in record["error"]
+
+
+def test_artifacts_are_sized_by_the_runner(toys, data_dir, tmp_path):
+    store = Store(tmp_path / "results")
+    store.prepare()
+    run_cells(cells_for("toy-writes-artifact,toy-first-label", data_dir), store,
+              echo=lambda _: None)
+    sizes = {r["strategy"]: r["artifact_bytes"] for r in store.records()}
+    assert sizes == {"toy-writes-artifact": 12345, "toy-first-label": 0}
+
+
+def test_latency_uses_up_to_100_rows_after_a_warm_up(toys, data_dir, tmp_path):
+    store = Store(tmp_path / "results")
+    store.prepare()
+    cells = build_cells(["agnews"], "toy-first-label", n_train=20, n_eval=150,
+                        data_dir=data_dir)
+    run_cells(cells, store, echo=lambda _: None)
+    (record,) = store.records()
+    assert (record["latency_samples"], record["latency_warmup"]) == (100, 5)
+
+
+def test_fit_time_is_measured_and_memory_is_above_a_baseline(toys, data_dir, tmp_path):
+    store = Store(tmp_path / "results")
+    store.prepare()
+    run_cells(cells_for("toy-sleeps-in-fit", data_dir), store, echo=lambda _: None)
+    (record,) = store.records()
+    assert record["status"] == "ok" and record["fit_s"] >= 1.0
+    # A strategy that allocates nothing uses (almost) nothing above the baseline.
+    assert record["rss_above_baseline_bytes"] < 50 * 2**20

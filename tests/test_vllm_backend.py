@@ -22,17 +22,9 @@ WORDS = ["yes", "Sci/Tech unbelievably", "photosynthesis", "no"]  # one- and mul
 DEMOS = [("an example question", "yes"), ("another one, longer than the first", "photosynthesis")]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def small_reservation(monkeypatch_module):
-    # vLLM takes its share of RAM up front (about 2 GB of it goes to the runtime, not the
-    # key/value cache); the tiny model needs little more.
-    monkeypatch_module.setenv("HARNESS_VLLM_MEMORY", "0.15")
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    with pytest.MonkeyPatch.context() as patch:
-        yield patch
+# vLLM takes its share of RAM up front (about 2 GB of it goes to the runtime, not the
+# key/value cache); the tiny model needs little more.
+SMALL_SHARE = 0.15
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +36,7 @@ def vllm_decoder(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def engine(vllm_decoder):
-    return open_engine(vllm_decoder.source, seed=0)
+    return open_engine(vllm_decoder.source, seed=0, memory_share=SMALL_SHARE)
 
 
 @pytest.mark.parametrize("chat", [True, False])
@@ -67,6 +59,8 @@ def test_run_with_the_vllm_backend_records_it(vllm_decoder, data_dir, tmp_path):
     args = ["run", "-s", "zero-shot,few-shot,instruction-tuned", "--backend", "vllm",
             "--model", f"decoder={vllm_decoder.source}", "--data-dir", data_dir,
             "--n-train", 24, "--n-eval", 12, "-c", "instruction-tuned.max_train_rows=8",
+            *[arg for name in ("zero-shot", "few-shot", "instruction-tuned")
+              for arg in ("-c", f"{name}.vllm_memory_share={SMALL_SHARE}")],
             "--out", tmp_path / "results", "--reports", tmp_path / "reports"]
     result = CliRunner().invoke(main, [str(a) for a in args])
     assert result.exit_code == 0, result.output
@@ -74,5 +68,6 @@ def test_run_with_the_vllm_backend_records_it(vllm_decoder, data_dir, tmp_path):
     assert sorted(r["strategy"] for r in records) == ["few-shot", "instruction-tuned", "zero-shot"]
     assert all(r["status"] == "ok" and r["backend"] == "vllm" for r in records), records
     tuned, = [r for r in records if r["strategy"] == "instruction-tuned"]
-    assert tuned["vllm_weights"] in ("lora-adapter", "merged")
+    assert tuned["footprint_vllm_weights"] in ("lora-adapter", "merged")
+    assert all(r["footprint_vllm_memory_share"] == SMALL_SHARE for r in records)
     assert "| vllm |" in (tmp_path / "reports" / "agnews.md").read_text()

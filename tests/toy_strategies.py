@@ -3,6 +3,7 @@ registered with the decorator by the tests that use them, never through entry po
 
 import os
 import signal
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,14 +20,21 @@ class _Base:
     description = "test double"
     config_class = NoConfig
     model_kind = None
+    backends = ("hf",)
+    devices = ("cpu",)
+    multi_task = False
+    trials = 1
 
     def __init__(self, config, context):
         self.k = context.task.num_labels
 
-    def fit(self, train):
+    def fit(self, tasks):
         pass
 
-    def predict(self, texts):
+    def prepare(self):
+        pass
+
+    def predict(self, texts, task, trial=0):
         scores = np.zeros((len(texts), self.k))
         scores[:, 0] = 1.0
         return Predictions(scores.argmax(axis=1), scores)
@@ -34,27 +42,52 @@ class _Base:
     def footprint(self):
         return Footprint(0, 0)
 
+    def export(self, folder):
+        pass
+
 
 class Raising(_Base):
     name = "toy-raising"
 
-    def fit(self, train):
+    def fit(self, tasks):
         raise ValueError("the toy strategy refuses to train")
 
 
 class Killed(_Base):
     name = "toy-killed"
 
-    def fit(self, train):
+    def fit(self, tasks):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
 class OutOfRange(_Base):
     name = "toy-out-of-range"
 
-    def predict(self, texts):
+    def predict(self, texts, task, trial=0):
         return Predictions(np.full(len(texts), self.k + 1), np.zeros((len(texts), self.k)))
 
 
 class FirstLabel(_Base):
     name = "toy-first-label"
+
+
+class SleepsInFit(_Base):
+    name = "toy-sleeps-in-fit"
+
+    def fit(self, tasks):
+        time.sleep(1.0)
+
+
+class ClaimsFitTime(SleepsInFit):
+    """Sleeps in fit, then claims in its footprint to have been fast and small."""
+    name = "toy-claims-fit-time"
+
+    def footprint(self):
+        return Footprint(0, 0, extra={"fit_s": 0.001, "peak_memory_bytes": 1})
+
+
+class WritesArtifact(_Base):
+    name = "toy-writes-artifact"
+
+    def export(self, folder):
+        (folder / "weights.bin").write_bytes(b"x" * 12345)

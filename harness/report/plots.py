@@ -16,18 +16,29 @@ import seaborn as sns  # noqa: E402
 
 
 def render_plots(ok: pd.DataFrame, task: str) -> dict[str, bytes]:
-    from harness.backends import DEFAULT
-    from harness.report.tables import backend, shown_strategy
-
-    on = backend(ok).map(lambda b: "" if b == DEFAULT else f" on {b}")
-    ok = ok.assign(name=shown_strategy(ok) + on + " (" + ok["model"] + ")")
+    """`ok` holds priced records (harness.cost.price_records), one per group and seed."""
+    ok = ok.assign(name=point_names(ok))
     return {
-        "accuracy_vs_cost": _tradeoff(ok, "cost_usd", "cost of the cell (USD, fit + predict)",
+        "accuracy_vs_cost": _tradeoff(ok, "cost_usd",
+                                      "cost for this task (USD: fit + prediction, no set-up)",
                                       f"{task}: accuracy vs cost"),
         "accuracy_vs_latency": _tradeoff(ok, "latency_p50_ms", "latency p50 (ms, batch size 1)",
                                          f"{task}: accuracy vs latency"),
         "confusion_matrices": _confusions(ok),
     }
+
+
+def point_names(ok: pd.DataFrame) -> pd.Series:
+    """Strategy, backend and model; the weights' source too where one model name has several,
+    so that points of different weights never share a colour."""
+    from harness.backends import DEFAULT
+    from harness.report.tables import backend, shown_source, shown_strategy
+
+    on = backend(ok).map(lambda b: "" if b == DEFAULT else f" on {b}")
+    source = shown_source(ok)
+    ambiguous = source.groupby(ok["model"]).transform("nunique") > 1
+    model = ok["model"].where(~ambiguous, ok["model"] + ", " + source)
+    return shown_strategy(ok) + on + " (" + model + ")"
 
 
 def pareto_front(costs: np.ndarray, accuracies: np.ndarray) -> np.ndarray:

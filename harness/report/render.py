@@ -5,51 +5,91 @@ from __future__ import annotations
 
 import base64
 import html
-import time
 
 import numpy as np
 import pandas as pd
 
+from harness.report.notes import notes
+
 COLUMNS = {  # leaderboard column: header shown
-    "strategy": "strategy", "model": "model", "backend": "backend", "accuracy_text": "accuracy (95% CI)",
-    "macro_f1": "macro-F1", "p_vs_best": "p vs best", "fit_s": "fit (s)",
-    "throughput_eps": "examples/s", "latency_p50_ms": "latency p50 (ms)",
-    "latency_p95_ms": "latency p95 (ms)", "peak_memory_mib": "peak memory (MiB)",
-    "weights_mib": "weights (MiB)",
-    "cost_usd": "cost (USD)", "params": "trainable / total params", "device": "device",
+    "strategy": "strategy", "model": "model", "model_source": "model source",
+    "backend": "backend", "accuracy_text": "accuracy (95% CI)", "macro_f1": "macro-F1",
+    "p_vs_best": "p vs best", "fit_s": "fit (s)", "throughput_eps": "examples/s",
+    "latency_p50_ms": "latency p50 (ms)", "latency_p95_ms": "latency p95 (ms)",
+    "ram_mib": "RAM above baseline (MiB)", "gpu_mib": "GPU reserved (MiB)",
+    "weights_mib": "weights (MiB)", "setup_cost_usd": "set-up (USD, once)",
+    "fit_cost_usd": "fit (USD)", "predict_cost_usd_per_1k": "USD per 1k predictions",
+    "params": "trainable / total params", "device": "device",
 }
 PLOT_TITLES = {"accuracy_vs_cost": "Accuracy vs cost", "accuracy_vs_latency":
                "Accuracy vs latency", "confusion_matrices": "Confusion matrices"}
 
 
 def display_table(board: pd.DataFrame) -> pd.DataFrame:
-    """The leaderboard as strings, ready for either format."""
-    def accuracy(row):
-        if row["seeds"] > 1:
-            return f"{row['accuracy']:.3f} ± {row['accuracy_seed_std']:.3f} ({row['seeds']} seeds)"
-        text = f"{row['accuracy']:.3f} [{row['accuracy_ci_low']:.3f}, {row['accuracy_ci_high']:.3f}]"
-        if row.get("trials", 1) > 1:
-            text += f"; ± {row['accuracy_trial_std']:.3f} over {int(row['trials'])} trials"
-        return text
-
+    """The leaderboard as strings, ready for either format; optional columns only when some
+    row has them (model source, GPU memory)."""
     shown = pd.DataFrame({
-        "strategy": board["strategy"], "model": board["model"], "backend": board["backend"],
-        "accuracy_text": board.apply(accuracy, axis=1),
+        "strategy": board["strategy"], "model": board["model"],
+        "model_source": board["model_source"], "backend": board["backend"],
+        "accuracy_text": board.apply(_accuracy, axis=1),
         "macro_f1": board["macro_f1"].map("{:.3f}".format),
         "p_vs_best": board["p_vs_best"].map(lambda p: "best" if np.isnan(p) else f"{p:.3f}"),
         "fit_s": board["fit_s"].map("{:.1f}".format),
         "throughput_eps": board["throughput_eps"].map("{:.1f}".format),
         "latency_p50_ms": board["latency_p50_ms"].map("{:.1f}".format),
         "latency_p95_ms": board["latency_p95_ms"].map("{:.1f}".format),
-        "peak_memory_mib": (board["peak_memory_bytes"] / 2**20).map("{:.0f}".format),
-        "weights_mib": (board["weight_bytes"] / 2**20).map(
-            lambda m: "-" if np.isnan(m) else f"{m:.1f}"),
-        "cost_usd": board["cost_usd"].map("{:.5f}".format),
+        "ram_mib": board["rss_above_baseline_bytes"].map(lambda b: _mib(b, "{:.0f}")),
+        "gpu_mib": board.apply(_gpu_memory, axis=1),
+        "weights_mib": board["weight_bytes"].map(lambda b: _mib(b, "{:.1f}")),
+        **{c: board[c].map(_usd) for c in ("setup_cost_usd", "fit_cost_usd",
+                                           "predict_cost_usd_per_1k")},
         "params": board.apply(lambda r: f"{_count(r['trainable_params'])} / "
                                         f"{_count(r['total_params'])}", axis=1),
-        "device": board["device"],
+        "device": board.apply(_device, axis=1),
     })
+    if not (board["model_source"] != "").any():
+        shown = shown.drop(columns="model_source")
+    if board[["cuda_peak_reserved_bytes", "footprint_vllm_reserved_bytes"]].isna().all(axis=None):
+        shown = shown.drop(columns="gpu_mib")
     return shown.rename(columns=COLUMNS)
+
+
+def _accuracy(row) -> str:
+    if row["seeds"] > 1:
+        return f"{row['accuracy']:.3f} ± {row['accuracy_seed_std']:.3f} ({row['seeds']} seeds)"
+    text = f"{row['accuracy']:.3f} [{row['accuracy_ci_low']:.3f}, {row['accuracy_ci_high']:.3f}]"
+    if row.get("trials", 1) > 1:
+        text += f"; ± {row['accuracy_trial_std']:.3f} over {int(row['trials'])} trials"
+    return text
+
+
+def _mib(n_bytes, fmt: str) -> str:
+    return "-" if pd.isna(n_bytes) else fmt.format(n_bytes / 2**20)
+
+
+def _gpu_memory(row) -> str:
+    text = _mib(row["cuda_peak_reserved_bytes"], "{:.0f}")
+    if pd.notna(row["footprint_vllm_reserved_bytes"]):
+        text += f" (vLLM {_mib(row['footprint_vllm_reserved_bytes'], '{:.0f}')})"
+    return text
+
+
+def _usd(value) -> str:
+    # Three significant digits, never in e-notation: costs span 1e-7 (tf-idf) to dollars;
+    # under a millionth of a dollar the digits say nothing a reader needs.
+    if pd.isna(value):
+        return "-"
+    if 0 < value < 1e-6:
+        return "<0.000001"
+    return np.format_float_positional(value, precision=3, unique=False, fractional=False,
+                                      trim="-")
+
+
+def _device(row) -> str:
+    if row["device"] == "cpu":
+        threads = row["cpu_threads"]
+        return "cpu" if pd.isna(threads) else f"cpu, {int(threads)} threads"
+    return str(row["device_name"]) if pd.notna(row["device_name"]) else str(row["device"])
 
 
 def _count(n) -> str:
@@ -58,23 +98,6 @@ def _count(n) -> str:
         if n >= size:
             return f"{n / size:.1f}{unit}"
     return f"{int(n)}"
-
-
-def _notes(context) -> list[str]:
-    board = context["leaderboard"]
-    sizes = "" if board.empty else (f"{int(board['n_train'].iloc[0])} training rows, "
-                                     f"{int(board['n_eval'].iloc[0])} evaluation rows; ")
-    return [
-        f"Task `{context['task']}`: {sizes}generated {time.strftime('%Y-%m-%d %H:%M')}.",
-        "Accuracy: 95% percentile-bootstrap interval over evaluation rows (one seed) or mean ± "
-        "standard deviation over seeds. *p vs best*: paired bootstrap p-value against the top "
-        "row on the same evaluation rows. Strategies with trials (few-shot demonstration draws) "
-        "show the mean over trials, its interval, and ± the standard deviation between trials.",
-        "Peak memory: CUDA peak allocated on a GPU, peak RSS of the cell's process on a CPU "
-        "(interpreter and libraries included). Weights: the bytes of the model's weights as "
-        "loaded (for adapters, of the frozen base; 4-bit weights packed). Cost: (load + fit + "
-        "predict) device-hours × the price table.",
-    ]
 
 
 def _md_cell(value) -> str:
@@ -90,7 +113,7 @@ def _md_table(frame: pd.DataFrame) -> str:
 
 def render_markdown(context, assets: str) -> str:
     parts = [f"# {context['task']}: adaptation strategies compared", ""]
-    parts += [f"- {note}" for note in _notes(context)] + [""]
+    parts += [f"- {note}" for note in notes(context)] + [""]
     if not context["leaderboard"].empty:
         parts += ["## Leaderboard", "", _md_table(display_table(context["leaderboard"])), ""]
     for name in context["plots"]:
@@ -112,7 +135,7 @@ def render_html(context) -> str:
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>"
              f"{escape(context['task'])} report</title><style>{_STYLE}</style></head><body>",
              f"<h1>{escape(context['task'])}: adaptation strategies compared</h1><ul>"]
-    parts += [f"<li>{escape(note)}</li>" for note in _notes(context)] + ["</ul>"]
+    parts += [f"<li>{escape(note)}</li>" for note in notes(context)] + ["</ul>"]
     if not context["leaderboard"].empty:
         parts += ["<h2>Leaderboard</h2>",
                   display_table(context["leaderboard"]).to_html(index=False, escape=True)]

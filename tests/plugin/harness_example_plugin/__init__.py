@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from harness.data import Split
 from harness.strategy import Context, Footprint, Predictions, predictions_from_scores
+from harness.tasks import Task
 
 
 @dataclass
@@ -22,6 +24,10 @@ class NaiveBayes:
     description = "Multinomial naive Bayes on word/bigram counts (example plugin)."
     config_class = NaiveBayesConfig
     model_kind = None  # no pretrained model
+    backends = ("scikit-learn",)  # what runs it; the first is the default
+    devices = ("cpu",)  # never uses a GPU, so it is measured and priced as a CPU cell
+    multi_task = False  # trains on one task at a time
+    trials = 1  # one prediction per row
 
     def __init__(self, config: NaiveBayesConfig, context: Context):
         from sklearn.feature_extraction.text import CountVectorizer
@@ -31,11 +37,15 @@ class NaiveBayes:
         self.vectorizer = CountVectorizer(ngram_range=(1, config.max_ngram))
         self.classifier = MultinomialNB(alpha=config.alpha)
 
-    def fit(self, train: Split) -> None:
+    def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None:
+        (_, train), = tasks
         self.classifier.fit(self.vectorizer.fit_transform(train.texts), train.labels)
 
-    def predict(self, texts: Sequence[str]) -> Predictions:
-        log_probs = np.full((len(texts), self.context.task.num_labels), -np.inf)
+    def prepare(self) -> None:
+        """Nothing one-off before predicting."""
+
+    def predict(self, texts: Sequence[str], task: Task, trial: int = 0) -> Predictions:
+        log_probs = np.full((len(texts), task.num_labels), -np.inf)
         features = self.vectorizer.transform(list(texts))
         log_probs[:, self.classifier.classes_] = self.classifier.predict_log_proba(features)
         return predictions_from_scores(np.maximum(log_probs, -1e9))  # finite for unseen labels
@@ -43,3 +53,9 @@ class NaiveBayes:
     def footprint(self) -> Footprint:
         n = self.classifier.feature_log_prob_.size + self.classifier.class_log_prior_.size
         return Footprint(trainable_params=n, total_params=n)
+
+    def export(self, folder: Path) -> None:
+        """What a deployment loads: the fitted vectorizer and classifier."""
+        import joblib
+
+        joblib.dump((self.vectorizer, self.classifier), folder / "naive_bayes.joblib")

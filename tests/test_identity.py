@@ -1,0 +1,157 @@
+"""A cell is recomputed whenever anything that changes its numbers changes, and nothing else:
+the task's content, the strategy's code, package versions, the device, the model's weights."""
+
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import toy_strategies
+from harness import identity, registry
+from harness.models import ModelSpec
+from harness.model_identity import describe, revision
+from harness.plan import build_cells
+from harness.runner import run_cells
+from harness.store import Store
+
+TOYS = [toy_strategies.FirstLabel, toy_strategies.WritesArtifact]
+
+
+@pytest.fixture
+def toys():
+    for cls in TOYS:
+        registry.register(cls)
+    yield
+    for cls in TOYS:
+        registry.unregister(cls.name)
+
+
+def write_tasks(folder: Path) -> dict[str, Path]:
+    """Two small YAML tasks with their data; returns the task files."""
+    rows = "text,label\n" + "".join(f"row {i} about {'cats' if i % 2 else 'cars'},{i % 2}\n"
+                                    for i in range(20))
+    files = {}
+    for name in ("alpha", "beta"):
+        (folder / name).mkdir(parents=True)
+        (folder / name / "train.csv").write_text(rows)
+        (folder / name / "test.csv").write_text(rows)
+        files[name] = folder / f"{name}.yaml"
+        files[name].write_text(textwrap.dedent(f"""\
+            name: {name}
+            labels: [cars, cats]
+            prompt_template: "Topic: {{text}} ({{choices}})"
+            hub_id: none/none
+            """))
+    return files
+
+
+def keys(cells) -> dict[tuple, str]:
+    return {(c.task.name, c.strategy): c.key for c in cells}
+
+
+def test_editing_a_task_file_recomputes_that_tasks_cells_only(toys, tmp_path):
+    tasks = write_tasks(tmp_path / "data")
+    store = Store(tmp_path / "results")
+    store.prepare()
+
+    def plan():
+        return build_cells([str(tasks["alpha"]), str(tasks["beta"])],
+                           "toy-first-label,toy-writes-artifact", data_dir=tmp_path / "data",
+                           n_train=8, n_eval=8)
+
+    before = plan()
+    run_cells(before, store, echo=lambda _: None)
+    tasks["alpha"].write_text(tasks["alpha"].read_text().replace("Topic:", "Subject:"))
+    after = plan()
+    changed = {k for k, key in keys(after).items() if keys(before)[k] != key}
+    assert changed == {("alpha", "toy-first-label"), ("alpha", "toy-writes-artifact")}
+    lines = []
+    summary = run_cells(after, store, echo=lines.append)
+    assert (summary.ran, summary.skipped) == (2, 2)
+    assert all("already finished" in line for line in lines if "beta" in line)
+
+
+def test_editing_a_strategys_code_recomputes_its_cells_only(toys, tmp_path, monkeypatch,
+                                                            data_dir):
+    module = tmp_path / "toy_plugin_code.py"
+    module.write_text(textwrap.dedent("""\
+        from toy_strategies import FirstLabel
+
+        class Edited(FirstLabel):
+            name = "toy-edited"
+        """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from toy_plugin_code import Edited
+
+    registry.register(Edited)
+    try:
+        def plan():
+            return build_cells(["agnews"], "toy-edited,toy-first-label", data_dir=data_dir,
+                               n_train=8, n_eval=8)
+
+        before = keys(plan())
+        module.write_text(module.read_text() + "    scale = 2  # a change in behaviour\n")
+        after = keys(plan())
+    finally:
+        registry.unregister("toy-edited")
+        sys.modules.pop("toy_plugin_code", None)
+    assert before[("agnews", "toy-edited")] != after[("agnews", "toy-edited")]
+    assert before[("agnews", "toy-first-label")] == after[("agnews", "toy-first-label")]
+
+
+def test_a_package_version_recomputes_the_cells_that_import_it(monkeypatch, tiny_encoder,
+                                                               tiny_decoder, data_dir):
+    def plan():
+        cells = build_cells(["agnews"], "lora,tfidf-logreg,zero-shot", data_dir=data_dir,
+                            n_train=8, n_eval=8,
+                            model_values=(f"encoder={tiny_encoder.source}",
+                                          f"decoder={tiny_decoder.source}"))
+        return {c.strategy: c.key for c in cells}
+
+    before = plan()
+    real = identity._version
+    monkeypatch.setattr(identity, "_version",
+                        lambda name: "99.0" if name == "peft" else real(name))
+    after = plan()
+    assert {s for s in before if before[s] != after[s]} == {"lora"}
+
+
+def test_another_device_recomputes_the_cells_that_use_it(monkeypatch, tiny_decoder, data_dir):
+    def plan():
+        cells = build_cells(["agnews"], "tfidf-logreg,zero-shot", data_dir=data_dir,
+                            n_train=8, n_eval=8, model_values=(f"decoder={tiny_decoder.source}",))
+        return {c.strategy: c for c in cells}
+
+    before = plan()
+    import harness.environment
+
+    monkeypatch.setattr(harness.environment, "cuda_name", lambda: "NVIDIA H200")
+    after = plan()
+    assert after["zero-shot"].device == "cuda" and after["zero-shot"].key != before["zero-shot"].key
+    # A strategy that declares it runs on the CPU only stays a CPU cell on a GPU machine.
+    assert after["tfidf-logreg"].device == "cpu"
+    assert after["tfidf-logreg"].key == before["tfidf-logreg"].key
+
+
+def test_other_weights_under_the_same_name_are_another_model(tmp_path, tiny_decoder):
+    folder = Path(tiny_decoder.source)
+    same = ModelSpec("smollm2-135m-instruct", str(folder))
+    assert revision(same) == revision(ModelSpec("x", str(folder)))  # content, not the name
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for path in folder.iterdir():
+        (copy / path.name).write_bytes(path.read_bytes())
+    assert revision(ModelSpec("x", str(copy))) == revision(same)
+    weights = next(copy.glob("*.safetensors"))
+    weights.write_bytes(weights.read_bytes()[:-1] + b"\0")
+    assert revision(ModelSpec("x", str(copy))) != revision(same)
+
+
+def test_a_gguf_preset_says_it_is_a_dequantized_conversion(tmp_path):
+    gguf = tmp_path / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    gguf.write_bytes(b"GGUF")
+    assert describe(ModelSpec("smollm2-135m-instruct", str(gguf))) == \
+        "GGUF Q4_1, de-quantized to float32"
+    hub = describe(ModelSpec("smollm2-135m-instruct", "HuggingFaceTB/SmolLM2-135M-Instruct"))
+    assert hub.startswith("hub HuggingFaceTB/")
