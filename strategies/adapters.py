@@ -16,6 +16,17 @@ TARGET_MODULES = {
 }
 
 
+def check_adapter_settings(config) -> None:
+    """The ranges of LoRA's settings, for the configs that carry them (their __post_init__)."""
+    from harness.settings import above, at_least, check, within
+
+    at_least(config, 1, "r")
+    above(config, 0, "alpha")
+    within(config, 0, 1, "dropout", include_high=False)
+    check(config, "target_modules", any(n.strip() for n in config.target_modules.split(",")),
+          "'auto', 'all-linear' or comma-separated module names")
+
+
 def target_modules(model, setting: str):
     if setting == "auto":
         return TARGET_MODULES.get(model.config.model_type, "all-linear")

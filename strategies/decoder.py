@@ -29,20 +29,23 @@ def load_frozen_decoder(context: Context):
     return load_decoder(context)
 
 
-def open_scorer(context: Context, model, tokenizer, label_words, memory_share: float,
-                **options):
-    """The label scorer on the cell's backend. Starting a vLLM engine is one-off work, so
-    strategies call this from `prepare`, outside the timed phases."""
+def open_scorer(context: Context, model, tokenizer, config):
+    """The label scorer of the task's label words on the cell's backend; `config` is a prompting
+    strategy's (use_chat_template, normalize, max_batch_tokens, vllm_memory_share). Starting a
+    vLLM engine is one-off work, so strategies call this from `prepare`."""
+    options = {"use_chat_template": config.use_chat_template, "normalize": config.normalize}
+    words = context.task.label_words
     if context.backend == "vllm":
         from strategies.vllm_scoring import VllmLabelScorer, open_engine
 
-        engine = open_engine(context.model.local_path(), context.seed, memory_share,
-                             context.model.trust_remote_code)
-        options.pop("max_batch_tokens", None)  # vLLM's scheduler forms its own batches
-        return VllmLabelScorer(engine, tokenizer, label_words, **options)
+        # vLLM's scheduler forms its own batches: max_batch_tokens does not apply.
+        engine = open_engine(context.model.local_path(), context.seed,
+                             config.vllm_memory_share, context.model.trust_remote_code)
+        return VllmLabelScorer(engine, tokenizer, words, **options)
     from strategies.label_scoring import LabelScorer
 
-    return LabelScorer(model, tokenizer, label_words, **options)
+    return LabelScorer(model, tokenizer, words, **options,
+                       max_batch_tokens=config.max_batch_tokens)
 
 
 def frozen_footprint(context: Context, model, memory_share: float) -> Footprint:

@@ -71,16 +71,16 @@ class FewShot:
                                for t in range(self.trials)]
 
     def prepare(self) -> None:
-        config = self.config
-        self.scorer = open_scorer(self.context, self.model, self.tokenizer,
-                                  self.context.task.label_words, config.vllm_memory_share,
-                                  use_chat_template=config.use_chat_template,
-                                  normalize=config.normalize,
-                                  max_batch_tokens=config.max_batch_tokens)
-        if config.calibrate:  # once per trial, before any prediction is timed
-            content_free = self.context.task.prompt("N/A")
-            self.bias = [self.scorer.score([self._render(content_free, demos)])[0]
+        self.scorer = open_scorer(self.context, self.model, self.tokenizer, self.config)
+        task = self.context.task
+        if self.config.calibrate:  # once per trial, before any prediction is timed
+            self.bias = [self.scorer.score([self._render(task.prompt("N/A"), demos)])[0]
                          for demos in self.demonstrations]
+        # The demonstrations are encoded once, as a deployment would; the first trial's last,
+        # so that it is kept however many trials there are (single-example latency uses it).
+        for demos in reversed(self.demonstrations):
+            self.scorer.keep_prefix([self._render(task.prompt(text), demos)
+                                     for text in ("N/A", "Example.")])
 
     def _draw(self, train: Split, rng: np.random.Generator) -> list[tuple[str, str]]:
         task, chosen = self.context.task, []

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.settings import above, at_least, within
+from harness.settings import at_least
 from harness.strategy import Context
 from strategies.common import torch_footprint
 from strategies.encoder import load_classifier
-from strategies.training import TrainedClassifier
+from strategies.training import TrainedClassifier, check_training_settings
 
 
 @dataclass
@@ -25,10 +25,8 @@ class FullFinetuneConfig:
     weight_decay: float = 0.01
 
     def __post_init__(self):
-        at_least(self, 1, "batch_size", "max_length")
-        above(self, 0, "epochs", "learning_rate")
-        at_least(self, 0, "weight_decay")
-        within(self, 0, 1, "warmup_ratio")
+        check_training_settings(self)
+        at_least(self, 1, "max_length")
 
 
 class FullFinetune(TrainedClassifier):

@@ -15,15 +15,16 @@ from typing import Literal, Sequence
 
 from harness.data import Split, subset
 from harness.errors import HarnessError
-from harness.settings import above, at_least, check, within
+from harness.settings import at_least, check
 from harness.strategy import Context, Footprint, Predictions, predictions_from_scores
 from harness.tasks import Task
-from strategies.adapters import add_lora
+from strategies.adapters import add_lora, check_adapter_settings
 from strategies.common import torch_footprint
 from strategies.decoder import load_decoder, truncate_text, vllm_reservation
 from strategies.label_scoring import LabelPrompts, LabelScorer
 from strategies.vllm_scoring import VllmLabelScorer
 from strategies.sft import train_causal_lm
+from strategies.training import check_training_settings
 
 
 @dataclass
@@ -46,14 +47,9 @@ class InstructionTunedConfig:
     vllm_memory_share: float = 0.3  # vllm backend: share of GPU memory (or RAM) it reserves
 
     def __post_init__(self):
-        at_least(self, 1, "r", "max_train_rows", "batch_size", "max_text_tokens",
-                 "max_batch_tokens")
-        above(self, 0, "alpha", "epochs", "learning_rate")
-        at_least(self, 0, "weight_decay")
-        within(self, 0, 1, "dropout", include_high=False)
-        within(self, 0, 1, "warmup_ratio")
-        check(self, "target_modules", any(n.strip() for n in self.target_modules.split(",")),
-              "'auto', 'all-linear' or comma-separated module names")
+        check_training_settings(self)
+        check_adapter_settings(self)
+        at_least(self, 1, "max_train_rows", "max_text_tokens", "max_batch_tokens")
         check(self, "vllm_memory_share", 0 < self.vllm_memory_share <= 1, "in (0, 1]")
 
 

@@ -75,6 +75,11 @@ class LabelPrompts:
         # The chat template already holds the special tokens; plain text gets the tokenizer's own.
         return self.tokenizer(prompt, add_special_tokens=not self.chat).input_ids
 
+    def keep_prefix(self, prompts: Sequence[str]) -> None:
+        """Encode once, and keep, the prefix these prompts share (system prompt, a trial's
+        demonstrations), as a deployed classifier would before its first request. Backends
+        that cache prefixes by themselves need nothing."""
+
     def normalized(self, totals: np.ndarray) -> np.ndarray:
         if self.normalize == "mean":
             return totals / np.array([len(ids) for ids in self.label_ids])
@@ -119,6 +124,13 @@ class LabelScorer(LabelPrompts):
             for row, j in enumerate(batch):
                 self._accumulate(totals, queries[j], log_probs[row])
         return self.normalized(totals)
+
+    @torch.inference_mode()
+    def keep_prefix(self, prompts: Sequence[str]) -> None:
+        ids = [self.prompt_ids(p) for p in prompts]
+        shared = _common_prefix_length(ids)
+        if shared and self.reuse_prefix:
+            self._prefix(ids[0][:shared], shared_by_many=True)
 
     def _prefix(self, ids: list[int], shared_by_many: bool):
         """The key/value cache of the tokens every query starts with (system prompt, few-shot

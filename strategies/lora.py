@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.settings import above, at_least, check, within
+from harness.settings import at_least
 from harness.strategy import Context, Footprint
-from strategies.adapters import add_lora, base_weight_bytes
+from strategies.adapters import add_lora, base_weight_bytes, check_adapter_settings
 from strategies.common import torch_footprint
 from strategies.encoder import load_classifier
-from strategies.training import TrainedClassifier
+from strategies.training import TrainedClassifier, check_training_settings
 
 
 @dataclass
@@ -33,13 +33,9 @@ class LoraConfig:
     double_quant: bool = True  # with 4 bits: quantize the quantization constants too
 
     def __post_init__(self):  # qlora inherits these checks
-        at_least(self, 1, "r", "batch_size", "max_length")
-        above(self, 0, "alpha", "epochs", "learning_rate")
-        at_least(self, 0, "weight_decay")
-        within(self, 0, 1, "dropout", include_high=False)
-        within(self, 0, 1, "warmup_ratio")
-        check(self, "target_modules", any(n.strip() for n in self.target_modules.split(",")),
-              "'auto', 'all-linear' or comma-separated module names")
+        check_training_settings(self)
+        check_adapter_settings(self)
+        at_least(self, 1, "max_length")
 
 
 class Lora(TrainedClassifier):

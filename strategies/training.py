@@ -28,6 +28,16 @@ def train_classifier(model, tokenizer, train: Split, config, context: Context) -
     model.eval()
 
 
+def check_training_settings(config) -> None:
+    """The ranges of the settings every Trainer-based strategy shares (its __post_init__)."""
+    from harness.settings import above, at_least, within
+
+    at_least(config, 1, "batch_size")
+    above(config, 0, "epochs", "learning_rate")
+    at_least(config, 0, "weight_decay")
+    within(config, 0, 1, "warmup_ratio")
+
+
 def training_arguments(config, context: Context, n_rows: int):
     """`config` needs epochs, learning_rate, batch_size, warmup_ratio and weight_decay."""
     from transformers import TrainingArguments

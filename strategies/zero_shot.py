@@ -49,12 +49,9 @@ class ZeroShot:
         """Nothing to learn: the prompt is the whole adaptation."""
 
     def prepare(self) -> None:
-        config = self.config
-        self.scorer = open_scorer(self.context, self.model, self.tokenizer,
-                                  self.context.task.label_words, config.vllm_memory_share,
-                                  use_chat_template=config.use_chat_template,
-                                  normalize=config.normalize,
-                                  max_batch_tokens=config.max_batch_tokens)
+        self.scorer = open_scorer(self.context, self.model, self.tokenizer, self.config)
+        task = self.context.task  # the system prompt and instruction, encoded once
+        self.scorer.keep_prefix([self.scorer.render(task.prompt(t)) for t in ("N/A", "Example.")])
 
     def predict(self, texts: Sequence[str], task: Task, trial: int = 0) -> Predictions:
         limit = self.config.max_text_tokens

@@ -40,5 +40,18 @@ def tiny_models(tiny_encoder, tiny_decoder) -> dict:
     return {"encoder": tiny_encoder, "decoder": tiny_decoder, None: None}
 
 
+@pytest.fixture
+def toys():
+    """The misbehaving test strategies of toy_strategies.py, registered for one test."""
+    import toy_strategies
+    from harness import registry
+
+    for cls in toy_strategies.ALL:
+        registry.register(cls)
+    yield
+    for cls in toy_strategies.ALL:
+        registry.unregister(cls.name)
+
+
 # The example plugin's own tests run from test_plugin.py, once the plugin is installed.
 collect_ignore = ["plugin"]

@@ -5,27 +5,13 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
 
-import toy_strategies
 from harness import identity, registry
 from harness.models import ModelSpec
 from harness.model_identity import describe, revision
 from harness.plan import build_cells
 from harness.runner import run_cells
 from harness.store import Store
-
-TOYS = [toy_strategies.FirstLabel, toy_strategies.WritesArtifact]
-
-
-@pytest.fixture
-def toys():
-    for cls in TOYS:
-        registry.register(cls)
-    yield
-    for cls in TOYS:
-        registry.unregister(cls.name)
-
 
 def write_tasks(folder: Path) -> dict[str, Path]:
     """Two small YAML tasks with their data; returns the task files."""

@@ -99,3 +99,18 @@ def test_a_shorter_kept_prefix_does_not_stand_in_for_a_longer_shared_one(decoder
     assert scorer.tokens_processed == sum(len(scorer.prompt_ids(p)) for p in prompts) - shared
     expected = reference_scores(model, scorer, [scorer.prompt_ids(p) for p in prompts])
     np.testing.assert_allclose(scores, expected, atol=2e-4)
+
+
+def test_a_primed_prefix_serves_single_prompts_exactly(decoder):
+    """Strategies encode their demonstrations once in prepare(); a single example scored
+    afterwards (latency) encodes only its own tokens and gets the exact scores."""
+    model, tokenizer = decoder
+    scorer = LabelScorer(model, tokenizer, ["yes", "no"])
+    scorer.keep_prefix([scorer.render(t, DEMOS) for t in ["N/A", "Example."]])
+    assert len(scorer._kept) == 1
+    prompt = scorer.render("an unseen text", DEMOS)
+    scorer.tokens_processed = 0
+    single = scorer.score([prompt])
+    assert scorer.tokens_processed < len(scorer.prompt_ids(prompt)) / 2
+    expected = reference_scores(model, scorer, [scorer.prompt_ids(prompt)])
+    np.testing.assert_allclose(single, expected, atol=2e-4)

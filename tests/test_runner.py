@@ -4,25 +4,9 @@ import json
 
 import pytest
 
-import toy_strategies
-from harness import registry
 from harness.plan import build_cells
 from harness.runner import run_cells
 from harness.store import Store
-
-TOYS = [toy_strategies.Raising, toy_strategies.Killed, toy_strategies.OutOfRange,
-        toy_strategies.FirstLabel, toy_strategies.ClaimsFitTime, toy_strategies.WritesArtifact,
-        toy_strategies.SleepsInFit]
-
-
-@pytest.fixture
-def toys():
-    for cls in TOYS:
-        registry.register(cls)
-    yield
-    for cls in TOYS:
-        registry.unregister(cls.name)
-
 
 def cells_for(spec, data_dir, **kwargs):
     return build_cells(["agnews"], spec, n_train=20, n_eval=12, data_dir=data_dir, **kwargs)

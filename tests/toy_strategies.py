@@ -91,3 +91,6 @@ class WritesArtifact(_Base):
 
     def export(self, folder):
         (folder / "weights.bin").write_bytes(b"x" * 12345)
+
+
+ALL = [Raising, Killed, OutOfRange, FirstLabel, SleepsInFit, ClaimsFitTime, WritesArtifact]
