@@ -13,7 +13,7 @@ import sys
 import click
 
 from harness.backends import BACKENDS
-from harness.errors import HarnessError
+from harness.errors import HarnessError, HarnessGroup
 
 _KINDS = ("strategies", "tasks", "models")
 _PRICES_HELP = ("JSON file of prices in USD per hour, overriding the defaults of harness/cost.py: "
@@ -21,7 +21,7 @@ _PRICES_HELP = ("JSON file of prices in USD per hour, overriding the defaults of
                 "when the report is written, from the stored device-seconds.")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=HarnessGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="adapt-harness")
 def main():
     """Benchmark adaptation strategies for language models: accuracy and cost, side by side."""
@@ -64,14 +64,16 @@ def run(strategies, tasks, models, seeds, profile, n_train, n_eval, data_seed, d
         settings, out, reports_dir, prices, backend, force, no_isolation, trust_remote_code):
     """Run every strategy on every task and seed, store the records, write the report."""
     from harness.cost import load_prices
+    from harness.paths import check_writable
 
     price_table = load_prices(prices)  # first: a bad file fails before anything runs
+    check_writable(out, "results")
+    check_writable(reports_dir, "reports")
     from harness.plan import build_cells, parse_seeds
-    from harness.report import write_reports
     from harness.runner import run_cells
     from harness.store import Store
 
-    task_names = [t.strip() for t in tasks.split(",") if t.strip()]
+    task_names = list(dict.fromkeys(t.strip() for t in tasks.split(",") if t.strip()))
     cells = build_cells(task_names, strategies, models, parse_seeds(seeds), profile, n_train,
                         n_eval, data_dir, data_seed, _parse_settings(settings), trust_remote_code,
                         backend)
@@ -80,9 +82,9 @@ def run(strategies, tasks, models, seeds, profile, n_train, n_eval, data_seed, d
     summary = run_cells(cells, store, force=force, isolate=not no_isolation, echo=_echo_now)
     click.echo(f"{len(cells)} cells: {summary.ran} ran, {summary.skipped} already finished "
                f"(not recomputed), {summary.failed} failed. Records in {out}/")
-    for path in write_reports(store, reports_dir, tasks=task_names,
-                              keys=[key for cell in cells for key in cell.keys],
-                              prices=price_table):
+    for path in _write_reports(store, reports_dir, tasks=task_names,
+                               keys=[key for cell in cells for key in cell.keys],
+                               prices=price_table):
         click.echo(f"report: {path}")
     if summary.failed:
         sys.exit(1)
@@ -99,12 +101,15 @@ def report(results, out, tasks, prices):
     """Write a Markdown and a self-contained HTML report per task from stored records,
     pricing their stored device-seconds (re-pricing needs no re-run)."""
     from harness.cost import load_prices
-    from harness.report import write_reports
+    from harness.paths import check_writable
     from harness.store import Store
 
     price_table = load_prices(prices)
-    wanted = [t.strip() for t in tasks.split(",")] if tasks else None
-    paths = write_reports(Store(results), out, tasks=wanted, prices=price_table)
+    check_writable(out, "reports")
+    wanted = [t.strip() for t in tasks.split(",") if t.strip()] if tasks else None
+    if tasks is not None and not wanted:
+        raise HarnessError("--task names no task: give one or more, or leave it out for all")
+    paths = _write_reports(Store(results), out, tasks=wanted, prices=price_table)
     if not paths:
         raise HarnessError(f"no records in '{results}': run `harness run` first")
     for path in paths:
@@ -134,6 +139,18 @@ def list_(what):
             source = resolve_model(name).source
             where = "offline copy" if source != preset.hub_id else "hub"
             click.echo(f"{name:<24} {preset.kind:<8} {preset.description} [{where}: {source}]")
+
+
+def _write_reports(store, folder, **options) -> list:
+    """harness.report.write_reports, with a refused file named in one line: the records of a
+    run stay whatever happens to its report."""
+    from harness.report import write_reports
+
+    try:
+        return write_reports(store, folder, **options)
+    except OSError as err:
+        raise HarnessError(f"cannot write the report into '{folder}': {err.strerror or err} "
+                           f"('{err.filename or folder}')") from None
 
 
 def _echo_now(message: str) -> None:

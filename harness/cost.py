@@ -45,7 +45,7 @@ def load_prices(path: str | None) -> dict[str, float]:
         return prices
     try:
         user = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as err:
+    except (OSError, ValueError) as err:  # ValueError: bad JSON, or not text at all
         raise HarnessError(f"cannot read price table '{path}': {err}") from None
     if not isinstance(user, dict):
         raise HarnessError(f"price table '{path}' must map device names to USD per hour "

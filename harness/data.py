@@ -1,7 +1,10 @@
 """Dataset splits from a local folder or the Hugging Face hub, validated, with seeded,
 stratified subsets.
 
-A local folder holds `<task>/<split>.csv` (or .parquet / .jsonl) with columns `text,label`:
+A local folder holds `<task>/<split>.csv` (or .parquet / .jsonl) with columns `text,label`.
+Rule for empty texts: a split holding a row whose text is empty or only whitespace is refused,
+in one line naming the file and how many such rows it has (a model cannot classify nothing,
+and dropping rows silently would change what "n rows" means). The shared data has none.
 
     load_split(get_task("agnews"), "test", data_dir="../shared/data")
 """
@@ -16,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, one_line
+from harness.paths import inside
 from harness.tasks import Task
 
 DATA_DIR_ENV = "HARNESS_DATA_DIR"
@@ -60,22 +64,27 @@ def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path | None:
 def load_split(task: Task, split: str, data_dir: str | os.PathLike | None = None) -> Split:
     """Rows of one split, from the local folder when it holds the task, else from the hub."""
     folder = resolve_data_dir(data_dir)
-    local = _local_file(folder, task.name, split) if folder else None
+    task_folder = inside(folder, task.name) if folder else None
+    local = _local_file(task_folder, split) if task_folder else None
     if local is not None:
         frame, source = _read_local(local), str(local)
-    elif folder is not None and (folder / task.name).is_dir():
-        raise HarnessError(f"no '{split}' split for task '{task.name}' in {folder / task.name} "
+    elif task_folder is not None and task_folder.is_dir():
+        raise HarnessError(f"no '{split}' split for task '{task.name}' in {task_folder} "
                            f"(expected {split}.csv, {split}.parquet or {split}.jsonl)")
     else:
         frame, source = _hub_frame(task, split), f"hub:{task.hub_id}"
     return _validate(frame, task, source)
 
 
-def _local_file(folder: Path, task_name: str, split: str) -> Path | None:
-    for suffix in _READERS:
-        path = folder / task_name / f"{split}{suffix}"
-        if path.is_file():
-            return path
+def _local_file(task_folder: Path, split: str) -> Path | None:
+    try:
+        for suffix in _READERS:
+            path = task_folder / f"{split}{suffix}"
+            if path.is_file():
+                return path
+    except OSError as err:  # e.g. a folder we may not list
+        raise HarnessError(f"data folder '{task_folder}' cannot be read "
+                           f"({err.strerror or one_line(err)})") from None
     return None
 
 
@@ -86,7 +95,7 @@ def _read_local(path: Path) -> pd.DataFrame:
         raise HarnessError(f"{path}: the split is empty") from None
     except Exception as err:  # a corrupt file: name it rather than show a parser traceback
         raise HarnessError(f"{path}: cannot be read ({type(err).__name__}: "
-                           f"{str(err).splitlines()[0][:160] if str(err) else ''})") from None
+                           f"{one_line(err, 160)})") from None
 
 
 def _hub_frame(task: Task, split: str) -> pd.DataFrame:
@@ -117,6 +126,11 @@ def _validate(frame: pd.DataFrame, task: Task, source: str) -> Split:
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise HarnessError(f"{source}: label '{frame['label'].iloc[row]}' in row {row + 1} is not "
                            f"an integer in 0..{task.num_labels - 1} for task '{task.name}'")
+    empty = frame["text"].isna() | frame["text"].astype(str).str.strip().eq("")
+    if empty.any():
+        row = int(np.flatnonzero(empty.to_numpy())[0])
+        raise HarnessError(f"{source}: {int(empty.sum())} row(s) with empty text (first: row "
+                           f"{row + 1}); remove them, empty texts cannot be classified")
     texts = tuple(str(t) for t in frame["text"])
     return Split(texts, labels.to_numpy(dtype=np.int64))
 

@@ -1,8 +1,16 @@
-"""Errors meant for people: one line naming the bad value and what would be valid."""
+"""Errors meant for people: one line naming the bad value and what would be valid.
+
+Every command runs under `HarnessGroup`, the one handler: a HarnessError prints one line and
+exits 2; any other exception (a bug, or the system refusing a file) prints one line too, with
+the hint to rerun with HARNESS_DEBUG=1 for the traceback, and exits 2.
+"""
 
 import difflib
+import os
 
 import click
+
+DEBUG_ENV = "HARNESS_DEBUG"
 
 
 class HarnessError(click.ClickException):
@@ -11,7 +19,8 @@ class HarnessError(click.ClickException):
     exit_code = 2
 
     def format_message(self) -> str:
-        return self.message
+        # One line even when a wrapped library message had several.
+        return " ".join(self.message.splitlines())
 
 
 def did_you_mean(value: str, choices) -> str:
@@ -21,3 +30,33 @@ def did_you_mean(value: str, choices) -> str:
     if close:
         return f" (did you mean '{close[0]}'?)"
     return f" (choose from: {', '.join(choices)})"
+
+
+def one_line(err: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message, cut to `limit` characters."""
+    text = str(err).strip()
+    return (text.splitlines()[0][:limit] if text else "") or type(err).__name__
+
+
+def unexpected(err: Exception) -> HarnessError:
+    """The one line shown for an exception nobody turned into a HarnessError."""
+    hint = f"rerun with {DEBUG_ENV}=1 for the traceback"
+    if isinstance(err, OSError) and err.filename:  # the system refused a file: name it
+        return HarnessError(f"cannot use '{err.filename}': {err.strerror or one_line(err)} "
+                            f"({hint})")
+    return HarnessError(f"unexpected error {type(err).__name__}: {one_line(err)} "
+                        f"(a bug; {hint} and report it)")
+
+
+class HarnessGroup(click.Group):
+    """A click group whose commands never show a raw traceback unless HARNESS_DEBUG is set."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+            raise  # click's own: already one line with the right exit code
+        except Exception as err:
+            if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+                raise
+            raise unexpected(err) from err

@@ -16,6 +16,10 @@ from harness.identity import code_identity
 from harness.models import DEFAULT_MODELS, ModelSpec, check_model, resolve_model
 from harness.tasks import Task, get_task
 
+# Seeds feed numpy and scikit-learn, which take 0 <= seed < 2**32; a larger one would be
+# refused deep inside (or, for stratified subsets, silently fall back to an unstratified draw).
+SEED_LIMIT = 2**32
+
 # Rows per profile: (training rows, evaluation rows); None means the whole split.
 PROFILES = {"quick": (2000, 1000), "full": (None, None)}
 
@@ -127,7 +131,15 @@ def parse_seeds(text: str) -> list[int]:
         raise HarnessError(f"--seeds '{text}' must be comma-separated integers, e.g. 0,1,2") from None
     if not seeds:
         raise HarnessError("--seeds needs at least one seed")
+    for seed in seeds:
+        check_seed(seed, "--seeds")
     return list(dict.fromkeys(seeds))
+
+
+def check_seed(seed: int, option: str) -> None:
+    if not 0 <= seed < SEED_LIMIT:
+        raise HarnessError(f"{option} {seed} is out of range: seeds are integers in "
+                           f"0..{SEED_LIMIT - 1}")
 
 
 def build_cells(task_names: list[str], strategy_spec: str, model_values: tuple[str, ...] = (),
@@ -138,7 +150,14 @@ def build_cells(task_names: list[str], strategy_spec: str, model_values: tuple[s
     """Every cell of the grid, with its data loaded and subset, or a HarnessError."""
     from harness.strategy import make_config
 
+    if not task_names:
+        raise HarnessError("--task names no task: give one or more, e.g. --task agnews")
+    check_seed(data_seed, "--data-seed")
     tasks = [get_task(name) for name in task_names]
+    names_seen = [task.name for task in tasks]
+    if len(set(names_seen)) != len(names_seen):  # their records would overwrite each other
+        twice = next(name for name in names_seen if names_seen.count(name) > 1)
+        raise HarnessError(f"--task: two tasks are named '{twice}'; task names must differ")
     names = registry.select(strategy_spec)
     classes = {name: registry.get(name) for name in names}
     overrides = config_overrides or {}

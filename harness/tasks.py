@@ -8,10 +8,23 @@ where the splits come from. Adding a task means adding an entry here (or a YAML 
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import HarnessError, did_you_mean
+from harness.errors import HarnessError, did_you_mean, one_line
+
+# A task name becomes part of file names (records, reports, `<data-dir>/<task>/`), so it is a
+# slug: no '/', no '..', nothing that could point outside those folders.
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}", re.IGNORECASE)
+
+
+def check_task_name(name) -> None:
+    """A task name must be a slug: it names files and folders."""
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        raise HarnessError(f"task name {name!r} must be 1-64 letters, digits, '-' or '_', "
+                           f"starting with a letter or digit (it names files)")
 
 
 @dataclass(frozen=True)
@@ -32,6 +45,16 @@ class Task:
     eval_split: str = "test"
 
     def __post_init__(self):
+        check_task_name(self.name)
+        if any(not label.strip() for label in (*self.labels, *self.label_words)):
+            raise HarnessError(f"task '{self.name}': labels and label words must not be empty")
+        if len(set(self.labels)) != len(self.labels):
+            repeated = sorted({label for label in self.labels if self.labels.count(label) > 1})
+            raise HarnessError(f"task '{self.name}': label(s) {', '.join(repeated)} appear more "
+                               f"than once; labels must be distinct")
+        if len(self.labels) < 2:
+            raise HarnessError(f"task '{self.name}': needs at least 2 labels to classify into, "
+                               f"got {len(self.labels)}")
         if len(self.labels) != len(self.label_words):
             raise HarnessError(f"task '{self.name}': {len(self.labels)} labels but "
                                f"{len(self.label_words)} label words")
@@ -102,13 +125,55 @@ def get_task(name: str) -> Task:
 
 
 def task_from_yaml(path: Path) -> Task:
+    """A task from a YAML mapping of Task's fields; any problem is one line naming the file."""
     import yaml  # only needed for user-described tasks
 
-    spec = yaml.safe_load(path.read_text())
     try:
-        # str(): YAML reads bare yes/no/1 as booleans and numbers.
-        spec["labels"] = tuple(map(str, spec["labels"]))
-        spec["label_words"] = tuple(map(str, spec.get("label_words", spec["labels"])))
-        return Task(**spec)
-    except (KeyError, TypeError) as err:
-        raise HarnessError(f"task file {path}: {err}") from None
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as err:
+        raise HarnessError(f"task file {path}: cannot be read ({one_line(err)})") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or one_line(err)
+        raise HarnessError(f"task file {path}: not valid YAML{where} ({problem})") from None
+    if spec is None:
+        raise HarnessError(f"task file {path}: is empty; it needs name, labels, "
+                           f"prompt_template and hub_id")
+    if not isinstance(spec, dict):
+        raise HarnessError(f"task file {path}: must be a mapping of fields (name, labels, "
+                           f"prompt_template, hub_id, ...), got {type(spec).__name__}")
+    try:
+        return Task(**_typed_fields(spec))
+    except HarnessError as err:
+        raise HarnessError(f"task file {path}: {err.message}") from None
+
+
+def _typed_fields(spec: dict) -> dict:
+    fields = {f.name: f for f in dataclasses.fields(Task)}
+    unknown = [str(key) for key in spec if key not in fields]
+    if unknown:
+        raise HarnessError(f"unknown field '{unknown[0]}'{did_you_mean(unknown[0], fields)}")
+    required = [f.name for f in fields.values()
+                if f.default is dataclasses.MISSING and f.name not in spec
+                and f.name != "label_words"]
+    if required:
+        raise HarnessError(f"missing field(s) {', '.join(required)}")
+    typed = dict(spec)
+    typed["labels"] = _names(spec["labels"], "labels")
+    typed["label_words"] = _names(spec.get("label_words", spec["labels"]), "label_words")
+    for key, value in typed.items():
+        optional = key == "hub_config" and value is None
+        if key not in ("labels", "label_words") and not optional and not isinstance(value, str):
+            raise HarnessError(f"field '{key}' must be a string, got {value!r}")
+    return typed
+
+
+def _names(value, field: str) -> tuple[str, ...]:
+    # A string would be split into its characters ("np" -> n, p): demand a list.
+    if not isinstance(value, list):
+        raise HarnessError(f"'{field}' must be a list like [neg, pos], got {value!r}")
+    if not all(isinstance(item, (str, int, float, bool)) for item in value):
+        raise HarnessError(f"'{field}' must list plain names, got {value!r}")
+    # str(): YAML reads bare yes/no/1 as booleans and numbers.
+    return tuple(map(str, value))

@@ -15,7 +15,7 @@ from harness.errors import HarnessError
 from harness.tasks import Task, get_task
 
 ROWS = [("the cat sat", 0), ("dogs bark loudly", 1), ("a bird sings", 2), ("fish swim", 3),
-        ("", 1), ("NA", 2)]  # an empty text and the string "NA" must survive as text
+        ("None", 1), ("NA", 2)]  # the strings "NA" and "None" must survive as text
 
 
 def write_split(folder: Path, task: str, split: str, ext: str, frame: pd.DataFrame) -> Path:
@@ -110,6 +110,37 @@ def test_empty_split_zero_byte_file(tmp_path):
     with pytest.raises(HarnessError) as info:
         load_split(get_task("sst2"), "test", tmp_path)
     assert "test.csv" in info.value.message
+
+
+@pytest.mark.parametrize("ext", ["csv", "parquet", "jsonl"])
+def test_empty_texts_are_refused_naming_file_and_count(tmp_path, ext):
+    frame = rows_frame([("a", 0), ("", 1), ("  ", 0), ("b", 1)])
+    write_split(tmp_path, "sst2", "test", ext, frame)
+    with pytest.raises(HarnessError) as info:
+        load_split(get_task("sst2"), "test", tmp_path)
+    assert f"test.{ext}: 2 row(s) with empty text (first: row 2)" in info.value.message
+
+
+def test_task_folder_linked_outside_the_data_dir_is_refused(tmp_path):
+    outside = tmp_path / "elsewhere"
+    write_split(outside, "sst2", "test", "csv", rows_frame([("a", 0), ("b", 1)]))
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "sst2").symlink_to(outside / "sst2")
+    with pytest.raises(HarnessError, match="would lie outside"):
+        load_split(get_task("sst2"), "test", tmp_path / "data")
+
+
+def test_unreadable_task_folder_is_one_line(tmp_path, monkeypatch):
+    write_split(tmp_path, "sst2", "test", "csv", rows_frame([("a", 0), ("b", 1)]))
+
+    def refuse(path):  # what a folder without read permission does (chmod is moot for root)
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(Path, "is_file", refuse)
+    with pytest.raises(HarnessError) as info:
+        load_split(get_task("sst2"), "test", tmp_path)
+    assert info.value.message == (f"data folder '{tmp_path / 'sst2'}' cannot be read "
+                                  f"(Permission denied)")
 
 
 def test_missing_split_in_existing_task_folder(tmp_path):

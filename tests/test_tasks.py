@@ -137,3 +137,35 @@ def test_yaml_task_unknown_field_is_an_error(tmp_path):
 def test_missing_yaml_path_is_an_unknown_task(tmp_path):
     with pytest.raises(HarnessError, match="unknown task"):
         get_task(str(tmp_path / "absent.yaml"))
+
+
+def make(name="t", labels=("a", "b"), label_words=None) -> Task:
+    return Task(name=name, labels=labels, label_words=label_words or labels,
+                prompt_template="{text} {choices}", hub_id="org/t")
+
+
+@pytest.mark.parametrize("name", ["../../escape", "/etc/passwd", "a/b", "..", "", "-x", "a" * 65,
+                                  "a.b", "a b"])
+def test_task_name_must_be_a_slug(name):
+    with pytest.raises(HarnessError, match="must be 1-64 letters, digits"):
+        make(name)
+
+
+def test_task_name_slugs_accepted():
+    assert make("SST2_v2-x").name == "SST2_v2-x" and make("a" * 64)
+
+
+def test_task_labels_must_be_distinct_and_at_least_two():
+    with pytest.raises(HarnessError, match="label\\(s\\) a appear more than once"):
+        make(labels=("a", "b", "a"), label_words=("x", "y", "z"))
+    with pytest.raises(HarnessError, match="needs at least 2 labels to classify into, got 1"):
+        make(labels=("a",))
+
+
+def test_yaml_labels_as_a_string_are_refused_not_split(tmp_path):
+    path = tmp_path / "np.yaml"
+    path.write_text("name: np\nlabels: np\nprompt_template: '{text}'\nhub_id: org/np\n")
+    with pytest.raises(HarnessError) as info:
+        get_task(str(path))
+    assert info.value.message == (f"task file {path}: 'labels' must be a list like [neg, pos], "
+                                  f"got 'np'")

@@ -1,10 +1,12 @@
-"""Markdown and self-contained HTML from the report's tables and plots. Every dataset text goes
-through `html.escape` (HTML) or loses its table-breaking characters (Markdown)."""
+"""Markdown and self-contained HTML from the report's tables and plots. Every text that comes
+from data or records goes through `html.escape` (HTML) or `md_escape` (Markdown), so a dataset
+text can neither become an element nor break a table."""
 
 from __future__ import annotations
 
 import base64
 import html
+import re
 
 import numpy as np
 import pandas as pd
@@ -100,26 +102,43 @@ def _count(n) -> str:
     return f"{int(n)}"
 
 
-def _md_cell(value) -> str:
-    return " ".join(str(value).split()).replace("|", "\\|")
+# Markdown would read these as markup: HTML and entities (< > &), table cells (|), escapes
+# (\\), and inline elements (links and images [ ], emphasis * _, code `, strikethrough ~).
+# An underscore between two letters or digits (`Q4_1`, `n_train`) can never start or end
+# emphasis, so it is left readable.
+_MD_SPECIAL = re.compile(r"[&<>\\|\[\]*`~]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+_MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+def _no_html(text: str) -> str:
+    return " ".join(text.split()).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def md_escape(value) -> str:
+    """`value` as literal Markdown text on one line: rendered, it shows exactly these
+    characters and makes no element (no HTML, link, image, emphasis or extra table cell)."""
+    text = " ".join(str(value).split())
+    return _MD_SPECIAL.sub(lambda m: _MD_ENTITIES.get(m[0], "\\" + m[0]), text)
 
 
 def _md_table(frame: pd.DataFrame) -> str:
-    lines = ["| " + " | ".join(map(_md_cell, frame.columns)) + " |",
+    lines = ["| " + " | ".join(map(md_escape, frame.columns)) + " |",
              "|" + "---|" * len(frame.columns)]
-    lines += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in frame.itertuples(False)]
+    lines += ["| " + " | ".join(map(md_escape, row)) + " |" for row in frame.itertuples(False)]
     return "\n".join(lines)
 
 
 def render_markdown(context, assets: str) -> str:
-    parts = [f"# {context['task']}: adaptation strategies compared", ""]
-    parts += [f"- {note}" for note in notes(context)] + [""]
+    parts = [f"# {md_escape(context['task'])}: adaptation strategies compared", ""]
+    # Notes keep their own emphasis and code spans; values from records in them (names,
+    # versions) must still not become HTML.
+    parts += [f"- {_no_html(note)}" for note in notes(context)] + [""]
     if not context["leaderboard"].empty:
         parts += ["## Leaderboard", "", _md_table(display_table(context["leaderboard"])), ""]
     for name in context["plots"]:
         parts += [f"## {PLOT_TITLES.get(name, name)}", "", f"![{name}]({assets}/{name}.png)", ""]
     for strategy, frame in context["examples"].items():
-        parts += [f"### Confidently wrong: {strategy}", "", _md_table(frame), ""]
+        parts += [f"### Confidently wrong: {md_escape(strategy)}", "", _md_table(frame), ""]
     if not context["failed"].empty:
         parts += ["## Failed cells", "", _md_table(context["failed"]), ""]
     return "\n".join(parts)
