@@ -80,8 +80,7 @@ def run(strategies, tasks, models, seeds, profile, n_train, n_eval, data_seed, d
     store = Store(out)
     store.prepare()  # after every input check, so bad input leaves no folder behind
     summary = run_cells(cells, store, force=force, isolate=not no_isolation, echo=_echo_now)
-    click.echo(f"{len(cells)} cells: {summary.ran} ran, {summary.skipped} already finished "
-               f"(not recomputed), {summary.failed} failed. Records in {out}/")
+    click.echo(summary.line(len(cells), out))
     for path in _write_reports(store, reports_dir, tasks=task_names,
                                keys=[key for cell in cells for key in cell.keys],
                                prices=price_table):
@@ -97,7 +96,9 @@ def run(strategies, tasks, models, seeds, profile, n_train, n_eval, data_seed, d
               help="Where to write <name>.md and <name>.html.")
 @click.option("--task", "tasks", help="Only these tasks (comma-separated); default all found.")
 @click.option("--prices", type=click.Path(dir_okay=False), help=_PRICES_HELP)
-def report(results, out, tasks, prices):
+@click.option("--strict", is_flag=True,
+              help="Fail on an unreadable or invalid record instead of skipping it with a warning.")
+def report(results, out, tasks, prices, strict):
     """Write a Markdown and a self-contained HTML report per task from stored records,
     pricing their stored device-seconds (re-pricing needs no re-run)."""
     from harness.cost import load_prices
@@ -109,7 +110,7 @@ def report(results, out, tasks, prices):
     wanted = [t.strip() for t in tasks.split(",") if t.strip()] if tasks else None
     if tasks is not None and not wanted:
         raise HarnessError("--task names no task: give one or more, or leave it out for all")
-    paths = _write_reports(Store(results), out, tasks=wanted, prices=price_table)
+    paths = _write_reports(Store(results), out, tasks=wanted, prices=price_table, strict=strict)
     if not paths:
         raise HarnessError(f"no records in '{results}': run `harness run` first")
     for path in paths:

@@ -1,17 +1,14 @@
 """Run the grid: each cell in its own child process (memory released, crashes contained),
-finished cells skipped unless forced, every cell measured here and the same way.
+finished cells skipped unless forced, each cell claimed first so that runs sharing a results
+folder share the grid (harness.claims), every cell measured here and the same way.
 
     summary = run_cells(cells, Store("results"))
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import shutil
-import signal
-import tempfile
-import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -20,51 +17,107 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from harness.claims import Claim, read_holder, remove_scratch, scratch_dir
 from harness.environment import manifest
+from harness.isolation import run_isolated
 from harness.metrics import trial_metrics
 from harness.plan import Cell
-from harness.store import Store
+from harness.store import SCHEMA_VERSION, Store
+
 
 @dataclass
 class Summary:
     ran: int = 0
-    skipped: int = 0
+    skipped: int = 0  # finished before this run
     failed: int = 0
+    by_others: int = 0  # computed meanwhile by another process sharing the folder
+
+    def line(self, cells: int, out) -> str:
+        others = f", {self.by_others} ran in other processes" if self.by_others else ""
+        return (f"{cells} cells: {self.ran} ran, {self.skipped} already finished (not "
+                f"recomputed){others}, {self.failed} failed. Records in {out}/")
+
+
+CLAIM_POLL_S = 1.0
 
 
 def run_cells(cells: list[Cell], store: Store, force: bool = False, isolate: bool = True,
               echo=print) -> Summary:
-    summary = Summary()
+    """Every cell not finished yet, each claimed first so that runs sharing the folder share
+    the grid: a cell another live process holds is left for the end, then waited for."""
+    remove_scratch()  # leftovers of killed runs
+    summary, claimed = Summary(), []
     for number, cell in enumerate(cells, 1):
         prefix = f"[{number}/{len(cells)}] {cell.label}"
         if not force and all(store.is_finished(key) for key in cell.keys):
             summary.skipped += 1
             echo(f"{prefix}: already finished, not recomputed (use --force to recompute)")
             continue
-        echo(f"{prefix}: running on {len(cell.train)} training / {len(cell.eval)} evaluation rows")
-        started = time.time()
-        results = _records(cell, _run(cell, isolate), started)
+        holder = _claim_and_run(cell, store, summary, prefix, force, isolate, echo)
+        if holder is not None:
+            echo(f"{prefix}: {_held_by(holder)}, coming back to it at the end")
+            claimed.append((prefix, cell))
+    for prefix, cell in claimed:
+        holder = read_holder(store.claim_path(cell.keys[0]))
+        if holder is not None:
+            echo(f"{prefix}: {_held_by(holder)}, waiting")
+        while _claim_and_run(cell, store, summary, prefix, False, isolate, echo) is not None:
+            time.sleep(CLAIM_POLL_S)
+    return summary
+
+
+def _held_by(holder: dict) -> str:
+    return f"claimed by pid {holder.get('pid', '?')} on host {holder.get('host', '?')}"
+
+
+def _claim_and_run(cell: Cell, store: Store, summary: Summary, prefix: str, force: bool,
+                   isolate: bool, echo) -> dict | None:
+    """Run the cell under its claim; the live holder instead when another process has it."""
+    claim = Claim(store.claim_path(cell.keys[0]))
+    holder = claim.acquire()
+    if holder is not None:
+        return holder
+    try:
+        if not force and all(store.is_finished(key) for key in cell.keys):
+            summary.by_others += 1  # finished between our look and our claim
+            echo(f"{prefix}: finished by another process meanwhile")
+        else:
+            _run_and_save(cell, store, summary, prefix, isolate, echo)
+    finally:
+        claim.release()
+    return None
+
+
+def _run_and_save(cell: Cell, store: Store, summary: Summary, prefix: str, isolate: bool,
+                  echo) -> None:
+    echo(f"{prefix}: running on {len(cell.train)} training / {len(cell.eval)} evaluation rows")
+    started = time.time()
+    results = _records(cell, _run(cell, isolate), started)
+    try:
         for record, predictions in results:
             store.save(record, predictions)
-        failed = [record for record, _ in results if record["status"] != "ok"]
-        if not failed:
-            summary.ran += 1
-            for record, _ in results:
-                task = f" on {record['task']}" if cell.mixture else ""
-                echo(f"{prefix}: accuracy{task} {record['accuracy']:.3f} "
-                     f"[{record['accuracy_ci_low']:.3f}, {record['accuracy_ci_high']:.3f}], "
-                     f"fit {record['fit_s']:.1f} s, {record['throughput_eps']:.1f} examples/s")
-        else:
-            summary.failed += 1
-            echo(f"{prefix}: FAILED: {failed[0]['error']}")
-    return summary
+    except Exception as err:  # noqa: BLE001 - disk full, permissions: this cell fails, not the grid
+        summary.failed += 1
+        echo(f"{prefix}: FAILED: cannot save its record: {type(err).__name__}: {err}"[:600])
+        return
+    failed = [record for record, _ in results if record["status"] != "ok"]
+    if failed:
+        summary.failed += 1
+        echo(f"{prefix}: FAILED: {failed[0]['error']}")
+        return
+    summary.ran += 1
+    for record, _ in results:
+        task = f" on {record['task']}" if cell.mixture else ""
+        echo(f"{prefix}: accuracy{task} {record['accuracy']:.3f} "
+             f"[{record['accuracy_ci_low']:.3f}, {record['accuracy_ci_high']:.3f}], "
+             f"fit {record['fit_s']:.1f} s, {record['throughput_eps']:.1f} examples/s")
 
 
 def _run(cell: Cell, isolate: bool) -> dict:
     prepared = _prepare_model(cell)
     if prepared["status"] != "ok":
         return prepared
-    outcome = _run_isolated(cell) if isolate else _run_cell(cell)
+    outcome = run_isolated(_run_cell, cell) if isolate else _run_cell(cell)
     if outcome["status"] == "ok":
         outcome["setup_s"] = outcome.get("setup_s", 0.0) + prepared["setup_s"]
     return outcome
@@ -83,46 +136,8 @@ def _prepare_model(cell: Cell) -> dict:
     return {"status": "ok", "setup_s": time.perf_counter() - start}
 
 
-def _run_isolated(cell: Cell) -> dict:
-    context = mp.get_context("spawn")  # a fresh interpreter: no inherited threads or memory
-    receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(cell, sender, os.getpid()), daemon=True)
-    process.start()
-    sender.close()
-    outcome = None
-    try:
-        outcome = receiver.recv()
-    except EOFError:  # the child died without a word: crash, OOM kill, signal
-        pass
-    process.join()
-    if outcome is None:
-        code = process.exitcode
-        how = (f"killed by signal {signal.Signals(-code).name}" if code and code < 0
-               else f"exit code {code}")
-        outcome = {"status": "failed", "error": f"cell process ended without a result ({how})"}
-    return outcome
-
-
-def _child(cell: Cell, sender, parent_pid: int) -> None:
-    _exit_with_parent(parent_pid)
-    try:
-        sender.send(_run_cell(cell))
-    finally:
-        sender.close()
-
-
-def _exit_with_parent(parent_pid: int) -> None:
-    """A cell whose runner was killed stops too, instead of computing a result nobody stores."""
-    def watch():
-        while os.getppid() == parent_pid:
-            time.sleep(1)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True).start()
-
-
 def _run_cell(cell: Cell) -> dict:
-    work_dir = Path(tempfile.mkdtemp(prefix="harness-cell-"))
+    work_dir = scratch_dir()
     memory = None
     try:
         import torch
@@ -230,7 +245,7 @@ def _predict_all(strategy, cell: Cell):
 
 def _records(cell: Cell, outcome: dict, started: float) -> list[tuple]:
     """(record, predictions) for every task the cell evaluated."""
-    base = {**cell.identity(), "status": outcome["status"],
+    base = {**cell.identity(), "schema_version": SCHEMA_VERSION, "status": outcome["status"],
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
             "wall_s": time.time() - started, "environment": manifest()}
     if outcome["status"] != "ok":

@@ -55,7 +55,11 @@ def training_arguments(config, context: Context, n_rows: int):
         data_seed=context.seed,
         save_strategy="no",
         report_to=[],
+        # The cell's stdout is its log file (harness.isolation): losses every 50 steps are kept
+        # there for a failed cell; progress bars would only fill it. The Trainer prints its
+        # final metrics dict whatever the settings, hence the log file rather than an option.
         logging_steps=50,
+        disable_tqdm=True,
         use_cpu=context.device == "cpu",
         dataloader_num_workers=0,
     )

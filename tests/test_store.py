@@ -1,6 +1,9 @@
-"""Run records: round trips, resume keys, atomic writes and leftovers of killed runs."""
+"""Run records: round trips, resume keys, atomic writes, leftovers of killed runs, and records
+that are invalid on disk (skipped with a warning, not finished)."""
 
 import os
+import subprocess
+import time
 
 import numpy as np
 import pandas as pd
@@ -8,11 +11,25 @@ import pytest
 
 from harness import store as store_module
 from harness.errors import HarnessError
-from harness.store import TEMP_PREFIX, Store, write_atomic
+from harness.store import HOST_TAG, TEMP_PREFIX, Store, write_atomic
+
+ROWS = pd.DataFrame({"text": ["a b", "", "NA"], "label": [0, 1, 1], "prediction": [0, 1, 0]})
 
 
 def record(key: str, status: str = "ok", **extra) -> dict:
-    return {"key": key, "status": status, "task": "agnews", **extra}
+    """The fields every record needs, and those a finished or failed one adds."""
+    ok = {"accuracy": 2 / 3, "config": {}, "per_class_f1": {}, "confusion_matrix": [],
+          "device": "cpu", "accuracy_ci_low": 0.1, "accuracy_ci_high": 0.9, "macro_f1": 0.5,
+          "fit_s": 1, "predict_s": 1.0, "throughput_eps": 3.0, "latency_p50_ms": 1.0,
+          "latency_p95_ms": None}
+    return {"key": key, "status": status, "task": "agnews", "strategy": "toy", "seed": 0,
+            "model": "-", **(ok if status == "ok" else {"error": "boom"}), **extra}
+
+
+def dead_pid() -> int:
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
 
 
 @pytest.fixture
@@ -23,16 +40,15 @@ def store(tmp_path):
 
 
 def test_save_and_load_round_trip(store):
-    rec = record("cell1", accuracy=np.float64(0.75), n_eval=np.int64(8),
+    rec = record("cell1", accuracy=np.float64(0.75), n_eval=np.int64(3),
                  confusion=np.array([[1, 2], [3, 4]]), source=store.root / "x",
                  config={"lr": 1e-4, "layers": [1, 2]})
-    predictions = pd.DataFrame({"text": ["a b", "", "NA"], "label": [0, 1, 1],
-                                "prediction": [0, 1, 0]})
+    predictions = ROWS
     store.save(rec, predictions)
     loaded = store.load("cell1")
-    assert loaded == {"key": "cell1", "status": "ok", "task": "agnews", "accuracy": 0.75,
-                      "n_eval": 8, "confusion": [[1, 2], [3, 4]],
-                      "source": str(store.root / "x"), "config": {"lr": 1e-4, "layers": [1, 2]}}
+    assert loaded == {**record("cell1"), "accuracy": 0.75, "n_eval": 3,
+                      "confusion": [[1, 2], [3, 4]], "source": str(store.root / "x"),
+                      "config": {"lr": 1e-4, "layers": [1, 2]}}
     assert store.record_path("cell1").is_file()
     pd.testing.assert_frame_equal(store.predictions("cell1"), predictions)
 
@@ -52,13 +68,13 @@ def test_save_refuses_values_json_cannot_hold(store):
 @pytest.mark.parametrize("status, finished", [("ok", True), ("failed", False),
                                               ("skipped", False)])
 def test_is_finished_only_for_status_ok(store, status, finished):
-    store.save(record("cell", status=status, error="boom" if status != "ok" else None))
+    store.save(record("cell", status=status), ROWS if status == "ok" else None)
     assert store.is_finished("cell") is finished
 
 
 def test_saving_again_replaces_the_record(store):
     store.save(record("cell", status="failed"))
-    store.save(record("cell", status="ok"))
+    store.save(record("cell", status="ok"), ROWS)
     assert store.load("cell")["status"] == "ok"
     assert [r["key"] for r in store.records()] == ["cell"]
 
@@ -165,3 +181,15 @@ def test_records_ignores_temp_and_prediction_files(store):
 
 def test_records_of_a_missing_folder_is_empty(tmp_path):
     assert Store(tmp_path / "absent").records() == []
+
+
+def test_prepare_keeps_live_writers_temp_files_and_drops_dead_or_old_ones(store):
+    live = store.root / f"{TEMP_PREFIX}{os.getppid()}-{HOST_TAG}-inflight"
+    dead = store.root / f"{TEMP_PREFIX}{dead_pid()}-{HOST_TAG}-leftover"
+    old = store.root / f"{TEMP_PREFIX}{os.getppid()}-{HOST_TAG}-old"
+    other_host = store.root / f"{TEMP_PREFIX}{dead_pid()}-0000beef-remote"
+    for path in (live, dead, old, other_host):
+        path.write_bytes(b"half")
+    os.utime(old, (time.time() - 2 * 86400,) * 2)
+    store.prepare()
+    assert sorted(p.name for p in store.root.iterdir()) == sorted([live.name, other_host.name])

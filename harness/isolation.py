@@ -1,0 +1,116 @@
+"""A cell in its own fresh process: memory released after it, a crash contained, its output in a
+log instead of on the terminal, and stopped when the runner dies.
+
+    outcome = run_isolated(run_cell, cell)   # run_cell(cell) -> {"status": ..., ...}
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from harness.claims import SCRATCH_PREFIX, remove_scratch
+
+LOG_TAIL_CHARS = 4000
+
+
+def run_isolated(function, argument) -> dict:
+    """`function(argument)` in a fresh interpreter; a failed outcome keeps the tail of what the
+    process printed in its `traceback`."""
+    # The log is named with our pid: removed below or, after a kill -9, by the next run.
+    log_fd, log_path = tempfile.mkstemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", suffix=".log")
+    os.close(log_fd)
+    try:
+        outcome = _run_child(function, argument, log_path)
+        if outcome["status"] != "ok":
+            outcome["traceback"] = _with_log_tail(outcome.get("traceback"), Path(log_path))
+        return outcome
+    finally:
+        Path(log_path).unlink(missing_ok=True)
+
+
+def _run_child(function, argument, log_path: str) -> dict:
+    context = mp.get_context("spawn")  # a fresh interpreter: no inherited threads or memory
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_child, daemon=True,
+                              args=(function, argument, sender, os.getpid(), log_path))
+    process.start()
+    sender.close()
+    outcome = None
+    try:
+        outcome = receiver.recv()
+    except EOFError:  # the child died without a word: crash, OOM kill, signal
+        pass
+    process.join()
+    if outcome is None:
+        code = process.exitcode
+        how = (f"killed by signal {signal.Signals(-code).name}" if code and code < 0
+               else f"exit code {code}")
+        outcome = {"status": "failed", "error": f"cell process ended without a result ({how})"}
+    return outcome
+
+
+def _with_log_tail(trace: str | None, log: Path) -> str | None:
+    try:
+        tail = log.read_bytes()[-LOG_TAIL_CHARS:].decode(errors="replace").strip()
+    except OSError:
+        return trace
+    if not tail:
+        return trace
+    return f"{trace or ''}\n--- last output of the cell process ---\n{tail}".lstrip("\n")
+
+
+def _child(function, argument, sender, parent_pid: int, log_path: str) -> None:
+    _exit_with_parent(parent_pid)
+    _output_to(log_path)
+    try:
+        sender.send(function(argument))
+    finally:
+        sender.close()
+
+
+def _output_to(log_path: str) -> None:
+    """Send this process's stdout and stderr (the file descriptors, so C libraries' output too)
+    to the log: the terminal keeps the runner's progress lines only."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    log = os.open(log_path, os.O_WRONLY | os.O_APPEND)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """A cell whose runner was killed stops too, instead of computing a result nobody stores;
+    its scratch folder goes with it (os._exit skips the cell's own clean-up)."""
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(1)
+        remove_scratch(os.getpid())
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+class _DropMessage(logging.Filter):
+    def __init__(self, start: str):
+        super().__init__()
+        self.start = start
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.start)
+
+
+# bitsandbytes logs this warning at import, so in every cell process, on CPUs with AVX512-BF16
+# when the optional `kernels` package is absent; the fallback it then uses works. Installed when
+# this module is imported, which a cell process does before it unpickles its cell (and so
+# before the strategy's modules load).
+logging.getLogger("bitsandbytes.backends.cpu.ops").addFilter(
+    _DropMessage("Failed to load CPU gemm_4bit_forward"))
