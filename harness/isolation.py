@@ -19,6 +19,7 @@ from pathlib import Path
 from harness.claims import SCRATCH_PREFIX, remove_scratch
 
 LOG_TAIL_CHARS = 4000
+LOG_KEPT_BYTES = 1 << 20  # of a failed cell's output, kept beside its record
 
 
 def run_isolated(function, argument) -> dict:
@@ -31,6 +32,7 @@ def run_isolated(function, argument) -> dict:
         outcome = _run_child(function, argument, log_path)
         if outcome["status"] != "ok":
             outcome["traceback"] = _with_log_tail(outcome.get("traceback"), Path(log_path))
+            outcome["log"] = _log_end(Path(log_path))
         return outcome
     finally:
         Path(log_path).unlink(missing_ok=True)
@@ -55,6 +57,15 @@ def _run_child(function, argument, log_path: str) -> dict:
                else f"exit code {code}")
         outcome = {"status": "failed", "error": f"cell process ended without a result ({how})"}
     return outcome
+
+
+def _log_end(log: Path) -> str | None:
+    try:
+        with log.open("rb") as handle:
+            handle.seek(max(0, log.stat().st_size - LOG_KEPT_BYTES))
+            return handle.read().decode(errors="replace") or None
+    except OSError:
+        return None
 
 
 def _with_log_tail(trace: str | None, log: Path) -> str | None:

@@ -92,10 +92,14 @@ def _run_and_save(cell: Cell, store: Store, summary: Summary, prefix: str, isola
                   echo) -> None:
     echo(f"{prefix}: running on {len(cell.train)} training / {len(cell.eval)} evaluation rows")
     started = time.time()
-    results = _records(cell, _run(cell, isolate), started)
+    outcome = _run(cell, isolate)
+    log = outcome.pop("log", None)  # a failed cell's output: beside its record, not in it
+    results = _records(cell, outcome, started)
     try:
         for record, predictions in results:
             store.save(record, predictions)
+        if log and outcome["status"] != "ok":
+            store.save_log(cell.keys[0], log)
     except Exception as err:  # noqa: BLE001 - disk full, permissions: this cell fails, not the grid
         summary.failed += 1
         echo(f"{prefix}: FAILED: cannot save its record: {type(err).__name__}: {err}"[:600])

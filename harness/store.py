@@ -31,6 +31,7 @@ from harness.errors import HarnessError
 
 RECORD_SUFFIX = ".json"
 PREDICTIONS_SUFFIX = ".predictions.csv"
+LOG_SUFFIX = ".log"
 CLAIM_SUFFIX = ".claim"
 TEMP_PREFIX = ".tmp-"
 SCHEMA_VERSION = 2  # 2: the runner writes `schema_version`; predictions match eval_fingerprint
@@ -134,6 +135,13 @@ class Store:
             write_atomic(self.predictions_path(key), predictions.to_csv(index=False).encode())
         text = json.dumps(record, indent=2, sort_keys=True, default=_jsonable)
         write_atomic(self.record_path(key), text.encode())
+
+    def log_path(self, key: str) -> Path:
+        return self.root / f"{key}{LOG_SUFFIX}"
+
+    def save_log(self, key: str, text: str) -> None:
+        """What a failed cell's process printed, kept beside its record for reading."""
+        write_atomic(self.log_path(key), text.encode(errors="replace"))
 
     def records(self, strict: bool = False, warn=None) -> list[dict]:
         """Every valid record, by file name. An invalid one is skipped and `warn` (default: a

@@ -36,8 +36,8 @@ def noisy():
     registry.unregister(NoisyFails.name)
 
 
-def test_a_cells_output_goes_to_its_log_and_a_failed_cell_keeps_the_tail(noisy, data_dir,
-                                                                          tmp_path, capfd):
+def test_a_cells_output_goes_to_its_log_and_a_failed_cell_keeps_it(noisy, data_dir, tmp_path,
+                                                                   capfd):
     store = Store(tmp_path / "results")
     store.prepare()
     cells = build_cells(["agnews"], "toy-noisy-fails", n_train=20, n_eval=12, data_dir=data_dir)
@@ -51,5 +51,8 @@ def test_a_cells_output_goes_to_its_log_and_a_failed_cell_keeps_the_tail(noisy, 
     for noise in ("noise from print", "noise on sys.stderr", "noise from C on fd 1"):
         assert noise in trace.split("--- last output of the cell process ---")[1]
     assert "gemm_4bit" not in trace  # a known, harmless library warning is filtered out
+    kept = store.log_path(cells[0].key).read_text()  # the whole output, beside the record
+    assert all(noise in kept for noise in ("noise from print", "noise from C on fd 1"))
+    assert "log" not in store.load(cells[0].key)
     leftovers = Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}{os.getpid()}-*")
     assert not list(leftovers)  # the cell's log is removed
