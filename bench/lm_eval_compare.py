@@ -1,37 +1,50 @@
-"""Our label scoring against EleutherAI's lm-evaluation-harness, side by side.
+"""Our label scoring against EleutherAI's lm-evaluation-harness, like for like.
 
-Same model (the SmolLM2-135M-Instruct folder the harness materializes), same prompt text (the
-task's prompt, input cut to the same token budget, in the tokenizer's chat template), same
-evaluation rows, same demonstrations (the first k training rows, lm-eval's `first_n` sampler,
-given to both as chat turns), label words scored by log-likelihood in both (lm-eval's HF
-backend with `multiple_choice`). Prints examples/s of both, the ratio, the share of identical
-predictions, both accuracies with lm-eval's stderr, and our achieved FLOP/s against this
-machine's float32 matmul peak measured here.
+Same model object in memory (the SmolLM2-135M-Instruct folder the harness materializes, float32),
+same evaluation rows, same prompt text (the task's prompt, input cut to the same token budget,
+the first k training rows as demonstrations given as chat turns: lm-eval's `first_n` sampler
+with `fewshot_as_multiturn`), label words scored by log-likelihood on both sides (lm-eval's HF
+backend, `multiple_choice`). The share of identical prompt texts is printed as a check.
 
-    pip install lm-eval            # not a dependency of the harness
+What is timed, the same work on both sides: the model scoring prepared requests. lm-eval's task
+is built and its requests (`Instance`s, contexts rendered) are made once, outside the clock; only
+`HFLM.loglikelihood` over them is timed. Our prompts are rendered outside the clock; only
+`LabelScorer.score` is timed, with a fresh scorer each repeat, so nothing computed before
+(such as the demonstrations' cache) is reused. Both tokenize inside the clock. Each side gets a
+warm-up on a few rows first, then `--repeats` timed runs, interleaved so a busy spell on the
+machine hits both; min and median examples/s and the ratios of the mins and of the medians are
+printed and written with the environment to bench/results/lm_eval_compare.json.
+
+    pip install '.[bench]'         # lm-eval, not a dependency of the harness
     python bench/lm_eval_compare.py --n 500 --shots 0,8
 """
 
 from __future__ import annotations
 
-import argparse
+import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
+from artifact import environment, ratio, summary, timed, write_artifact
 from harness.models import resolve_model
 from harness.tasks import get_task
 from rows import bench_parser, demonstrations, question_rows
 from strategies.label_scoring import LabelScorer
 
+FEWSHOT_SEED = 1234  # simple_evaluate's default; first_n ignores it but the task wants one
 
-def parse_args() -> argparse.Namespace:
+
+def parse_args():
     parser = bench_parser(__doc__.splitlines()[0])
     parser.add_argument("--batch-size", type=int, default=16, help="lm-eval's batch size")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs of each side")
+    parser.add_argument("--warmup-rows", type=int, default=4, help="rows scored before timing")
+    parser.add_argument("--out", default=None, help="artifact path "
+                        "(default bench/results/lm_eval_compare.json)")
     return parser.parse_args()
 
 
@@ -39,14 +52,8 @@ def matmul_peak_flops(size: int = 2048, repeats: int = 5) -> float:
     """Best float32 matmul FLOP/s of this machine with torch's current thread count."""
     a, b = torch.randn(size, size), torch.randn(size, size)
     torch.mm(a, b)
-    best = min(_timed(lambda: torch.mm(a, b)) for _ in range(repeats))
+    best = min(timed(torch.mm, a, b)[1] for _ in range(repeats))
     return 2 * size**3 / best
-
-
-def _timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def write_lm_eval_task(folder: Path, name: str, label_words, train: pd.DataFrame,
@@ -74,71 +81,118 @@ metric_list:
 """)
 
 
-def run_lm_eval(path: str, folder: Path, name: str, shots: int, batch_size: int):
-    from lm_eval import simple_evaluate
-    from lm_eval.models.huggingface import HFLM
-    from lm_eval.tasks import TaskManager
+def lm_eval_requests(lm, folder: Path, name: str, shots: int) -> list:
+    """lm-eval's loglikelihood requests for the task, built as `simple_evaluate` builds them
+    (chat template, demonstrations as turns), ordered by row then choice."""
+    from lm_eval.tasks import TaskManager, get_task_dict
 
-    lm = HFLM(pretrained=path, device="cpu", batch_size=batch_size, dtype="float32")
-    start = time.perf_counter()
-    out = simple_evaluate(model=lm, tasks=[name], task_manager=TaskManager(include_path=str(folder)),
-                          num_fewshot=shots, apply_chat_template=True, fewshot_as_multiturn=True,
-                          log_samples=True)
-    seconds = time.perf_counter() - start
-    samples = sorted(out["samples"][name], key=lambda s: s["doc_id"])
-    preds = np.array([int(np.argmax([_loglikelihood(r) for r in s["filtered_resps"]]))
-                      for s in samples])
-    metrics = out["results"][name]
-    return preds, seconds, metrics["acc,none"], metrics["acc_stderr,none"]
+    task = get_task_dict([name], TaskManager(include_path=str(folder)))[name]
+    task.set_config(key="num_fewshot", value=shots)
+    task.set_fewshot_seed(seed=FEWSHOT_SEED)
+    task.build_all_requests(apply_chat_template=True, fewshot_as_multiturn=True,
+                            chat_template=lm.apply_chat_template,
+                            tokenizer_name=lm.tokenizer_name)
+    return sorted(task.instances, key=lambda instance: (instance.doc_id, instance.idx))
 
 
-def _loglikelihood(response) -> float:
-    # (loglikelihood, is_greedy), possibly wrapped in a list, across lm-eval versions
-    while isinstance(response, (list, tuple)) and isinstance(response[0], (list, tuple)):
-        response = response[0]
-    return float(response[0])
+def lm_eval_predictions(lm, requests: list, num_labels: int) -> np.ndarray:
+    """Argmax over each row's choices of lm-eval's log-likelihoods (its `acc`)."""
+    responses = lm.loglikelihood(requests, disable_tqdm=True)
+    return np.array([ll for ll, _ in responses]).reshape(-1, num_labels).argmax(axis=1)
+
+
+def compare(lm, model, tokenizer, task, test, train, shots, args, folder: Path) -> dict:
+    """One shot count: both sides warmed up, then timed `repeats` times, interleaved."""
+    name = f"adapt_harness_{task.name}_{shots}shot"
+    write_lm_eval_task(folder, name, task.label_words, train, test)
+    # Timed only to say what the old figure folded into lm-eval's time (simple_evaluate).
+    requests, building_s, _ = timed(lm_eval_requests, lm, folder, name, shots)
+    render = LabelScorer(model, tokenizer, task.label_words)
+    prompts = [render.render(q, demonstrations(task, train, shots)) for q in test["question"]]
+    contexts = [r.args[0] for r in requests[::len(task.label_words)]]
+    warm = args.warmup_rows
+    lm_eval_predictions(lm, requests[:warm * len(task.label_words)], len(task.label_words))
+    LabelScorer(model, tokenizer, task.label_words).score(prompts[:warm])
+    their_s, their_cpu_s, our_s, our_cpu_s, tokens = [], [], [], [], 0
+    for _ in range(args.repeats):
+        theirs, seconds, cpu_s = timed(lm_eval_predictions, lm, requests, len(task.label_words))
+        their_s.append(seconds)
+        their_cpu_s.append(cpu_s)
+        scorer = LabelScorer(model, tokenizer, task.label_words)  # nothing kept from before
+        ours, seconds, cpu_s = timed(scorer.score, prompts)
+        ours = ours.argmax(axis=1)
+        our_s.append(seconds)
+        our_cpu_s.append(cpu_s)
+        tokens = scorer.tokens_processed
+        print(f"  {shots}-shot repeat {len(our_s)}/{args.repeats}: lm-eval {their_s[-1]:.1f} s "
+              f"({their_cpu_s[-1]:.1f} CPU s), ours {seconds:.1f} s ({cpu_s:.1f} CPU s)",
+              file=sys.stderr, flush=True)
+    labels, n = test["label"].to_numpy(), len(test)
+    lm_eval_side, our_side = summary(their_s, n, their_cpu_s), summary(our_s, n, our_cpu_s)
+    their_acc = float((theirs == labels).mean())
+    return {"shots": shots, "rows": n, "lm_eval": lm_eval_side, "ours": our_side,
+            "ratio": ratio(lm_eval_side, our_side),
+            "identical_predictions": float((ours == theirs).mean()),
+            "identical_prompts": float(np.mean([a == b for a, b in zip(contexts, prompts)])),
+            "lm_eval_accuracy": their_acc,
+            "lm_eval_accuracy_stderr": float(np.sqrt(their_acc * (1 - their_acc) / (n - 1))),
+            "our_accuracy": float((ours == labels).mean()), "our_tokens": tokens,
+            "lm_eval_request_building_s": round(building_s, 3)}
+
+
+def print_row(row: dict, matmul_params: int, peak: float) -> None:
+    flops = 2 * matmul_params * row["our_tokens"] / row["ours"]["min_s"]
+    row["our_gflops_best"], row["of_matmul_peak"] = flops / 1e9, flops / peak
+    theirs, ours = row["lm_eval"], row["ours"]
+    print(f"{row['shots']:>5} {theirs['best_examples_per_s']:>7.2f} "
+          f"{theirs['median_examples_per_s']:>7.2f} {ours['best_examples_per_s']:>7.2f} "
+          f"{ours['median_examples_per_s']:>7.2f} {row['ratio']['min']:>6.2f}x "
+          f"{row['ratio']['median']:>6.2f}x {row['identical_predictions']:>9.1%} "
+          f"{row['identical_prompts']:>8.1%} {row['lm_eval_accuracy']:>6.3f} ± "
+          f"{row['lm_eval_accuracy_stderr']:.3f} {row['our_accuracy']:>7.3f} "
+          f"{flops / 1e9:>7.1f} {flops / peak:>7.0%} {row['ratio']['cpu_min']:>6.2f}x "
+          f"{row['ratio']['cpu_median']:>6.2f}x", flush=True)
 
 
 def main() -> None:
     args = parse_args()
+    started = environment(("lm-eval",))
     task = get_task(args.task)
     path = resolve_model(args.model).local_path()
+    from lm_eval.models.huggingface import HFLM
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
-    scorer = LabelScorer(model, tokenizer, task.label_words)
+    # lm-eval gets the very model object we score with: same weights, same memory layout.
+    lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=args.batch_size)
     test, train = question_rows(task, tokenizer, args.n, args.data_dir)
     peak = matmul_peak_flops()
     params = sum(p.numel() for p in model.parameters())
     # FLOPs per token come from the matmuls: the embedding table is a lookup on the way in, and
     # the output projection runs on the last position only (logits_to_keep), so neither counts.
     matmul_params = params - model.get_input_embeddings().weight.numel()
-    print(f"task {task.name}, {len(test)} rows, model {args.model} ({params / 1e6:.1f}M, "
-          f"{matmul_params / 1e6:.1f}M in matmuls), torch threads {torch.get_num_threads()}, "
-          f"float32 matmul peak {peak / 1e9:.1f} GFLOP/s")
-    print(f"{'shots':>5} {'lm-eval ex/s':>13} {'ours ex/s':>10} {'ratio':>6} {'identical':>10} "
-          f"{'lm-eval acc':>16} {'our acc':>8} {'our GFLOP/s':>12} {'of peak':>8}")
+    print(f"task {task.name}, {len(test)} rows, model {args.model} ({params / 1e6:.1f}M), "
+          f"torch threads {torch.get_num_threads()}, float32 matmul peak {peak / 1e9:.1f} "
+          f"GFLOP/s, {args.repeats} repeats after {args.warmup_rows} warm-up rows")
+    print(f"{'':>5} {'lm-eval ex/s':>15} {'ours ex/s':>15} {'wall-time ratio':>15} "
+          f"{'identical':>18} {'':>38} {'CPU-time ratio':>15}")
+    print(f"{'shots':>5} {'best':>7} {'median':>7} {'best':>7} {'median':>7} {'mins':>7} "
+          f"{'medians':>7} {'preds':>9} {'prompts':>8} {'lm-eval acc':>14} {'our acc':>7} "
+          f"{'GFLOP/s':>7} {'of peak':>7} {'mins':>7} {'medians':>7}")
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for shots in args.shots:
-            name = f"adapt_harness_{task.name}_{shots}shot"
-            folder = Path(tmp) / name
+            folder = Path(tmp) / f"{shots}shot"
             folder.mkdir()
-            write_lm_eval_task(folder, name, task.label_words, train, test)
-            theirs, their_s, their_acc, stderr = run_lm_eval(path, folder, name, shots,
-                                                             args.batch_size)
-            demos = demonstrations(task, train, shots)
-            prompts = [scorer.render(q, demos) for q in test["question"]]
-            scorer.tokens_processed = 0
-            start = time.perf_counter()
-            ours = scorer.score(prompts).argmax(axis=1)
-            our_s = time.perf_counter() - start
-            flops = 2 * matmul_params * scorer.tokens_processed / our_s
-            n = len(test)
-            print(f"{shots:>5} {n / their_s:>13.2f} {n / our_s:>10.2f} {their_s / our_s:>5.1f}x "
-                  f"{(ours == theirs).mean():>9.1%} {their_acc:>8.3f} ± {stderr:.3f} "
-                  f"{(ours == test['label'].to_numpy()).mean():>8.3f} {flops / 1e9:>12.1f} "
-                  f"{flops / peak:>7.0%}")
+            rows.append(compare(lm, model, tokenizer, task, test, train, shots, args, folder))
+            print_row(rows[-1], matmul_params, peak)
+            # Written after every shot count: a long 8-shot run stopped midway keeps 0-shot.
+            figures = {"task": task.name, "model": args.model, "rows": rows,
+                       "complete": len(rows) == len(args.shots),
+                       "matmul_peak_gflops": peak / 1e9}
+            path = write_artifact("lm_eval_compare", args, figures, started)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

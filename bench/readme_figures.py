@@ -1,0 +1,115 @@
+"""The README's benchmark figures, generated from the JSON artifacts under bench/results/ so no
+figure is ever typed by hand. Prints the Markdown; with --write replaces what lies between
+`<!-- bench:begin -->` and `<!-- bench:end -->` in README.md.
+
+    python bench/readme_figures.py            # print the tables
+    python bench/readme_figures.py --write    # and put them in README.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from artifact import RESULTS_DIR
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+
+def best_median(summary: dict, key: str = "examples_per_s", digits: int = 2) -> str:
+    return f"{summary['best_' + key]:.{digits}f} / {summary['median_' + key]:.{digits}f}"
+
+
+def times(pair: dict, prefix: str = "") -> str:
+    """'min / median' of a ratio pair; "-" for an artifact written before CPU time was kept."""
+    if prefix + "min" not in pair:
+        return "-"
+    return f"{pair[prefix + 'min']:.2f}x / {pair[prefix + 'median']:.2f}x"
+
+
+def lm_eval_table(records: list[dict]) -> list[str]:
+    lines = [("| shots | rows | lm-eval ex/s (best / median) | ours ex/s (best / median) | "
+              "wall-time ratio (mins / medians) | CPU-time ratio (mins / medians) | "
+              "identical predictions | lm-eval acc | our acc |"),
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for record in records:
+        for row in record["figures"]["rows"]:
+            lines.append(f"| {row['shots']} | {row['rows']} | {best_median(row['lm_eval'])} | "
+                         f"{best_median(row['ours'])} | {times(row['ratio'])} | "
+                         f"{times(row['ratio'], 'cpu_')} | "
+                         f"{row['identical_predictions']:.1%} | {row['lm_eval_accuracy']:.3f} | "
+                         f"{row['our_accuracy']:.3f} |")
+    return lines
+
+
+def finetune_table(records: list[dict]) -> list[str]:
+    lines = [("| strategy | variant | rows | fit s (best / median) | variant / harness, wall "
+              "(mins / medians) | variant / harness, CPU (mins / medians) | "
+              "Trainer set-up s (best) | mean step loss | final loss |"),
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for record in records:
+        for row in record["figures"]["rows"]:
+            pair = row.get("ratio_to_harness", {})
+            vs = f"{times(pair)} | {times(pair, 'cpu_')}"
+            setup = f"{row['setup_s_min']:.1f}" if "setup_s_min" in row else "-"
+            fit = row["fit"]
+            lines.append(f"| {row['strategy']} | {row['variant']} | {row['rows']} | "
+                         f"{fit['min_s']:.1f} / {fit['median_s']:.1f} | {vs} | {setup} | "
+                         f"{row['mean_step_loss']:.4f} | {row['final_loss']:.4f} |")
+    return lines
+
+
+TABLES = {"lm_eval_compare": lm_eval_table, "finetune_compare": finetune_table}
+
+
+def provenance(record: dict, path: Path) -> str:
+    """Where a table's figures come from: the artifact, its command, machine and code."""
+    env = record["environment"]
+    commit = (env.get("git_commit") or "unknown")[:7] + (" (dirty)" if env.get("git_dirty") else "")
+    stopped = "" if record["figures"].get("complete", True) else ", stopped before the end"
+    shown = path.relative_to(README.parent) if path.is_relative_to(README.parent) else path
+    return (f"`{shown}`: `{record['command']}`{stopped}; "
+            f"{env['device_name']}, {env['torch_threads']} torch threads, load average "
+            f"{env['load_average_1m_5m_15m'][0]:.1f} at start and "
+            f"{record['load_average_at_end'][0]:.1f} at end; torch "
+            f"{env['packages'].get('torch')}, commit {commit}, {record['finished_utc']}")
+
+
+def markdown(results_dir: Path = RESULTS_DIR) -> str:
+    found: dict[str, list[tuple[Path, dict]]] = {}
+    for path in sorted(results_dir.glob("*.json")):
+        record = json.loads(path.read_text())
+        found.setdefault(record["benchmark"], []).append((path, record))
+    blocks = []
+    for name, render in TABLES.items():
+        if name not in found:
+            continue
+        records = [record for _, record in found[name]]
+        sources = "\n".join(f"- {provenance(record, path)}" for path, record in found[name])
+        blocks.append("\n".join(render(records)) + "\n\n" + sources)
+    return "\n\n".join(blocks)
+
+
+def write_readme(text: str) -> None:
+    readme = README.read_text()
+    if BEGIN not in readme or END not in readme:
+        raise SystemExit(f"{README} has no {BEGIN} ... {END} markers to write between")
+    head, rest = readme.split(BEGIN, 1)
+    tail = rest.split(END, 1)[1]
+    README.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true", help="rewrite README.md's bench block")
+    args = parser.parse_args()
+    text = markdown()
+    print(text)
+    if args.write:
+        write_readme(text)
+
+
+if __name__ == "__main__":
+    main()
