@@ -11,9 +11,9 @@ runs (>= 1.0: the harness is as fast). Each side's loss is printed: the mean of 
 and the trained model's loss on its training rows.
 
 Variants measure where the Trainer's time goes and what wins it back: the plain loop padded to
-max_length, length-grouped, under bf16 autocast; the Trainer with
-`train_sampling_strategy="group_by_length"` or `bf16=True` (the arguments strategies/training.py
-builds, with that one change).
+max_length, length-grouped, under bf16 autocast, or both; the Trainer with
+`train_sampling_strategy="group_by_length"`, `bf16=True` or both (the arguments
+strategies/training.py builds, with just that change).
 
     python bench/finetune_compare.py                          # --n 512, 1 epoch, 3 repeats
     python bench/finetune_compare.py --variants harness,plain --epochs 3
@@ -52,8 +52,11 @@ VARIANTS = {
     "plain-static-padding": ("plain", LoopVariant(static_padding=True)),
     "plain-grouped": ("plain", LoopVariant(group_by_length=True)),
     "plain-bf16": ("plain", LoopVariant(bf16=True)),
+    "plain-grouped-bf16": ("plain", LoopVariant(group_by_length=True, bf16=True)),
     "harness-grouped": ("harness", {"train_sampling_strategy": "group_by_length"}),
     "harness-bf16": ("harness", {"bf16": True}),
+    "harness-grouped-bf16": ("harness", {"train_sampling_strategy": "group_by_length",
+                                         "bf16": True}),
 }
 
 
