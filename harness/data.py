@@ -1,7 +1,10 @@
 """Dataset splits from a local folder or the Hugging Face hub, validated, with seeded,
 stratified subsets.
 
-A local folder holds `<task>/<split>.csv` (or .parquet / .jsonl) with columns `text,label`.
+A local folder holds `<task>/<split>.csv` (or .parquet / .jsonl) with columns `text,label`;
+labels are the task's label names or their indices (0 = the task's first label). A column
+whose every value is a label name is read as names (so a task labelled "1".."5" reads its own
+names), any other as indices.
 Rule for empty texts: a split holding a row whose text is empty or only whitespace is refused,
 in one line naming the file and how many such rows it has (a model cannot classify nothing,
 and dropping rows silently would change what "n rows" means). The shared data has none.
@@ -71,6 +74,11 @@ def load_split(task: Task, split: str, data_dir: str | os.PathLike | None = None
     elif task_folder is not None and task_folder.is_dir():
         raise HarnessError(f"no '{split}' split for task '{task.name}' in {task_folder} "
                            f"(expected {split}.csv, {split}.parquet or {split}.jsonl)")
+    elif task.hub_id is None:
+        where = f"'{folder}' holds no {task.name}/ folder" if folder else "no data folder given"
+        raise HarnessError(f"task '{task.name}' has no hub_id and {where}: point --data-dir or "
+                           f"{DATA_DIR_ENV} at a folder holding {task.name}/{split}.csv with "
+                           f"columns text,label, or set hub_id in the task file")
     else:
         frame, source = _hub_frame(task, split), f"hub:{task.hub_id}"
     return _validate(frame, task, source)
@@ -120,12 +128,7 @@ def _validate(frame: pd.DataFrame, task: Task, source: str) -> Split:
                            f"(found: {', '.join(map(str, frame.columns))})")
     if frame.empty:
         raise HarnessError(f"{source}: the split is empty")
-    labels = pd.to_numeric(frame["label"], errors="coerce")
-    bad = labels.isna() | (labels < 0) | (labels >= task.num_labels) | (labels % 1 != 0)
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise HarnessError(f"{source}: label '{frame['label'].iloc[row]}' in row {row + 1} is not "
-                           f"an integer in 0..{task.num_labels - 1} for task '{task.name}'")
+    labels = _label_indices(frame["label"], task, source)
     empty = frame["text"].isna() | frame["text"].astype(str).str.strip().eq("")
     if empty.any():
         row = int(np.flatnonzero(empty.to_numpy())[0])
@@ -133,6 +136,31 @@ def _validate(frame: pd.DataFrame, task: Task, source: str) -> Split:
                            f"{row + 1}); remove them, empty texts cannot be classified")
     texts = tuple(str(t) for t in frame["text"])
     return Split(texts, labels.to_numpy(dtype=np.int64))
+
+
+def _label_indices(column: pd.Series, task: Task, source: str) -> pd.Series:
+    """Label indices from a column of label names or of indices (see the module docstring)."""
+    names = column.map(str)
+    index_of = {name: i for i, name in enumerate(task.labels)}
+    if names.isin(index_of).all():
+        return names.map(index_of)
+    labels = pd.to_numeric(column, errors="coerce")
+    unknown = (labels.isna() & ~names.isin(index_of)).to_numpy()
+    if unknown.any():
+        row = int(np.flatnonzero(unknown)[0])
+        raise HarnessError(f"{source}: label '{column.iloc[row]}' in row {row + 1} is not a label "
+                           f"of task '{task.name}' ({', '.join(task.labels)}) nor an index "
+                           f"0..{task.num_labels - 1}")
+    if labels.isna().any():  # names among indices: which one was meant would be a guess
+        row = int(np.flatnonzero(labels.isna().to_numpy())[0])
+        raise HarnessError(f"{source}: the label column mixes names ('{column.iloc[row]}' in "
+                           f"row {row + 1}) and indices; use one or the other")
+    bad = (labels < 0) | (labels >= task.num_labels) | (labels % 1 != 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise HarnessError(f"{source}: label '{column.iloc[row]}' in row {row + 1} is not "
+                           f"an integer in 0..{task.num_labels - 1} for task '{task.name}'")
+    return labels
 
 
 def subset(split: Split, n: int | None, seed: int, what: str = "rows") -> Split:

@@ -1,14 +1,16 @@
 """Tasks are data: label names, one label word per label for prompting, a prompt template and
-where the splits come from. Adding a task means adding an entry here (or a YAML file), not code.
+where the splits come from. Adding a task means adding an entry here (or a YAML file, see the
+README's "Bring your own data"), not code.
 
     from harness.tasks import get_task
-    task = get_task("agnews")
+    task = get_task("agnews")            # or get_task("my-task.yaml")
     task.prompt(text="Stocks fell ...")
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +38,8 @@ class Task:
     label_words: tuple[str, ...]
     # Format with {text} and {choices}; the answer (a label word) follows the prompt.
     prompt_template: str
-    hub_id: str
+    # None for a task whose splits only exist in a local data folder (<data-dir>/<name>/).
+    hub_id: str | None = None
     hub_config: str | None = None
     hub_text_column: str = "text"
     hub_label_column: str = "label"
@@ -115,13 +118,26 @@ BUILTIN_TASKS: dict[str, Task] = {
 }
 
 
+FILE_SUFFIXES = (".yaml", ".yml")
+# Fields a task file may leave out, and why they have a default.
+_OPTIONAL_IN_FILE = {"label_words"}  # the labels themselves
+
+
+def is_task_file(name: str) -> bool:
+    """Whether a --task value names a task file rather than a task."""
+    return name.endswith(FILE_SUFFIXES)
+
+
 def get_task(name: str) -> Task:
     """A built-in task by name, or a task described in a YAML file at that path."""
     if name in BUILTIN_TASKS:
         return BUILTIN_TASKS[name]
-    if name.endswith((".yaml", ".yml")) and Path(name).is_file():
+    if is_task_file(name):
+        if not Path(name).is_file():
+            raise HarnessError(f"unknown task '{name}': no such task file")
         return task_from_yaml(Path(name))
-    raise HarnessError(f"unknown task '{name}'{did_you_mean(name, BUILTIN_TASKS)}")
+    raise HarnessError(f"unknown task '{name}'{did_you_mean(name, BUILTIN_TASKS)}; give a "
+                       f"built-in task name or a path to a task YAML file (.yaml or .yml)")
 
 
 def task_from_yaml(path: Path) -> Task:
@@ -138,8 +154,8 @@ def task_from_yaml(path: Path) -> Task:
         problem = getattr(err, "problem", None) or one_line(err)
         raise HarnessError(f"task file {path}: not valid YAML{where} ({problem})") from None
     if spec is None:
-        raise HarnessError(f"task file {path}: is empty; it needs name, labels, "
-                           f"prompt_template and hub_id")
+        raise HarnessError(f"task file {path}: is empty; it needs name, labels and "
+                           f"prompt_template")
     if not isinstance(spec, dict):
         raise HarnessError(f"task file {path}: must be a mapping of fields (name, labels, "
                            f"prompt_template, hub_id, ...), got {type(spec).__name__}")
@@ -153,17 +169,20 @@ def _typed_fields(spec: dict) -> dict:
     fields = {f.name: f for f in dataclasses.fields(Task)}
     unknown = [str(key) for key in spec if key not in fields]
     if unknown:
-        raise HarnessError(f"unknown field '{unknown[0]}'{did_you_mean(unknown[0], fields)}")
+        close = difflib.get_close_matches(unknown[0], fields, n=1, cutoff=0.5)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise HarnessError(f"unknown field '{unknown[0]}'{hint}; valid fields: "
+                           f"{', '.join(fields)}")
     required = [f.name for f in fields.values()
                 if f.default is dataclasses.MISSING and f.name not in spec
-                and f.name != "label_words"]
+                and f.name not in _OPTIONAL_IN_FILE]
     if required:
         raise HarnessError(f"missing field(s) {', '.join(required)}")
     typed = dict(spec)
     typed["labels"] = _names(spec["labels"], "labels")
     typed["label_words"] = _names(spec.get("label_words", spec["labels"]), "label_words")
     for key, value in typed.items():
-        optional = key == "hub_config" and value is None
+        optional = key in ("hub_id", "hub_config") and value is None
         if key not in ("labels", "label_words") and not optional and not isinstance(value, str):
             raise HarnessError(f"field '{key}' must be a string, got {value!r}")
     return typed

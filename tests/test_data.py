@@ -85,13 +85,78 @@ def test_label_out_of_range_names_value_and_row(tmp_path, bad_label, row):
     assert "0..3" in message and "'agnews'" in message
 
 
-@pytest.mark.parametrize("bad_label", ["positive", "1.5"])
-def test_non_integer_label_is_an_error(tmp_path, bad_label):
-    frame = pd.DataFrame({"text": ["a", "b"], "label": ["0", bad_label]})
+def test_fractional_label_is_an_error(tmp_path):
+    frame = pd.DataFrame({"text": ["a", "b"], "label": ["0", "1.5"]})
     write_split(tmp_path, "sst2", "test", "csv", frame)
     with pytest.raises(HarnessError) as info:
         load_split(get_task("sst2"), "test", tmp_path)
-    assert f"label '{bad_label}' in row 2 is not an integer in 0..1" in info.value.message
+    assert "label '1.5' in row 2 is not an integer in 0..1" in info.value.message
+
+
+EMOTION = get_task("emotion")  # sadness, joy, love, anger, fear, surprise: not alphabetical
+
+
+@pytest.mark.parametrize("ext", ["csv", "parquet", "jsonl"])
+def test_labels_given_as_names_map_to_the_tasks_order(tmp_path, ext):
+    frame = pd.DataFrame({"text": ["a", "b", "c", "d"],
+                          "label": ["anger", "sadness", "surprise", "joy"]})
+    write_split(tmp_path, "emotion", "test", ext, frame)
+    assert load_split(EMOTION, "test", tmp_path).labels.tolist() == [3, 0, 5, 1]
+
+
+def test_names_and_indices_give_the_same_split(tmp_path):
+    names = pd.DataFrame({"text": ["a", "b"], "label": ["positive", "negative"]})
+    write_split(tmp_path / "names", "sst2", "test", "csv", names)
+    write_split(tmp_path / "indices", "sst2", "test", "csv", names.assign(label=[1, 0]))
+    by_name = load_split(get_task("sst2"), "test", tmp_path / "names")
+    by_index = load_split(get_task("sst2"), "test", tmp_path / "indices")
+    assert by_name.fingerprint() == by_index.fingerprint()
+
+
+def test_labels_that_look_like_numbers_are_read_as_the_tasks_names(tmp_path):
+    stars = Task(name="stars", labels=("1", "2", "3"), label_words=("bad", "fair", "good"),
+                 prompt_template="{text} {choices}")
+    write_split(tmp_path, "stars", "test", "csv", pd.DataFrame({"text": ["a", "b", "c"],
+                                                                "label": [3, 1, 2]}))
+    assert load_split(stars, "test", tmp_path).labels.tolist() == [2, 0, 1]
+
+
+def test_an_unknown_label_name_is_named_with_the_valid_ones(tmp_path):
+    frame = pd.DataFrame({"text": ["a", "b", "c"], "label": ["joy", "Anger", "joy"]})
+    write_split(tmp_path, "emotion", "test", "csv", frame)
+    with pytest.raises(HarnessError) as info:
+        load_split(EMOTION, "test", tmp_path)
+    assert info.value.message == (
+        f"{tmp_path / 'emotion' / 'test.csv'}: label 'Anger' in row 2 is not a label of task "
+        f"'emotion' (sadness, joy, love, anger, fear, surprise) nor an index 0..5")
+
+
+def test_a_column_mixing_names_and_indices_is_refused(tmp_path):
+    frame = pd.DataFrame({"text": ["a", "b"], "label": ["0", "positive"]})
+    write_split(tmp_path, "sst2", "test", "csv", frame)
+    with pytest.raises(HarnessError, match="mixes names \\('positive' in row 2\\) and indices"):
+        load_split(get_task("sst2"), "test", tmp_path)
+
+
+LOCAL_ONLY = Task(name="mine", labels=("a", "b"), label_words=("a", "b"),
+                  prompt_template="{text} {choices}")  # no hub_id
+
+
+def test_a_task_without_hub_id_loads_from_the_data_folder(tmp_path):
+    write_split(tmp_path, "mine", "train", "csv", pd.DataFrame({"text": ["x", "y"],
+                                                                "label": ["b", "a"]}))
+    assert load_split(LOCAL_ONLY, "train", tmp_path).labels.tolist() == [1, 0]
+
+
+@pytest.mark.parametrize("with_folder", [True, False])
+def test_a_task_without_hub_id_nor_local_data_says_what_to_do(tmp_path, with_folder):
+    folder = tmp_path if with_folder else None
+    with pytest.raises(HarnessError) as info:
+        load_split(LOCAL_ONLY, "test", folder)
+    message = info.value.message
+    where = f"'{tmp_path}' holds no mine/ folder" if with_folder else "no data folder given"
+    assert message.startswith(f"task 'mine' has no hub_id and {where}: point --data-dir")
+    assert "mine/test.csv" in message and "set hub_id in the task file" in message
 
 
 def test_empty_split_header_only(tmp_path):

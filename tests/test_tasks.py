@@ -73,6 +73,13 @@ def test_unknown_task_far_from_any_name_lists_the_choices():
     assert "choose from: agnews, emotion, sst2, trec" in info.value.message
 
 
+def test_unknown_task_mentions_task_files():
+    with pytest.raises(HarnessError) as info:
+        get_task("my-task")
+    assert info.value.message.endswith("; give a built-in task name or a path to a task YAML "
+                                       "file (.yaml or .yml)")
+
+
 def test_task_rejects_mismatched_label_words():
     with pytest.raises(HarnessError, match="2 labels but 3 label words"):
         Task(name="bad", labels=("a", "b"), label_words=("x", "y", "z"),
@@ -125,18 +132,30 @@ def test_yaml_task_missing_field_names_the_file(tmp_path):
     assert "labels" in info.value.message
 
 
-def test_yaml_task_unknown_field_is_an_error(tmp_path):
+def test_yaml_task_unknown_field_lists_the_valid_ones(tmp_path):
     path = tmp_path / "extra.yaml"
     path.write_text("name: e\nlabels: [a, b]\nprompt_template: '{text}'\nhub_id: org/e\n"
                     "colour: blue\n")
     with pytest.raises(HarnessError) as info:
         get_task(str(path))
-    assert "colour" in info.value.message
+    assert info.value.message == (
+        f"task file {path}: unknown field 'colour'; valid fields: name, labels, label_words, "
+        f"prompt_template, hub_id, "
+        f"hub_config, hub_text_column, hub_label_column, train_split, eval_split")
 
 
 def test_missing_yaml_path_is_an_unknown_task(tmp_path):
-    with pytest.raises(HarnessError, match="unknown task"):
-        get_task(str(tmp_path / "absent.yaml"))
+    path = tmp_path / "absent.yaml"
+    with pytest.raises(HarnessError) as info:
+        get_task(str(path))
+    assert info.value.message == f"unknown task '{path}': no such task file"
+
+
+def test_a_task_file_without_hub_id_is_a_local_task(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text("name: mine\nlabels: [a, b]\nprompt_template: '{text} {choices}'\n")
+    task = get_task(str(path))
+    assert task.hub_id is None and task.hub_config is None
 
 
 def make(name="t", labels=("a", "b"), label_words=None) -> Task:
