@@ -84,7 +84,7 @@ def main() -> None:
     model, tokenizer = load_model(args.model)
     config = ZeroShotConfig()
     scorer = LabelScorer(model, tokenizer, task.label_words,
-                         use_chat_template=config.use_chat_template, normalize=config.normalize,
+                         use_chat_template=config.use_chat_template,
                          max_batch_tokens=config.max_batch_tokens)
     prompts = [scorer.render(task.prompt(truncate_text(tokenizer, t, config.max_text_tokens)))
                for t in rows.texts]

@@ -2,6 +2,7 @@
 
     harness run --strategies all --task agnews
     harness run --strategies zero-shot,full-finetune --task agnews,sst2 --seeds 0,1 --n-eval 500
+    harness run --strategies few-shot,tfidf-logreg --task agnews --data-seeds 0,1,2
     harness list strategies
     harness report --results results --out reports --prices prices.json
 """
@@ -35,14 +36,20 @@ def main():
 @click.option("--model", "-m", "models", multiple=True, metavar="NAME|KIND=NAME",
               help="Preset, hub id or local folder for every strategy, or per kind: "
                    "encoder=NAME / decoder=NAME. Repeatable. Default: the kind's preset.")
-@click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds.")
+@click.option("--seeds", default="0", show_default=True,
+              help="Comma-separated seeds; a deterministic strategy (zero-shot, tfidf-logreg, "
+                   "...) runs for the first only.")
 @click.option("--profile", type=click.Choice(["quick", "full"]), default="quick",
               show_default=True, help="quick: 2,000 training / 1,000 evaluation rows; "
                                       "full: whole splits.")
 @click.option("--n-train", type=int, help="Training rows (overrides the profile).")
 @click.option("--n-eval", type=int, help="Evaluation rows (overrides the profile).")
-@click.option("--data-seed", type=int, default=0, show_default=True,
-              help="Seed of the row subsets; the same for every strategy so all see the same rows.")
+@click.option("--data-seeds", "--data-seed", "data_seeds", default="0", show_default=True,
+              help="Comma-separated seeds drawing the training rows, an axis of the grid like "
+                   "--seeds; every strategy sees the same rows for a given data seed.")
+@click.option("--eval-seed", type=int, default=0, show_default=True,
+              help="Seed drawing the evaluation rows: the same for every data seed, so that "
+                   "results on them compare row by row.")
 @click.option("--data-dir", type=click.Path(file_okay=False),
               help="Folder with <task>/{train,test}.csv; default $HARNESS_DATA_DIR, else the hub.")
 @click.option("--config", "-c", "settings", multiple=True, metavar="STRATEGY.FIELD=VALUE",
@@ -60,8 +67,9 @@ def main():
               help="Run cells in this process (for debugging; a crash ends the whole run).")
 @click.option("--trust-remote-code", is_flag=True,
               help="Allow models whose code lives in their hub repository.")
-def run(strategies, tasks, models, seeds, profile, n_train, n_eval, data_seed, data_dir,
-        settings, out, reports_dir, prices, backend, force, no_isolation, trust_remote_code):
+def run(strategies, tasks, models, seeds, profile, n_train, n_eval, data_seeds, eval_seed,
+        data_dir, settings, out, reports_dir, prices, backend, force, no_isolation,
+        trust_remote_code):
     """Run every strategy on every task and seed, store the records, write the report."""
     from harness.cost import load_prices
     from harness.paths import check_writable
@@ -75,8 +83,8 @@ def run(strategies, tasks, models, seeds, profile, n_train, n_eval, data_seed, d
 
     task_names = list(dict.fromkeys(t.strip() for t in tasks.split(",") if t.strip()))
     cells = build_cells(task_names, strategies, models, parse_seeds(seeds), profile, n_train,
-                        n_eval, data_dir, data_seed, _parse_settings(settings), trust_remote_code,
-                        backend)
+                        n_eval, data_dir, parse_seeds(data_seeds, "--data-seeds"),
+                        _parse_settings(settings), trust_remote_code, backend, eval_seed)
     store = Store(out)
     store.prepare()  # after every input check, so bad input leaves no folder behind
     summary = run_cells(cells, store, force=force, isolate=not no_isolation, echo=_echo_now)

@@ -1,5 +1,11 @@
-"""The grid of cells (task x strategy x model x seed), built and checked before anything runs,
-so bad input fails in one line with nothing written."""
+"""The grid of cells (task x strategy x model x data seed x seed), built and checked before
+anything runs, so bad input fails in one line with nothing written.
+
+A data seed draws the training rows; the evaluation rows are drawn with their own fixed seed
+(`eval_seed`), so every data seed is scored on the same rows and comparisons stay paired. What a
+strategy declares prunes the grid: a deterministic one runs for the first seed only, one that
+uses no training rows for the first data seed only (and is fitted on none).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from harness.data import Split, load_split, subset
 from harness.errors import HarnessError
 from harness.identity import code_identity
 from harness.models import DEFAULT_MODELS, ModelSpec, check_model, resolve_model
+from harness.strategy import NO_TRAINING_ROWS, choose_device, make_config
 from harness.tasks import Task, get_task
 
 # Seeds feed numpy and scikit-learn, which take 0 <= seed < 2**32; a larger one would be
@@ -34,7 +41,7 @@ class Cell:
     seed: int
     train: Split
     eval: Split
-    data_seed: int
+    data_seed: int  # drew the training rows
     # Other tasks trained into the same model and evaluated too (a multi-task strategy run on
     # several tasks): (task, train, eval) each. Empty for the usual one-task cell.
     mixture: tuple = ()
@@ -45,6 +52,7 @@ class Cell:
     code: dict = field(default_factory=dict)
     packages: dict = field(default_factory=dict)
     model_identity: dict = field(default_factory=dict)
+    eval_seed: int = 0  # drew the evaluation rows, the same for every data seed
 
     @property
     def default_backend(self) -> bool:
@@ -63,7 +71,8 @@ class Cell:
     def label(self) -> str:
         tasks = "+".join(task.name for task, _, _ in self.evaluations)
         backend = "" if self.default_backend else f" · {self.backend}"
-        return f"{tasks} · {self.strategy}{backend} · {self.model_name} · seed {self.seed}"
+        data = f" · data seed {self.data_seed}" if self.data_seed else ""
+        return f"{tasks} · {self.strategy}{backend} · {self.model_name} · seed {self.seed}{data}"
 
     def identity(self) -> dict:
         """Everything that can change the cell's numbers; its hash names the record."""
@@ -71,12 +80,13 @@ class Cell:
             "task": self.task.name, "task_sha": task_sha(self.task),
             "strategy": self.strategy, "model": self.model_name, **self.model_identity,
             "seed": self.seed, "config": dataclasses.asdict(self.config),
+            "deterministic": self.strategy_class.deterministic,
             "n_train": len(self.train), "n_eval": len(self.eval), "data_seed": self.data_seed,
-            "train_fingerprint": self.train.fingerprint(),
+            "eval_seed": self.eval_seed, "train_fingerprint": _fingerprint(self.train),
             "eval_fingerprint": self.eval.fingerprint(),
             **({"trained_on": [{"task": task.name, "task_sha": task_sha(task),
                                 "n_train": len(train), "n_eval": len(ev),
-                                "train_fingerprint": train.fingerprint(),
+                                "train_fingerprint": _fingerprint(train),
                                 "eval_fingerprint": ev.fingerprint()}
                                for task, train, ev in self.evaluations]} if self.mixture else {}),
             "backend": self.backend, "device": self.device, "device_name": self.device_name,
@@ -97,6 +107,10 @@ class Cell:
         slug = self.model_name.replace("/", "--").replace(" ", "_")[-60:]
         strategy = self.strategy if self.default_backend else f"{self.strategy}-{self.backend}"
         return f"{task_name}__{strategy}__{slug}__seed{self.seed}__{digest.hexdigest()[:10]}"
+
+
+def _fingerprint(rows: Split) -> str | None:
+    return rows.fingerprint() if len(rows) else None  # no training rows: nothing to name
 
 
 def task_sha(task: Task) -> str:
@@ -124,15 +138,16 @@ def parse_model_overrides(values: tuple[str, ...]) -> dict[str, str]:
     return {**({kind: every for kind in DEFAULT_MODELS} if every else {}), **per_kind}
 
 
-def parse_seeds(text: str) -> list[int]:
+def parse_seeds(text: str, option: str = "--seeds") -> list[int]:
     try:
         seeds = [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
-        raise HarnessError(f"--seeds '{text}' must be comma-separated integers, e.g. 0,1,2") from None
+        raise HarnessError(f"{option} '{text}' must be comma-separated integers, "
+                           f"e.g. 0,1,2") from None
     if not seeds:
-        raise HarnessError("--seeds needs at least one seed")
+        raise HarnessError(f"{option} needs at least one seed")
     for seed in seeds:
-        check_seed(seed, "--seeds")
+        check_seed(seed, option)
     return list(dict.fromkeys(seeds))
 
 
@@ -144,15 +159,16 @@ def check_seed(seed: int, option: str) -> None:
 
 def build_cells(task_names: list[str], strategy_spec: str, model_values: tuple[str, ...] = (),
                 seeds: list[int] = (0,), profile: str = "quick", n_train: int | None = None,
-                n_eval: int | None = None, data_dir=None, data_seed: int = 0,
+                n_eval: int | None = None, data_dir=None, data_seeds: list[int] = (0,),
                 config_overrides: dict[str, dict] | None = None,
-                trust_remote_code: bool = False, backend: str | None = None) -> list[Cell]:
+                trust_remote_code: bool = False, backend: str | None = None,
+                eval_seed: int = 0) -> list[Cell]:
     """Every cell of the grid, with its data loaded and subset, or a HarnessError."""
-    from harness.strategy import make_config
-
     if not task_names:
         raise HarnessError("--task names no task: give one or more, e.g. --task agnews")
-    check_seed(data_seed, "--data-seed")
+    for seed in data_seeds:
+        check_seed(seed, "--data-seeds")
+    check_seed(eval_seed, "--eval-seed")
     tasks = [get_task(name) for name in task_names]
     names_seen = [task.name for task in tasks]
     if len(set(names_seen)) != len(names_seen):  # their records would overwrite each other
@@ -173,45 +189,56 @@ def build_cells(task_names: list[str], strategy_spec: str, model_values: tuple[s
     for chosen in set(backends.values()):
         check_installed(chosen)
     models = _models(classes, parse_model_overrides(model_values), trust_remote_code)
-    profile_train, profile_eval = PROFILES[profile]
-    data = []
-    for task in tasks:
-        train = _rows(load_split(task, task.train_split, data_dir), n_train, profile_train,
-                      data_seed, "--n-train")
-        evaluation = _rows(load_split(task, task.eval_split, data_dir), n_eval, profile_eval,
-                           data_seed, "--n-eval")
-        data.append((task, train, evaluation))
+    data = _data(tasks, data_dir, PROFILES[profile], n_train, n_eval, data_seeds, eval_seed)
     cells = []
     for name in names:
-        # A strategy that can train one model on a task mixture does so when given several
-        # tasks (one cell, one record per task); any other runs one cell per task.
-        groups = ([data] if len(data) > 1 and classes[name].multi_task
-                  else [[one] for one in data])
+        cls, model = classes[name], models[name]
         code = dict(codes[name])
         packages = code.pop("packages")
-        model = models[name]
-        for group in groups:
-            (task, train, evaluation), *rest = group
-            for seed in seeds:
-                cells.append(Cell(task, name, classes[name], configs[name], model, seed,
-                                  train, evaluation, data_seed, tuple(rest), backends[name],
-                                  *runs_on[name], code, packages,
-                                  model.identity() if model else {}))
+        # What the strategy declares prunes the grid: a deterministic one gives the same
+        # predictions for every seed, one that uses no training rows for every data seed.
+        for data_seed in data_seeds if cls.uses_training_rows else data_seeds[:1]:
+            rows = [(task, train if cls.uses_training_rows else NO_TRAINING_ROWS, evaluation)
+                    for task, train, evaluation in data[data_seed]]
+            # A strategy that can train one model on a task mixture does so when given several
+            # tasks (one cell, one record per task); any other runs one cell per task.
+            groups = [rows] if len(rows) > 1 and cls.multi_task else [[one] for one in rows]
+            for (task, train, evaluation), *rest in groups:
+                for seed in seeds[:1] if cls.deterministic else seeds:
+                    cells.append(Cell(task, name, cls, configs[name], model, seed, train,
+                                      evaluation, data_seed, tuple(rest), backends[name],
+                                      *runs_on[name], code, packages,
+                                      model.identity() if model else {}, eval_seed))
     return cells
 
 
-def _rows(split: Split, asked: int | None, profile_size: int | None, data_seed: int, option: str):
+def _data(tasks: list[Task], data_dir, profile: tuple, n_train: int | None, n_eval: int | None,
+          data_seeds: list[int], eval_seed: int) -> dict[int, list[tuple[Task, Split, Split]]]:
+    """(task, training rows, evaluation rows) of every task, per data seed: the training rows
+    drawn with the data seed, the evaluation rows with `eval_seed`, hence the same for all."""
+    profile_train, profile_eval = profile
+    data: dict[int, list] = {seed: [] for seed in data_seeds}
+    for task in tasks:
+        train_split = load_split(task, task.train_split, data_dir)
+        evaluation = _rows(load_split(task, task.eval_split, data_dir), n_eval, profile_eval,
+                           eval_seed, "--n-eval")
+        for seed in data_seeds:
+            train = _rows(train_split, n_train, profile_train, seed, "--n-train")
+            data[seed].append((task, train, evaluation))
+    return data
+
+
+def _rows(split: Split, asked: int | None, profile_size: int | None, seed: int, option: str):
     # A profile's size is a ceiling, so small local tasks run whole; an explicit size is a
     # demand, so asking for more rows than exist is an error.
     if asked is None and profile_size is not None:
         asked = min(profile_size, len(split))
-    return subset(split, asked, data_seed, option)
+    return subset(split, asked, seed, option)
 
 
 def _devices(classes: dict[str, type]) -> dict[str, tuple[str, str]]:
     """(device, device name) per strategy; CUDA is looked for only if a strategy can use it."""
     from harness.environment import cpu_name, cuda_name
-    from harness.strategy import choose_device
 
     wants_cuda = any("cuda" in cls.devices for cls in classes.values())
     gpu = cuda_name() if wants_cuda else None

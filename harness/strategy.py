@@ -12,6 +12,8 @@ on the class, and checked by the registry and the contract tests; the runner nev
         devices = ("cuda", "cpu")          # devices it can run on, preferred first
         multi_task = False                 # True: one model trained on several tasks at once
         trials = 1                         # predictions per row (few-shot: demonstration draws)
+        deterministic = False              # True: the same predictions whatever the seed
+        uses_training_rows = True          # False: never looks at training rows (zero-shot)
 
         def __init__(self, config: MyConfig, context: Context): ...   # load: timed as load_s
         def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None: ...  # one task unless multi_task
@@ -69,6 +71,8 @@ class Footprint:
 
 
 DEVICES = ("cpu", "cuda")
+# What fit() is given by a strategy that declares `uses_training_rows = False`.
+NO_TRAINING_ROWS = Split((), np.zeros(0, dtype=np.int64))
 
 
 @runtime_checkable
@@ -81,6 +85,10 @@ class Strategy(Protocol):
     devices: ClassVar[tuple[str, ...]]
     multi_task: ClassVar[bool]
     trials: int
+    # Same predictions for every seed: the plan runs it once, for the first seed given.
+    deterministic: ClassVar[bool]
+    # False: fit() is given no rows, and the plan runs it once whatever the data seeds.
+    uses_training_rows: ClassVar[bool]
 
     def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None: ...
 
@@ -94,7 +102,7 @@ class Strategy(Protocol):
 
 
 DECLARATIONS = ("name", "description", "config_class", "model_kind", "backends", "devices",
-                "multi_task", "trials")
+                "multi_task", "trials", "deterministic", "uses_training_rows")
 METHODS = ("fit", "prepare", "predict", "footprint", "export")
 
 
@@ -112,8 +120,9 @@ def declaration_problems(cls) -> list[str]:
     if not (isinstance(cls.devices, tuple) and "cpu" in cls.devices
             and set(cls.devices) <= set(DEVICES)):
         problems.append(f"devices must be a tuple of {DEVICES} that includes 'cpu'")
-    if not isinstance(cls.multi_task, bool):
-        problems.append("multi_task must be True or False")
+    for flag in ("multi_task", "deterministic", "uses_training_rows"):
+        if not isinstance(getattr(cls, flag), bool):
+            problems.append(f"{flag} must be True or False")
     if not dataclasses.is_dataclass(cls.config_class):
         problems.append("config_class must be a dataclass")
     return problems

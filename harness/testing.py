@@ -14,7 +14,7 @@ import numpy as np
 
 from harness.data import Split
 from harness.models import PRESETS, ModelSpec, resolve_model
-from harness.strategy import Context, declaration_problems, make_config
+from harness.strategy import NO_TRAINING_ROWS, Context, declaration_problems, make_config
 from harness.tasks import Task
 
 TINY_TASK = Task(name="tiny", labels=("animal", "vehicle", "food"),
@@ -82,13 +82,15 @@ def tiny_model_for(kind: str | None, folder: Path) -> ModelSpec | None:
 def run_strategy(strategy_cls, model: ModelSpec | None, work_dir: Path, seed: int = 0,
                  train: Split | None = None, texts=None, task: Task = TINY_TASK, **overrides):
     """Build, fit, prepare and predict once (the first trial), as the runner would, without the
-    measuring."""
+    measuring; a strategy that uses no training rows is fitted on none, as in the plan."""
     from transformers import set_seed
 
     set_seed(seed)
     context = Context(task, model, seed, "cpu", work_dir)
     strategy = strategy_cls(make_config(strategy_cls, overrides), context)
-    strategy.fit([(task, train if train is not None else tiny_split(24))])
+    if train is None:
+        train = tiny_split(24) if strategy_cls.uses_training_rows else NO_TRAINING_ROWS
+    strategy.fit([(task, train)])
     strategy.prepare()
     texts = list(texts if texts is not None else tiny_split(9, 1).texts)
     return strategy, strategy.predict(texts, task, 0)
@@ -96,7 +98,8 @@ def run_strategy(strategy_cls, model: ModelSpec | None, work_dir: Path, seed: in
 
 def check_strategy(strategy_cls, model: ModelSpec | None, work_dir: Path, **overrides) -> None:
     """The contract: capabilities declared, predictions well-formed for every trial, artifacts
-    written where asked, same seed -> same predictions."""
+    written where asked, same seed -> same predictions, and for another seed too when declared
+    deterministic; one that declares it uses no training rows is fitted on none."""
     problems = declaration_problems(strategy_cls)
     assert not problems, f"{strategy_cls.__name__}: {'; '.join(problems)}"
     make_config(strategy_cls, {})  # every setting has a default
@@ -117,9 +120,20 @@ def check_strategy(strategy_cls, model: ModelSpec | None, work_dir: Path, **over
     footprint = strategy.footprint()
     assert 0 <= footprint.trainable_params <= footprint.total_params
     _check_export(strategy, work_dir)
-    _, again = run_strategy(strategy_cls, model, work_dir, texts=texts, **overrides)
-    assert (again.labels == first.labels).all(), "same seed must give the same predictions"
-    np.testing.assert_allclose(again.scores, first.scores, rtol=1e-4, atol=1e-5)
+    _same(first, run_strategy(strategy_cls, model, work_dir, texts=texts, **overrides)[1],
+          "same seed must give the same predictions")
+    # The plan runs a deterministic strategy for one seed only: were the declaration false, the
+    # spread between seeds would be hidden.
+    if strategy_cls.deterministic:
+        _same(first, run_strategy(strategy_cls, model, work_dir, seed=1, texts=texts,
+                                  **overrides)[1],
+              "declares deterministic = True, but another seed changed its predictions")
+
+
+def _same(first, again, message: str) -> None:
+    assert (again.labels == first.labels).all(), message
+    np.testing.assert_allclose(again.scores, first.scores, rtol=1e-4, atol=1e-5,
+                               err_msg=message)
 
 
 def _check_export(strategy, work_dir: Path) -> None:

@@ -4,6 +4,7 @@ strategies."""
 from __future__ import annotations
 
 from harness.strategy import Context, Footprint
+from strategies.scoring import ScoringSettings
 
 
 def load_decoder(context: Context):
@@ -29,11 +30,10 @@ def load_frozen_decoder(context: Context):
     return load_decoder(context)
 
 
-def open_scorer(context: Context, model, tokenizer, config):
-    """The label scorer of the task's label words on the cell's backend; `config` is a prompting
-    strategy's (use_chat_template, normalize, max_batch_tokens, vllm_memory_share). Starting a
-    vLLM engine is one-off work, so strategies call this from `prepare`."""
-    options = {"use_chat_template": config.use_chat_template, "normalize": config.normalize}
+def open_scorer(context: Context, model, tokenizer, config: ScoringSettings):
+    """The label scorer of the task's label words on the cell's backend, with a prompting
+    strategy's shared settings. Starting a vLLM engine is one-off work, so strategies call this
+    from `prepare`."""
     words = context.task.label_words
     if context.backend == "vllm":
         from strategies.vllm_scoring import VllmLabelScorer, open_engine
@@ -41,10 +41,10 @@ def open_scorer(context: Context, model, tokenizer, config):
         # vLLM's scheduler forms its own batches: max_batch_tokens does not apply.
         engine = open_engine(context.model.local_path(), context.seed,
                              config.vllm_memory_share, context.model.trust_remote_code)
-        return VllmLabelScorer(engine, tokenizer, words, **options)
+        return VllmLabelScorer(engine, tokenizer, words, config.use_chat_template)
     from strategies.label_scoring import LabelScorer
 
-    return LabelScorer(model, tokenizer, words, **options,
+    return LabelScorer(model, tokenizer, words, config.use_chat_template,
                        max_batch_tokens=config.max_batch_tokens)
 
 

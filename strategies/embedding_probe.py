@@ -43,6 +43,8 @@ class EmbeddingProbe:
     devices = ("cuda", "cpu")
     multi_task = False
     trials = 1
+    deterministic = True  # a frozen encoder and lbfgs, which has no random draw
+    uses_training_rows = True
 
     def __init__(self, config: EmbeddingProbeConfig, context: Context):
         from transformers import AutoModel, AutoTokenizer

@@ -4,6 +4,9 @@ scored as in zero-shot. `trials` independent draws show how much the choice of e
 the accuracy; the demonstrations of a trial are a prefix shared by every example, encoded once.
 
     harness run --strategies few-shot --task agnews -c few-shot.k_per_class=2 -c few-shot.trials=5
+
+Scoring and calibration are zero-shot's (strategies/scoring.py), computed per trial: the
+content-free inputs and the PMI premise are asked after that trial's demonstrations.
 """
 
 from __future__ import annotations
@@ -11,39 +14,36 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from harness.data import Split
 from harness.errors import HarnessError
-from harness.settings import at_least, check
+from harness.settings import at_least
 from harness.strategy import Context, Footprint, Predictions, predictions_from_scores
 from harness.tasks import Task
 from strategies.common import only_task
 from strategies.decoder import frozen_footprint, load_frozen_decoder, open_scorer, truncate_text
+from strategies.scoring import ScoreAdjustment, ScoringSettings
 
 
 @dataclass
-class FewShotConfig:
+class FewShotConfig(ScoringSettings):  # + use_chat_template, scoring, max_batch_tokens, ...
+    # Contextual calibration (Zhao et al., 2021), on by default: it also removes the bias
+    # towards the labels of the last or most frequent demonstrations that small models show
+    calibrate: bool = True
     k_per_class: int = 1  # demonstrations per label (balanced); 4 in all on AG News
-    trials: int = 3  # independent demonstration draws; the report shows their spread
+    # Independent demonstration draws; the accuracy interval resamples them as well as the
+    # rows, so which demonstrations were drawn counts in it (few draws make it wide)
+    trials: int = 5
     as_chat_turns: bool = True  # demonstrations as user/assistant turns, else inline in one turn
-    use_chat_template: bool = True  # wrap the prompt in the tokenizer's chat template if it has one
-    normalize: Literal["sum", "mean"] = "sum"  # sum or mean of the label word's token log-probs
     max_demo_tokens: int = 64  # each demonstration's text is cut to this; keeps prompts short
     max_text_tokens: int = 256  # the input being classified is cut to this
-    max_batch_tokens: int | None = None  # padded tokens per pass, prefix included; None: auto
-    # Contextual calibration (Zhao et al., 2021): subtract the label scores the same prompt gives
-    # a content-free input ("N/A"), which removes the bias towards the labels of the last or
-    # most frequent demonstrations that small models show.
-    calibrate: bool = True
-    vllm_memory_share: float = 0.3  # vllm backend: share of GPU memory (or RAM) it reserves
 
     def __post_init__(self):
-        at_least(self, 1, "k_per_class", "trials", "max_demo_tokens", "max_text_tokens",
-                 "max_batch_tokens")
-        check(self, "vllm_memory_share", 0 < self.vllm_memory_share <= 1, "in (0, 1]")
+        super().__post_init__()
+        at_least(self, 1, "k_per_class", "trials", "max_demo_tokens", "max_text_tokens")
 
 
 class FewShot:
@@ -55,6 +55,8 @@ class FewShot:
     devices = ("cuda", "cpu")
     multi_task = False
     trials = 1  # each instance has its config's number of demonstration draws
+    deterministic = False  # the seed draws the demonstrations
+    uses_training_rows = True  # the demonstrations come from them
 
     def __init__(self, config: FewShotConfig, context: Context):
         self.config, self.context = config, context
@@ -62,7 +64,7 @@ class FewShot:
         self.model, self.tokenizer = load_frozen_decoder(context)
         self.scorer = None
         self.demonstrations: list[list[tuple[str, str]]] = []
-        self.bias: list = []  # per trial: label scores of a content-free input
+        self.adjustments: list[ScoreAdjustment] = []  # per trial: PMI premise, calibration
 
     def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None:
         """Draw the demonstrations of every trial; the model itself is not trained."""
@@ -73,14 +75,20 @@ class FewShot:
     def prepare(self) -> None:
         self.scorer = open_scorer(self.context, self.model, self.tokenizer, self.config)
         task = self.context.task
-        if self.config.calibrate:  # once per trial, before any prediction is timed
-            self.bias = [self.scorer.score([self._render(task.prompt("N/A"), demos)])[0]
-                         for demos in self.demonstrations]
-        # The demonstrations are encoded once, as a deployment would; the first trial's last,
-        # so that it is kept however many trials there are (single-example latency uses it).
-        for demos in reversed(self.demonstrations):
-            self.scorer.keep_prefix([self._render(task.prompt(text), demos)
-                                     for text in ("N/A", "Example.")])
+        # Per trial, before any prediction is timed: its demonstrations encoded once, as a
+        # deployment would, and its premise and content-free inputs scored. The first trial
+        # comes last, so that its prefix is kept however many trials there are (single-example
+        # latency uses it).
+        adjustments = {}
+        for trial in reversed(range(self.trials)):
+            demos = self.demonstrations[trial]
+
+            def prompt_for(text: str, demos=demos) -> str:
+                return self._render(task.prompt(text), demos)
+
+            adjustments[trial] = ScoreAdjustment(self.config, self.scorer, prompt_for)
+            self.scorer.keep_prefix([prompt_for(text) for text in ("N/A", "Example.")])
+        self.adjustments = [adjustments[trial] for trial in range(self.trials)]
 
     def _draw(self, train: Split, rng: np.random.Generator) -> list[tuple[str, str]]:
         task, chosen = self.context.task, []
@@ -99,10 +107,8 @@ class FewShot:
         limit = self.config.max_text_tokens
         questions = [task.prompt(truncate_text(self.tokenizer, t, limit)) for t in texts]
         prompts = [self._render(q, self.demonstrations[trial]) for q in questions]
-        scores = self.scorer.score(prompts, progress=len(texts) > 64)
-        if self.config.calibrate:
-            scores = scores - self.bias[trial]
-        return predictions_from_scores(scores)
+        raw = self.scorer.score(prompts, progress=len(texts) > 64)
+        return predictions_from_scores(self.adjustments[trial](raw))
 
     def _render(self, question: str, demonstrations) -> str:
         if self.config.as_chat_turns:

@@ -1,6 +1,7 @@
 """instruction-tuned: supervised fine-tuning of the decoder on instruction-formatted examples
 (the task's prompt + input -> its label word; loss on the answer only), LoRA by default, full
-weights as an option; evaluated with the same label scoring as zero-shot. Given several tasks it
+weights as an option; evaluated with the same label scoring as zero-shot (strategies/scoring.py,
+calibration off by default: the tuned model has learnt the label words). Given several tasks it
 trains one model on their mixture and reports each task:
 
     harness run --strategies instruction-tuned --task agnews,sst2
@@ -11,24 +12,25 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Sequence
 
 from harness.data import Split, subset
 from harness.errors import HarnessError
-from harness.settings import at_least, check
+from harness.settings import at_least
 from harness.strategy import Context, Footprint, Predictions, predictions_from_scores
 from harness.tasks import Task
-from strategies.adapters import add_lora, check_adapter_settings
+from strategies.adapters import add_lora, base_weight_bytes, check_adapter_settings
 from strategies.common import torch_footprint
 from strategies.decoder import load_decoder, truncate_text, vllm_reservation
 from strategies.label_scoring import LabelPrompts, LabelScorer
-from strategies.vllm_scoring import VllmLabelScorer
+from strategies.scoring import ScoreAdjustment, ScoringSettings
 from strategies.sft import train_causal_lm
+from strategies.vllm_scoring import VllmLabelScorer
 from strategies.training import check_training_settings
 
 
 @dataclass
-class InstructionTunedConfig:
+class InstructionTunedConfig(ScoringSettings):  # + use_chat_template (as zero-shot), scoring, ...
     use_lora: bool = True  # LoRA adapters (fits small machines); false trains every weight
     r: int = 16  # LoRA rank
     alpha: int = 32  # LoRA scaling numerator (update scaled by alpha / r)
@@ -41,16 +43,12 @@ class InstructionTunedConfig:
     warmup_ratio: float = 0.05
     weight_decay: float = 0.0
     max_text_tokens: int = 96  # the input is cut to this, in training and evaluation alike
-    use_chat_template: bool = True  # same prompt format as zero-shot
-    normalize: Literal["sum", "mean"] = "sum"
-    max_batch_tokens: int | None = None  # padded tokens per pass, prefix included; None: auto
-    vllm_memory_share: float = 0.3  # vllm backend: share of GPU memory (or RAM) it reserves
 
     def __post_init__(self):
+        super().__post_init__()
         check_training_settings(self)
         check_adapter_settings(self)
-        at_least(self, 1, "max_train_rows", "max_text_tokens", "max_batch_tokens")
-        check(self, "vllm_memory_share", 0 < self.vllm_memory_share <= 1, "in (0, 1]")
+        at_least(self, 1, "max_train_rows", "max_text_tokens")
 
 
 class InstructionTuned:
@@ -62,35 +60,48 @@ class InstructionTuned:
     devices = ("cuda", "cpu")
     multi_task = True
     trials = 1
+    deterministic = False  # the seed draws the training rows and drives training
+    uses_training_rows = True
 
     def __init__(self, config: InstructionTunedConfig, context: Context):
         self.config, self.context = config, context
         self.model, self.tokenizer = load_decoder(context)
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
+        # The frozen base's bytes, before adapters: what the report's weights column shows.
+        self.base_bytes = base_weight_bytes(self.model) if config.use_lora else None
         if config.use_lora:
             self.model = add_lora(self.model, config, task_type="CAUSAL_LM")
         self.scorers: dict[str, LabelPrompts] = {}
+        self.adjustments: dict[str, ScoreAdjustment] = {}  # per task, made in prepare()
+        self.tasks: list[Task] = []
         self.trained: Footprint | None = None
         self.engine, self.lora_request, self.vllm_weights = None, None, None
 
     def scorer(self, task: Task) -> LabelPrompts:
         if task.name not in self.scorers:
-            options = {"use_chat_template": self.config.use_chat_template,
-                       "normalize": self.config.normalize}
+            chat = self.config.use_chat_template
             if self.engine is not None:
                 self.scorers[task.name] = VllmLabelScorer(self.engine, self.tokenizer,
-                                                          task.label_words, **options,
+                                                          task.label_words, chat,
                                                           lora_request=self.lora_request)
             else:
                 self.scorers[task.name] = LabelScorer(self.model, self.tokenizer,
-                                                      task.label_words, **options,
+                                                      task.label_words, chat,
                                                       max_batch_tokens=self.config.max_batch_tokens)
         return self.scorers[task.name]
 
+    def adjustment(self, task: Task) -> ScoreAdjustment:
+        """PMI premise and calibration of one task's prompts, with the tuned model."""
+        if task.name not in self.adjustments:
+            scorer = self.scorer(task)
+            self.adjustments[task.name] = ScoreAdjustment(
+                self.config, scorer, lambda text: scorer.render(task.prompt(text)))
+        return self.adjustments[task.name]
+
     def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None:
         """Train one model on the mixture of every task's instruction-formatted rows."""
-        examples = []
+        examples, self.tasks = [], [task for task, _ in tasks]
         for task, train in tasks:
             rows = subset(train, min(self.config.max_train_rows, len(train)), self.context.seed)
             examples += [self._example(task, text, int(label))
@@ -113,6 +124,9 @@ class InstructionTuned:
         if self.model is not None:
             self.model.eval()
         self.scorers.clear()
+        self.adjustments.clear()
+        for task in self.tasks:  # one-off, before any prediction is timed
+            self.adjustment(task)
 
     def _serve_on_vllm(self) -> str:
         """Hand the tuned model to a vLLM engine: the LoRA adapter on the base weights where this
@@ -158,7 +172,8 @@ class InstructionTuned:
         scorer, limit = self.scorer(task), self.config.max_text_tokens
         prompts = [scorer.render(task.prompt(truncate_text(self.tokenizer, t, limit)))
                    for t in texts]
-        return predictions_from_scores(scorer.score(prompts, progress=len(texts) > 64))
+        raw = scorer.score(prompts, progress=len(texts) > 64)
+        return predictions_from_scores(self.adjustment(task)(raw))
 
     def footprint(self) -> Footprint:
         counts = self.trained or torch_footprint(self.model)
@@ -167,4 +182,4 @@ class InstructionTuned:
             extra = {"vllm_weights": self.vllm_weights,
                      **vllm_reservation(self.context, self.config.vllm_memory_share)}
         return Footprint(counts.trainable_params, counts.total_params, counts.weight_bytes,
-                         extra=extra)
+                         base_weight_bytes=self.base_bytes, extra=extra)

@@ -1,7 +1,8 @@
 """Classify with a decoder by scoring each label word after the prompt.
 
-The score of a label is the sum (or mean) of the log-probabilities of its tokens given the
-prompt: no free generation, so every answer maps to a label. Label words that are a single token
+The raw score of a label is the sum of the log-probabilities of its tokens given the prompt: no
+free generation, so every answer maps to a label (strategies/scoring.py turns raw scores into
+final ones: mean, PMI, calibration). Label words that are a single token
 are all scored from the prompt's last position in one forward pass; a multi-token label word adds
 one sequence per example holding the prompt and its tokens but the last, so every token of it is
 scored exactly.
@@ -43,13 +44,10 @@ class LabelPrompts:
     or plain), its token ids, and the token ids of each label word as the answer."""
 
     def __init__(self, tokenizer, label_words: Sequence[str], use_chat_template=True,
-                 normalize="sum", system_prompt: str | None = None):
-        if normalize not in ("sum", "mean"):
-            raise ValueError(f"normalize must be 'sum' or 'mean', got {normalize!r}")
+                 system_prompt: str | None = None):
         self.tokenizer = tokenizer
         self.chat = use_chat_template and tokenizer.chat_template is not None
         self.system_prompt = system_prompt
-        self.normalize = normalize
         self.tokens_processed = 0  # tokens run through the model, for FLOP/s figures
         # After a chat template the answer starts a new turn; after plain text it follows a space.
         prefix = "" if self.chat else " "
@@ -80,19 +78,14 @@ class LabelPrompts:
         demonstrations), as a deployed classifier would before its first request. Backends
         that cache prefixes by themselves need nothing."""
 
-    def normalized(self, totals: np.ndarray) -> np.ndarray:
-        if self.normalize == "mean":
-            return totals / np.array([len(ids) for ids in self.label_ids])
-        return totals
-
 
 class LabelScorer(LabelPrompts):
     """Label scoring with a transformers model (the `hf` backend)."""
 
     def __init__(self, model, tokenizer, label_words: Sequence[str], use_chat_template=True,
-                 normalize="sum", max_batch_tokens: int | None = None,
-                 system_prompt: str | None = None, reuse_prefix: bool = True):
-        super().__init__(tokenizer, label_words, use_chat_template, normalize, system_prompt)
+                 max_batch_tokens: int | None = None, system_prompt: str | None = None,
+                 reuse_prefix: bool = True):
+        super().__init__(tokenizer, label_words, use_chat_template, system_prompt)
         self.model = model
         self.max_batch_tokens = max_batch_tokens or default_batch_tokens(model.device.type)
         self.reuse_prefix = reuse_prefix
@@ -103,7 +96,7 @@ class LabelScorer(LabelPrompts):
 
     @torch.inference_mode()
     def score(self, prompts: Sequence[str], progress: bool = False) -> np.ndarray:
-        """(n, num_labels) label scores for already rendered prompts."""
+        """(n, num_labels) raw label scores, log P(label | prompt), of rendered prompts."""
         queries = []
         for i, prompt in enumerate(prompts):
             ids = self.prompt_ids(prompt)
@@ -123,7 +116,7 @@ class LabelScorer(LabelPrompts):
                                       prefix=prefix)
             for row, j in enumerate(batch):
                 self._accumulate(totals, queries[j], log_probs[row])
-        return self.normalized(totals)
+        return totals
 
     @torch.inference_mode()
     def keep_prefix(self, prompts: Sequence[str]) -> None:

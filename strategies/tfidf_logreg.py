@@ -41,6 +41,8 @@ class TfidfLogreg:
     devices = ("cpu",)  # never uses an accelerator: priced and measured as a CPU cell
     multi_task = False
     trials = 1
+    deterministic = True  # lbfgs has no random draw: the seed changes nothing
+    uses_training_rows = True
 
     def __init__(self, config: TfidfLogregConfig, context: Context):
         from sklearn.feature_extraction.text import TfidfVectorizer

@@ -78,6 +78,8 @@ class TrainedClassifier:
     devices = ("cuda", "cpu")
     multi_task = False
     trials = 1
+    deterministic = False  # the seed initialises the head and shuffles the batches
+    uses_training_rows = True
 
     def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None:
         from strategies.common import only_task

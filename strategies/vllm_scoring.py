@@ -70,12 +70,12 @@ def config_dtype(config) -> str:
 
 class VllmLabelScorer(LabelPrompts):
     def __init__(self, engine, tokenizer, label_words: Sequence[str], use_chat_template=True,
-                 normalize="sum", system_prompt: str | None = None, lora_request=None):
-        super().__init__(tokenizer, label_words, use_chat_template, normalize, system_prompt)
+                 system_prompt: str | None = None, lora_request=None):
+        super().__init__(tokenizer, label_words, use_chat_template, system_prompt)
         self.engine, self.lora_request = engine, lora_request
 
     def score(self, prompts: Sequence[str], progress: bool = False) -> np.ndarray:
-        """(n, num_labels) label scores for already rendered prompts."""
+        """(n, num_labels) raw label scores, log P(label | prompt), of rendered prompts."""
         first_tokens = list(dict.fromkeys(label[0] for label in self.label_ids))
         prompt_ids = [self.prompt_ids(p) for p in prompts]
         # (example, label or None, token ids, tokens whose log-probs are read)
@@ -96,7 +96,7 @@ class VllmLabelScorer(LabelPrompts):
                         totals[i, label] += read[ids_[0]].logprob
                 else:
                     totals[i, k] += read[tokens[0]].logprob
-        return self.normalized(totals)
+        return totals
 
     def _generate(self, wave, progress: bool):
         from vllm import SamplingParams

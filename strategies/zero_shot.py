@@ -1,33 +1,35 @@
 """zero-shot: prompt an instruction-tuned decoder with the task's instruction and pick the label
-word with the highest log-probability after the prompt. Nothing is trained.
+word with the highest score after the prompt (its log-probability, optionally calibrated or as
+PMI: strategies/scoring.py). Nothing is trained, no training row is read, and no seed changes
+anything, so the plan runs it once per task.
 
-    harness run --strategies zero-shot --task agnews
+    harness run --strategies zero-shot --task trec -c zero-shot.calibrate=false
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Sequence
 
 from harness.data import Split
-from harness.settings import at_least, check
+from harness.settings import at_least
 from harness.strategy import Context, Footprint, Predictions, predictions_from_scores
 from harness.tasks import Task
 from strategies.decoder import frozen_footprint, load_frozen_decoder, open_scorer, truncate_text
+from strategies.scoring import ScoreAdjustment, ScoringSettings
 
 
 @dataclass
-class ZeroShotConfig:
-    use_chat_template: bool = True  # wrap the prompt in the tokenizer's chat template if it has one
-    normalize: Literal["sum", "mean"] = "sum"  # sum or mean of the label word's token log-probs
+class ZeroShotConfig(ScoringSettings):  # + use_chat_template, scoring, max_batch_tokens, ...
+    # Contextual calibration, on by default: without it a small model's prior for some label
+    # words decides (SmolLM2-135M on TREC answers "Abbreviation" to almost every question)
+    calibrate: bool = True
     max_text_tokens: int = 256  # longer inputs are cut; the instruction is always kept whole
-    max_batch_tokens: int | None = None  # padded tokens per pass, prefix included; None: auto
-    vllm_memory_share: float = 0.3  # vllm backend: share of GPU memory (or RAM) it reserves
 
     def __post_init__(self):
-        at_least(self, 1, "max_text_tokens", "max_batch_tokens")
-        check(self, "vllm_memory_share", 0 < self.vllm_memory_share <= 1, "in (0, 1]")
+        super().__post_init__()
+        at_least(self, 1, "max_text_tokens")
 
 
 class ZeroShot:
@@ -39,25 +41,35 @@ class ZeroShot:
     devices = ("cuda", "cpu")
     multi_task = False
     trials = 1
+    deterministic = True  # no sampling and no draw: the same scores for every seed
+    uses_training_rows = False
 
     def __init__(self, config: ZeroShotConfig, context: Context):
         self.config, self.context = config, context
         self.model, self.tokenizer = load_frozen_decoder(context)
-        self.scorer = None
+        self.scorer, self.adjust = None, None
 
     def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None:
-        """Nothing to learn: the prompt is the whole adaptation."""
+        """Nothing to learn (and no rows given): the prompt is the whole adaptation."""
 
     def prepare(self) -> None:
         self.scorer = open_scorer(self.context, self.model, self.tokenizer, self.config)
-        task = self.context.task  # the system prompt and instruction, encoded once
-        self.scorer.keep_prefix([self.scorer.render(task.prompt(t)) for t in ("N/A", "Example.")])
+        task = self.context.task
+
+        def prompt_for(text: str) -> str:
+            return self.scorer.render(task.prompt(text))
+
+        # The system prompt and instruction, encoded once; then the premise and content-free
+        # inputs that PMI and calibration subtract, scored once.
+        self.scorer.keep_prefix([prompt_for(text) for text in ("N/A", "Example.")])
+        self.adjust = ScoreAdjustment(self.config, self.scorer, prompt_for)
 
     def predict(self, texts: Sequence[str], task: Task, trial: int = 0) -> Predictions:
         limit = self.config.max_text_tokens
         prompts = [self.scorer.render(task.prompt(truncate_text(self.tokenizer, t, limit)))
                    for t in texts]
-        return predictions_from_scores(self.scorer.score(prompts, progress=len(texts) > 64))
+        raw = self.scorer.score(prompts, progress=len(texts) > 64)
+        return predictions_from_scores(self.adjust(raw))
 
     def footprint(self) -> Footprint:
         return frozen_footprint(self.context, self.model, self.config.vllm_memory_share)

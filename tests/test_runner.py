@@ -75,7 +75,7 @@ def test_a_record_holds_identity_metrics_timings_and_environment(tiny_decoder, d
 def test_cell_key_changes_with_config_and_rows(data_dir):
     base = cells_for("zero-shot", data_dir)[0]
     other_config = cells_for("zero-shot", data_dir,
-                             config_overrides={"zero-shot": {"normalize": "mean"}})[0]
+                             config_overrides={"zero-shot": {"scoring": "mean"}})[0]
     other_rows = build_cells(["agnews"], "zero-shot", n_train=20, n_eval=13,
                              data_dir=data_dir)[0]
     assert len({base.key, other_config.key, other_rows.key}) == 3

@@ -146,7 +146,9 @@ def test_build_config_errors_are_one_line():
     ("few-shot", {"trials": "2"}, "trials", 2),
     ("zero-shot", {"max_batch_tokens": "null"}, "max_batch_tokens", None),
     ("zero-shot", {"max_batch_tokens": "4096"}, "max_batch_tokens", 4096),
-    ("zero-shot", {"normalize": "mean"}, "normalize", "mean"),
+    ("zero-shot", {"scoring": "pmi"}, "scoring", "pmi"),
+    ("zero-shot", {"calibrate": "false"}, "calibrate", False),
+    ("instruction-tuned", {"scoring": "mean"}, "scoring", "mean"),
     ("full-finetune", {"epochs": "1"}, "epochs", 1.0),
     ("lora", {"target_modules": "query,value"}, "target_modules", "query,value"),
 ])
@@ -159,7 +161,10 @@ def test_valid_overrides_build_typed_configs(strategy, overrides, attribute, exp
     ("zero-shot", "max_batch_tokens", "abc", "expected an integer or null, got 'abc'"),
     ("tfidf-logreg", "max_ngram", '"two"', "expected an integer, got '\"two\"'"),
     ("tfidf-logreg", "C", "NaN", "expected a finite number"),
-    ("zero-shot", "normalize", "median", "expected one of 'sum', 'mean'"),
+    ("zero-shot", "scoring", "median", "expected one of 'sum', 'mean', 'pmi'"),
+    ("few-shot", "calibrate", "1", "expected true or false"),
+    ("zero-shot", "vllm_memory_share", "0", "must be in (0, 1]"),
+    ("instruction-tuned", "max_batch_tokens", "0", "must be >= 1"),
     ("few-shot", "k_per_class", "0", "must be >= 1"),
     ("few-shot", "trials", "0", "must be >= 1"),
     ("lora", "r", "0", "must be >= 1"),
@@ -179,7 +184,7 @@ def test_built_in_settings_are_checked(strategy, field, raw, message):
 @pytest.mark.parametrize("setting, words", [
     ("zero-shot.max_batch_tokens=abc", ["zero-shot.max_batch_tokens=abc", "integer or null"]),
     ('tfidf-logreg.max_ngram="two"', ["tfidf-logreg.max_ngram", "expected an integer"]),
-    ("zero-shot.normalize=median", ["zero-shot.normalize=median", "'sum', 'mean'"]),
+    ("zero-shot.scoring=median", ["zero-shot.scoring=median", "'sum', 'mean', 'pmi'"]),
     ("few-shot.k_per_class=0", ["few-shot.k_per_class=0", "must be >= 1"]),
 ])
 def test_bad_setting_fails_the_plan_in_one_line_and_writes_nothing(setting, words, data_dir,

@@ -24,6 +24,8 @@ class _Base:
     devices = ("cpu",)
     multi_task = False
     trials = 1
+    deterministic = False  # planned once per seed, as the runner tests expect
+    uses_training_rows = True
 
     def __init__(self, config, context):
         self.k = context.task.num_labels

@@ -28,6 +28,8 @@ class NaiveBayes:
     devices = ("cpu",)  # never uses a GPU, so it is measured and priced as a CPU cell
     multi_task = False  # trains on one task at a time
     trials = 1  # one prediction per row
+    deterministic = True  # no random draw: run for one seed only, whatever --seeds says
+    uses_training_rows = True  # False would give fit() no rows and run one data seed only
 
     def __init__(self, config: NaiveBayesConfig, context: Context):
         from sklearn.feature_extraction.text import CountVectorizer
