@@ -89,9 +89,9 @@ def run(strategies, tasks, models, seeds, profile, n_train, n_eval, data_seeds, 
     store.prepare()  # after every input check, so bad input leaves no folder behind
     summary = run_cells(cells, store, force=force, isolate=not no_isolation, echo=_echo_now)
     click.echo(summary.line(len(cells), out))
-    for path in _write_reports(store, reports_dir, tasks=task_names,
-                               keys=[key for cell in cells for key in cell.keys],
-                               prices=price_table):
+    # Every record of the tasks run, not only this run's cells: the report replaces the last.
+    ran = {task.name: task for cell in cells for task, _, _ in cell.evaluations}
+    for path in _write_reports(store, reports_dir, tasks=list(ran.values()), prices=price_table):
         click.echo(f"report: {path}")
     if summary.failed:
         sys.exit(1)
@@ -101,26 +101,31 @@ def run(strategies, tasks, models, seeds, profile, n_train, n_eval, data_seeds, 
 @click.option("--results", default="results", show_default=True,
               type=click.Path(file_okay=False), help="Results folder to read.")
 @click.option("--out", default="reports", show_default=True, type=click.Path(file_okay=False),
-              help="Where to write <name>.md and <name>.html.")
-@click.option("--task", "tasks", help="Only these tasks (comma-separated); default all found.")
+              help="Where to write <task>.md, <task>.html and <task>.csv.")
+@click.option("--task", "tasks", help="Only these tasks (comma-separated names or task YAML "
+                                       "files); default every task with records.")
 @click.option("--prices", type=click.Path(dir_okay=False), help=_PRICES_HELP)
 @click.option("--strict", is_flag=True,
               help="Fail on an unreadable or invalid record instead of skipping it with a warning.")
 def report(results, out, tasks, prices, strict):
-    """Write a Markdown and a self-contained HTML report per task from stored records,
-    pricing their stored device-seconds (re-pricing needs no re-run)."""
+    """Write a Markdown, a self-contained HTML and a CSV report per task from every stored
+    record, pricing their stored device-seconds (re-pricing needs no re-run)."""
     from harness.cost import load_prices
     from harness.paths import check_writable
     from harness.store import Store
+    from harness.tasks import check_task_name, get_task, is_task_file
 
     price_table = load_prices(prices)
     check_writable(out, "reports")
     wanted = [t.strip() for t in tasks.split(",") if t.strip()] if tasks else None
     if tasks is not None and not wanted:
         raise HarnessError("--task names no task: give one or more, or leave it out for all")
-    paths = _write_reports(Store(results), out, tasks=wanted, prices=price_table, strict=strict)
-    if not paths:
-        raise HarnessError(f"no records in '{results}': run `harness run` first")
+    for name in wanted or []:
+        if not is_task_file(name):
+            check_task_name(name)  # records of tasks from files have no built-in to check
+    # A task file gives its name, and its labels to records too old to carry them.
+    chosen = [get_task(t) if is_task_file(t) else t for t in wanted] if wanted else None
+    paths = _write_reports(Store(results), out, tasks=chosen, prices=price_table, strict=strict)
     for path in paths:
         click.echo(f"report: {path}")
 

@@ -12,6 +12,7 @@ from harness.store import Store
 
 markdown_it = pytest.importorskip("markdown_it")
 
+STRATEGIES = ["zero-shot", "<b>bold</b>|x", "[s](javascript:alert(1))"]
 HOSTILE = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "</td></tr></table>",
            "a\\|b", "a|b", "x & y &amp; <b>", "**bold** [link](http://x) ![i](http://x/p.png)",
            "`code` ~~gone~~ _em_ \\", "end with backslash \\"]
@@ -30,7 +31,7 @@ def markdown(tmp_path) -> str:
     store = Store(tmp_path / "results")
     store.prepare()
     for i in range(0, len(HOSTILE), 3):  # three examples are shown per strategy
-        name = ["zero-shot", "<b>bold</b>|x", "[s](javascript:alert(1))"][i // 3]
+        name = STRATEGIES[i // 3]
         store.save(record(name, key=f"sst2__s{i}", model="<i>m</i>|\\", n_eval=3,
                           accuracy=0.5),
                    predictions(HOSTILE[i:i + 3]))
@@ -51,7 +52,7 @@ def test_no_element_comes_from_data(markdown):
     assert not [c for c in inline if c.type == "html_inline"]
     made = {c.type for c in inline} - {"text", "softbreak"}
     # Our own markup only: the notes' emphasis and code, the plots' images.
-    assert made <= {"em_open", "em_close", "code_inline", "image"}
+    assert made <= {"em_open", "em_close", "strong_open", "strong_close", "code_inline", "image"}
     images = [c.attrs["src"] for c in inline if c.type == "image"]
     assert images and all(src.startswith("sst2_files/") for src in images)
 
@@ -82,7 +83,16 @@ def test_every_text_shows_verbatim_in_its_own_cell(markdown):
     for text in HOSTILE:
         assert text.strip() in shown, text
     assert "ValueError: <script>x</script> | a\\|b" in shown
-    assert {"<b>bold</b>|x", "[s](javascript:alert(1))", "<i>m</i>|\\"} <= shown
+    # Strategy and model names live in the rows' names.
+    names = {f"{name} (<i>m</i>|\\)" for name in STRATEGIES}
+    assert names <= shown
+
+
+def test_every_row_section_is_headed_by_its_name_verbatim(markdown):
+    tokens = parse(markdown)
+    headings = ["".join(c.content for c in tokens[i + 1].children)
+                for i, t in enumerate(tokens) if t.type == "heading_open" and t.tag == "h3"]
+    assert sorted(headings) == sorted(f"{name} (<i>m</i>|\\)" for name in STRATEGIES)
 
 
 def test_table_rows_keep_their_number_of_cells(markdown):

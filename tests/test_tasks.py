@@ -1,6 +1,12 @@
-"""Built-in tasks are consistent data; unknown names fail for people; YAML tasks load."""
+"""Built-in tasks are consistent data; unknown names fail for people; YAML tasks load, the
+README's examples among them."""
+
+import dataclasses
+import re
+from pathlib import Path
 
 import pytest
+import yaml
 
 from harness.errors import HarnessError
 from harness.tasks import BUILTIN_TASKS, Task, get_task, task_from_yaml
@@ -188,3 +194,43 @@ def test_yaml_labels_as_a_string_are_refused_not_split(tmp_path):
         get_task(str(path))
     assert info.value.message == (f"task file {path}: 'labels' must be a list like [neg, pos], "
                                   f"got 'np'")
+
+
+# ----- the README's task files -----
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def readme_blocks(section: str, language: str) -> list[str]:
+    """The fenced `language` blocks of one README section (## heading to the next)."""
+    text = README.read_text(encoding="utf-8")
+    body = text.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(rf"```{language}\n(.*?)```", body, flags=re.DOTALL)
+
+
+def test_the_readme_task_files_load_with_every_field(tmp_path):
+    local, hub = readme_blocks("Bring your own data", "yaml")
+    fields = {f.name for f in dataclasses.fields(Task)}
+    for text in (local, hub):
+        (tmp_path / "t.yaml").write_text(text)
+        task = get_task(str(tmp_path / "t.yaml"))
+        assert task.prompt("x").count("x") >= 1
+    # Between them, the two examples show every key a task file may hold.
+    assert set(yaml.safe_load(local)) | set(yaml.safe_load(hub)) == fields
+    (tmp_path / "local.yaml").write_text(local)
+    assert get_task(str(tmp_path / "local.yaml")).hub_id is None
+    (tmp_path / "hub.yaml").write_text(hub)
+    assert get_task(str(tmp_path / "hub.yaml")).hub_id == "stanfordnlp/imdb"
+
+
+def test_the_readme_csv_loads_for_the_readme_task(tmp_path):
+    from harness.data import load_split
+
+    [local, _] = readme_blocks("Bring your own data", "yaml")
+    [rows] = readme_blocks("Bring your own data", "csv")
+    (tmp_path / "tickets.yaml").write_text(local)
+    task = get_task(str(tmp_path / "tickets.yaml"))
+    (tmp_path / "data" / task.name).mkdir(parents=True)
+    (tmp_path / "data" / task.name / "train.csv").write_text(rows)
+    split = load_split(task, "train", tmp_path / "data")
+    assert split.labels.tolist() == [0, 1, 2]

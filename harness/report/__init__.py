@@ -1,10 +1,13 @@
-"""Reports from stored records: `reports/<task>.md` (with PNG plots beside it) and a
-self-contained `reports/<task>.html` (plots embedded).
+"""Reports from stored records, one per task: `reports/<task>.md` (plots beside it in
+`<task>_files/`), a self-contained `reports/<task>.html` and `reports/<task>.csv`, the
+leaderboard as numbers.
 
     write_reports(Store("results"), "reports", prices=load_prices("prices.json"))
 
-Costs are worked out here from the records' stored seconds (harness.cost), never read from
-the records, so a report can be re-priced without re-running.
+A report covers every record of its task in the results folder, whichever command made it, so
+a run that adds or fails cells never hides what an earlier run measured. Costs are worked out
+here from the records' stored seconds (harness.cost), never read from the records, so a report
+can be re-priced without re-running.
 """
 
 from __future__ import annotations
@@ -16,25 +19,36 @@ import pandas as pd
 from harness.cost import load_prices, price_records
 from harness.errors import HarnessError
 from harness.paths import inside
-from harness.report.plots import render_plots
-from harness.report.render import render_html, render_markdown
-from harness.report.tables import failures, latest_per_seed, leaderboard, misclassified
+from harness.report.build import build_report
+from harness.report.html_page import render_html
+from harness.report.render import render_markdown
+from harness.results import with_labels
 from harness.store import Store, write_atomic
+from harness.tasks import BUILTIN_TASKS, Task
+
+PLOT_SUFFIXES = (".png", ".svg")
 
 
-def write_reports(store: Store, out: str | Path, tasks: list[str] | None = None,
-                  keys: list[str] | None = None,
+def write_reports(store: Store, out: str | Path, tasks: list[str | Task] | None = None,
                   prices: dict[str, float] | None = None, strict: bool = False) -> list[Path]:
-    """One report per task; `keys` limits it to those cells (the cells of one run); `prices`
-    (harness.cost.load_prices) defaults to the built-in table. An unreadable or invalid record
-    is left out with a warning line on stderr naming it (an error when `strict`)."""
+    """One report per task: `tasks` (names or Task objects, whose labels stand in for those of
+    records too old to carry them) or every task found. A named task without records is an
+    error; so is a folder without records. `prices` (harness.cost.load_prices) defaults to the
+    built-in table. An unreadable or invalid record is left out with a warning line on stderr
+    naming it (an error when `strict`)."""
+    wanted = {t.name if isinstance(t, Task) else t: t for t in tasks or []}
     records = pd.DataFrame(store.records(strict=strict))
     if records.empty:
-        return []
-    if keys is not None:
-        records = records[records["key"].isin(keys)]
-    if tasks:
-        records = records[records["task"].isin(tasks)]
+        raise HarnessError(f"no records in '{store.root}': run `harness run` first")
+    found = sorted(set(records["task"]))
+    missing = [name for name in wanted if name not in found]
+    if missing:
+        raise HarnessError(f"no records of task '{missing[0]}' in '{store.root}' (tasks with "
+                           f"records: {', '.join(found)})")
+    if wanted:
+        records = records[records["task"].isin(wanted)]
+    known = {**BUILTIN_TASKS, **{t.name: t for t in wanted.values() if isinstance(t, Task)}}
+    records = with_labels(records, store, {name: task.labels for name, task in known.items()})
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -50,21 +64,19 @@ def write_reports(store: Store, out: str | Path, tasks: list[str] | None = None,
 
 def _write_task_report(store: Store, out: Path, task: str, records: pd.DataFrame,
                        prices: dict[str, float]) -> list[Path]:
-    every_ok = records[records["status"] == "ok"]
-    ok = latest_per_seed(every_ok) if not every_ok.empty else every_ok
-    board = leaderboard(ok, store) if not ok.empty else pd.DataFrame()
-    plots = render_plots(ok, task) if not ok.empty else {}
-    examples = misclassified(ok, store) if not ok.empty else {}
-    failed = failures(records)
+    report = build_report(store, task, records, prices)
     # A task name comes from a record: it may not lead outside the reports folder.
     assets = inside(out, f"{task}_files")
     assets.mkdir(exist_ok=True)
-    for name, png in plots.items():
-        write_atomic(assets / f"{name}.png", png)
-    context = {"task": task, "records": records, "ok": ok, "leaderboard": board,
-               "failed": failed, "plots": plots, "examples": examples, "prices": prices,
-               "superseded": len(every_ok) - len(ok)}
-    md_path, html_path = inside(out, f"{task}.md"), inside(out, f"{task}.html")
-    write_atomic(md_path, render_markdown(context, assets.name).encode())
-    write_atomic(html_path, render_html(context).encode())
-    return [md_path, html_path]
+    written = set()
+    for name, plot in report.plots.items():
+        write_atomic(assets / f"{name}.png", plot.png)
+        written.add(f"{name}.png")
+    for stale in assets.iterdir():  # plots of rows or kinds this report no longer has
+        if stale.suffix in PLOT_SUFFIXES and stale.name not in written:
+            stale.unlink(missing_ok=True)
+    paths = [inside(out, f"{task}.{suffix}") for suffix in ("md", "html", "csv")]
+    write_atomic(paths[0], render_markdown(report, assets.name).encode())
+    write_atomic(paths[1], render_html(report).encode())
+    write_atomic(paths[2], report.csv.encode())
+    return paths

@@ -1,35 +1,103 @@
-"""The notes above a report's leaderboard: how to read each column, and warnings when the
-records compared were made by different code, packages or devices."""
+"""The notes above a report's leaderboard: what the report covers, how to read each column,
+and warnings (one class taking most predictions; records made by different code, packages or
+devices).
+
+Notes are Markdown whose only markup is ours (*emphasis*, **strong**, `code`): every value from
+records goes through `md_escape` here, so the HTML page can turn them into elements safely.
+"""
 
 from __future__ import annotations
 
 import time
 
+import numpy as np
 import pandas as pd
 
 from harness.cost import CPU_CORE
+from harness.report.display import MAJORITY_WARNING_SHARE
+from harness.report.escape import md_escape
 
 MIB = 2**20
 
 
 def notes(context) -> list[str]:
+    """What the report covers and what to watch for: shown above the leaderboard."""
     board, ok = context["leaderboard"], context["ok"]
-    sizes = "" if board.empty else (f"{int(board['n_train'].iloc[0])} training rows, "
-                                     f"{int(board['n_eval'].iloc[0])} evaluation rows; ")
-    lines = [
-        f"Task `{context['task']}`: {sizes}generated {time.strftime('%Y-%m-%d %H:%M')}.",
-        "Accuracy: 95% percentile-bootstrap interval over evaluation rows (one seed) or mean ± "
-        "standard deviation over seeds. *p vs best*: paired bootstrap p-value against the top "
-        "row on the same evaluation rows. Strategies with trials (few-shot demonstration draws) "
-        "show the mean over trials, its interval, and ± the standard deviation between trials.",
-        _memory_note(ok, board),
-        _cost_note(context["prices"]),
-    ]
+    lines = [_scope_note(context), *_eval_set_notes(board), *_majority_notes(board)]
     if context.get("superseded"):
         lines.append(f"{context['superseded']} older record(s) of the same cells (made before a "
                      f"change of code, packages or task text) are left out: the newest per "
                      f"seed is shown.")
     return lines + provenance_notes(ok)
+
+
+def reading_notes(context) -> list[str]:
+    """How to read each column: shown below the tables."""
+    if context["leaderboard"].empty:
+        return []
+    return [_accuracy_note(), _calibration_note(),
+            _memory_note(context["ok"], context["leaderboard"]), _cost_note(context["prices"])]
+
+
+def _scope_note(context) -> str:
+    records = context["records"]
+    counts = records["status"].value_counts()
+    made = ", ".join(f"{int(counts[s])} {s}" for s in ("ok", "failed", "skipped") if s in counts)
+    return (f"Task *{md_escape(context['task'])}*: this report covers every record of the task "
+            f"in {md_escape(context['results'])} ({made}), whichever run made it, not only the "
+            f"last; generated {time.strftime('%Y-%m-%d %H:%M')}. The leaderboard as numbers is "
+            f"the CSV beside this file; every record loads with "
+            f"`harness.results.load_results`.")
+
+
+def _eval_set_notes(board: pd.DataFrame) -> list[str]:
+    if board.empty or "n_eval" not in board:
+        return []
+    sets = board["eval_set"] if "eval_set" in board else pd.Series(1, index=board.index)
+    sizes = board.groupby(sets, sort=True)["n_eval"].first()
+    if len(sizes) == 1:
+        return [f"Every row was evaluated on the same {int(sizes.iloc[0]):,} evaluation rows."]
+    listed = ", ".join(f"set {int(n)}: {int(size):,} rows" for n, size in sizes.items())
+    return [f"Rows were evaluated on {len(sizes)} different sets of evaluation rows ({listed}), "
+            f"each with its own table: differences to the best and p-values compare rows of "
+            f"one set only (n/a across sets)."]
+
+
+def _majority_notes(board: pd.DataFrame) -> list[str]:
+    warnings = [(row["row"], majority_warning(row)) for _, row in board.iterrows()]
+    return [f"*{md_escape(name)}*: {warning}" for name, warning in warnings if warning]
+
+
+def majority_warning(row: pd.Series) -> str | None:
+    """A warning (Markdown) when one class takes most of a leaderboard row's predictions."""
+    share = row.get("majority_share", np.nan)
+    if pd.isna(share) or share <= MAJORITY_WARNING_SHARE:
+        return None
+    return (f"**⚠ it predicts {md_escape(row.get('majority_label', '?'))} for {share:.0%} of "
+            f"its evaluation rows**: the model's prior, not the text, decides most answers "
+            f"(a prompting strategy may do better with `calibrate=true`).")
+
+
+def _accuracy_note() -> str:
+    # Describes harness.stats: keep the two in step.
+    return ("*Accuracy*: the mean over seeds, draws of training rows and trials, with its 95% "
+            "interval; *interval* names the method: Wilson for one run (or runs that predicted "
+            "alike), else two-level, runs crossed with evaluation rows (variance by the method "
+            "of moments, t on Satterthwaite's degrees of freedom), so that it holds the spread "
+            "between runs as well as the sampling of rows. *Δ vs best*: the row's accuracy "
+            "minus the best's on the same evaluation rows, paired row by row (each row's "
+            "correctness averaged over the runs), with its 95% interval. *p vs best (Holm)*: "
+            "the paired test's p-value, Holm-adjusted over every pair of rows of the set (the "
+            "best is picked from the same data); the raw one is `p_vs_best` in the CSV.")
+
+
+def _calibration_note() -> str:
+    return ("*macro-F1*: the mean F1 over classes that have evaluation rows; per-class "
+            "precision, recall and support are under each row below. *ECE* (15 equal-width "
+            "bins of the top label's probability), *Brier* (multi-class) and *NLL* say how "
+            "well the stored scores, as probabilities (softmax where they are not), match "
+            "the outcomes; lower is better. *top class share*: the share of the row's "
+            "predictions going to its most predicted class; ⚠ above 90%.")
 
 
 def _memory_note(ok: pd.DataFrame, board: pd.DataFrame) -> str:
@@ -71,7 +139,7 @@ def provenance_notes(ok: pd.DataFrame) -> list[str]:
     lines = []
     if "code" in ok:
         codes = ok.assign(code_text=ok["code"].map(_code_text))
-        changed = [f"{strategy} ({len(versions)}: {', '.join(versions)})"
+        changed = [f"{md_escape(strategy)} ({len(versions)}: {', '.join(versions)})"
                    for strategy, cells in codes.groupby("strategy", sort=True)
                    if len(versions := _values(cells["code_text"])) > 1]
         if changed:
@@ -97,13 +165,15 @@ def provenance_notes(ok: pd.DataFrame) -> list[str]:
 
 
 def _values(column: pd.Series) -> list[str]:
-    return sorted(set(column.fillna("not recorded").astype(str)))
+    """The distinct values, as Markdown text."""
+    return sorted(set(column.fillna("not recorded").map(md_escape)))
 
 
 def _by_value(ok: pd.DataFrame, values: pd.Series) -> list[str]:
-    """'value (strategies)' for each distinct value."""
+    """'value (strategies)' for each distinct value, as Markdown text."""
     groups = ok.groupby(values.fillna("not recorded").astype(str), sort=True)["strategy"]
-    return [f"{value} ({', '.join(sorted(set(names)))})" for value, names in groups]
+    return [f"{md_escape(value)} ({', '.join(md_escape(n) for n in sorted(set(names)))})"
+            for value, names in groups]
 
 
 def _code_text(code) -> str | None:
@@ -124,5 +194,6 @@ def _package_differences(ok: pd.DataFrame) -> list[str]:
         versions = tables.map(lambda p, n=name: p.get(n))
         if versions.nunique(dropna=True) > 1:
             listed = versions.notna()
-            lines.append(f"{name} {', '.join(_by_value(ok[listed], versions[listed]))}")
+            lines.append(f"{md_escape(name)} "
+                         f"{', '.join(_by_value(ok[listed], versions[listed]))}")
     return lines

@@ -1,9 +1,15 @@
-"""Seaborn plots of the records, returned as PNG bytes: accuracy against cost and latency
-(with the Pareto front), and confusion matrices."""
+"""Plots of the leaderboard, one point or panel per row and named by it: accuracy against cost
+and latency (with the Pareto front), and one confusion matrix per row in the task's label
+order. Each comes as PNG (for Markdown) and SVG (for HTML, where a point shows its row's name
+on hover).
+"""
 
 from __future__ import annotations
 
+import html
 import io
+import re
+from dataclasses import dataclass
 
 import matplotlib
 
@@ -14,31 +20,31 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from harness.report.tables import HIGHER_IS_BETTER  # noqa: E402
 
-def render_plots(ok: pd.DataFrame, task: str) -> dict[str, bytes]:
-    """`ok` holds priced records (harness.cost.price_records), one per group and seed."""
-    ok = ok.assign(name=point_names(ok))
-    return {
-        "accuracy_vs_cost": _tradeoff(ok, "cost_usd",
-                                      "cost for this task (USD: fit + prediction, no set-up)",
-                                      f"{task}: accuracy vs cost"),
-        "accuracy_vs_latency": _tradeoff(ok, "latency_p50_ms", "latency p50 (ms, batch size 1)",
-                                         f"{task}: accuracy vs latency"),
-        "confusion_matrices": _confusions(ok),
+MARKERS = "osD^vP*Xph<>"
+
+
+@dataclass(frozen=True)
+class Plot:
+    title: str
+    png: bytes
+    svg: str  # an <svg> element, for inline use
+
+
+def render_plots(board: pd.DataFrame, confusions: dict, task: str) -> dict[str, Plot]:
+    """`board`: harness.report.tables.leaderboard; `confusions`: row name -> (labels in task
+    order, matrix of counts, true labels down, predictions across)."""
+    plots = {
+        "accuracy_vs_cost": ("Accuracy vs cost", lambda: _tradeoff(
+            board, "cost_usd", "cost for this task (USD: fit + prediction, no set-up)",
+            f"{task}: accuracy vs cost")),
+        "accuracy_vs_latency": ("Accuracy vs latency", lambda: _tradeoff(
+            board, "latency_p50_ms", "latency p50 (ms, batch size 1)",
+            f"{task}: accuracy vs latency")),
+        "confusion_matrices": ("Confusion matrices", lambda: _confusions(confusions)),
     }
-
-
-def point_names(ok: pd.DataFrame) -> pd.Series:
-    """Strategy, backend and model; the weights' source too where one model name has several,
-    so that points of different weights never share a colour."""
-    from harness.backends import DEFAULT
-    from harness.report.tables import backend, shown_source, shown_strategy
-
-    on = backend(ok).map(lambda b: "" if b == DEFAULT else f" on {b}")
-    source = shown_source(ok)
-    ambiguous = source.groupby(ok["model"]).transform("nunique") > 1
-    model = ok["model"].where(~ambiguous, ok["model"] + ", " + source)
-    return shown_strategy(ok) + on + " (" + model + ")"
+    return {name: _both_formats(name, title, draw) for name, (title, draw) in plots.items()}
 
 
 def pareto_front(costs: np.ndarray, accuracies: np.ndarray) -> np.ndarray:
@@ -51,41 +57,86 @@ def pareto_front(costs: np.ndarray, accuracies: np.ndarray) -> np.ndarray:
     return mask
 
 
-def _tradeoff(ok: pd.DataFrame, x: str, xlabel: str, title: str) -> bytes:
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    sns.scatterplot(data=ok, x=x, y="accuracy", hue="name", style="name", s=90, ax=ax)
-    ax.errorbar(ok[x], ok["accuracy"], fmt="none", ecolor="grey", alpha=0.6,
-                yerr=[ok["accuracy"] - ok["accuracy_ci_low"],
-                      ok["accuracy_ci_high"] - ok["accuracy"]])
-    front = ok[pareto_front(ok[x].to_numpy(), ok["accuracy"].to_numpy())].sort_values(x)
+def _tradeoff(board: pd.DataFrame, x: str, xlabel: str, title: str):
+    """One point per row (its 95% interval as a bar), the row's name in legend and hover."""
+    fig, ax = plt.subplots(figsize=(9, 4.8))
+    points = board[board[x].notna()].reset_index(drop=True)
+    colours = sns.color_palette("tab10" if len(points) <= 10 else "husl", len(points))
+    names = {}
+    for i, row in points.iterrows():
+        gid = f"point{i}"
+        names[gid] = row["row"]
+        ax.errorbar(row[x], row["accuracy"], fmt="none", ecolor="grey", alpha=0.6,
+                    yerr=[[row["accuracy"] - row["accuracy_ci_low"]],
+                          [row["accuracy_ci_high"] - row["accuracy"]]])
+        ax.scatter(row[x], row["accuracy"], s=80, color=colours[i], label=row["row"],
+                   marker=MARKERS[i % len(MARKERS)], gid=gid, zorder=3)
+    # Directions come from the metrics' declaration: cheaper / faster and more accurate win.
+    sign = 1 if HIGHER_IS_BETTER.get(x, False) else -1
+    front = points[pareto_front(-sign * points[x].to_numpy(),
+                                points["accuracy"].to_numpy())].sort_values(x)
     ax.plot(front[x], front["accuracy"], "--", color="black", lw=1, label="Pareto front")
-    if (ok[x] > 0).all() and ok[x].max() / max(ok[x].min(), 1e-12) > 20:
+    if len(points) and (points[x] > 0).all() and \
+            points[x].max() / max(points[x].min(), 1e-12) > 20:
         ax.set_xscale("log")
     ax.set(xlabel=xlabel, ylabel="accuracy (95% CI)", title=title)
-    ax.legend(fontsize=8, loc="best")
-    return _png(fig)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    return fig, names
 
 
-def _confusions(ok: pd.DataFrame) -> bytes:
-    first = ok.sort_values("seed").drop_duplicates("name")
-    columns = min(3, len(first))
-    rows = int(np.ceil(len(first) / columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.8 * rows), squeeze=False)
-    for ax, (_, record) in zip(axes.flat, first.iterrows()):
-        matrix = np.asarray(record["confusion_matrix"], dtype=float)
-        labels = list(record["per_class_f1"].keys())
+def _confusions(confusions: dict):
+    """One heat map per row: shares of each true class (colour) and counts (numbers)."""
+    columns = min(3, max(len(confusions), 1))
+    rows = int(np.ceil(len(confusions) / columns)) or 1
+    fig, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 4.2 * rows), squeeze=False)
+    for ax, (name, (labels, matrix)) in zip(axes.flat, confusions.items()):
+        matrix = np.asarray(matrix, dtype=float)
         share = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
         sns.heatmap(share, annot=matrix.astype(int), fmt="d", cmap="Blues", vmin=0, vmax=1,
                     xticklabels=labels, yticklabels=labels, cbar=False, ax=ax)
-        ax.set(title=record["name"], xlabel="predicted", ylabel="true")
-    for ax in list(axes.flat)[len(first):]:
+        ax.set_title(_wrapped(name), fontsize=9)
+        ax.set(xlabel="predicted", ylabel="true")
+        ax.tick_params(axis="x", labelrotation=45)
+        ax.tick_params(axis="y", labelrotation=0)
+    for ax in list(axes.flat)[len(confusions):]:
         ax.axis("off")
-    return _png(fig)
+    return fig, {}
 
 
-def _png(fig) -> bytes:
-    buffer = io.BytesIO()
+def _wrapped(name: str, width: int = 48) -> str:
+    """A long row name on two lines, so neighbouring titles do not overlap."""
+    if len(name) <= width:
+        return name
+    cut = name.rfind(" ", 0, width)
+    cut = cut if cut > 0 else width
+    return name[:cut] + "\n" + name[cut:].strip()
+
+
+def _both_formats(name: str, title: str, draw) -> Plot:
+    fig, names = draw()
     fig.tight_layout()
-    fig.savefig(buffer, format="png", dpi=110)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=110)
+    svg = io.StringIO()
+    # Text as text (crisp, searchable); a fixed salt keeps the file the same for the same plot.
+    with matplotlib.rc_context({"svg.hashsalt": name, "svg.fonttype": "none"}):
+        fig.savefig(svg, format="svg", metadata={"Date": None})
     plt.close(fig)
-    return buffer.getvalue()
+    return Plot(title, png.getvalue(), _with_titles(_element(svg.getvalue()), name, names))
+
+
+def _element(svg: str) -> str:
+    """The <svg> element alone, without the XML prologue and doctype."""
+    return svg[svg.index("<svg"):]
+
+
+def _with_titles(svg: str, plot: str, names: dict[str, str]) -> str:
+    """Every id (and reference to one) prefixed with the plot's name, so that several inline
+    SVGs share a page, and each named point given a <title> (shown on hover)."""
+    svg = re.sub(r'(\bid="|href="#|url\(#)', rf"\g<1>{plot}-", svg)
+
+    def titled(match: re.Match) -> str:
+        name = names.get(match[2])
+        return match[0] + (f"<title>{html.escape(name)}</title>" if name else "")
+
+    return re.sub(rf'<g id="({re.escape(plot)}-(point\d+))">', titled, svg)

@@ -1,0 +1,130 @@
+"""The report as one self-contained HTML page: plots inline (SVG, a point names its row on
+hover), a leaderboard sortable by any column (numbers sort as numbers), no Markdown syntax.
+Every text from data or records is escaped with `html.escape`; the report's own Markdown
+(notes, summaries) goes through `inline_html`."""
+
+from __future__ import annotations
+
+import html
+import math
+
+import pandas as pd
+
+from harness.report.build import Report
+from harness.report.display import Table
+from harness.report.escape import inline_html
+
+_STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:1.5em 2em;color:#222;
+ line-height:1.4}
+h1{font-size:1.6em;margin-bottom:.3em}h2{margin-top:1.6em;border-bottom:1px solid #ddd}
+h3{margin:1.2em 0 .3em}ul.notes{font-size:13px;color:#444;max-width:1100px}
+ul.notes li{margin:.25em 0}p.note{margin:.2em 0 .5em;color:#555;font-size:13px}
+.scroll{overflow-x:auto}table{border-collapse:collapse;font-size:13px;margin:.3em 0 1em}
+td,th{border:1px solid #d5d5d5;padding:3px 7px;text-align:left;vertical-align:top}
+th{background:#f1f3f5;white-space:nowrap}td.n{text-align:right;white-space:nowrap}
+table.sortable th{cursor:pointer;user-select:none}table.sortable th:hover{background:#e2e6ea}
+th[data-dir=asc]::after{content:" \\25B2"}th[data-dir=desc]::after{content:" \\25BC"}
+tr.best td{background:#eef7ee}td:first-child{font-weight:600;white-space:nowrap}
+td{max-width:24em}
+code{background:#f3f3f3;padding:0 .2em;border-radius:3px}
+figure{margin:.5em 0}figure svg{max-width:100%;height:auto}.hint{color:#777;font-size:12px}
+"""
+
+# Sorts a table by the clicked column: by each cell's data-sort number where it has one
+# (missing numbers last), else by its text; a second click reverses.
+_SCRIPT = """
+document.querySelectorAll("table.sortable").forEach(function (table) {
+  table.querySelectorAll("th").forEach(function (th, column) {
+    th.addEventListener("click", function () {
+      var up = th.dataset.dir !== "asc";
+      table.querySelectorAll("th").forEach(function (h) { delete h.dataset.dir; });
+      th.dataset.dir = up ? "asc" : "desc";
+      var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
+      function key(row) {
+        var cell = row.cells[column];
+        if (cell.dataset.sort === undefined) return cell.textContent.trim();
+        return cell.dataset.sort === "" ? NaN : parseFloat(cell.dataset.sort);
+      }
+      rows.sort(function (a, b) {
+        var x = key(a), y = key(b);
+        if (typeof x === "number" || typeof y === "number") {
+          if (isNaN(x)) return isNaN(y) ? 0 : 1;
+          if (isNaN(y)) return -1;
+          return up ? x - y : y - x;
+        }
+        return up ? x.localeCompare(y) : y.localeCompare(x);
+      });
+      rows.forEach(function (row) { body.appendChild(row); });
+    });
+  });
+});
+"""
+
+
+def render_html(report: Report) -> str:
+    escape = html.escape
+    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+             f"<title>{escape(report.task)} report</title><style>{_STYLE}</style></head><body>",
+             f"<h1>{escape(report.task)}: adaptation strategies compared</h1>",
+             "<ul class='notes'>" + "".join(f"<li>{inline_html(n)}</li>" for n in report.notes)
+             + "</ul>"]
+    if report.tables:
+        parts.append("<h2>Leaderboard</h2><p class='hint'>Click a column's header to sort by "
+                     "it; ↑ higher is better, ↓ lower is better.</p>")
+    for table in report.tables:
+        if table.heading:
+            parts.append(f"<h3>{inline_html(table.heading)}</h3>")
+        parts += [f"<p class='note'>{inline_html(table.note)}.</p>", _leaderboard(table)]
+    if report.resources is not None:
+        parts += ["<h2>Time, memory and size</h2>", _leaderboard(report.resources)]
+    if report.reading:
+        parts += ["<h2>How to read the tables</h2><ul class='notes'>"
+                  + "".join(f"<li>{inline_html(n)}</li>" for n in report.reading) + "</ul>"]
+    for plot in report.plots.values():
+        parts += [f"<h2>{escape(plot.title)}</h2>", f"<figure>{plot.svg}</figure>"]
+    if report.rows:
+        parts.append("<h2>Per row</h2>")
+    for row in report.rows:
+        parts += [f"<h3>{escape(row.name)}</h3>", f"<p class='note'>{inline_html(row.summary)}</p>",
+                  _table(row.per_class)]
+        if not row.wrong.empty:
+            parts += [f"<p class='note'>Confidently wrong ({escape(row.name)}):</p>",
+                      _table(row.wrong)]
+    if not report.failed.empty:
+        parts += ["<h2>Failed cells</h2>", _table(report.failed)]
+    parts.append(f"<script>{_SCRIPT}</script></body></html>")
+    return "\n".join(parts)
+
+
+def _leaderboard(table: Table) -> str:
+    arrows = {True: " ↑", False: " ↓"}
+    head = "".join(f"<th title='{html.escape(column)}'>{html.escape(column)}"
+                   f"{arrows.get(table.higher_is_better.get(column), '')}</th>"
+                   for column in table.shown.columns)
+    best = table.shown.get("Δ vs best (95% CI)", pd.Series("", index=table.shown.index))
+    body = []
+    for i, row in table.shown.iterrows():
+        cells = []
+        for column, text in row.items():
+            key = table.sort_keys.at[i, column]
+            sort = "" if key is None or (isinstance(key, float) and math.isnan(key)) else key
+            numeric = _is_number_column(table.sort_keys[column])
+            attribute = f" class='n' data-sort='{html.escape(str(sort))}'" if numeric else ""
+            cells.append(f"<td{attribute}>{html.escape(str(text))}</td>")
+        marker = " class='best'" if best.iloc[i] == "best" else ""
+        body.append(f"<tr{marker}>{''.join(cells)}</tr>")
+    return (f"<div class='scroll'><table class='sortable'><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table></div>")
+
+
+def _is_number_column(keys: pd.Series) -> bool:
+    return pd.to_numeric(keys, errors="coerce").notna().any()
+
+
+def _table(frame: pd.DataFrame) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+                   for row in frame.itertuples(index=False))
+    return (f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody>"
+            f"</table></div>")
