@@ -20,7 +20,7 @@ import pandas as pd
 from harness.claims import Claim, read_holder, remove_scratch, scratch_dir
 from harness.environment import manifest
 from harness.isolation import run_isolated
-from harness.metrics import trial_metrics
+from harness.metrics import record_metrics
 from harness.plan import Cell
 from harness.store import SCHEMA_VERSION, Store
 
@@ -112,9 +112,11 @@ def _run_and_save(cell: Cell, store: Store, summary: Summary, prefix: str, isola
     summary.ran += 1
     for record, _ in results:
         task = f" on {record['task']}" if cell.mixture else ""
-        echo(f"{prefix}: accuracy{task} {record['accuracy']:.3f} "
+        trials = f" over {record['trials']} trials" if record["trials"] > 1 else ""
+        echo(f"{prefix}: accuracy{task} {record['accuracy']:.3f}{trials} "
              f"[{record['accuracy_ci_low']:.3f}, {record['accuracy_ci_high']:.3f}], "
-             f"fit {record['fit_s']:.1f} s, {record['throughput_eps']:.1f} examples/s")
+             f"macro-F1 {record['macro_f1']:.3f}, fit {record['fit_s']:.1f} s, "
+             f"{record['throughput_eps']:.1f} examples/s")
 
 
 def _run(cell: Cell, isolate: bool) -> dict:
@@ -280,15 +282,13 @@ def _record(record: dict, task, evaluation, outcome: dict, trial_labels, trial_s
     labels, scores = trial_labels[0], trial_scores[0]
     scored = len(labels) * len(trial_labels)
     record.update(outcome)
-    record.update(trial_metrics(evaluation.labels, trial_labels, task.labels))
+    record.update(record_metrics(evaluation.labels, trial_labels, trial_scores, task.labels))
     record.update({"n_predictions": scored,
                    "throughput_eps": scored / max(outcome["predict_s"], 1e-9)})
     frame = pd.DataFrame({"index": np.arange(len(labels)), "text": list(evaluation.texts),
                           "label": evaluation.labels, "prediction": labels})
     for t, other in enumerate(trial_labels[1:], start=1):
         frame[f"prediction_trial{t}"] = other
-    if len(trial_labels) > 1:  # each row's share of correct trials, for paired comparisons
-        frame["correct"] = np.mean([t == evaluation.labels for t in trial_labels], axis=0)
     for k, name in enumerate(task.labels):
         frame[f"score_{name}"] = scores[:, k]
     return record, frame

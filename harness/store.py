@@ -34,7 +34,10 @@ PREDICTIONS_SUFFIX = ".predictions.csv"
 LOG_SUFFIX = ".log"
 CLAIM_SUFFIX = ".claim"
 TEMP_PREFIX = ".tmp-"
-SCHEMA_VERSION = 2  # 2: the runner writes `schema_version`; predictions match eval_fingerprint
+# 2: the runner writes `schema_version`; predictions match eval_fingerprint.
+# 3: `labels` in task order and per-class values as lists aligned with it (a dict keyed by label
+#    loses that order in sorted JSON); calibration (ece, brier, nll) and prediction shares.
+SCHEMA_VERSION = 3
 STATUSES = ("ok", "failed", "skipped")
 NUMBER, NUMBER_OR_NULL = "number", "number or null"
 # The fields every record has, and those a finished or a failed one adds: what reports read.
@@ -45,6 +48,11 @@ OK_FIELDS = {"accuracy": NUMBER, "config": dict, "per_class_f1": dict, "confusio
              "device": str, **dict.fromkeys(
                  ("accuracy_ci_low", "accuracy_ci_high", "macro_f1", "fit_s", "predict_s",
                   "throughput_eps", "latency_p50_ms", "latency_p95_ms"), NUMBER_OR_NULL)}
+# Schema 3: per-class values are lists in the order of `labels`.
+PER_CLASS_LISTS = ("per_class_precision", "per_class_recall", "per_class_f1",
+                   "per_class_support", "prediction_shares")
+OK_FIELDS_3 = {**OK_FIELDS, "labels": list, **dict.fromkeys(PER_CLASS_LISTS, list),
+               **dict.fromkeys(("ece", "brier", "nll"), NUMBER_OR_NULL)}
 STALE_TEMP_S = 24 * 3600  # no write takes a day: a temporary file that old is a leftover
 # Temporary names carry pid and host, so that prepare() can tell a dead writer's leftover from
 # another live process's write in flight (the host matters on a shared network folder).
@@ -212,7 +220,25 @@ def _record_problem(record, stem: str) -> str | None:
         return f"its key '{record['key'][:80]}' is not its file name"
     if record["status"] not in STATUSES:
         return f"status '{record['status'][:40]}' is not one of {', '.join(STATUSES)}"
-    return _fields_problem(record, OK_FIELDS if record["status"] == "ok" else FAILED_FIELDS)
+    if record["status"] != "ok":
+        return _fields_problem(record, FAILED_FIELDS)
+    if version < 3:
+        return _fields_problem(record, OK_FIELDS)
+    return _fields_problem(record, OK_FIELDS_3) or _per_class_problem(record)
+
+
+def _per_class_problem(record: dict) -> str | None:
+    """Per-class lists and the confusion matrix must follow `labels`, or a report would
+    name the wrong class."""
+    k = len(record["labels"])
+    if not all(isinstance(label, str) for label in record["labels"]):
+        return "'labels' must be a list of label names"
+    wrong = [name for name in PER_CLASS_LISTS if len(record[name]) != k]
+    matrix = record["confusion_matrix"]
+    if len(matrix) != k or any(not isinstance(row, list) or len(row) != k for row in matrix):
+        wrong.append("confusion_matrix")
+    return (f"{', '.join(wrong)}: not one entry per label ({k} labels)"
+            if wrong else None)
 
 
 def _fields_problem(record: dict, fields: dict) -> str | None:

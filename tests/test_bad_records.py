@@ -35,7 +35,7 @@ BAD_RECORDS = {  # name: (record file bytes or a record to save, predictions CSV
     "status-number": (record("bad", status=1), ROWS),
     "status-unknown": (record("bad", status="done"), ROWS),
     "seed-text": (record("bad", seed="0"), ROWS),
-    "newer-schema": (record("bad", schema_version=3), ROWS),
+    "newer-schema": (record("bad", schema_version=4), ROWS),
     "schema-text": (record("bad", schema_version="2"), ROWS),
     "key-elsewhere": ({**record("bad"), "key": "../../x"}, ROWS),
     "accuracy-text": (record("bad", accuracy="high"), ROWS),

@@ -1,105 +1,181 @@
-"""Tables (pandas) built from run records: the leaderboard, failures and misclassified rows."""
+"""Tables (pandas) built from run records: the leaderboard, a row's per-class scores and
+confusion matrix, failures and confidently wrong rows. Every statistic comes from harness.stats.
+
+    board = leaderboard(ok, store)       # one row per group of records, numbers not strings
+    per_class(board.iloc[0], ok); confusion(board.iloc[0], ok); misclassified(ok, store)
+
+A row pools its records (seeds, data seeds) and their trials: each evaluation row's correctness
+is averaged over all of them, the accuracy interval is two-level over those clusters and the
+rows (Wilson for one record with one trial), and rows are compared only with rows scored on the
+same evaluation rows (`eval_set`), paired over those rows.
+"""
 
 from __future__ import annotations
 
-import re
+import itertools
 
 import numpy as np
 import pandas as pd
 
-from harness.backends import DEFAULT
-from harness.metrics import paired_bootstrap_pvalue
+from harness import stats
+from harness.report.rows import (
+    backend,
+    data_seed,
+    group_id,
+    latest_per_seed,
+    row_labels,
+    shown_source,
+    shown_strategy,
+)
 from harness.store import Store
 
+__all__ = ["HIGHER_IS_BETTER", "backend", "confusion", "failures", "group_id",
+           "latest_per_seed", "leaderboard", "misclassified", "per_class", "shown_source",
+           "shown_strategy"]
+
 # Metric, whether higher is better: the report's arrows and the Pareto front use this.
-HIGHER_IS_BETTER = {"accuracy": True, "macro_f1": True, "fit_s": False, "throughput_eps": True,
+HIGHER_IS_BETTER = {"accuracy": True, "macro_f1": True, "ece": False, "brier": False,
+                    "nll": False, "fit_s": False, "throughput_eps": True,
                     "latency_p50_ms": False, "rss_above_baseline_bytes": False,
                     "cost_usd": False}
-# What, besides the seed, makes two records the same experiment: rows that differ in any of
-# these never pool (other weights, other rows, another device).
-_GROUP_COLUMNS = ("strategy", "model", "model_source", "n_train", "n_eval", "train_fingerprint",
-                  "eval_fingerprint", "device", "device_name")
-
-
-def group_id(records: pd.DataFrame) -> pd.Series:
-    """Cells that differ only by seed share a group."""
-    # map(str), not astype(str): pandas 3 keeps a missing value missing through astype.
-    columns = [records[c].map(lambda v: "" if v is None or v != v else str(v))
-               if c in records else pd.Series("", index=records.index)
-               for c in _GROUP_COLUMNS]
-    config = records["config"].map(lambda c: repr(sorted(c.items())))
-    return (pd.concat(columns, axis=1).agg(" ".join, axis=1) + " " + config + " "
-            + shown_strategy(records) + " " + backend(records))
-
-
-def latest_per_seed(ok: pd.DataFrame) -> pd.DataFrame:
-    """The newest record of each group and seed: a cell recomputed after a change of code,
-    packages or task text leaves its old record behind under another key."""
-    newest_first = ok.sort_values("started_at", ascending=False) if "started_at" in ok else ok
-    return newest_first[~newest_first.assign(group=group_id(newest_first))
-                        .duplicated(["group", "seed"])].sort_index()
-
-
-def backend(records: pd.DataFrame) -> pd.Series:
-    """What ran each cell's model; records from before backends existed ran on transformers."""
-    if "backend" not in records:
-        return pd.Series(DEFAULT, index=records.index)
-    return records["backend"].fillna(DEFAULT)
-
-
-def shown_strategy(records: pd.DataFrame) -> pd.Series:
-    """The strategy's name, with the task mixture it was trained on when there was one."""
-    if "trained_on" not in records:
-        return records["strategy"]
-    mixture = records["trained_on"].map(
-        lambda t: f" (trained on {'+'.join(x['task'] for x in t)})" if isinstance(t, list) else "")
-    return records["strategy"] + mixture
-
-
-def shown_source(records: pd.DataFrame) -> pd.Series:
-    """`model_source` with commit hashes cut to 7 characters; empty for older records."""
-    if "model_source" not in records:
-        return pd.Series("", index=records.index)
-    return records["model_source"].map(
-        lambda s: re.sub(r"\b([0-9a-f]{7})[0-9a-f]{5,}\b", r"\1", s) if isinstance(s, str) else "")
+_MEANS = ("macro_f1", "ece", "brier", "nll", "fit_s", "throughput_eps", "latency_p50_ms",
+          "latency_p95_ms", "setup_cost_usd", "fit_cost_usd", "predict_cost_usd_per_1k",
+          "cost_usd")
+# Memory: the worst record, the figure one must provision for.
+_PEAKS = ("rss_above_baseline_bytes", "rss_baseline_bytes", "cuda_peak_reserved_bytes",
+          "footprint_vllm_reserved_bytes")
 
 
 def leaderboard(ok: pd.DataFrame, store: Store) -> pd.DataFrame:
-    """One row per (strategy, model, weights, data, config, device), best accuracy first;
-    numbers, not strings. `ok` holds priced records (harness.cost.price_records)."""
+    """One row per group of records, by evaluation set then accuracy, best first; numbers, not
+    strings. `ok` holds priced records (harness.cost.price_records)."""
     ok = ok.assign(group=group_id(ok), shown=shown_strategy(ok), backend=backend(ok),
-                   source=shown_source(ok))
-    rows = [_board_row(cells) for _, cells in ok.groupby("group", sort=False)]
-    board = pd.DataFrame(rows).sort_values("accuracy", ascending=False, ignore_index=True)
-    board["p_vs_best"] = _p_values_against_best(board, store)
-    return board
+                   source=shown_source(ok), draw=data_seed(ok))
+    names, settings = row_labels(ok)
+    rows, pooled = [], []
+    for group, cells in ok.groupby("group", sort=False):
+        cells = cells.sort_values(["seed", "draw"])
+        correct = _Correctness.read(cells, store)
+        rows.append(_board_row(cells, correct, names[group], settings[group]))
+        pooled.append(correct.clustered)
+    board = pd.DataFrame(rows)
+    board["eval_set"] = _eval_sets(board)
+    board = board.assign(_order=range(len(board))).sort_values(
+        ["eval_set", "accuracy"], ascending=[True, False], kind="stable")
+    pooled = [pooled[i] for i in board["_order"]]
+    board = board.drop(columns="_order").reset_index(drop=True)
+    return pd.concat([board, _comparisons(board, pooled)], axis=1)
 
 
-def _board_row(cells: pd.DataFrame) -> dict:
-    first = cells.sort_values("seed").iloc[0]
-    mean = {c: _mean(cells, c) for c in (
-        "macro_f1", "fit_s", "throughput_eps", "latency_p50_ms", "latency_p95_ms",
-        "setup_cost_usd", "fit_cost_usd", "predict_cost_usd_per_1k", "cost_usd")}
-    # Memory: the worst seed, the figure one must provision for.
-    peak = {c: _max(cells, c) for c in (
-        "rss_above_baseline_bytes", "rss_baseline_bytes", "cuda_peak_reserved_bytes",
-        "footprint_vllm_reserved_bytes")}
+class _Correctness:
+    """A row's predictions read once: correctness per (record, trial) cluster and row."""
+
+    def __init__(self, matrix: np.ndarray, trials: list[int], counts: np.ndarray, labels: list):
+        self.matrix, self.trials, self.counts, self.labels = matrix, trials, counts, labels
+        self.clustered = stats.Clustered.of(matrix)
+
+    @classmethod
+    def read(cls, cells: pd.DataFrame, store: Store) -> _Correctness:
+        blocks, trials, labels, counts = [], [], None, None
+        for _, record in cells.iterrows():
+            frame = store.predictions(record["key"])
+            columns = ["prediction"] + sorted(
+                (c for c in frame if c.startswith("prediction_trial")),
+                key=lambda c: int(c.removeprefix("prediction_trial")))
+            predicted = frame[columns].to_numpy(dtype=np.int64).T
+            blocks.append(predicted == frame["label"].to_numpy(dtype=np.int64)[None, :])
+            trials.append(len(columns))
+            if labels is None:
+                # The record's own; older records: the score columns, written in task order.
+                labels = record.get("labels")
+                if not isinstance(labels, list):
+                    labels = [c.removeprefix("score_") for c in frame if c.startswith("score_")]
+            found = np.bincount(predicted.ravel(), minlength=len(labels))
+            counts = found if counts is None else counts + found
+        return cls(np.concatenate(blocks), trials, counts, labels)
+
+    def _spans(self):
+        """(first, last + 1) cluster of each record."""
+        return itertools.pairwise(np.cumsum([0, *self.trials]))
+
+    def record_accuracies(self) -> np.ndarray:
+        return np.array([self.matrix[a:b].mean() for a, b in self._spans()])
+
+    def trial_std(self) -> float:
+        """Spread between trials within a record, pooled over records."""
+        variances = [self.matrix[a:b].mean(axis=1).var(ddof=1)
+                     for a, b in self._spans() if b - a > 1]
+        return float(np.sqrt(np.mean(variances))) if variances else np.nan
+
+
+def _board_row(cells: pd.DataFrame, correct: _Correctness, name: str, settings: str) -> dict:
+    first = cells.iloc[0]
+    interval = correct.clustered.interval()
+    accuracies = correct.record_accuracies()
+    majority = int(np.argmax(correct.counts))
     return {
-        "strategy": first["shown"], "model": first["model"], "model_source": first["source"],
-        "backend": first["backend"], "seeds": len(cells), "accuracy": cells["accuracy"].mean(),
-        "accuracy_seed_std": cells["accuracy"].std(ddof=1) if len(cells) > 1 else np.nan,
-        "accuracy_ci_low": first["accuracy_ci_low"] if len(cells) == 1 else np.nan,
-        "accuracy_ci_high": first["accuracy_ci_high"] if len(cells) == 1 else np.nan,
-        "trials": int(first.get("trials", 1) if pd.notna(first.get("trials", 1)) else 1),
-        "accuracy_trial_std": first.get("trial_accuracy_std", np.nan), **mean, **peak,
+        "row": name, "strategy": first["shown"], "model": first["model"],
+        "model_source": first["source"], "backend": first["backend"], "settings": settings,
+        "n_train": first["n_train"], "n_eval": first["n_eval"],
+        "seeds": cells["seed"].nunique(), "data_seeds": cells["draw"].nunique(),
+        "trials": max(correct.trials),
+        "accuracy": correct.clustered.accuracy, "accuracy_ci_low": interval.low,
+        "accuracy_ci_high": interval.high, "interval": _interval_text(cells, correct, interval),
+        "accuracy_seed_std": accuracies.std(ddof=1) if len(accuracies) > 1 else np.nan,
+        "accuracy_trial_std": correct.trial_std(),
+        **{c: _mean(cells, c) for c in _MEANS}, **{c: _max(cells, c) for c in _PEAKS},
+        "majority_label": correct.labels[majority],
+        "majority_share": correct.counts[majority] / max(correct.counts.sum(), 1),
         # The frozen base of an adapter strategy, else every weight of the model.
         "weight_bytes": _first_present(first, "base_weight_bytes", "weight_bytes"),
         "device": first["device"], "device_name": first.get("device_name"),
         "cpu_threads": _first_present(first, "cpu_threads"),
-        "trainable_params": first["trainable_params"], "total_params": first["total_params"],
-        "n_train": first["n_train"], "n_eval": first["n_eval"], "key": first["key"],
-        "eval_fingerprint": first["eval_fingerprint"],
+        "trainable_params": first.get("trainable_params"),
+        "total_params": first.get("total_params"),
+        "eval_fingerprint": first.get("eval_fingerprint"), "keys": list(cells["key"]),
+        "key": first["key"], "labels": list(correct.labels),
     }
+
+
+def _interval_text(cells: pd.DataFrame, correct: _Correctness, interval) -> str:
+    seeds, draws, trials = cells["seed"].nunique(), cells["draw"].nunique(), max(correct.trials)
+    parts = [f"{n} {what}" for n, what in ((seeds, "seeds"), (draws, "data seeds"),
+                                            (trials, "trials")) if n > 1]
+    if interval.method == "Wilson":
+        same = f" ({' x '.join(parts)}, identical predictions)" if parts else ""
+        return f"Wilson{same}"
+    df = f"{interval.df:.1f}" if interval.df < 100 else f"{interval.df:.0f}"
+    return f"two-level: {' x '.join(parts)} x rows, t on {df} df"
+
+
+def _eval_sets(board: pd.DataFrame) -> pd.Series:
+    """1, 2, ... per distinct evaluation rows: 1 is the set with the most rows."""
+    sets = pd.DataFrame({"fingerprint": board["eval_fingerprint"].map(
+        lambda f: "" if pd.isna(f) else str(f)), "n": board["n_eval"]})
+    order = sets.drop_duplicates("fingerprint").sort_values(
+        ["n", "fingerprint"], ascending=[False, True])["fingerprint"]
+    number = {f: i for i, f in enumerate(order, 1)}
+    return sets["fingerprint"].map(number)
+
+
+def _comparisons(board: pd.DataFrame, pooled: list) -> pd.DataFrame:
+    """Each row against the best of its evaluation set: the paired difference, its interval
+    and p-value, and the p-value Holm-adjusted over every pair of rows of that set (the best is
+    picked by the same data, so the family is all pairs, not only those with the best)."""
+    out = pd.DataFrame(np.nan, index=board.index, columns=[
+        "diff_vs_best", "diff_ci_low", "diff_ci_high", "p_vs_best", "p_holm"])
+    is_best = pd.Series(False, index=board.index)
+    for _, members in board.groupby("eval_set", sort=False):
+        best = members["accuracy"].idxmax()  # the board is sorted: the first of equals
+        is_best[best] = True
+        pairs = list(itertools.combinations(members.index, 2))
+        raw = np.array([stats.paired_difference(pooled[a], pooled[b]).p for a, b in pairs])
+        adjusted = dict(zip(pairs, stats.holm(raw)))
+        for row in members.index.drop(best):
+            diff = stats.paired_difference(pooled[row], pooled[best])
+            out.loc[row] = [diff.diff, diff.low, diff.high, diff.p,
+                            adjusted[(min(row, best), max(row, best))]]
+    return pd.concat([is_best.rename("is_best"), out], axis=1)
 
 
 def _mean(cells: pd.DataFrame, column: str) -> float:
@@ -117,49 +193,80 @@ def _first_present(record: pd.Series, *names: str) -> float:
     return np.nan
 
 
-def _p_values_against_best(board: pd.DataFrame, store: Store) -> list[float]:
-    """Paired bootstrap p-value of each row against the best one, on the same evaluation rows."""
-    best = board.iloc[0]
-    best_correct = _correct(store, best["key"])
-    values = []
-    for _, row in board.iterrows():
-        if row["key"] == best["key"] or row["eval_fingerprint"] != best["eval_fingerprint"]:
-            values.append(np.nan)
-            continue
-        values.append(paired_bootstrap_pvalue(best_correct, _correct(store, row["key"])))
-    return values
+def _row_records(board_row: pd.Series, ok: pd.DataFrame) -> pd.DataFrame:
+    return ok[ok["key"].isin(board_row["keys"])]
 
 
-def _correct(store: Store, key: str) -> np.ndarray:
-    frame = store.predictions(key)
-    if "correct" in frame:  # several trials: each row's share of correct ones
-        return frame["correct"].to_numpy()
-    return (frame["label"] == frame["prediction"]).to_numpy()
+def per_class(board_row: pd.Series, ok: pd.DataFrame) -> pd.DataFrame:
+    """Precision, recall, F1 (means over the row's records) and support, in task label order.
+    Records from before per-class lists get them from their confusion matrix."""
+    labels = list(board_row["labels"])
+    scores = np.array([_record_per_class(r, len(labels))
+                       for _, r in _row_records(board_row, ok).iterrows()])
+    present = ~np.isnan(scores)
+    count = present.sum(axis=0)
+    mean = np.where(count > 0, np.where(present, scores, 0).sum(axis=0) / np.maximum(count, 1),
+                    np.nan)  # NaN where no record defines the score
+    return pd.DataFrame({"label": labels, "precision": mean[0], "recall": mean[1],
+                         "f1": mean[2], "support": scores[0, 3]})
+
+
+def _record_per_class(record: pd.Series, k: int) -> np.ndarray:
+    """(4, k): precision, recall, f1, support; NaN where undefined."""
+    lists = [record.get(f"per_class_{name}") for name in ("precision", "recall", "f1",
+                                                          "support")]
+    if all(isinstance(values, list) and len(values) == k for values in lists):
+        return np.array([[np.nan if v is None else v for v in values] for values in lists],
+                        dtype=np.float64)
+    matrix = np.asarray(record["confusion_matrix"], dtype=np.float64)  # summed over trials
+    trials = pd.to_numeric(record.get("trials"), errors="coerce")
+    trials = 1 if pd.isna(trials) else int(trials)
+    hits, support, predicted = np.diag(matrix), matrix.sum(axis=1), matrix.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(predicted > 0, hits / predicted, np.nan)
+        recall = np.where(support > 0, hits / support, np.nan)
+        f1 = np.where(support > 0, 2 * hits / (support + predicted), np.nan)
+    return np.array([precision, recall, f1, support / max(trials, 1)])
+
+
+def confusion(board_row: pd.Series, ok: pd.DataFrame) -> tuple[list[str], np.ndarray]:
+    """(labels in task order, the row's confusion matrix summed over records and trials): rows
+    are true labels, columns predictions."""
+    matrices = [np.asarray(m, dtype=np.int64)
+                for m in _row_records(board_row, ok)["confusion_matrix"]]
+    return list(board_row["labels"]), np.sum(matrices, axis=0)
 
 
 def failures(records: pd.DataFrame) -> pd.DataFrame:
+    columns = ["strategy", "model", "seed", "data_seed", "error"]
     failed = records[records["status"] != "ok"]
     if failed.empty:
-        return pd.DataFrame(columns=["strategy", "model", "seed", "error"])
-    return failed[["strategy", "model", "seed", "error"]].reset_index(drop=True)
+        return pd.DataFrame(columns=columns)
+    return failed.reindex(columns=columns).reset_index(drop=True)
 
 
-def misclassified(ok: pd.DataFrame, store: Store, per_strategy: int = 3) -> dict[str, pd.DataFrame]:
-    """A few confidently wrong evaluation rows per strategy, for reading the errors."""
-    labels = None
+def misclassified(ok: pd.DataFrame, store: Store, per_row: int = 3) -> dict[str, pd.DataFrame]:
+    """The most confidently wrong evaluation rows of each leaderboard row (its first record's
+    first trial), keyed by the row's name: text, true and predicted label, the probability the
+    strategy gave its prediction."""
+    ok = ok.assign(group=group_id(ok), draw=data_seed(ok))
+    names, _ = row_labels(ok)
     examples = {}
-    ok = ok.assign(source=shown_source(ok))
-    for _, record in ok.sort_values("seed").drop_duplicates(
-            ["strategy", "model", "source"]).iterrows():
+    for group, cells in ok.groupby("group", sort=False):
+        record = cells.sort_values(["seed", "draw"]).iloc[0]
         frame = store.predictions(record["key"])
-        score_columns = [c for c in frame.columns if c.startswith("score_")]
-        labels = [c.removeprefix("score_") for c in score_columns]
-        wrong = frame[frame["label"] != frame["prediction"]].copy()
-        wrong["margin"] = wrong[score_columns].max(axis=1) - wrong[score_columns].apply(
-            lambda r: r.iloc[int(frame.loc[r.name, "label"])], axis=1)
-        top = wrong.sort_values("margin", ascending=False).head(per_strategy)
-        model = ", ".join(filter(None, (record["model"], record["source"])))
-        examples[f"{record['strategy']} ({model})"] = pd.DataFrame({
-            "text": top["text"], "true": [labels[i] for i in top["label"]],
-            "predicted": [labels[i] for i in top["prediction"]]})
+        score_columns = [c for c in frame if c.startswith("score_")]
+        labels = record.get("labels")
+        if not isinstance(labels, list):
+            labels = [c.removeprefix("score_") for c in score_columns]
+        probs = stats.probabilities(frame[score_columns].to_numpy(dtype=np.float64))
+        predicted = frame["prediction"].to_numpy(dtype=np.int64)
+        confidence = probs[np.arange(len(frame)), predicted]
+        wrong = np.flatnonzero(predicted != frame["label"].to_numpy(dtype=np.int64))
+        top = wrong[np.argsort(-confidence[wrong], kind="stable")][:per_row]
+        examples[names[group]] = pd.DataFrame({
+            "text": frame["text"].to_numpy()[top],
+            "true": [labels[i] for i in frame["label"].to_numpy()[top]],
+            "predicted": [labels[i] for i in predicted[top]],
+            "confidence": confidence[top]})
     return examples
