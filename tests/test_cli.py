@@ -39,10 +39,10 @@ def test_run_writes_records_and_both_reports_then_skips_on_rerun(tiny_encoder, t
     assert len(list((tmp_path / "results").glob("*.predictions.csv"))) == len(names)
     markdown = (tmp_path / "reports" / "agnews.md").read_text()
     html = (tmp_path / "reports" / "agnews.html").read_text()
-    for name in names:
-        assert f"| {name} " in markdown and f"<td>{name}</td>" in html
-    assert "accuracy (95% CI)" in markdown and "data:image/png;base64," in html
-    assert "| backend |" in markdown and "| scikit-learn |" in markdown
+    for name in names:  # each row's name starts with its strategy's
+        assert f"| {name} " in markdown and f"<td>{name} " in html
+    assert "accuracy (95% CI)" in markdown and "<figure><svg" in html
+    assert (tmp_path / "reports" / "agnews.csv").is_file()
     assert (tmp_path / "reports" / "agnews_files" / "accuracy_vs_cost.png").is_file()
 
     again = harness(*args)
@@ -67,7 +67,7 @@ def test_dataset_text_is_escaped_in_html(tiny_decoder, tmp_path):
                      "--reports", tmp_path / "rep")
     assert result.exit_code == 0, result.output
     html = (tmp_path / "rep" / "agnews.html").read_text()
-    assert "<script>" not in html
+    assert html.count("<script") == 1  # the report's own table sorter
     assert "&lt;script&gt;alert(" in html
 
 
@@ -190,4 +190,4 @@ def test_trials_are_recorded_with_their_spread(tiny_decoder, data_dir, tmp_path)
     record = json.loads(next((tmp_path / "results").glob("*.json")).read_text())
     assert record["trials"] == 3 and len(record["trial_accuracies"]) == 3
     assert abs(record["accuracy"] - sum(record["trial_accuracies"]) / 3) < 1e-9
-    assert "over 3 trials" in (tmp_path / "reports" / "agnews.md").read_text()
+    assert "3 trials" in (tmp_path / "reports" / "agnews.md").read_text()  # in the interval
