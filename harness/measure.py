@@ -120,6 +120,11 @@ def _sync(device: str) -> None:
 
 LATENCY_SAMPLES = 100
 LATENCY_WARMUP = 5
+# Warm-up texts when a cell has no row it does not measure: never a measured row, which a
+# prefix cache (vLLM) would then serve.
+WARMUP_TEXTS = ("The committee will meet again next week to discuss the budget.",
+                "A short sentence to warm up the model.", "Results were mixed this quarter.",
+                "What is the capital of France?", "I enjoyed the film more than I expected.")
 
 
 def latency_ms(predict_one, texts, warmup_texts, device: str = "cpu") -> dict:

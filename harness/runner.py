@@ -225,11 +225,15 @@ def _footprint(strategy) -> dict:
 def _latency(strategy, cell: Cell) -> dict:
     """Single-example latency of the primary task with the first trial's model, measured before
     the batch prediction so that no row was just scored (a prefix cache cannot hit), after a
-    warm-up on training rows."""
-    from harness.measure import LATENCY_WARMUP, latency_ms, latency_rows
+    warm-up on texts it does not measure: training rows, else evaluation rows outside the
+    measured ones, else fixed sentences (a strategy without training rows, on a small set)."""
+    from harness.measure import LATENCY_WARMUP, WARMUP_TEXTS, latency_ms, latency_rows
 
-    texts = [cell.eval.texts[i] for i in latency_rows(len(cell.eval), cell.seed)]
-    warmup = list(cell.train.texts[:LATENCY_WARMUP]) or texts[:LATENCY_WARMUP]
+    measured = latency_rows(len(cell.eval), cell.seed)
+    texts = [cell.eval.texts[i] for i in measured]
+    skip = set(measured)
+    unmeasured = [t for i, t in enumerate(cell.eval.texts) if i not in skip]
+    warmup = (list(cell.train.texts) or unmeasured or list(WARMUP_TEXTS))[:LATENCY_WARMUP]
     return latency_ms(lambda text: strategy.predict([text], cell.task, 0), texts, warmup,
                       device=cell.device)
 

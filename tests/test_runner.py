@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from harness.plan import build_cells
@@ -119,3 +120,32 @@ def test_fit_time_is_measured_and_memory_is_above_a_baseline(toys, data_dir, tmp
     assert record["status"] == "ok" and record["fit_s"] >= 1.0
     # A strategy that allocates nothing uses (almost) nothing above the baseline.
     assert record["rss_above_baseline_bytes"] < 50 * 2**20
+
+
+def test_latency_warm_up_never_uses_a_measured_row():
+    """A cell without training rows (zero-shot) warms up on rows it does not measure, else on
+    fixed sentences: a measured row seen in the warm-up would hit a prefix cache."""
+    from types import SimpleNamespace
+
+    from harness.data import Split
+    from harness.measure import LATENCY_WARMUP, latency_rows
+    from harness.runner import _latency
+
+    class Recorder:
+        seen: list = []
+
+        def predict(self, texts, task, trial=0):
+            self.seen.extend(texts)
+
+    for n_eval in (12, 150):
+        texts = tuple(f"row {i}" for i in range(n_eval))
+        cell = SimpleNamespace(eval=Split(texts, np.zeros(n_eval, dtype=int)),
+                               train=Split((), np.zeros(0, dtype=int)), seed=0, task=None,
+                               device="cpu")
+        strategy = Recorder()
+        strategy.seen = []
+        _latency(strategy, cell)
+        measured = {texts[i] for i in latency_rows(n_eval, 0)}
+        warmup = strategy.seen[:LATENCY_WARMUP]
+        assert len(warmup) == LATENCY_WARMUP and not measured & set(warmup)
+        assert strategy.seen[LATENCY_WARMUP:] == [texts[i] for i in latency_rows(n_eval, 0)]
