@@ -43,7 +43,8 @@ def screenshot(page: Path, png: Path, width: int = 1400, height: int = 2200,
                    "--no-first-run", "--disable-extensions", f"--user-data-dir={profile}",
                    "--force-device-scale-factor=1", f"--window-size={width},{height}",
                    f"--screenshot={png}", page.resolve().as_uri()]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S,
+                              check=False)
     if done.returncode != 0 or not png.is_file():
         tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
         raise RuntimeError(f"chromium failed ({done.returncode}): {' | '.join(tail)}")

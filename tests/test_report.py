@@ -226,7 +226,7 @@ def feelings(strategy: str, **fields) -> dict:
 def confusion_panels(html: str) -> list[list[str]]:
     """The texts of each confusion-matrix panel in the HTML's SVG, in drawing order: x tick
     labels, 'predicted', y tick labels, 'true', the counts row by row, the title."""
-    svg = html.split("<h2>Confusion matrices</h2>", 1)[1].split("</figure>", 1)[0]
+    svg = html.split("<h3>Confusion matrices</h3>", 1)[1].split("</figure>", 1)[0]
     texts = [t.strip() for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg)]
     panels, current = [], []
     for text in texts:

@@ -16,8 +16,14 @@ from harness.report.display import Table, leaderboard_tables, resources_table
 from harness.report.escape import md_escape
 from harness.report.notes import majority_warning, notes, reading_notes
 from harness.report.plots import Plot, render_plots
-from harness.report.tables import (confusion, failures, latest_per_seed, leaderboard,
-                                   misclassified, per_class)
+from harness.report.tables import (
+    confusion,
+    failures,
+    latest_per_seed,
+    leaderboard,
+    misclassified,
+    per_class,
+)
 from harness.store import Store
 
 

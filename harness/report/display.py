@@ -71,7 +71,7 @@ def resources_table(board: pd.DataFrame) -> Table | None:
     columns.add("weights (MiB)", rows["weight_bytes"].map(lambda b: _mib(b, "{:.1f}")),
                 rows["weight_bytes"], "weight_bytes")
     columns.add("set-up (USD, once)", rows["setup_cost_usd"].map(usd), rows["setup_cost_usd"],
-                "setup_cost_usd")
+                "cost_usd")
     columns.add("trainable / total params", rows.apply(
         lambda r: f"{_count(r['trainable_params'])} / {_count(r['total_params'])}", axis=1),
         rows["trainable_params"])

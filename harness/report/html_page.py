@@ -20,15 +20,16 @@ body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:1.5em 2em;
 h1{font-size:1.6em;margin-bottom:.3em}h2{margin-top:1.6em;border-bottom:1px solid #ddd}
 h3{margin:1.2em 0 .3em}ul.notes{font-size:13px;color:#444;max-width:1100px}
 ul.notes li{margin:.25em 0}p.note{margin:.2em 0 .5em;color:#555;font-size:13px}
-.scroll{overflow-x:auto}table{border-collapse:collapse;font-size:13px;margin:.3em 0 1em}
-td,th{border:1px solid #d5d5d5;padding:3px 7px;text-align:left;vertical-align:top}
-th{background:#f1f3f5;white-space:nowrap}td.n{text-align:right;white-space:nowrap}
+.scroll{overflow-x:auto}table{border-collapse:collapse;font-size:12.5px;margin:.3em 0 1em}
+td,th{border:1px solid #d5d5d5;padding:3px 6px;text-align:left;vertical-align:top}
+th{background:#f1f3f5;vertical-align:bottom}td{min-width:8em;max-width:26em}
+td.n{text-align:right;white-space:nowrap;min-width:0}
+table.sortable td:first-child{font-weight:600;min-width:14em}table.plain td{max-width:60em}
 table.sortable th{cursor:pointer;user-select:none}table.sortable th:hover{background:#e2e6ea}
 th[data-dir=asc]::after{content:" \\25B2"}th[data-dir=desc]::after{content:" \\25BC"}
-tr.best td{background:#eef7ee}td:first-child{font-weight:600;white-space:nowrap}
-td{max-width:24em}
-code{background:#f3f3f3;padding:0 .2em;border-radius:3px}
-figure{margin:.5em 0}figure svg{max-width:100%;height:auto}.hint{color:#777;font-size:12px}
+tr.best td{background:#eef7ee}code{background:#f3f3f3;padding:0 .2em;border-radius:3px}
+.plots{display:flex;flex-wrap:wrap;gap:1em 2em;align-items:flex-start}
+.plots figure{flex:1 1 600px;margin:0}figure svg{width:100%;height:auto}.hint{color:#777;font-size:12px}
 """
 
 # Sorts a table by the clicked column: by each cell's data-sort number where it has one
@@ -71,18 +72,18 @@ def render_html(report: Report) -> str:
              + "</ul>"]
     if report.tables:
         parts.append("<h2>Leaderboard</h2><p class='hint'>Click a column's header to sort by "
-                     "it; ↑ higher is better, ↓ lower is better.</p>")
+                     "it; ↑ higher is better, ↓ lower is better. What each column means: "
+                     "<a href='#reading'>How to read the tables</a>.</p>")
     for table in report.tables:
         if table.heading:
             parts.append(f"<h3>{inline_html(table.heading)}</h3>")
         parts += [f"<p class='note'>{inline_html(table.note)}.</p>", _leaderboard(table)]
     if report.resources is not None:
         parts += ["<h2>Time, memory and size</h2>", _leaderboard(report.resources)]
-    if report.reading:
-        parts += ["<h2>How to read the tables</h2><ul class='notes'>"
-                  + "".join(f"<li>{inline_html(n)}</li>" for n in report.reading) + "</ul>"]
-    for plot in report.plots.values():
-        parts += [f"<h2>{escape(plot.title)}</h2>", f"<figure>{plot.svg}</figure>"]
+    if report.plots:  # side by side where the page is wide enough
+        parts += ["<h2>Plots</h2><div class='plots'>",
+                  *(f"<figure><h3>{escape(plot.title)}</h3>{plot.svg}</figure>"
+                    for plot in report.plots.values()), "</div>"]
     if report.rows:
         parts.append("<h2>Per row</h2>")
     for row in report.rows:
@@ -93,6 +94,9 @@ def render_html(report: Report) -> str:
                       _table(row.wrong)]
     if not report.failed.empty:
         parts += ["<h2>Failed cells</h2>", _table(report.failed)]
+    if report.reading:
+        parts += ["<h2 id='reading'>How to read the tables</h2><ul class='notes'>"
+                  + "".join(f"<li>{inline_html(n)}</li>" for n in report.reading) + "</ul>"]
     parts.append(f"<script>{_SCRIPT}</script></body></html>")
     return "\n".join(parts)
 
@@ -126,5 +130,6 @@ def _table(frame: pd.DataFrame) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
                    for row in frame.itertuples(index=False))
-    return (f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody>"
+    return (f"<div class='scroll'><table class='plain'><thead><tr>{head}</tr></thead>"
+            f"<tbody>{body}</tbody>"
             f"</table></div>")

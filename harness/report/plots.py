@@ -59,7 +59,7 @@ def pareto_front(costs: np.ndarray, accuracies: np.ndarray) -> np.ndarray:
 
 def _tradeoff(board: pd.DataFrame, x: str, xlabel: str, title: str):
     """One point per row (its 95% interval as a bar), the row's name in legend and hover."""
-    fig, ax = plt.subplots(figsize=(9, 4.8))
+    fig, ax = plt.subplots(figsize=(8, 5.2))
     points = board[board[x].notna()].reset_index(drop=True)
     colours = sns.color_palette("tab10" if len(points) <= 10 else "husl", len(points))
     names = {}
@@ -80,7 +80,9 @@ def _tradeoff(board: pd.DataFrame, x: str, xlabel: str, title: str):
             points[x].max() / max(points[x].min(), 1e-12) > 20:
         ax.set_xscale("log")
     ax.set(xlabel=xlabel, ylabel="accuracy (95% CI)", title=title)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    # Below the axes: row names are long, and beside the axes they would squeeze them.
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2,
+              frameon=False)
     return fig, names
 
 

@@ -22,16 +22,14 @@ def render_markdown(report: Report, assets: str) -> str:
     parts = [f"# {md_escape(report.task)}: adaptation strategies compared", ""]
     parts += [f"- {note}" for note in report.notes] + [""]
     if report.tables:
-        parts += ["## Leaderboard", ""]
+        parts += ["## Leaderboard", "", "What each column means: *How to read the tables*, "
+                  "at the end.", ""]
     for table in report.tables:
         if table.heading:
             parts += [f"### {table.heading}", ""]
         parts += [f"{table.note}.", "", md_table(table.shown), ""]
     if report.resources is not None:
         parts += ["## Time, memory and size", "", md_table(report.resources.shown), ""]
-    if report.reading:
-        parts += ["## How to read the tables", ""]
-        parts += [f"- {note}" for note in report.reading] + [""]
     for name, plot in report.plots.items():
         parts += [f"## {plot.title}", "", f"![{name}]({assets}/{name}.png)", ""]
     if report.rows:
@@ -42,4 +40,7 @@ def render_markdown(report: Report, assets: str) -> str:
             parts += [f"Confidently wrong ({md_escape(row.name)}):", "", md_table(row.wrong), ""]
     if not report.failed.empty:
         parts += ["## Failed cells", "", md_table(report.failed), ""]
+    if report.reading:
+        parts += ["## How to read the tables", ""]
+        parts += [f"- {note}" for note in report.reading] + [""]
     return "\n".join(parts)
