@@ -29,7 +29,8 @@ table.sortable th{cursor:pointer;user-select:none}table.sortable th:hover{backgr
 th[data-dir=asc]::after{content:" \\25B2"}th[data-dir=desc]::after{content:" \\25BC"}
 tr.best td{background:#eef7ee}code{background:#f3f3f3;padding:0 .2em;border-radius:3px}
 .plots{display:flex;flex-wrap:wrap;gap:1em 2em;align-items:flex-start}
-.plots figure{flex:1 1 600px;margin:0}figure svg{width:100%;height:auto}.hint{color:#777;font-size:12px}
+.plots figure{flex:1 1 600px;margin:0}figure svg{width:100%;height:auto}
+.hint{color:#777;font-size:12px}
 """
 
 # Sorts a table by the clicked column: by each cell's data-sort number where it has one
@@ -107,23 +108,21 @@ def _leaderboard(table: Table) -> str:
                    f"{arrows.get(table.higher_is_better.get(column), '')}</th>"
                    for column in table.shown.columns)
     best = table.shown.get("Δ vs best (95% CI)", pd.Series("", index=table.shown.index))
+    numeric = {c: pd.to_numeric(table.sort_keys[c], errors="coerce").notna().any()
+               for c in table.shown.columns}
     body = []
     for i, row in table.shown.iterrows():
         cells = []
         for column, text in row.items():
             key = table.sort_keys.at[i, column]
             sort = "" if key is None or (isinstance(key, float) and math.isnan(key)) else key
-            numeric = _is_number_column(table.sort_keys[column])
-            attribute = f" class='n' data-sort='{html.escape(str(sort))}'" if numeric else ""
+            attribute = (f" class='n' data-sort='{html.escape(str(sort))}'" if numeric[column]
+                         else "")
             cells.append(f"<td{attribute}>{html.escape(str(text))}</td>")
         marker = " class='best'" if best.iloc[i] == "best" else ""
         body.append(f"<tr{marker}>{''.join(cells)}</tr>")
     return (f"<div class='scroll'><table class='sortable'><thead><tr>{head}</tr></thead>"
             f"<tbody>{''.join(body)}</tbody></table></div>")
-
-
-def _is_number_column(keys: pd.Series) -> bool:
-    return pd.to_numeric(keys, errors="coerce").notna().any()
 
 
 def _table(frame: pd.DataFrame) -> str:
