@@ -22,8 +22,9 @@ from strategies.scoring import ScoreAdjustment, ScoringSettings
 
 @dataclass
 class ZeroShotConfig(ScoringSettings):  # + use_chat_template, scoring, max_batch_tokens, ...
-    # Contextual calibration, on by default: without it a small model's prior for some label
-    # words decides (SmolLM2-135M on TREC answers "Abbreviation" to almost every question)
+    # Contextual calibration, on by default: without it the model's prior for some label words
+    # decides. SmolLM2-135M-Instruct, 200 test rows: TREC 0.020 -> 0.400 (it answered
+    # "Abbreviation" to every question), emotion 0.140 -> 0.385, AG News 0.520 -> 0.705
     calibrate: bool = True
     max_text_tokens: int = 256  # longer inputs are cut; the instruction is always kept whole
 

@@ -55,6 +55,27 @@ def test_vllm_scores_equal_transformers_scores(engine, vllm_decoder, chat, demon
     assert ours.tokens_processed > 0
 
 
+@pytest.mark.parametrize("scoring, calibrate", [("mean", False), ("pmi", True),
+                                               ("sum", True)])
+def test_vllm_scores_are_adjusted_as_transformers_scores_are(engine, vllm_decoder, scoring,
+                                                            calibrate):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from strategies.scoring import ScoreAdjustment, ScoringSettings
+
+    tokenizer = AutoTokenizer.from_pretrained(vllm_decoder.source)
+    model = AutoModelForCausalLM.from_pretrained(vllm_decoder.source).eval()
+    settings = ScoringSettings(scoring=scoring, calibrate=calibrate)
+    adjusted = []
+    for scorer in (LabelScorer(model, tokenizer, WORDS), VllmLabelScorer(engine, tokenizer, WORDS)):
+        def prompt_for(text, scorer=scorer):
+            return scorer.render(f"Topic of: {text}", DEMOS)
+
+        adjust = ScoreAdjustment(settings, scorer, prompt_for)
+        adjusted.append(adjust(scorer.score([prompt_for(t) for t in ("a cat", "x " * 30)])))
+    np.testing.assert_allclose(adjusted[1], adjusted[0], atol=2e-4)
+
+
 def test_run_with_the_vllm_backend_records_it(vllm_decoder, data_dir, tmp_path):
     args = ["run", "-s", "zero-shot,few-shot,instruction-tuned", "--backend", "vllm",
             "--model", f"decoder={vllm_decoder.source}", "--data-dir", data_dir,
@@ -70,4 +91,5 @@ def test_run_with_the_vllm_backend_records_it(vllm_decoder, data_dir, tmp_path):
     tuned, = [r for r in records if r["strategy"] == "instruction-tuned"]
     assert tuned["footprint_vllm_weights"] in ("lora-adapter", "merged")
     assert all(r["footprint_vllm_memory_share"] == SMALL_SHARE for r in records)
-    assert "| vllm |" in (tmp_path / "reports" / "agnews.md").read_text()
+    report = (tmp_path / "reports" / "agnews.md").read_text()
+    assert all(f"{name} on vllm" in report for name in ("zero-shot", "few-shot", "instruction-tuned"))
