@@ -125,7 +125,9 @@ def test_unwritable_output_folder(data_dir, tmp_path):
 
 
 def test_kill_9_mid_run_keeps_finished_cells(tiny_encoder, tiny_decoder, data_dir, tmp_path):
-    args = [sys.executable, "-m", "harness.cli", "run", "-s", "zero-shot", "--seeds", "0,1,2,3",
+    # few-shot, not zero-shot: a deterministic strategy runs once whatever the seeds.
+    args = [sys.executable, "-m", "harness.cli", "run", "-s", "few-shot", "--seeds", "0,1,2,3",
+            "-c", "few-shot.trials=1",
             *map(str, tiny_args(tiny_encoder, tiny_decoder, data_dir, tmp_path))]
     results = tmp_path / "results"
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
