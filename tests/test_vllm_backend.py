@@ -92,4 +92,5 @@ def test_run_with_the_vllm_backend_records_it(vllm_decoder, data_dir, tmp_path):
     assert tuned["footprint_vllm_weights"] in ("lora-adapter", "merged")
     assert all(r["footprint_vllm_memory_share"] == SMALL_SHARE for r in records)
     report = (tmp_path / "reports" / "agnews.md").read_text()
-    assert all(f"{name} on vllm" in report for name in ("zero-shot", "few-shot", "instruction-tuned"))
+    assert all(f"{name} on vllm" in report
+               for name in ("zero-shot", "few-shot", "instruction-tuned"))
