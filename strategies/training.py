@@ -14,7 +14,7 @@ from harness.tasks import Task
 
 
 def train_classifier(model, tokenizer, train: Split, config, context: Context) -> None:
-    """`config` needs epochs, learning_rate, batch_size, max_length, warmup_ratio, weight_decay."""
+    """`config` as for training_arguments, and max_length."""
     from datasets import Dataset
     from transformers import DataCollatorWithPadding, Trainer
 
@@ -39,7 +39,8 @@ def check_training_settings(config) -> None:
 
 
 def training_arguments(config, context: Context, n_rows: int):
-    """`config` needs epochs, learning_rate, batch_size, warmup_ratio and weight_decay."""
+    """`config` needs epochs, learning_rate, batch_size, warmup_ratio, weight_decay,
+    group_by_length and bf16."""
     from transformers import TrainingArguments
 
     return TrainingArguments(
@@ -53,6 +54,8 @@ def training_arguments(config, context: Context, n_rows: int):
         lr_scheduler_type="linear",
         seed=context.seed,
         data_seed=context.seed,
+        train_sampling_strategy="group_by_length" if config.group_by_length else "random",
+        bf16=config.bf16,
         save_strategy="no",
         report_to=[],
         # The cell's stdout is its log file (harness.isolation): losses every 50 steps are kept

@@ -41,7 +41,7 @@ def test_run_writes_records_and_both_reports_then_skips_on_rerun(tiny_encoder, t
     html = (tmp_path / "reports" / "agnews.html").read_text()
     for name in names:  # each row's name starts with its strategy's
         assert f"| {name} " in markdown and f"<td>{name} " in html
-    assert "accuracy (95% CI)" in markdown and "<figure><svg" in html
+    assert "accuracy (95% CI)" in markdown and "<figure><h3>" in html and "<svg" in html
     assert (tmp_path / "reports" / "agnews.csv").is_file()
     assert (tmp_path / "reports" / "agnews_files" / "accuracy_vs_cost.png").is_file()
 
