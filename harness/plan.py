@@ -3,8 +3,8 @@ anything runs, so bad input fails in one line with nothing written.
 
 A data seed draws the training rows; the evaluation rows are drawn with their own fixed seed
 (`eval_seed`), so every data seed is scored on the same rows and comparisons stay paired. What a
-strategy declares prunes the grid: a deterministic one runs for the first seed only, one that
-uses no training rows for the first data seed only (and is fitted on none).
+strategy declares prunes the grid: a deterministic one runs once, under seed 0, one that uses no
+training rows once, under data seed 0 (and is fitted on none), whatever seeds are asked for.
 """
 
 from __future__ import annotations
@@ -196,15 +196,18 @@ def build_cells(task_names: list[str], strategy_spec: str, model_values: tuple[s
         code = dict(codes[name])
         packages = code.pop("packages")
         # What the strategy declares prunes the grid: a deterministic one gives the same
-        # predictions for every seed, one that uses no training rows for every data seed.
-        for data_seed in data_seeds if cls.uses_training_rows else data_seeds[:1]:
+        # predictions for every seed, one that uses no training rows for every data seed. Such
+        # a cell is planned once, under seed / data seed 0 whatever was asked, so that it is
+        # one cell (found finished) across runs with other seeds.
+        for drawn in data_seeds if cls.uses_training_rows else data_seeds[:1]:
             rows = [(task, train if cls.uses_training_rows else NO_TRAINING_ROWS, evaluation)
-                    for task, train, evaluation in data[data_seed]]
+                    for task, train, evaluation in data[drawn]]
+            data_seed = drawn if cls.uses_training_rows else 0
             # A strategy that can train one model on a task mixture does so when given several
             # tasks (one cell, one record per task); any other runs one cell per task.
             groups = [rows] if len(rows) > 1 and cls.multi_task else [[one] for one in rows]
             for (task, train, evaluation), *rest in groups:
-                for seed in seeds[:1] if cls.deterministic else seeds:
+                for seed in (0,) if cls.deterministic else seeds:
                     cells.append(Cell(task, name, cls, configs[name], model, seed, train,
                                       evaluation, data_seed, tuple(rest), backends[name],
                                       *runs_on[name], code, packages,

@@ -85,7 +85,7 @@ class Strategy(Protocol):
     devices: ClassVar[tuple[str, ...]]
     multi_task: ClassVar[bool]
     trials: int
-    # Same predictions for every seed: the plan runs it once, for the first seed given.
+    # Same predictions for every seed: the plan runs it once, under seed 0.
     deterministic: ClassVar[bool]
     # False: fit() is given no rows, and the plan runs it once whatever the data seeds.
     uses_training_rows: ClassVar[bool]

@@ -15,17 +15,22 @@ def plan(spec, data_dir, **kwargs):
     return build_cells(["agnews"], spec, n_train=24, n_eval=12, data_dir=data_dir, **kwargs)
 
 
-def test_a_deterministic_strategy_is_planned_once_for_the_first_seed(data_dir):
+def test_a_deterministic_strategy_is_planned_once_under_seed_0(data_dir):
     cells = plan("tfidf-logreg", data_dir, seeds=[2, 0, 1])
-    assert [(c.seed, c.data_seed) for c in cells] == [(2, 0)]
+    assert [(c.seed, c.data_seed) for c in cells] == [(0, 0)]
     assert cells[0].identity()["deterministic"] is True
+    # Other seeds asked for later: the same cell, found finished, not recomputed.
+    assert plan("tfidf-logreg", data_dir, seeds=[5])[0].key == cells[0].key
 
 
 def test_a_strategy_without_training_rows_is_planned_once_whatever_the_data_seeds(
         data_dir, tiny_decoder):
     cells = plan("zero-shot", data_dir, seeds=[0, 1], data_seeds=[3, 0],
                  model_values=(tiny_decoder.source,))
-    assert [(c.seed, c.data_seed) for c in cells] == [(0, 3)]
+    assert [(c.seed, c.data_seed) for c in cells] == [(0, 0)]
+    again = plan("zero-shot", data_dir, seeds=[4], data_seeds=[7],
+                 model_values=(tiny_decoder.source,))
+    assert again[0].key == cells[0].key
     identity = cells[0].identity()
     assert len(cells[0].train) == 0
     assert identity["n_train"] == 0 and identity["train_fingerprint"] is None
