@@ -4,6 +4,10 @@ leaderboard as numbers.
 
     write_reports(Store("results"), "reports", prices=load_prices("prices.json"))
 
+A task whose records say `task_kind: "generation"` gets a generation report
+(harness.report.generation: perplexity, style accuracy, continuations side by side); any other,
+records from before task kinds included, a classification report.
+
 A report covers every record of its task in the results folder, whichever command made it, so
 a run that adds or fails cells never hides what an earlier run measured. Costs are worked out
 here from the records' stored seconds (harness.cost), never read from the records, so a report
@@ -19,24 +23,25 @@ import pandas as pd
 from harness.cost import load_prices, price_records
 from harness.errors import HarnessError
 from harness.paths import inside
-from harness.report.build import build_report
+from harness.report.build import Report, build_report
+from harness.report.generation import build_generation_report
 from harness.report.html_page import render_html
 from harness.report.render import render_markdown
 from harness.results import with_labels
 from harness.store import Store, write_atomic
-from harness.tasks import BUILTIN_TASKS, Task
+from harness.tasks import BUILTIN_TASKS, AnyTask
 
 PLOT_SUFFIXES = (".png", ".svg")
 
 
-def write_reports(store: Store, out: str | Path, tasks: list[str | Task] | None = None,
+def write_reports(store: Store, out: str | Path, tasks: list[str | AnyTask] | None = None,
                   prices: dict[str, float] | None = None, strict: bool = False) -> list[Path]:
-    """One report per task: `tasks` (names or Task objects, whose labels stand in for those of
-    records too old to carry them) or every task found. A named task without records is an
+    """One report per task: `tasks` (names or task objects; a classification task's labels
+    stand in for those of records too old to carry them) or every task found. A named task without records is an
     error; so is a folder without records. `prices` (harness.cost.load_prices) defaults to the
     built-in table. An unreadable or invalid record is left out with a warning line on stderr
     naming it (an error when `strict`)."""
-    wanted = {t.name if isinstance(t, Task) else t: t for t in tasks or []}
+    wanted = {t if isinstance(t, str) else t.name: t for t in tasks or []}
     records = pd.DataFrame(store.records(strict=strict))
     if records.empty:
         raise HarnessError(f"no records in '{store.root}': run `harness run` first")
@@ -47,8 +52,11 @@ def write_reports(store: Store, out: str | Path, tasks: list[str | Task] | None 
                            f"records: {', '.join(found)})")
     if wanted:
         records = records[records["task"].isin(wanted)]
-    known = {**BUILTIN_TASKS, **{t.name: t for t in wanted.values() if isinstance(t, Task)}}
-    records = with_labels(records, store, {name: task.labels for name, task in known.items()})
+    known = {**BUILTIN_TASKS, **{t.name: t for t in wanted.values() if not isinstance(t, str)}}
+    generation = _generation_tasks(records, known)
+    labels = {name: task.labels for name, task in known.items() if task.kind == "classification"}
+    records = records.assign(labels=with_labels(
+        records[~records["task"].isin(generation)], store, labels)["labels"])
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -58,13 +66,22 @@ def write_reports(store: Store, out: str | Path, tasks: list[str | Task] | None 
     records = price_records(records, prices)
     paths = []
     for task, task_records in records.groupby("task", sort=True):
-        paths += _write_task_report(store, out, str(task), task_records, prices)
+        build = build_generation_report if task in generation else build_report
+        paths += _write_task_report(store, out, str(task), build(store, str(task),
+                                                                 task_records, prices))
     return paths
 
 
-def _write_task_report(store: Store, out: Path, task: str, records: pd.DataFrame,
-                       prices: dict[str, float]) -> list[Path]:
-    report = build_report(store, task, records, prices)
+def _generation_tasks(records: pd.DataFrame, known: dict[str, AnyTask]) -> set[str]:
+    """Tasks whose records say they are generation tasks (older records do not say: they are
+    classification), or, for records that do not say, whose task definition does."""
+    said = records["task_kind"] if "task_kind" in records else pd.Series(None, records.index)
+    kinds = said.where(said.notna(), records["task"].map(
+        lambda name: known[name].kind if name in known else "classification"))
+    return set(records.loc[kinds == "generation", "task"])
+
+
+def _write_task_report(store: Store, out: Path, task: str, report: Report) -> list[Path]:
     # A task name comes from a record: it may not lead outside the reports folder.
     assets = inside(out, f"{task}_files")
     assets.mkdir(exist_ok=True)

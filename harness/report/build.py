@@ -38,6 +38,17 @@ class RowSection:
 
 
 @dataclass(frozen=True)
+class Section:
+    """A part of a report beyond the leaderboard (a generation report's continuations): a
+    heading and notes (our Markdown) over titled tables whose cells are texts from data, shown
+    verbatim with their line breaks; each renderer escapes them its own way."""
+
+    heading: str  # Markdown
+    notes: list[str]  # Markdown
+    tables: list[tuple[str, pd.DataFrame]]  # (title as Markdown, cells as raw text)
+
+
+@dataclass(frozen=True)
 class Report:
     task: str
     notes: list[str]  # above the tables
@@ -49,6 +60,7 @@ class Report:
     failed: pd.DataFrame
     csv: str
     board: pd.DataFrame = field(repr=False)
+    sections: list[Section] = field(default_factory=list)  # after the plots
 
 
 def build_report(store: Store, task: str, records: pd.DataFrame, prices: dict) -> Report:
@@ -63,7 +75,7 @@ def build_report(store: Store, task: str, records: pd.DataFrame, prices: dict) -
         task=task, notes=notes(context), tables=leaderboard_tables(board),
         resources=resources_table(board), reading=reading_notes(context),
         plots=render_plots(board, confusions, task) if not board.empty else {},
-        rows=_row_sections(board, ok, store), failed=_failed_cells(records),
+        rows=_row_sections(board, ok, store), failed=failed_cells(records),
         csv=board_csv(board), board=board)
 
 
@@ -101,7 +113,7 @@ def _summary(row: pd.Series) -> str:
     return f"{text} {warning}" if warning else text
 
 
-def _failed_cells(records: pd.DataFrame) -> pd.DataFrame:
+def failed_cells(records: pd.DataFrame) -> pd.DataFrame:
     """Failed and skipped cells, as text: a missing value as '-', whole numbers without '.0'."""
     def text(value) -> str:
         if value is None or (isinstance(value, float) and np.isnan(value)):

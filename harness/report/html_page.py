@@ -25,6 +25,7 @@ td,th{border:1px solid #d5d5d5;padding:3px 6px;text-align:left;vertical-align:to
 th{background:#f1f3f5;vertical-align:bottom}td{min-width:8em;max-width:26em}
 td.n{text-align:right;white-space:nowrap;min-width:0}
 table.sortable td:first-child{font-weight:600;min-width:14em}table.plain td{max-width:60em}
+table.texts td{white-space:pre-wrap;max-width:70em}table.texts td:first-child{font-weight:600}
 table.sortable th{cursor:pointer;user-select:none}table.sortable th:hover{background:#e2e6ea}
 th[data-dir=asc]::after{content:" \\25B2"}th[data-dir=desc]::after{content:" \\25BC"}
 tr.best td{background:#eef7ee}code{background:#f3f3f3;padding:0 .2em;border-radius:3px}
@@ -85,6 +86,11 @@ def render_html(report: Report) -> str:
         parts += ["<h2>Plots</h2><div class='plots'>",
                   *(f"<figure><h3>{escape(plot.title)}</h3>{plot.svg}</figure>"
                     for plot in report.plots.values()), "</div>"]
+    for section in report.sections:  # texts from data: escaped, their line breaks kept
+        parts.append(f"<h2>{inline_html(section.heading)}</h2>")
+        parts += [f"<p class='note'>{inline_html(note)}</p>" for note in section.notes]
+        for title, frame in section.tables:
+            parts += [f"<h3>{inline_html(title)}</h3>", _table(frame, "texts")]
     if report.rows:
         parts.append("<h2>Per row</h2>")
     for row in report.rows:
@@ -125,10 +131,10 @@ def _leaderboard(table: Table) -> str:
             f"<tbody>{''.join(body)}</tbody></table></div>")
 
 
-def _table(frame: pd.DataFrame) -> str:
+def _table(frame: pd.DataFrame, kind: str = "plain") -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
                    for row in frame.itertuples(index=False))
-    return (f"<div class='scroll'><table class='plain'><thead><tr>{head}</tr></thead>"
+    return (f"<div class='scroll'><table class='{kind}'><thead><tr>{head}</tr></thead>"
             f"<tbody>{body}</tbody>"
             f"</table></div>")

@@ -11,11 +11,19 @@ from harness.report.escape import md_escape
 __all__ = ["md_escape", "render_markdown"]
 
 
-def md_table(frame: pd.DataFrame) -> str:
+def md_table(frame: pd.DataFrame, multiline: bool = False) -> str:
+    """`frame` as a Markdown table; `multiline` keeps each cell's line breaks as <br>."""
+    cell = md_lines if multiline else md_escape
     lines = ["| " + " | ".join(map(md_escape, frame.columns)) + " |",
              "|" + "---|" * len(frame.columns)]
-    lines += ["| " + " | ".join(map(md_escape, row)) + " |" for row in frame.itertuples(False)]
+    lines += ["| " + " | ".join(map(cell, row)) + " |" for row in frame.itertuples(False)]
     return "\n".join(lines)
+
+
+def md_lines(value) -> str:
+    """A text of several lines as one table cell: each line escaped, joined by our own <br>
+    (the only element in it), so a line break can neither end the row nor vanish."""
+    return "<br>".join(md_escape(line) for line in str(value).splitlines())
 
 
 def render_markdown(report: Report, assets: str) -> str:
@@ -32,6 +40,11 @@ def render_markdown(report: Report, assets: str) -> str:
         parts += ["## Time, memory and size", "", md_table(report.resources.shown), ""]
     for name, plot in report.plots.items():
         parts += [f"## {plot.title}", "", f"![{name}]({assets}/{name}.png)", ""]
+    for section in report.sections:
+        parts += [f"## {section.heading}", ""]
+        parts += [note + "\n" for note in section.notes]
+        for title, frame in section.tables:
+            parts += [f"### {title}", "", md_table(frame, multiline=True), ""]
     if report.rows:
         parts += ["## Per row", ""]
     for row in report.rows:

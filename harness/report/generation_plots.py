@@ -1,0 +1,75 @@
+"""The plot of a generation report: style accuracy against held-out perplexity, one point per
+leaderboard row with its 95% intervals as bars, named in the legend and on hover (SVG), the
+Pareto front of each evaluation set, and the judge's verdict on real text as reference lines.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")  # reports are written on machines without a screen
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib import ticker  # noqa: E402
+
+from harness.report.plots import MARKERS, Plot, _both_formats, pareto_front  # noqa: E402
+
+PLOT_NAME = "style_vs_perplexity"
+
+
+def render_generation_plots(board: pd.DataFrame, task: str) -> dict[str, Plot]:
+    """`board`: harness.report.generation_table.generation_board."""
+    return {PLOT_NAME: _both_formats(PLOT_NAME, "Style accuracy vs perplexity",
+                                     lambda: _style_vs_perplexity(board, task))}
+
+
+def _style_vs_perplexity(board: pd.DataFrame, task: str):
+    fig, ax = plt.subplots(figsize=(8, 5.2))
+    # A row without either number (a backend that cannot score text) has no place here.
+    points = board[(board["perplexity"] > 0) & board["style_accuracy"].notna()].reset_index(
+        drop=True)
+    colours = sns.color_palette("tab10" if len(points) <= 10 else "husl", max(len(points), 1))
+    names = {}
+    for i, row in points.iterrows():
+        gid = f"point{i}"
+        names[gid] = row["row"]
+        ax.errorbar(row["perplexity"], row["style_accuracy"], fmt="none", ecolor="grey",
+                    alpha=0.6, xerr=_bar(row, "perplexity"), yerr=_bar(row, "style_accuracy"))
+        ax.scatter(row["perplexity"], row["style_accuracy"], s=80, color=colours[i],
+                   label=row["row"], marker=MARKERS[i % len(MARKERS)], gid=gid, zorder=3)
+    sets = points.groupby("eval_set", sort=True)
+    for number, members in sets:  # lower perplexity and higher style accuracy win
+        front = members[pareto_front(members["perplexity"].to_numpy(),
+                                     members["style_accuracy"].to_numpy())]
+        label = "Pareto front" + (f" (evaluation set {int(number)})" if len(sets) > 1 else "")
+        front = front.sort_values("perplexity")
+        ax.plot(front["perplexity"], front["style_accuracy"], "--", color="black", lw=1,
+                label=label)
+    for column, colour, label in (
+            ("style_judge_on_reference", "tab:green", "judge on the reference passages"),
+            ("style_judge_on_contrast", "tab:red", "judge on held-out contrast rows")):
+        if column in board and board[column].notna().any():
+            ax.axhline(board[column].mean(), ls=":", lw=1.2, color=colour, label=label)
+    if len(points):
+        ax.set_xscale("log")
+        # Plain numbers (20, 30, 100), not 2×10^1: readers compare perplexities as numbers.
+        ax.xaxis.set_major_formatter(ticker.LogFormatter())
+        ax.xaxis.set_minor_formatter(ticker.LogFormatter(labelOnlyBase=False))
+    ax.set(xlabel="held-out perplexity (log scale, 95% CI)",
+           ylabel="style accuracy (95% CI)", title=f"{task}: style accuracy vs perplexity",
+           ylim=(-0.03, 1.03))
+    # Below the axes: row names are long, and beside the axes they would squeeze them.
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2,
+              frameon=False)
+    return fig, names
+
+
+def _bar(row: pd.Series, metric: str) -> list[list[float]]:
+    """[[below], [above]] the point; none where the interval is missing."""
+    low, high = row[f"{metric}_ci_low"], row[f"{metric}_ci_high"]
+    below = 0.0 if pd.isna(low) else max(row[metric] - low, 0.0)
+    above = 0.0 if pd.isna(high) else max(high - row[metric], 0.0)
+    return [[float(np.nan_to_num(below))], [float(np.nan_to_num(above))]]
