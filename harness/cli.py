@@ -40,8 +40,8 @@ def main():
               help="Comma-separated seeds; a deterministic strategy (zero-shot, tfidf-logreg, "
                    "...) runs for the first only.")
 @click.option("--profile", type=click.Choice(["quick", "full"]), default="quick",
-              show_default=True, help="quick: 2,000 training / 1,000 evaluation rows; "
-                                      "full: whole splits.")
+              show_default=True, help="quick: 2,000 training / 1,000 evaluation rows (a "
+                                      "generation task: 128 / 64); full: whole splits.")
 @click.option("--n-train", type=int, help="Training rows (overrides the profile).")
 @click.option("--n-eval", type=int, help="Evaluation rows (overrides the profile).")
 @click.option("--data-seeds", "--data-seed", "data_seeds", default="0", show_default=True,
@@ -82,9 +82,13 @@ def run(strategies, tasks, models, seeds, profile, n_train, n_eval, data_seeds, 
     from harness.store import Store
 
     task_names = list(dict.fromkeys(t.strip() for t in tasks.split(",") if t.strip()))
+    notes: list[str] = []
     cells = build_cells(task_names, strategies, models, parse_seeds(seeds), profile, n_train,
                         n_eval, data_dir, parse_seeds(data_seeds, "--data-seeds"),
-                        _parse_settings(settings), trust_remote_code, backend, eval_seed)
+                        _parse_settings(settings), trust_remote_code, backend, eval_seed,
+                        notes)
+    for note in notes:
+        _echo_now(f"note: {note}")
     store = Store(out)
     store.prepare()  # after every input check, so bad input leaves no folder behind
     summary = run_cells(cells, store, force=force, isolate=not no_isolation, echo=_echo_now)
@@ -139,13 +143,18 @@ def list_(what):
 
         for name, entry in registry.entries().items():
             cls = entry.load()
-            click.echo(f"{name:<20} {entry.package:<16} {cls.description}")
+            kinds = ",".join(cls.task_kinds)
+            click.echo(f"{name:<20} {entry.package:<16} {kinds:<26} {cls.description}")
     elif what == "tasks":
         from harness.tasks import BUILTIN_TASKS
 
         for name, task in BUILTIN_TASKS.items():
-            click.echo(f"{name:<10} {task.num_labels} labels: {', '.join(task.labels)}  "
-                       f"(hub: {task.hub_id})")
+            if task.kind == "generation":
+                what_it_is = (f"'{task.instruction}' continuing {task.prompt_words} words, "
+                              f"{task.max_new_tokens} new tokens")
+            else:
+                what_it_is = f"{task.num_labels} labels: {', '.join(task.labels)}"
+            click.echo(f"{name:<12} {task.kind:<15} {what_it_is}  (hub: {task.hub_id or '-'})")
     else:
         from harness.models import PRESETS, resolve_model
 

@@ -36,7 +36,8 @@ _READERS = {
 
 @dataclass(frozen=True)
 class Split:
-    """Texts and integer labels of one (sub)split; what strategies fit on and predict."""
+    """Texts and integer labels of one (sub)split; what strategies fit on and predict. The
+    rows of a generation task have no labels: theirs are all 0."""
 
     texts: tuple[str, ...]
     labels: np.ndarray
@@ -118,22 +119,27 @@ def _hub_frame(task: Task, split: str) -> pd.DataFrame:
             f"cannot load task '{task.name}' split '{split}' from the hub ({reason}); point "
             f"--data-dir or {DATA_DIR_ENV} at a folder holding {task.name}/{split}.csv "
             f"with columns text,label") from None
-    return frame.rename(columns={task.hub_text_column: "text", task.hub_label_column: "label"})
+    label_column = getattr(task, "hub_label_column", None)  # a generation task has none
+    return frame.rename(columns={task.hub_text_column: "text",
+                                 **({label_column: "label"} if label_column else {})})
 
 
 def _validate(frame: pd.DataFrame, task: Task, source: str) -> Split:
-    missing = [c for c in ("text", "label") if c not in frame.columns]
+    generation = task.kind == "generation"
+    missing = [c for c in ("text",) if c not in frame.columns] if generation else \
+        [c for c in ("text", "label") if c not in frame.columns]
     if missing:
         raise HarnessError(f"{source}: missing column(s) {', '.join(missing)} "
                            f"(found: {', '.join(map(str, frame.columns))})")
     if frame.empty:
         raise HarnessError(f"{source}: the split is empty")
-    labels = _label_indices(frame["label"], task, source)
+    labels = pd.Series(np.zeros(len(frame), dtype=np.int64)) if generation else \
+        _label_indices(frame["label"], task, source)
     empty = frame["text"].isna() | frame["text"].astype(str).str.strip().eq("")
     if empty.any():
         row = int(np.flatnonzero(empty.to_numpy())[0])
         raise HarnessError(f"{source}: {int(empty.sum())} row(s) with empty text (first: row "
-                           f"{row + 1}); remove them, empty texts cannot be classified")
+                           f"{row + 1}); remove them, empty texts cannot be used")
     texts = tuple(str(t) for t in frame["text"])
     return Split(texts, labels.to_numpy(dtype=np.int64))
 

@@ -20,15 +20,18 @@ from harness.data import Split, load_split, subset
 from harness.errors import HarnessError
 from harness.identity import code_identity
 from harness.models import DEFAULT_MODELS, ModelSpec, check_model, resolve_model
-from harness.strategy import NO_TRAINING_ROWS, choose_device, make_config
-from harness.tasks import Task, get_task
+from harness.strategy import NO_TRAINING_ROWS, choose_device, make_config, model_kind_for
+from harness.tasks import AnyTask, Task, get_task
 
 # Seeds feed numpy and scikit-learn, which take 0 <= seed < 2**32; a larger one would be
 # refused deep inside (or, for stratified subsets, silently fall back to an unstratified draw).
 SEED_LIMIT = 2**32
 
-# Rows per profile: (training rows, evaluation rows); None means the whole split.
-PROFILES = {"quick": (2000, 1000), "full": (None, None)}
+# Rows per profile and task kind: (training rows, evaluation rows); None means the whole split.
+# Generating is ~100x the compute of classifying a row, and training a decoder ~10x an
+# encoder's: a quick generation run stays within minutes per strategy on a CPU.
+PROFILES = {"quick": {"classification": (2000, 1000), "generation": (128, 64)},
+            "full": {"classification": (None, None), "generation": (None, None)}}
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class Cell:
     packages: dict = field(default_factory=dict)
     model_identity: dict = field(default_factory=dict)
     eval_seed: int = 0  # drew the evaluation rows, the same for every data seed
+    data_dir: str | None = None  # where the task's other splits are (the style judge's)
 
     @property
     def default_backend(self) -> bool:
@@ -78,6 +82,9 @@ class Cell:
         """Everything that can change the cell's numbers; its hash names the record."""
         return {
             "task": self.task.name, "task_sha": task_sha(self.task),
+            # Classification records predate kinds: only a generation record names its kind
+            # (and the classification keys stay as they were).
+            **({"task_kind": self.task.kind} if self.task.kind != "classification" else {}),
             "strategy": self.strategy, "model": self.model_name, **self.model_identity,
             "seed": self.seed, "config": dataclasses.asdict(self.config),
             "deterministic": self.strategy_class.deterministic,
@@ -162,8 +169,10 @@ def build_cells(task_names: list[str], strategy_spec: str, model_values: tuple[s
                 n_eval: int | None = None, data_dir=None, data_seeds: list[int] = (0,),
                 config_overrides: dict[str, dict] | None = None,
                 trust_remote_code: bool = False, backend: str | None = None,
-                eval_seed: int = 0) -> list[Cell]:
-    """Every cell of the grid, with its data loaded and subset, or a HarnessError."""
+                eval_seed: int = 0, notes: list[str] | None = None) -> list[Cell]:
+    """Every cell of the grid, with its data loaded and subset, or a HarnessError. A strategy
+    is planned only on the tasks whose kind it supports; each pair left out adds a line to
+    `notes` (an error when nothing at all is left)."""
     if not task_names:
         raise HarnessError("--task names no task: give one or more, e.g. --task agnews")
     for seed in data_seeds:
@@ -188,11 +197,13 @@ def build_cells(task_names: list[str], strategy_spec: str, model_values: tuple[s
     backends = {name: choose(name, cls, backend, named) for name, cls in classes.items()}
     for chosen in set(backends.values()):
         check_installed(chosen)
-    models = _models(classes, parse_model_overrides(model_values), trust_remote_code)
+    kinds = list(dict.fromkeys(task.kind for task in tasks))
+    _check_supported(tasks, classes, notes)
+    models = _models(classes, kinds, parse_model_overrides(model_values), trust_remote_code)
     data = _data(tasks, data_dir, PROFILES[profile], n_train, n_eval, data_seeds, eval_seed)
     cells = []
     for name in names:
-        cls, model = classes[name], models[name]
+        cls = classes[name]
         code = dict(codes[name])
         packages = code.pop("packages")
         # What the strategy declares prunes the grid: a deterministic one gives the same
@@ -201,27 +212,49 @@ def build_cells(task_names: list[str], strategy_spec: str, model_values: tuple[s
         # one cell (found finished) across runs with other seeds.
         for drawn in data_seeds if cls.uses_training_rows else data_seeds[:1]:
             rows = [(task, train if cls.uses_training_rows else NO_TRAINING_ROWS, evaluation)
-                    for task, train, evaluation in data[drawn]]
+                    for task, train, evaluation in data[drawn] if task.kind in cls.task_kinds]
             data_seed = drawn if cls.uses_training_rows else 0
             # A strategy that can train one model on a task mixture does so when given several
-            # tasks (one cell, one record per task); any other runs one cell per task.
-            groups = [rows] if len(rows) > 1 and cls.multi_task else [[one] for one in rows]
-            for (task, train, evaluation), *rest in groups:
+            # classification tasks (one cell, one record per task); any other task runs in a
+            # cell of its own.
+            mixed = [one for one in rows if cls.multi_task and one[0].kind == "classification"]
+            groups = [mixed] + [[one] for one in rows if not any(one is m for m in mixed)]
+            for (task, train, evaluation), *rest in filter(None, groups):
+                model = models[name, task.kind]
                 for seed in (0,) if cls.deterministic else seeds:
                     cells.append(Cell(task, name, cls, configs[name], model, seed, train,
                                       evaluation, data_seed, tuple(rest), backends[name],
                                       *runs_on[name], code, packages,
-                                      model.identity() if model else {}, eval_seed))
+                                      model.identity() if model else {}, eval_seed,
+                                      str(data_dir) if data_dir else None))
     return cells
 
 
-def _data(tasks: list[Task], data_dir, profile: tuple, n_train: int | None, n_eval: int | None,
-          data_seeds: list[int], eval_seed: int) -> dict[int, list[tuple[Task, Split, Split]]]:
+def _check_supported(tasks: list[AnyTask], classes: dict[str, type],
+                     notes: list[str] | None) -> None:
+    """Strategies are skipped on tasks of a kind they do not support, with a note; a grid left
+    empty is an error naming what supports what."""
+    planned = False
+    for task in tasks:
+        unsupported = [name for name, cls in classes.items() if task.kind not in cls.task_kinds]
+        planned = planned or len(unsupported) < len(classes)
+        if unsupported and notes is not None:
+            notes.append(f"{', '.join(unsupported)}: skipped on {task.name}, a {task.kind} "
+                         f"task (not among the task kinds they support)")
+    if not planned:
+        kinds = ", ".join(f"{t.name} is a {t.kind} task" for t in tasks)
+        raise HarnessError(f"no strategy given supports the tasks' kind ({kinds}); see "
+                           f"`harness list strategies` for the kinds each supports")
+
+
+def _data(tasks: list[AnyTask], data_dir, profiles: dict, n_train: int | None,
+          n_eval: int | None, data_seeds: list[int],
+          eval_seed: int) -> dict[int, list[tuple[Task, Split, Split]]]:
     """(task, training rows, evaluation rows) of every task, per data seed: the training rows
     drawn with the data seed, the evaluation rows with `eval_seed`, hence the same for all."""
-    profile_train, profile_eval = profile
     data: dict[int, list] = {seed: [] for seed in data_seeds}
     for task in tasks:
+        profile_train, profile_eval = profiles[task.kind]
         train_split = load_split(task, task.train_split, data_dir)
         evaluation = _rows(load_split(task, task.eval_split, data_dir), n_eval, profile_eval,
                            eval_seed, "--n-eval")
@@ -252,12 +285,17 @@ def _devices(classes: dict[str, type]) -> dict[str, tuple[str, str]]:
     return chosen
 
 
-def _models(classes: dict[str, type], overrides: dict[str, str], trust_remote_code: bool):
+def _models(classes: dict[str, type], task_kinds: list[str], overrides: dict[str, str],
+            trust_remote_code: bool) -> dict[tuple[str, str], ModelSpec | None]:
+    """The model of every strategy per task kind it runs on: the override for its model kind,
+    else that kind's preset (a generation task's fine-tuning runs on the decoder preset)."""
     chosen, checked = {}, {}
-    for name, cls in classes.items():
-        kind = cls.model_kind
+    for (name, cls), task_kind in ((pair, k) for pair in classes.items() for k in task_kinds):
+        if task_kind not in cls.task_kinds:
+            continue
+        kind = model_kind_for(cls, task_kind)
         if kind is None:
-            chosen[name] = None
+            chosen[name, task_kind] = None
             continue
         model_name = overrides.get(kind, DEFAULT_MODELS.get(kind))
         if model_name is None:
@@ -267,5 +305,5 @@ def _models(classes: dict[str, type], overrides: dict[str, str], trust_remote_co
             spec = resolve_model(model_name, trust_remote_code)
             check_model(spec)
             checked[model_name] = spec
-        chosen[name] = checked[model_name]
+        chosen[name, task_kind] = checked[model_name]
     return chosen

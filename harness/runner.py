@@ -111,6 +111,14 @@ def _run_and_save(cell: Cell, store: Store, summary: Summary, prefix: str, isola
         return
     summary.ran += 1
     for record, _ in results:
+        if record.get("task_kind") == "generation":
+            echo(f"{prefix}: perplexity {record['perplexity']:.1f} "
+                 f"[{record['perplexity_ci_low']:.1f}, {record['perplexity_ci_high']:.1f}], "
+                 f"style accuracy {record['style_accuracy']:.3f} "
+                 f"[{record['style_accuracy_ci_low']:.3f}, {record['style_accuracy_ci_high']:.3f}]"
+                 f", chrF {record['chrf']:.1f}, fit {record['fit_s']:.1f} s, "
+                 f"{record['tokens_per_s']:.1f} tokens/s")
+            continue
         task = f" on {record['task']}" if cell.mixture else ""
         trials = f" over {record['trials']} trials" if record["trials"] > 1 else ""
         echo(f"{prefix}: accuracy{task} {record['accuracy']:.3f}{trials} "
@@ -182,6 +190,8 @@ def _measure_phases(cell: Cell, work_dir: Path, memory) -> dict:
     artifact_bytes = _export(strategy, work_dir / "export")
     with memory.phase("setup"), stopwatch(timings, "setup_s", device):
         strategy.prepare()
+    if cell.task.kind == "generation":
+        return _measure_generation(cell, strategy, timings, artifact_bytes, memory)
     with memory.phase("predict"):
         latency = _latency(strategy, cell)
         predictions, predict_s = _predict_all(strategy, cell)
@@ -191,6 +201,23 @@ def _measure_phases(cell: Cell, work_dir: Path, memory) -> dict:
                             for runs in predictions],
             "pred_scores": [[np.asarray(run.scores, dtype=np.float64) for run in runs]
                             for runs in predictions]}
+
+
+def _measure_generation(cell: Cell, strategy, timings: dict, artifact_bytes: int,
+                        memory) -> dict:
+    """Writing and scoring, timed; then, with the strategy's model released, the fluency of
+    what it wrote under the base model (not the strategy's time or memory)."""
+    import gc
+
+    from harness.generation_cell import fluency, generate_all
+
+    with memory.phase("predict"):
+        outputs = generate_all(strategy, cell)
+    measured = {**timings, **_footprint(strategy), "artifact_bytes": artifact_bytes,
+                "trials": int(strategy.trials)}
+    del strategy
+    gc.collect()
+    return {**measured, **outputs, **fluency(cell, outputs["continuations"])}
 
 
 def _export(strategy, folder: Path) -> int:
@@ -207,7 +234,8 @@ RUNNER_FIELDS = frozenset({
     "latency_p95_ms", "latency_samples", "latency_warmup", "artifact_bytes", "trials",
     "cpu_threads", "host_cpu_count", "n_predictions", "fit_shared_by", "peak_memory_bytes",
     "rss_baseline_bytes", "rss_peak_bytes", "rss_above_baseline_bytes", "device", "device_name",
-    "accuracy", "throughput_eps", "cost_usd"})
+    "accuracy", "throughput_eps", "cost_usd", "scoring_s", "ttft_ms", "ms_per_token",
+    "tokens_per_s", "perplexity", "style_accuracy", "fluency_perplexity", "chrf"})
 
 
 def _footprint(strategy) -> dict:
@@ -262,6 +290,11 @@ def _records(cell: Cell, outcome: dict, started: float) -> list[tuple]:
         return [({**base, "key": cell.key_for(task.name), "task": task.name,
                   "error": outcome["error"], "traceback": outcome.get("traceback")}, None)
                 for task, _, _ in cell.evaluations]
+    if cell.task.kind == "generation":  # one task: generation strategies train no mixtures
+        from harness.generation_cell import generation_record
+
+        record = {**base, "key": cell.key, "task": cell.task.name, "fit_shared_by": 1}
+        return [generation_record(record, cell, cell.task, cell.eval, outcome)]
     every_labels, every_scores = outcome.pop("pred_labels"), outcome.pop("pred_scores")
     predict_s = outcome.pop("predict_s_per_task")
     results = []

@@ -37,7 +37,10 @@ TEMP_PREFIX = ".tmp-"
 # 2: the runner writes `schema_version`; predictions match eval_fingerprint.
 # 3: `labels` in task order and per-class values as lists aligned with it (a dict keyed by label
 #    loses that order in sorted JSON); calibration (ece, brier, nll) and prediction shares.
-SCHEMA_VERSION = 3
+# 4: generation records (`task_kind: "generation"`: perplexity, style accuracy, ... instead of
+#    accuracy and per-class values; predictions hold continuations). Classification records
+#    are as in 3.
+SCHEMA_VERSION = 4
 STATUSES = ("ok", "failed", "skipped")
 NUMBER, NUMBER_OR_NULL = "number", "number or null"
 # The fields every record has, and those a finished or a failed one adds: what reports read.
@@ -53,6 +56,11 @@ PER_CLASS_LISTS = ("per_class_precision", "per_class_recall", "per_class_f1",
                    "per_class_support", "prediction_shares")
 OK_FIELDS_3 = {**OK_FIELDS, "labels": list, **dict.fromkeys(PER_CLASS_LISTS, list),
                **dict.fromkeys(("ece", "brier", "nll"), NUMBER_OR_NULL)}
+GENERATION_OK_FIELDS = {"config": dict, "device": str, **dict.fromkeys(
+    ("perplexity", "perplexity_ci_low", "perplexity_ci_high", "style_accuracy",
+     "style_accuracy_ci_low", "style_accuracy_ci_high", "fluency_perplexity", "distinct_1",
+     "distinct_2", "chrf", "fit_s", "predict_s", "tokens_per_s", "latency_p50_ms"),
+    NUMBER_OR_NULL)}
 STALE_TEMP_S = 24 * 3600  # no write takes a day: a temporary file that old is a leftover
 # Temporary names carry pid and host, so that prepare() can tell a dead writer's leftover from
 # another live process's write in flight (the host matters on a shared network folder).
@@ -222,6 +230,8 @@ def _record_problem(record, stem: str) -> str | None:
         return f"status '{record['status'][:40]}' is not one of {', '.join(STATUSES)}"
     if record["status"] != "ok":
         return _fields_problem(record, FAILED_FIELDS)
+    if record.get("task_kind", "classification") == "generation":
+        return _fields_problem(record, GENERATION_OK_FIELDS)
     if version < 3:
         return _fields_problem(record, OK_FIELDS)
     return _fields_problem(record, OK_FIELDS_3) or _per_class_problem(record)
@@ -256,11 +266,14 @@ def _is(value, kind) -> bool:
 
 
 def _fingerprint(frame: pd.DataFrame) -> str | None:
-    """harness.data.Split.fingerprint of the stored text and label columns."""
+    """harness.data.Split.fingerprint of the stored text and label columns (a generation
+    task's rows have no label column: theirs are 0)."""
     from harness.data import Split
 
-    if not {"text", "label"} <= set(frame):
+    if "text" not in frame:
         return None
+    if "label" not in frame:
+        return Split(tuple(frame["text"]), np.zeros(len(frame), dtype=np.int64)).fingerprint()
     try:
         labels = frame["label"].astype(np.int64).to_numpy()
     except (ValueError, TypeError, OverflowError):

@@ -1,5 +1,5 @@
-"""The strategy interface. A strategy adapts a model to a task and predicts labels; it does no
-timing, and writes files only under `context.work_dir` (the runner measures, sizes artifacts
+"""The strategy interface. A strategy adapts a model to a task and predicts labels (a
+classification task) or writes continuations (a generation task); it does no timing, and writes files only under `context.work_dir` (the runner measures, sizes artifacts
 and stores records, the same way for every strategy). What a strategy can do is declared here,
 on the class, and checked by the registry and the contract tests; the runner never guesses.
 
@@ -7,7 +7,10 @@ on the class, and checked by the registry and the contract tests; the runner nev
         name = "my-strategy"
         description = "One line shown by `harness list strategies`."
         config_class = MyConfig            # a dataclass with documented defaults
-        model_kind = "encoder"             # "encoder", "decoder" or None (no pretrained model)
+        task_kinds = ("classification",)   # the task kinds it supports (harness.tasks.KINDS)
+        model_kind = "encoder"             # "encoder", "decoder" or None (no pretrained model),
+                                           # or per task kind: {"classification": "encoder",
+                                           #                    "generation": "decoder"}
         backends = ("hf",)                 # inference backends, the default first
         devices = ("cuda", "cpu")          # devices it can run on, preferred first
         multi_task = False                 # True: one model trained on several tasks at once
@@ -21,6 +24,10 @@ on the class, and checked by the registry and the contract tests; the runner nev
         def predict(self, texts, task: Task, trial: int = 0) -> Predictions: ...
         def footprint(self) -> Footprint: ...
         def export(self, folder: Path) -> None: ...   # what ships besides the base model
+
+        # Only with "generation" in task_kinds (docs/writing-a-strategy.md):
+        def generate(self, prompts, task, trial=0, max_new_tokens=None) -> Generations: ...
+        def log_likelihood(self, texts, task, trial=0) -> TextScores: ...
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ from harness.backends import DEFAULT
 from harness.data import Split
 from harness.models import ModelSpec
 from harness.settings import build_config
-from harness.tasks import Task
+from harness.tasks import KINDS, Task
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,24 @@ class Footprint:
     extra: dict = field(default_factory=dict)
 
 
+@dataclass
+class Generations:
+    """What a strategy wrote after each prompt (the prompt itself not included)."""
+
+    texts: list[str]
+    tokens: np.ndarray  # (n,) tokens generated for each prompt
+
+
+@dataclass
+class TextScores:
+    """How likely a strategy's model finds each text, conditioned as the strategy conditions
+    what it writes: summed negative log-likelihood (nats) of the text's tokens, and their count
+    (the model's tokenizer on the text alone, so every strategy of a model counts the same)."""
+
+    nll: np.ndarray  # (n,)
+    tokens: np.ndarray  # (n,)
+
+
 DEVICES = ("cpu", "cuda")
 # What fit() is given by a strategy that declares `uses_training_rows = False`.
 NO_TRAINING_ROWS = Split((), np.zeros(0, dtype=np.int64))
@@ -80,7 +105,8 @@ class Strategy(Protocol):
     name: ClassVar[str]
     description: ClassVar[str]
     config_class: ClassVar[type]
-    model_kind: ClassVar[str | None]
+    task_kinds: ClassVar[tuple[str, ...]]
+    model_kind: ClassVar[str | None | dict]
     backends: ClassVar[tuple[str, ...]]
     devices: ClassVar[tuple[str, ...]]
     multi_task: ClassVar[bool]
@@ -101,9 +127,12 @@ class Strategy(Protocol):
     def export(self, folder: Path) -> None: ...
 
 
-DECLARATIONS = ("name", "description", "config_class", "model_kind", "backends", "devices",
-                "multi_task", "trials", "deterministic", "uses_training_rows")
+DECLARATIONS = ("name", "description", "config_class", "task_kinds", "model_kind", "backends",
+                "devices", "multi_task", "trials", "deterministic", "uses_training_rows")
 METHODS = ("fit", "prepare", "predict", "footprint", "export")
+# What a strategy that supports a task kind must also have.
+KIND_METHODS = {"classification": ("predict",), "generation": ("generate", "log_likelihood")}
+MODEL_KINDS = (None, "encoder", "decoder")
 
 
 def declaration_problems(cls) -> list[str]:
@@ -112,8 +141,19 @@ def declaration_problems(cls) -> list[str]:
     if missing:
         return [f"lacks {', '.join(missing)}"]
     problems = []
-    if cls.model_kind not in (None, "encoder", "decoder"):
-        problems.append(f"model_kind {cls.model_kind!r} is not 'encoder', 'decoder' or None")
+    kinds = cls.task_kinds
+    if not (isinstance(kinds, tuple) and kinds and set(kinds) <= set(KINDS)):
+        problems.append(f"task_kinds must be a non-empty tuple of {KINDS}")
+        kinds = ()
+    for kind in kinds:
+        lacking = [m for m in KIND_METHODS[kind] if not callable(getattr(cls, m, None))]
+        if lacking:
+            problems.append(f"supports {kind} tasks but lacks {', '.join(lacking)}")
+    model_kinds = cls.model_kind if isinstance(cls.model_kind, dict) else \
+        dict.fromkeys(kinds, cls.model_kind)
+    if set(model_kinds) != set(kinds) or any(v not in MODEL_KINDS for v in model_kinds.values()):
+        problems.append(f"model_kind {cls.model_kind!r} must be 'encoder', 'decoder' or None, "
+                        f"or a dict giving one per task kind of task_kinds")
     if not (isinstance(cls.backends, tuple) and cls.backends
             and all(isinstance(b, str) for b in cls.backends)):
         problems.append("backends must be a non-empty tuple of names, the default first")
@@ -126,6 +166,15 @@ def declaration_problems(cls) -> list[str]:
     if not dataclasses.is_dataclass(cls.config_class):
         problems.append("config_class must be a dataclass")
     return problems
+
+
+def supports(cls, task) -> bool:
+    return task.kind in cls.task_kinds
+
+
+def model_kind_for(cls, task_kind: str) -> str | None:
+    """The kind of model a strategy uses on tasks of this kind."""
+    return cls.model_kind.get(task_kind) if isinstance(cls.model_kind, dict) else cls.model_kind
 
 
 def choose_device(cls, cuda_available: bool) -> str:

@@ -1,10 +1,18 @@
-"""Tasks are data: label names, one label word per label for prompting, a prompt template and
-where the splits come from. Adding a task means adding an entry here (or a YAML file, see the
-README's "Bring your own data"), not code.
+"""Tasks are data. A task is of one of two kinds:
+
+- `classification` (Task): label names, one label word per label for prompting, a prompt
+  template and where the splits come from;
+- `generation` (GenerationTask): text rows only, a style instruction, how an evaluation row
+  becomes a prompt (its first line or first words) and a reference (the rest), and the
+  generation settings.
+
+Adding a task means adding an entry here (or a YAML file with `kind: generation` or without,
+see the README's "Bring your own data"), not code.
 
     from harness.tasks import get_task
     task = get_task("agnews")            # or get_task("my-task.yaml")
     task.prompt(text="Stocks fell ...")
+    get_task("shakespeare").split_prompt(passage)  # (prompt, reference)
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from harness.errors import HarnessError, did_you_mean, one_line
 
@@ -29,8 +38,12 @@ def check_task_name(name) -> None:
                            f"starting with a letter or digit (it names files)")
 
 
+KINDS = ("classification", "generation")
+
+
 @dataclass(frozen=True)
 class Task:
+    kind: ClassVar[str] = "classification"
     name: str
     labels: tuple[str, ...]
     # One word per label, used by prompting strategies as the answer they score. Chosen to be
@@ -77,10 +90,78 @@ class Task:
         return self.prompt_template.format(text=text.strip(), choices=", ".join(self.label_words))
 
 
+PROMPT_FROM = ("words", "line")
+
+
+@dataclass(frozen=True)
+class GenerationTask:
+    """Write in a style: the model continues the start of each evaluation passage. Rows are
+    texts only (harness.data gives them label 0)."""
+
+    kind: ClassVar[str] = "generation"
+    name: str
+    # What every decoder strategy is asked (as the user turn of a chat template, or plain text)
+    instruction: str
+    # How an evaluation passage becomes a prompt: its first `prompt_words` words, or its first
+    # line ("line"); the rest of the passage is the reference continuation.
+    prompt_from: str = "words"
+    prompt_words: int = 12
+    max_new_tokens: int = 48
+    temperature: float = 0.8  # 0 decodes greedily
+    top_p: float = 0.95
+    # Sampling draws from this seed (not the cell's): a strategy's generations depend on what it
+    # learnt, not on which seed trained it.
+    generation_seed: int = 0
+    hub_id: str | None = None
+    hub_config: str | None = None
+    hub_text_column: str = "text"
+    train_split: str = "train"
+    eval_split: str = "test"
+    # The style judge: trained on train_split (in style) against contrast_split (not in style),
+    # its accuracy measured on validation_split against held-out contrast rows.
+    contrast_split: str = "contrast"
+    validation_split: str = "validation"
+
+    def __post_init__(self):
+        check_task_name(self.name)
+        if not self.instruction.strip():
+            raise HarnessError(f"task '{self.name}': the instruction must not be empty")
+        if self.prompt_from not in PROMPT_FROM:
+            raise HarnessError(f"task '{self.name}': prompt_from must be one of "
+                               f"{', '.join(PROMPT_FROM)}, got {self.prompt_from!r}")
+        for field_name, low in (("prompt_words", 1), ("max_new_tokens", 1)):
+            value = getattr(self, field_name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise HarnessError(f"task '{self.name}': {field_name} must be an integer >= "
+                                   f"{low}, got {value!r}")
+        if not (isinstance(self.temperature, (int, float)) and self.temperature >= 0):
+            raise HarnessError(f"task '{self.name}': temperature must be >= 0 (0: greedy)")
+        if not (isinstance(self.top_p, (int, float)) and 0 < self.top_p <= 1):
+            raise HarnessError(f"task '{self.name}': top_p must be in (0, 1]")
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+    def split_prompt(self, text: str) -> tuple[str, str]:
+        """(prompt, reference) of an evaluation passage. The prompt keeps the passage's own
+        spacing and line breaks; the reference is what follows it, stripped."""
+        text = text.strip()
+        if self.prompt_from == "line" and "\n" in text:
+            first, _, rest = text.partition("\n")
+            return first, rest.strip()
+        matches = list(re.finditer(r"\S+", text))
+        if len(matches) <= self.prompt_words:  # too short to split: half of it, at least 1 word
+            cut = matches[max(1, len(matches) // 2) - 1].end()
+        else:
+            cut = matches[self.prompt_words - 1].end()
+        return text[:cut], text[cut:].strip()
+
+
 _CLASSIFY = ("Classify the {what} into one of these categories: {{choices}}.\n\n"
              "{field}: {{text}}\n\nAnswer with one word.")
 
-BUILTIN_TASKS: dict[str, Task] = {
+BUILTIN_TASKS: dict[str, "Task | GenerationTask"] = {
     t.name: t
     for t in [
         Task(
@@ -114,8 +195,15 @@ BUILTIN_TASKS: dict[str, Task] = {
             prompt_template=_CLASSIFY.format(what="emotion of the message", field="Message"),
             hub_id="dair-ai/emotion",
         ),
+        # The offline copy (../shared/data/shakespeare) is split by work; the hub's
+        # tiny_shakespeare is one text, not passages, hence no hub_id.
+        GenerationTask(
+            name="shakespeare",
+            instruction="Write in the style of Shakespeare.",
+        ),
     ]
 }
+AnyTask = Task | GenerationTask
 
 
 FILE_SUFFIXES = (".yaml", ".yml")
@@ -128,7 +216,7 @@ def is_task_file(name: str) -> bool:
     return name.endswith(FILE_SUFFIXES)
 
 
-def get_task(name: str) -> Task:
+def get_task(name: str) -> AnyTask:
     """A built-in task by name, or a task described in a YAML file at that path."""
     if name in BUILTIN_TASKS:
         return BUILTIN_TASKS[name]
@@ -140,8 +228,9 @@ def get_task(name: str) -> Task:
                        f"built-in task name or a path to a task YAML file (.yaml or .yml)")
 
 
-def task_from_yaml(path: Path) -> Task:
-    """A task from a YAML mapping of Task's fields; any problem is one line naming the file."""
+def task_from_yaml(path: Path) -> AnyTask:
+    """A task from a YAML mapping of Task's (or, with `kind: generation`, GenerationTask's)
+    fields; any problem is one line naming the file."""
     import yaml  # only needed for user-described tasks
 
     try:
@@ -159,25 +248,51 @@ def task_from_yaml(path: Path) -> Task:
     if not isinstance(spec, dict):
         raise HarnessError(f"task file {path}: must be a mapping of fields (name, labels, "
                            f"prompt_template, hub_id, ...), got {type(spec).__name__}")
+    spec = dict(spec)
+    kind = spec.pop("kind", "classification")
     try:
+        if kind == "generation":
+            return GenerationTask(**_typed_generation_fields(spec))
+        if kind != "classification":
+            raise HarnessError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
         return Task(**_typed_fields(spec))
     except HarnessError as err:
         raise HarnessError(f"task file {path}: {err.message}") from None
 
 
-def _typed_fields(spec: dict) -> dict:
-    fields = {f.name: f for f in dataclasses.fields(Task)}
+def _known_fields(cls, spec: dict) -> dict:
+    """The dataclass's fields, after checking that `spec` names only those and every required
+    one (`kind` is valid everywhere)."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = [str(key) for key in spec if key not in fields]
     if unknown:
         close = difflib.get_close_matches(unknown[0], fields, n=1, cutoff=0.5)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise HarnessError(f"unknown field '{unknown[0]}'{hint}; valid fields: "
+        raise HarnessError(f"unknown field '{unknown[0]}'{hint}; valid fields: kind, "
                            f"{', '.join(fields)}")
     required = [f.name for f in fields.values()
                 if f.default is dataclasses.MISSING and f.name not in spec
                 and f.name not in _OPTIONAL_IN_FILE]
     if required:
         raise HarnessError(f"missing field(s) {', '.join(required)}")
+    return fields
+
+
+def _typed_generation_fields(spec: dict) -> dict:
+    fields = _known_fields(GenerationTask, spec)
+    for key, value in spec.items():
+        expected = fields[key].type
+        ok = {"str": isinstance(value, str), "int": isinstance(value, int),
+              "float": isinstance(value, (int, float)),
+              "str | None": value is None or isinstance(value, str)}.get(expected, True)
+        if isinstance(value, bool) or not ok:
+            raise HarnessError(f"field '{key}' must be {expected.replace('|', 'or')}, "
+                               f"got {value!r}")
+    return spec
+
+
+def _typed_fields(spec: dict) -> dict:
+    _known_fields(Task, spec)
     typed = dict(spec)
     typed["labels"] = _names(spec["labels"], "labels")
     typed["label_words"] = _names(spec.get("label_words", spec["labels"]), "label_words")

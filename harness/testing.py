@@ -1,9 +1,11 @@
 """Contract checks every strategy passes, and tiny random models to run them in seconds.
-Plugin authors run the same checks on their own strategy:
+Plugin authors run the same checks on their own strategy, for every task kind it supports:
 
     from harness.testing import check_strategy, tiny_model_for
     def test_my_strategy(tmp_path):
-        check_strategy(MyStrategy, tiny_model_for(MyStrategy.model_kind, tmp_path), tmp_path)
+        for kind in MyStrategy.task_kinds:
+            model = tiny_model_for(model_kind_for(MyStrategy, kind), tmp_path)
+            check_strategy(MyStrategy, model, tmp_path, task_kind=kind)
 """
 
 from __future__ import annotations
@@ -15,13 +17,15 @@ import numpy as np
 from harness.data import Split
 from harness.models import PRESETS, ModelSpec, resolve_model
 from harness.strategy import NO_TRAINING_ROWS, Context, declaration_problems, make_config
-from harness.tasks import Task
+from harness.tasks import GenerationTask, Task
 
 TINY_TASK = Task(name="tiny", labels=("animal", "vehicle", "food"),
                  label_words=("animal", "vehicle", "food"),
                  prompt_template="Topic of: {text}\nChoices: {choices}.", hub_id="none/none")
 _WORDS = {0: ["cat", "dog", "horse", "cow"], 1: ["car", "bus", "truck", "train"],
           2: ["bread", "apple", "rice", "soup"]}
+TINY_GENERATION_TASK = GenerationTask(name="tiny-style", instruction="Write like a farmer.",
+                                      prompt_words=4, max_new_tokens=6, hub_id=None)
 
 
 def tiny_split(n: int, seed: int = 0) -> Split:
@@ -46,9 +50,10 @@ def build_tiny_encoder(folder: Path, tokenizer_from: str | None = None) -> Path:
     return folder
 
 
-def build_tiny_decoder(folder: Path, tokenizer_from: str | None = None, head_dim: int = 8) -> Path:
+def build_tiny_decoder(folder: Path, tokenizer_from: str | None = None, head_dim: int = 16) -> Path:
     """A 2-layer Llama with random weights and the SmolLM2 tokenizer (chat template included).
-    vLLM's attention kernels need a head size such as 64."""
+    vLLM's attention kernels need a head size such as 64; bitsandbytes' 4-bit CPU kernels
+    (qlora) layers at least 64 wide, hence 4 heads of 16 by default."""
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     source = tokenizer_from or resolve_model("smollm2-135m-instruct").source
@@ -80,9 +85,10 @@ def tiny_model_for(kind: str | None, folder: Path) -> ModelSpec | None:
 
 
 def run_strategy(strategy_cls, model: ModelSpec | None, work_dir: Path, seed: int = 0,
-                 train: Split | None = None, texts=None, task: Task = TINY_TASK, **overrides):
+                 train: Split | None = None, texts=None, task=TINY_TASK, **overrides):
     """Build, fit, prepare and predict once (the first trial), as the runner would, without the
-    measuring; a strategy that uses no training rows is fitted on none, as in the plan."""
+    measuring; a strategy that uses no training rows is fitted on none, as in the plan. On a
+    generation task the first trial's continuations of `texts` (as prompts) come back."""
     from transformers import set_seed
 
     set_seed(seed)
@@ -93,16 +99,23 @@ def run_strategy(strategy_cls, model: ModelSpec | None, work_dir: Path, seed: in
     strategy.fit([(task, train)])
     strategy.prepare()
     texts = list(texts if texts is not None else tiny_split(9, 1).texts)
+    if task.kind == "generation":
+        return strategy, strategy.generate(texts, task, 0)
     return strategy, strategy.predict(texts, task, 0)
 
 
-def check_strategy(strategy_cls, model: ModelSpec | None, work_dir: Path, **overrides) -> None:
+def check_strategy(strategy_cls, model: ModelSpec | None, work_dir: Path,
+                   task_kind: str = "classification", **overrides) -> None:
     """The contract: capabilities declared, predictions well-formed for every trial, artifacts
     written where asked, same seed -> same predictions, and for another seed too when declared
-    deterministic; one that declares it uses no training rows is fitted on none."""
+    deterministic; one that declares it uses no training rows is fitted on none. With
+    `task_kind="generation"`, the same for continuations and passage likelihoods."""
     problems = declaration_problems(strategy_cls)
     assert not problems, f"{strategy_cls.__name__}: {'; '.join(problems)}"
     make_config(strategy_cls, {})  # every setting has a default
+    if task_kind == "generation":
+        _check_generation(strategy_cls, model, work_dir, overrides)
+        return
     texts = list(tiny_split(9, 1).texts)
     strategy, first = run_strategy(strategy_cls, model, work_dir, texts=texts, **overrides)
     assert isinstance(strategy.trials, int) and strategy.trials >= 1, "trials must be >= 1"
@@ -128,6 +141,40 @@ def check_strategy(strategy_cls, model: ModelSpec | None, work_dir: Path, **over
         _same(first, run_strategy(strategy_cls, model, work_dir, seed=1, texts=texts,
                                   **overrides)[1],
               "declares deterministic = True, but another seed changed its predictions")
+
+
+def _check_generation(strategy_cls, model, work_dir: Path, overrides: dict) -> None:
+    task = TINY_GENERATION_TASK
+    assert "generation" in strategy_cls.task_kinds, "does not declare the generation kind"
+    prompts = [" ".join(text.split()[:4]) for text in tiny_split(5, 1).texts]
+    strategy, first = run_strategy(strategy_cls, model, work_dir, texts=prompts, task=task,
+                                   **overrides)
+    assert isinstance(strategy.trials, int) and strategy.trials >= 1, "trials must be >= 1"
+    for trial in range(strategy.trials):
+        run = first if trial == 0 else strategy.generate(prompts, task, trial)
+        assert len(run.texts) == len(prompts) and all(isinstance(t, str) for t in run.texts)
+        tokens = np.asarray(run.tokens)
+        assert tokens.shape == (len(prompts),), "one token count per prompt"
+        assert ((tokens >= 0) & (tokens <= task.max_new_tokens)).all(), \
+            "generated more tokens than the task's max_new_tokens"
+        scores = strategy.log_likelihood(list(tiny_split(5, 2).texts), task, trial)
+        assert np.shape(scores.nll) == (5,) and np.shape(scores.tokens) == (5,)
+        assert np.isfinite(scores.nll).all() and (np.asarray(scores.nll) > 0).all(), \
+            "a passage's negative log-likelihood must be finite and positive"
+        assert (np.asarray(scores.tokens) > 0).all()
+    one = strategy.generate(prompts[:1], task, 0, max_new_tokens=1)
+    assert len(one.texts) == 1 and int(one.tokens[0]) <= 1, \
+        "generating for one prompt, and max_new_tokens, must work (latency is measured so)"
+    footprint = strategy.footprint()
+    assert 0 <= footprint.trainable_params <= footprint.total_params
+    _check_export(strategy, work_dir)
+    again = run_strategy(strategy_cls, model, work_dir, texts=prompts, task=task, **overrides)
+    assert again[1].texts == first.texts, "same seed must give the same continuations"
+    if strategy_cls.deterministic:
+        other = run_strategy(strategy_cls, model, work_dir, seed=1, texts=prompts, task=task,
+                             **overrides)
+        assert other[1].texts == first.texts, \
+            "declares deterministic = True, but another seed changed its continuations"
 
 
 def _same(first, again, message: str) -> None:

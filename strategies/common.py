@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from harness.batching import length_batches  # noqa: F401 - the strategies' import path
 from harness.strategy import Footprint
 
 
@@ -37,21 +38,3 @@ def _count(param) -> int:
     # A bitsandbytes 4-bit weight packs two values per byte; its quant_state has the real shape.
     state = getattr(param, "quant_state", None)
     return int(math.prod(state.shape)) if state is not None else param.numel()
-
-
-def length_batches(lengths, max_batch_tokens: int, max_batch_size: int = 256):
-    """Index batches of similar length (longest first), each within a padded-token budget.
-
-    Sorting by length keeps padding small; longest first makes an out-of-memory error show up on
-    the first batch instead of the last.
-    """
-    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    batch: list[int] = []
-    for i in order:
-        width = lengths[batch[0]] if batch else lengths[i]
-        if batch and ((len(batch) + 1) * width > max_batch_tokens or len(batch) >= max_batch_size):
-            yield batch
-            batch = []
-        batch.append(i)
-    if batch:
-        yield batch

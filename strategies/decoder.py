@@ -16,6 +16,19 @@ def load_decoder(context: Context):
     return model.to(context.device).eval(), tokenizer
 
 
+def load_language_model(context: Context, **kwargs):
+    """(causal LM, tokenizer) to train on a generation task; `kwargs` go to from_pretrained
+    (quantization). The tokenizer pads with its end token when it has no pad token."""
+    from transformers import AutoModelForCausalLM
+
+    tokenizer = load_tokenizer(context)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(context.model.local_path(), dtype="auto",
+                                                 **context.model.load_kwargs(), **kwargs)
+    return model, tokenizer
+
+
 def load_tokenizer(context: Context):
     from transformers import AutoTokenizer
 
@@ -94,3 +107,19 @@ def truncate_text(tokenizer, text: str, max_tokens: int) -> str:
     """Cut the input text, not the instruction around it, when it is too long."""
     ids = tokenizer(text, add_special_tokens=False).input_ids
     return text if len(ids) <= max_tokens else tokenizer.decode(ids[:max_tokens])
+
+
+def open_generator(context: Context, model, tokenizer, use_chat_template: bool,
+                   memory_share: float):
+    """The continuation writer of a generation task on the cell's backend (a vLLM engine is
+    started here: strategies call this from `prepare`)."""
+    if context.backend == "vllm":
+        from strategies.vllm_generation import VllmGenerator
+        from strategies.vllm_scoring import open_engine
+
+        engine = open_engine(context.model.local_path(), context.seed, memory_share,
+                             context.model.trust_remote_code)
+        return VllmGenerator(engine, tokenizer, context.task, use_chat_template)
+    from strategies.generation import HfGenerator
+
+    return HfGenerator(model, tokenizer, context.task, use_chat_template)

@@ -38,6 +38,7 @@ class EmbeddingProbe:
     name = "embedding-probe"
     description = "Frozen encoder, mean-pooled embeddings + logistic regression."
     config_class = EmbeddingProbeConfig
+    task_kinds = ("classification",)
     model_kind = "encoder"
     backends = ("hf",)
     devices = ("cuda", "cpu")

@@ -7,6 +7,10 @@ the accuracy; the demonstrations of a trial are a prefix shared by every example
 
 Scoring and calibration are zero-shot's (strategies/scoring.py), computed per trial: the
 content-free inputs and the PMI premise are asked after that trial's demonstrations.
+
+On a generation task the demonstrations are `k_passages` training passages per trial, given as
+earlier answers to the same instruction (strategies/generation.py); the passages are scored and
+continued after them.
 """
 
 from __future__ import annotations
@@ -21,10 +25,23 @@ import numpy as np
 from harness.data import Split
 from harness.errors import HarnessError
 from harness.settings import at_least
-from harness.strategy import Context, Footprint, Predictions, predictions_from_scores
-from harness.tasks import Task
+from harness.strategy import (
+    Context,
+    Footprint,
+    Generations,
+    Predictions,
+    TextScores,
+    predictions_from_scores,
+)
+from harness.tasks import GenerationTask, Task
 from strategies.common import only_task
-from strategies.decoder import frozen_footprint, load_frozen_decoder, open_scorer, truncate_text
+from strategies.decoder import (
+    frozen_footprint,
+    load_frozen_decoder,
+    open_generator,
+    open_scorer,
+    truncate_text,
+)
 from strategies.scoring import ScoreAdjustment, ScoringSettings
 
 
@@ -40,16 +57,20 @@ class FewShotConfig(ScoringSettings):  # + use_chat_template, scoring, max_batch
     as_chat_turns: bool = True  # demonstrations as user/assistant turns, else inline in one turn
     max_demo_tokens: int = 64  # each demonstration's text is cut to this; keeps prompts short
     max_text_tokens: int = 256  # the input being classified is cut to this
+    k_passages: int = 2  # generation tasks: demonstration passages per prompt
+    max_passage_tokens: int = 128  # generation tasks: each demonstration passage is cut to this
 
     def __post_init__(self):
         super().__post_init__()
-        at_least(self, 1, "k_per_class", "trials", "max_demo_tokens", "max_text_tokens")
+        at_least(self, 1, "k_per_class", "trials", "max_demo_tokens", "max_text_tokens",
+                 "k_passages", "max_passage_tokens")
 
 
 class FewShot:
     name = "few-shot"
     description = "In-context learning: k labelled examples per class in the prompt, several draws."
     config_class = FewShotConfig
+    task_kinds = ("classification", "generation")
     model_kind = "decoder"
     backends = ("hf", "vllm")
     devices = ("cuda", "cpu")
@@ -62,19 +83,26 @@ class FewShot:
         self.config, self.context = config, context
         self.trials = config.trials
         self.model, self.tokenizer = load_frozen_decoder(context)
-        self.scorer = None
-        self.demonstrations: list[list[tuple[str, str]]] = []
+        self.scorer, self.generator = None, None
+        # Per trial: (question, answer) pairs, or passages on a generation task
+        self.demonstrations: list[list] = []
         self.adjustments: list[ScoreAdjustment] = []  # per trial: PMI premise, calibration
 
     def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None:
         """Draw the demonstrations of every trial; the model itself is not trained."""
         _, train = only_task(tasks)
-        self.demonstrations = [self._draw(train, np.random.default_rng([self.context.seed, t]))
+        draw = self._passages if self.context.task.kind == "generation" else self._draw
+        self.demonstrations = [draw(train, np.random.default_rng([self.context.seed, t]))
                                for t in range(self.trials)]
 
     def prepare(self) -> None:
-        self.scorer = open_scorer(self.context, self.model, self.tokenizer, self.config)
         task = self.context.task
+        if task.kind == "generation":
+            self.generator = open_generator(self.context, self.model, self.tokenizer,
+                                            self.config.use_chat_template,
+                                            self.config.vllm_memory_share)
+            return
+        self.scorer = open_scorer(self.context, self.model, self.tokenizer, self.config)
         # Per trial, before any prediction is timed: its demonstrations encoded once, as a
         # deployment would, and its premise and content-free inputs scored. The first trial
         # comes last, so that its prefix is kept however many trials there are (single-example
@@ -102,6 +130,23 @@ class FewShot:
         cut = self.config.max_demo_tokens
         return [(task.prompt(truncate_text(self.tokenizer, train.texts[i], cut)),
                  task.label_words[train.labels[i]]) for i in chosen]
+
+    def _passages(self, train: Split, rng: np.random.Generator) -> list[str]:
+        k = self.config.k_passages
+        if len(train) < k:
+            raise HarnessError(f"few-shot needs {k} training passage(s), found {len(train)}")
+        cut = self.config.max_passage_tokens
+        return [truncate_text(self.tokenizer, train.texts[i].strip(), cut)
+                for i in rng.choice(len(train), k, replace=False)]
+
+    def generate(self, prompts: Sequence[str], task: GenerationTask, trial: int = 0,
+                 max_new_tokens: int | None = None) -> Generations:
+        return self.generator.generate(prompts, self.demonstrations[trial], trial,
+                                       max_new_tokens)
+
+    def log_likelihood(self, texts: Sequence[str], task: GenerationTask,
+                       trial: int = 0) -> TextScores:
+        return self.generator.log_likelihood(texts, self.demonstrations[trial])
 
     def predict(self, texts: Sequence[str], task: Task, trial: int = 0) -> Predictions:
         limit = self.config.max_text_tokens

@@ -1,7 +1,9 @@
 """full-finetune: train every weight of a sequence-classification model (an encoder by default)
-with the transformers Trainer.
+with the transformers Trainer; on a generation task, every weight of the decoder as a causal LM
+on the training passages.
 
     harness run --strategies full-finetune --task agnews --model minilm-l6
+    harness run --strategies full-finetune --task shakespeare --n-train 128
 """
 
 from __future__ import annotations
@@ -11,8 +13,7 @@ from dataclasses import dataclass
 from harness.settings import at_least
 from harness.strategy import Context
 from strategies.common import torch_footprint
-from strategies.encoder import load_classifier
-from strategies.training import TrainedClassifier, check_training_settings
+from strategies.training import TrainedModel, check_training_settings, load_for_task
 
 
 @dataclass
@@ -29,21 +30,23 @@ class FullFinetuneConfig:
     # bf16 autocast: 0.66-0.77x the fit time on this CPU, losses equal to 3 decimals; off by
     # default until its effect on accuracy is measured per task.
     bf16: bool = False
+    # Generation tasks: tokens per training example (instruction context + passage); the
+    # passages are 40-120 words, about 60-180 tokens
+    max_gen_length: int = 256
 
     def __post_init__(self):
         check_training_settings(self)
-        at_least(self, 1, "max_length")
+        at_least(self, 1, "max_length", "max_gen_length")
 
 
-class FullFinetune(TrainedClassifier):
+class FullFinetune(TrainedModel):
     name = "full-finetune"
     description = "Train all weights of a sequence-classification model (Trainer, AdamW)."
     config_class = FullFinetuneConfig
-    model_kind = "encoder"
 
     def __init__(self, config: FullFinetuneConfig, context: Context):
         self.config, self.context = config, context
-        self.model, self.tokenizer = load_classifier(context)
+        self.model, self.tokenizer = load_for_task(context)
         self.model.to(context.device)
 
     def footprint(self):

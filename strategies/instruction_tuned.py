@@ -1,10 +1,14 @@
 """instruction-tuned: supervised fine-tuning of the decoder on instruction-formatted examples
 (the task's prompt + input -> its label word; loss on the answer only), LoRA by default, full
 weights as an option; evaluated with the same label scoring as zero-shot (strategies/scoring.py,
-calibration off by default: the tuned model has learnt the label words). Given several tasks it
-trains one model on their mixture and reports each task:
+calibration off by default: the tuned model has learnt the label words). Given several tasks of
+one kind it trains one model on their mixture and reports each task:
 
     harness run --strategies instruction-tuned --task agnews,sst2
+
+On a generation task the instruction is the task's, the input a passage's first words and the
+answer the rest of the passage (the loss on the answer only): the model learns to continue a
+prompt in the style, where lora learns the whole passages.
 """
 
 from __future__ import annotations
@@ -17,8 +21,15 @@ from typing import Sequence
 from harness.data import Split, subset
 from harness.errors import HarnessError
 from harness.settings import at_least
-from harness.strategy import Context, Footprint, Predictions, predictions_from_scores
-from harness.tasks import Task
+from harness.strategy import (
+    Context,
+    Footprint,
+    Generations,
+    Predictions,
+    TextScores,
+    predictions_from_scores,
+)
+from harness.tasks import GenerationTask, Task
 from strategies.adapters import add_lora, base_weight_bytes, check_adapter_settings
 from strategies.common import torch_footprint
 from strategies.decoder import load_decoder, truncate_text, vllm_reservation
@@ -49,18 +60,20 @@ class InstructionTunedConfig(ScoringSettings):  # + use_chat_template (as zero-s
     # default until its effect on accuracy is measured per task.
     bf16: bool = False
     max_text_tokens: int = 96  # the input is cut to this, in training and evaluation alike
+    max_gen_length: int = 256  # generation tasks: tokens per training example, context included
 
     def __post_init__(self):
         super().__post_init__()
         check_training_settings(self)
         check_adapter_settings(self)
-        at_least(self, 1, "max_train_rows", "max_text_tokens")
+        at_least(self, 1, "max_train_rows", "max_text_tokens", "max_gen_length")
 
 
 class InstructionTuned:
     name = "instruction-tuned"
     description = "SFT of the decoder on instruction-formatted examples (LoRA); one model, many tasks."
     config_class = InstructionTunedConfig
+    task_kinds = ("classification", "generation")
     model_kind = "decoder"
     backends = ("hf", "vllm")  # trained with transformers either way; vllm serves the evaluation
     devices = ("cuda", "cpu")
@@ -80,6 +93,7 @@ class InstructionTuned:
             self.model = add_lora(self.model, config, task_type="CAUSAL_LM")
         self.scorers: dict[str, LabelPrompts] = {}
         self.adjustments: dict[str, ScoreAdjustment] = {}  # per task, made in prepare()
+        self.generators: dict[str, object] = {}  # per generation task, made in prepare()
         self.tasks: list[Task] = []
         self.trained: Footprint | None = None
         self.engine, self.lora_request, self.vllm_weights = None, None, None
@@ -110,6 +124,13 @@ class InstructionTuned:
         examples, self.tasks = [], [task for task, _ in tasks]
         for task, train in tasks:
             rows = subset(train, min(self.config.max_train_rows, len(train)), self.context.seed)
+            if task.kind == "generation":
+                from strategies.generation import GenerationPrompts
+
+                prompts = GenerationPrompts(self.tokenizer, task, self.config.use_chat_template)
+                examples += [prompts.training_example(text, self.config.max_gen_length,
+                                                      from_word=True) for text in rows.texts]
+                continue
             examples += [self._example(task, text, int(label))
                          for text, label in zip(rows.texts, rows.labels)]
         train_causal_lm(self.model, self.tokenizer, examples, self.config, self.context)
@@ -132,7 +153,29 @@ class InstructionTuned:
         self.scorers.clear()
         self.adjustments.clear()
         for task in self.tasks:  # one-off, before any prediction is timed
-            self.adjustment(task)
+            if task.kind == "generation":
+                self.generators[task.name] = self._generator(task)
+            else:
+                self.adjustment(task)
+
+    def _generator(self, task: GenerationTask):
+        chat = self.config.use_chat_template
+        if self.engine is not None:
+            from strategies.vllm_generation import VllmGenerator
+
+            return VllmGenerator(self.engine, self.tokenizer, task, chat,
+                                 lora_request=self.lora_request)
+        from strategies.generation import HfGenerator
+
+        return HfGenerator(self.model, self.tokenizer, task, chat)
+
+    def _check_served(self) -> None:
+        """One request to the engine, so that a LoRA it cannot serve fails here."""
+        task = self.context.task
+        if task.kind == "generation":
+            self._generator(task).generate(["Hello"], max_new_tokens=1)
+        else:
+            self.scorer(task).score([task.prompt("N/A")])
 
     def _serve_on_vllm(self) -> str:
         """Hand the tuned model to a vLLM engine: the LoRA adapter on the base weights where this
@@ -148,7 +191,7 @@ class InstructionTuned:
                                           context.model.trust_remote_code,
                                           max_lora_rank=self.config.r)
                 self.lora_request = lora_request(work_dir / "adapter")
-                self.scorer(context.task).score([context.task.prompt("N/A")])  # fails early
+                self._check_served()
                 self.model = None  # the engine holds the weights now
                 return "lora-adapter"
             except HarnessError:
@@ -180,6 +223,14 @@ class InstructionTuned:
                    for t in texts]
         raw = scorer.score(prompts, progress=len(texts) > 64)
         return predictions_from_scores(self.adjustment(task)(raw))
+
+    def generate(self, prompts: Sequence[str], task: GenerationTask, trial: int = 0,
+                 max_new_tokens: int | None = None) -> Generations:
+        return self.generators[task.name].generate(prompts, max_new_tokens=max_new_tokens)
+
+    def log_likelihood(self, texts: Sequence[str], task: GenerationTask,
+                       trial: int = 0) -> TextScores:
+        return self.generators[task.name].log_likelihood(texts)
 
     def footprint(self) -> Footprint:
         counts = self.trained or torch_footprint(self.model)

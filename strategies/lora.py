@@ -13,8 +13,7 @@ from harness.settings import at_least
 from harness.strategy import Context, Footprint
 from strategies.adapters import add_lora, base_weight_bytes, check_adapter_settings
 from strategies.common import torch_footprint
-from strategies.encoder import load_classifier
-from strategies.training import TrainedClassifier, check_training_settings
+from strategies.training import TrainedModel, check_training_settings, load_for_task
 
 
 @dataclass
@@ -37,24 +36,26 @@ class LoraConfig:
     bf16: bool = False
     load_in_4bit: bool = False  # the QLoRA variant: an NF4-quantized, frozen base
     double_quant: bool = True  # with 4 bits: quantize the quantization constants too
+    # Generation tasks: tokens per training example (instruction context + passage)
+    max_gen_length: int = 256
 
     def __post_init__(self):  # qlora inherits these checks
         check_training_settings(self)
         check_adapter_settings(self)
-        at_least(self, 1, "max_length")
+        at_least(self, 1, "max_length", "max_gen_length")
 
 
-class Lora(TrainedClassifier):
+class Lora(TrainedModel):
     name = "lora"
-    description = "LoRA adapters (peft) on a frozen sequence-classification model."
+    description = "LoRA adapters (peft) on a frozen base: a classifier, or a decoder's style."
     config_class = LoraConfig
-    model_kind = "encoder"
 
     def __init__(self, config: LoraConfig, context: Context):
         self.config, self.context = config, context
-        base, self.tokenizer = load_classifier(context, **_quantization(config, context))
+        base, self.tokenizer = load_for_task(context, **_quantization(config, context))
         self.base_bytes = base_weight_bytes(base)
-        self.model = add_lora(base, config, task_type="SEQ_CLS")
+        generation = context.task.kind == "generation"
+        self.model = add_lora(base, config, task_type="CAUSAL_LM" if generation else "SEQ_CLS")
         if not config.load_in_4bit:
             self.model.to(context.device)
 
@@ -76,5 +77,7 @@ def _quantization(config: LoraConfig, context: Context) -> dict:
         bnb_4bit_compute_dtype=torch.bfloat16 if context.device == "cuda" else torch.float32,
         # The new classification head (and BERT's pooler feeding it) is trained in full
         # precision; quantizing a randomly initialized head would only add noise.
-        llm_int8_skip_modules=["classifier", "pre_classifier", "score", "pooler"]),
+        # A causal LM's output layer stays in full precision too (tied to the embeddings in
+        # small decoders).
+        llm_int8_skip_modules=["classifier", "pre_classifier", "score", "pooler", "lm_head"]),
         "device_map": {"": context.device if context.device == "cpu" else 0}}

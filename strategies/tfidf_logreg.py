@@ -36,6 +36,7 @@ class TfidfLogreg:
     name = "tfidf-logreg"
     description = "TF-IDF word/bigram features + logistic regression (scikit-learn baseline)."
     config_class = TfidfLogregConfig
+    task_kinds = ("classification",)
     model_kind = None
     backends = ("scikit-learn",)
     devices = ("cpu",)  # never uses an accelerator: priced and measured as a CPU cell

@@ -1,6 +1,7 @@
-"""Supervised training of a sequence-classification model with the transformers Trainer, shared
-by every strategy that trains one (full-finetune, lora, qlora); the arguments are shared with the
-causal-LM fine-tuning of instruction-tuned."""
+"""Supervised training with the transformers Trainer, shared by the strategies that train a model
+(full-finetune, lora, qlora): a sequence-classification model on a classification task, the
+decoder as a causal LM on the passages of a generation task (strategies/sft.py, whose Trainer
+arguments are these). The arguments are shared with instruction-tuned too."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from pathlib import Path
 from typing import Sequence
 
 from harness.data import Split
-from harness.strategy import Context, Predictions
-from harness.tasks import Task
+from harness.strategy import Context, Generations, Predictions, TextScores
+from harness.tasks import GenerationTask, Task
 
 
 def train_classifier(model, tokenizer, train: Split, config, context: Context) -> None:
@@ -72,26 +73,63 @@ def _total_steps(n_rows: int, config) -> int:
     return math.ceil(math.ceil(n_rows / config.batch_size) * config.epochs)
 
 
-class TrainedClassifier:
-    """The strategies that train a sequence-classification model on one task (set as
-    self.model, self.tokenizer, with self.config and self.context) share these declarations,
-    fit, predict and export."""
+def load_for_task(context: Context, **kwargs):
+    """(model, tokenizer) to train: a sequence-classification model on a classification task,
+    the decoder as a causal LM on a generation task."""
+    if context.task.kind == "generation":
+        from strategies.decoder import load_language_model
 
+        return load_language_model(context, **kwargs)
+    from strategies.encoder import load_classifier
+
+    return load_classifier(context, **kwargs)
+
+
+class TrainedModel:
+    """The strategies that train a model on one task (set as self.model, self.tokenizer, with
+    self.config and self.context; `config.max_gen_length` for generation tasks) share these
+    declarations, fit, predict, generate and export."""
+
+    task_kinds = ("classification", "generation")
+    # An encoder with a new head classifies; the decoder preset learns a style.
+    model_kind = {"classification": "encoder", "generation": "decoder"}
     backends = ("hf",)
     devices = ("cuda", "cpu")
     multi_task = False
     trials = 1
     deterministic = False  # the seed initialises the head and shuffles the batches
     uses_training_rows = True
+    generator = None
 
     def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None:
         from strategies.common import only_task
 
-        _, train = only_task(tasks)
-        train_classifier(self.model, self.tokenizer, train, self.config, self.context)
+        task, train = only_task(tasks)
+        if task.kind == "generation":
+            from strategies.generation import GenerationPrompts
+            from strategies.sft import train_causal_lm
+
+            prompts = GenerationPrompts(self.tokenizer, task)
+            examples = [prompts.training_example(text, self.config.max_gen_length)
+                        for text in train.texts]
+            train_causal_lm(self.model, self.tokenizer, examples, self.config, self.context)
+        else:
+            train_classifier(self.model, self.tokenizer, train, self.config, self.context)
 
     def prepare(self) -> None:
-        """Nothing one-off: the trained model predicts as it is."""
+        """Nothing one-off to classify: the trained model predicts as it is."""
+        if self.context.task.kind == "generation":
+            from strategies.generation import HfGenerator
+
+            self.generator = HfGenerator(self.model, self.tokenizer, self.context.task)
+
+    def generate(self, prompts: Sequence[str], task: GenerationTask, trial: int = 0,
+                 max_new_tokens: int | None = None) -> Generations:
+        return self.generator.generate(prompts, max_new_tokens=max_new_tokens)
+
+    def log_likelihood(self, texts: Sequence[str], task: GenerationTask,
+                       trial: int = 0) -> TextScores:
+        return self.generator.log_likelihood(texts)
 
     def predict(self, texts: Sequence[str], task: Task, trial: int = 0) -> Predictions:
         from strategies.encoder import classify

@@ -1,7 +1,9 @@
 """zero-shot: prompt an instruction-tuned decoder with the task's instruction and pick the label
 word with the highest score after the prompt (its log-probability, optionally calibrated or as
-PMI: strategies/scoring.py). Nothing is trained, no training row is read, and no seed changes
-anything, so the plan runs it once per task.
+PMI: strategies/scoring.py); on a generation task, continue each prompt after the instruction
+alone (strategies/generation.py). Nothing is trained, no training row is read, and no seed
+changes anything (sampling draws from the task's generation seed), so the plan runs it once per
+task.
 
     harness run --strategies zero-shot --task trec -c zero-shot.calibrate=false
 """
@@ -14,9 +16,22 @@ from typing import Sequence
 
 from harness.data import Split
 from harness.settings import at_least
-from harness.strategy import Context, Footprint, Predictions, predictions_from_scores
-from harness.tasks import Task
-from strategies.decoder import frozen_footprint, load_frozen_decoder, open_scorer, truncate_text
+from harness.strategy import (
+    Context,
+    Footprint,
+    Generations,
+    Predictions,
+    TextScores,
+    predictions_from_scores,
+)
+from harness.tasks import GenerationTask, Task
+from strategies.decoder import (
+    frozen_footprint,
+    load_frozen_decoder,
+    open_generator,
+    open_scorer,
+    truncate_text,
+)
 from strategies.scoring import ScoreAdjustment, ScoringSettings
 
 
@@ -37,6 +52,7 @@ class ZeroShot:
     name = "zero-shot"
     description = "Prompt a decoder; pick the label word with the highest log-probability."
     config_class = ZeroShotConfig
+    task_kinds = ("classification", "generation")
     model_kind = "decoder"
     backends = ("hf", "vllm")
     devices = ("cuda", "cpu")
@@ -48,14 +64,19 @@ class ZeroShot:
     def __init__(self, config: ZeroShotConfig, context: Context):
         self.config, self.context = config, context
         self.model, self.tokenizer = load_frozen_decoder(context)
-        self.scorer, self.adjust = None, None
+        self.scorer, self.adjust, self.generator = None, None, None
 
     def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None:
         """Nothing to learn (and no rows given): the prompt is the whole adaptation."""
 
     def prepare(self) -> None:
-        self.scorer = open_scorer(self.context, self.model, self.tokenizer, self.config)
         task = self.context.task
+        if task.kind == "generation":
+            self.generator = open_generator(self.context, self.model, self.tokenizer,
+                                            self.config.use_chat_template,
+                                            self.config.vllm_memory_share)
+            return
+        self.scorer = open_scorer(self.context, self.model, self.tokenizer, self.config)
 
         def prompt_for(text: str) -> str:
             return self.scorer.render(task.prompt(text))
@@ -71,6 +92,14 @@ class ZeroShot:
                    for t in texts]
         raw = self.scorer.score(prompts, progress=len(texts) > 64)
         return predictions_from_scores(self.adjust(raw))
+
+    def generate(self, prompts: Sequence[str], task: GenerationTask, trial: int = 0,
+                 max_new_tokens: int | None = None) -> Generations:
+        return self.generator.generate(prompts, max_new_tokens=max_new_tokens)
+
+    def log_likelihood(self, texts: Sequence[str], task: GenerationTask,
+                       trial: int = 0) -> TextScores:
+        return self.generator.log_likelihood(texts)
 
     def footprint(self) -> Footprint:
         return frozen_footprint(self.context, self.model, self.config.vllm_memory_share)

@@ -5,7 +5,7 @@ import pytest
 
 from harness import registry
 from harness.errors import HarnessError
-from harness.strategy import predictions_from_scores
+from harness.strategy import model_kind_for, predictions_from_scores
 from harness.testing import check_strategy, run_strategy
 
 # Settings that keep training strategies to a few seconds on the tiny task.
@@ -14,10 +14,31 @@ FAST = {"full-finetune": {"epochs": 1, "batch_size": 8}, "lora": {"epochs": 1, "
         "instruction-tuned": {"batch_size": 8}}
 
 
-@pytest.mark.parametrize("name", list(registry.entries()))
-def test_strategy_contract(name, tiny_models, tmp_path):
+# Every registered strategy on every task kind it declares; the kinds of the built-ins are
+# pinned here, so that a strategy cannot drop one unnoticed.
+KINDS = {"zero-shot": 2, "few-shot": 2, "full-finetune": 2, "lora": 2, "qlora": 2,
+         "instruction-tuned": 2, "tfidf-logreg": 1, "embedding-probe": 1}
+PAIRS = [(name, kind) for name in registry.entries()
+         for kind in registry.get(name).task_kinds]
+
+
+@pytest.mark.parametrize(("name", "kind"), PAIRS)
+def test_strategy_contract(name, kind, tiny_models, tmp_path):
     cls = registry.get(name)
-    check_strategy(cls, tiny_models[cls.model_kind], tmp_path, **FAST.get(name, {}))
+    check_strategy(cls, tiny_models[model_kind_for(cls, kind)], tmp_path, task_kind=kind,
+                   **FAST.get(name, {}))
+
+
+def test_built_in_strategies_declare_their_task_kinds():
+    for name, count in KINDS.items():
+        assert len(registry.get(name).task_kinds) == count, name
+
+
+def test_a_strategy_claiming_generation_without_its_methods_is_refused():
+    with pytest.raises(HarnessError, match="supports generation tasks but lacks generate"):
+        registry.register(toy_class("toy-gen", task_kinds=("classification", "generation")))
+    with pytest.raises(HarnessError, match="model_kind"):
+        registry.register(toy_class("toy-kinds", model_kind={"generation": "decoder"}))
 
 
 def test_builtins_come_from_entry_points():

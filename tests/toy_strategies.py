@@ -19,6 +19,7 @@ class NoConfig:
 class _Base:
     description = "test double"
     config_class = NoConfig
+    task_kinds = ("classification",)
     model_kind = None
     backends = ("hf",)
     devices = ("cpu",)

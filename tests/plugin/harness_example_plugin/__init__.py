@@ -23,6 +23,7 @@ class NaiveBayes:
     name = "naive-bayes"
     description = "Multinomial naive Bayes on word/bigram counts (example plugin)."
     config_class = NaiveBayesConfig
+    task_kinds = ("classification",)
     model_kind = None  # no pretrained model
     backends = ("scikit-learn",)  # what runs it; the first is the default
     devices = ("cpu",)  # never uses a GPU, so it is measured and priced as a CPU cell
