@@ -292,7 +292,7 @@ def test_the_runner_writes_schema_3_metrics_that_the_leaderboard_reads(toys, dat
     run_cells(cells, store, isolate=False, echo=lines.append)
     (record,) = store.records(strict=True)
     labels = list(get_task("agnews").labels)  # World, Sports, Business, Sci/Tech: not sorted
-    assert record["schema_version"] == 3 and record["labels"] == labels
+    assert record["schema_version"] == SCHEMA_VERSION and record["labels"] == labels
     assert sum(record["per_class_support"]) == 12
     assert record["prediction_shares"] == [1.0, 0.0, 0.0, 0.0]  # always the first label
     right = record["per_class_support"][0] / 12

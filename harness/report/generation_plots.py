@@ -15,14 +15,14 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 
-from harness.report.plots import MARKERS, Plot, _both_formats, pareto_front  # noqa: E402
+from harness.report.plots import MARKERS, Plot, both_formats, pareto_front  # noqa: E402
 
 PLOT_NAME = "style_vs_perplexity"
 
 
 def render_generation_plots(board: pd.DataFrame, task: str) -> dict[str, Plot]:
     """`board`: harness.report.generation_table.generation_board."""
-    return {PLOT_NAME: _both_formats(PLOT_NAME, "Style accuracy vs perplexity",
+    return {PLOT_NAME: both_formats(PLOT_NAME, "Style accuracy vs perplexity",
                                      lambda: _style_vs_perplexity(board, task))}
 
 

@@ -24,7 +24,7 @@ from harness.report.rows import (
     shown_source,
     shown_strategy,
 )
-from harness.report.tables import HIGHER_IS_BETTER, _eval_sets
+from harness.report.tables import HIGHER_IS_BETTER, eval_sets
 
 # The generation metrics with an interval in the records, and whether higher is better (the
 # table's arrows and the plot's Pareto front read this).
@@ -52,7 +52,7 @@ def generation_board(ok: pd.DataFrame) -> pd.DataFrame:
     rows = [_board_row(cells.sort_values(["seed", "draw"]), names[group], settings[group])
             for group, cells in ok.groupby("group", sort=False)]
     board = pd.DataFrame(rows)
-    board["eval_set"] = _eval_sets(board)
+    board["eval_set"] = eval_sets(board)
     return board.sort_values(["eval_set", "style_accuracy", "perplexity"],
                              ascending=[True, False, True], na_position="last",
                              kind="stable").reset_index(drop=True)

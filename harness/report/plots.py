@@ -44,7 +44,7 @@ def render_plots(board: pd.DataFrame, confusions: dict, task: str) -> dict[str, 
             f"{task}: accuracy vs latency")),
         "confusion_matrices": ("Confusion matrices", lambda: _confusions(confusions)),
     }
-    return {name: _both_formats(name, title, draw) for name, (title, draw) in plots.items()}
+    return {name: both_formats(name, title, draw) for name, (title, draw) in plots.items()}
 
 
 def pareto_front(costs: np.ndarray, accuracies: np.ndarray) -> np.ndarray:
@@ -114,7 +114,7 @@ def _wrapped(name: str, width: int = 48) -> str:
     return name[:cut] + "\n" + name[cut:].strip()
 
 
-def _both_formats(name: str, title: str, draw) -> Plot:
+def both_formats(name: str, title: str, draw) -> Plot:
     fig, names = draw()
     fig.tight_layout()
     png = io.BytesIO()

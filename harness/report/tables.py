@@ -59,7 +59,7 @@ def leaderboard(ok: pd.DataFrame, store: Store) -> pd.DataFrame:
         rows.append(_board_row(cells, correct, names[group], settings[group]))
         pooled.append(correct.clustered)
     board = pd.DataFrame(rows)
-    board["eval_set"] = _eval_sets(board)
+    board["eval_set"] = eval_sets(board)
     board = board.assign(_order=range(len(board))).sort_values(
         ["eval_set", "accuracy"], ascending=[True, False], kind="stable")
     pooled = [pooled[i] for i in board["_order"]]
@@ -148,7 +148,7 @@ def _interval_text(cells: pd.DataFrame, correct: _Correctness, interval) -> str:
     return f"two-level: {' x '.join(parts)} x rows, t on {df} df"
 
 
-def _eval_sets(board: pd.DataFrame) -> pd.Series:
+def eval_sets(board: pd.DataFrame) -> pd.Series:
     """1, 2, ... per distinct evaluation rows: 1 is the set with the most rows."""
     sets = pd.DataFrame({"fingerprint": board["eval_fingerprint"].map(
         lambda f: "" if pd.isna(f) else str(f)), "n": board["n_eval"]})
