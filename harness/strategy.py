@@ -21,11 +21,12 @@ on the class, and checked by the registry and the contract tests; the runner nev
         def __init__(self, config: MyConfig, context: Context): ...   # load: timed as load_s
         def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None: ...  # one task unless multi_task
         def prepare(self) -> None: ...     # one-off work before inference: setup_s
-        def predict(self, texts, task: Task, trial: int = 0) -> Predictions: ...
         def footprint(self) -> Footprint: ...
         def export(self, folder: Path) -> None: ...   # what ships besides the base model
 
-        # Only with "generation" in task_kinds (docs/writing-a-strategy.md):
+        # With "classification" in task_kinds:
+        def predict(self, texts, task: Task, trial: int = 0) -> Predictions: ...
+        # With "generation" in task_kinds (docs/writing-a-strategy.md):
         def generate(self, prompts, task, trial=0, max_new_tokens=None) -> Generations: ...
         def log_likelihood(self, texts, task, trial=0) -> TextScores: ...
 """
@@ -120,8 +121,6 @@ class Strategy(Protocol):
 
     def prepare(self) -> None: ...
 
-    def predict(self, texts: Sequence[str], task: Task, trial: int = 0) -> Predictions: ...
-
     def footprint(self) -> Footprint: ...
 
     def export(self, folder: Path) -> None: ...
@@ -129,7 +128,7 @@ class Strategy(Protocol):
 
 DECLARATIONS = ("name", "description", "config_class", "task_kinds", "model_kind", "backends",
                 "devices", "multi_task", "trials", "deterministic", "uses_training_rows")
-METHODS = ("fit", "prepare", "predict", "footprint", "export")
+METHODS = ("fit", "prepare", "footprint", "export")
 # What a strategy that supports a task kind must also have.
 KIND_METHODS = {"classification": ("predict",), "generation": ("generate", "log_likelihood")}
 MODEL_KINDS = (None, "encoder", "decoder")

@@ -54,6 +54,23 @@ def test_installed_plugin_runs_through_harness_run(plugin_env, data_dir, tmp_pat
     assert "naive-bayes" in (tmp_path / "reports" / "agnews.md").read_text()
 
 
+def test_installed_generation_plugin_runs_on_a_generation_task(plugin_env, data_dir,
+                                                               tiny_decoder, tmp_path):
+    # Besides zero-shot on the same (tiny) decoder; naive-bayes, classification only, is
+    # skipped with a note rather than failed.
+    result = harness(plugin_env, "run", "-s", "style-preamble,zero-shot,naive-bayes", "--task",
+                     "shakespeare", "--data-dir", data_dir, "--n-eval", 4, "--model",
+                     f"decoder={tiny_decoder.source}", "--out", tmp_path / "results",
+                     "--reports", tmp_path / "reports")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "naive-bayes: skipped on shakespeare, a generation task" in result.stdout
+    records = {json.loads(p.read_text())["strategy"]: json.loads(p.read_text())
+               for p in (tmp_path / "results").glob("*.json")}
+    assert set(records) == {"style-preamble", "zero-shot"}
+    assert all(r["status"] == "ok" and r["perplexity"] > 1 for r in records.values())
+    assert "style-preamble" in (tmp_path / "reports" / "shakespeare.md").read_text()
+
+
 def test_plugin_passes_the_contract_tests_it_ships(plugin_env):
     # What a plugin author runs in their own package: harness.testing's contract.
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",

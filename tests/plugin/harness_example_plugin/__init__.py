@@ -62,3 +62,6 @@ class NaiveBayes:
         import joblib
 
         joblib.dump((self.vectorizer, self.classifier), folder / "naive_bayes.joblib")
+
+
+from harness_example_plugin.style_preamble import StylePreamble  # noqa: E402,F401 - an entry point
