@@ -75,7 +75,8 @@ class GenerationPrompts:
             given, target = self.text_ids(prompt), self.text_ids(text[len(prompt):])
         else:
             given, target = [], self.text_ids(text)
-        target = (target + [self.end_id])[:max(1, max_tokens - len(given))]
+        # The example is cut to max_tokens, context included; at least one target token stays.
+        target = (target + [self.end_id])[:max(1, max_tokens - len(context) - len(given))]
         return {"input_ids": context + given + target,
                 "labels": [-100] * (len(context) + len(given)) + target}
 
