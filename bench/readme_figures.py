@@ -61,7 +61,41 @@ def finetune_table(records: list[dict]) -> list[str]:
     return lines
 
 
-TABLES = {"lm_eval_compare": lm_eval_table, "finetune_compare": finetune_table}
+def _ci(value: list, digits: int) -> str:
+    estimate, low, high = value
+    return f"{estimate:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def generation_table(records: list[dict]) -> list[str]:
+    lines = []
+    for record in records:
+        figures = record["figures"]
+        judge = figures["judge"]
+        lines += [f"`{figures['run']}`: {figures['wall_s'] / 60:.1f} min wall time. Style "
+                  f"judge: held-out accuracy {judge['style_judge_accuracy']:.4f} "
+                  f"[{judge['style_judge_accuracy_ci_low']:.4f}, "
+                  f"{judge['style_judge_accuracy_ci_high']:.4f}] on "
+                  f"{judge['style_judge_n_heldout']:.0f} rows; it calls "
+                  f"{judge['style_judge_on_reference']:.1%} of the test passages and "
+                  f"{judge['style_judge_on_contrast']:.1%} of held-out contrast rows in style.",
+                  "",
+                  "| strategy | train rows | eval rows | trials | held-out perplexity | "
+                  "style accuracy | fluency perplexity | distinct-2 | repetition | chrF | "
+                  "fit s | tokens/s |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for row in sorted(figures["rows"], key=lambda r: r["perplexity"][0]):
+            lines.append(f"| {row['strategy']} | {row['n_train']} | {row['n_eval']} | "
+                         f"{row['trials']} | {_ci(row['perplexity'], 2)} | "
+                         f"{_ci(row['style_accuracy'], 3)} | "
+                         f"{_ci(row['fluency_perplexity'], 1)} | "
+                         f"{row['distinct_2'][0]:.3f} | {row['repetition_rate'][0]:.3f} | "
+                         f"{_ci(row['chrf'], 1)} | {row['fit_s']:.0f} | "
+                         f"{row['tokens_per_s']:.1f} |")
+    return lines
+
+
+TABLES = {"lm_eval_compare": lm_eval_table, "finetune_compare": finetune_table,
+          "generation_run": generation_table}
 
 
 def provenance(record: dict, path: Path) -> str:

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from harness.errors import HarnessError
-from harness.tasks import BUILTIN_TASKS, Task, get_task, task_from_yaml
+from harness.tasks import BUILTIN_TASKS, GenerationTask, Task, get_task, task_from_yaml
 
 # Label order of each task's local copy / hub dataset (see ../shared/data/<task>/SOURCE.md):
 # index i of `labels` must be the class stored as integer i.
@@ -21,10 +21,11 @@ EXPECTED_LABELS = {
 }
 
 
-def test_builtin_tasks_are_the_expected_four():
-    assert set(BUILTIN_TASKS) == set(EXPECTED_LABELS)
+def test_builtin_tasks_are_four_classification_tasks_and_one_generation_task():
+    assert set(BUILTIN_TASKS) == set(EXPECTED_LABELS) | {"shakespeare"}
     for name, task in BUILTIN_TASKS.items():
         assert task.name == name
+        assert task.kind == ("generation" if name == "shakespeare" else "classification")
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_LABELS))
@@ -76,7 +77,7 @@ def test_unknown_task_suggests_the_closest_name():
 def test_unknown_task_far_from_any_name_lists_the_choices():
     with pytest.raises(HarnessError) as info:
         get_task("zzzzzz")
-    assert "choose from: agnews, emotion, sst2, trec" in info.value.message
+    assert "choose from: agnews, emotion, shakespeare, sst2, trec" in info.value.message
 
 
 def test_unknown_task_mentions_task_files():
@@ -145,8 +146,8 @@ def test_yaml_task_unknown_field_lists_the_valid_ones(tmp_path):
     with pytest.raises(HarnessError) as info:
         get_task(str(path))
     assert info.value.message == (
-        f"task file {path}: unknown field 'colour'; valid fields: name, labels, label_words, "
-        f"prompt_template, hub_id, "
+        f"task file {path}: unknown field 'colour'; valid fields: kind, name, labels, "
+        f"label_words, prompt_template, hub_id, "
         f"hub_config, hub_text_column, hub_label_column, train_split, eval_split")
 
 
@@ -209,7 +210,11 @@ def readme_blocks(section: str, language: str) -> list[str]:
 
 
 def test_the_readme_task_files_load_with_every_field(tmp_path):
-    local, hub = readme_blocks("Bring your own data", "yaml")
+    local, hub, generation = readme_blocks("Bring your own data", "yaml")
+    (tmp_path / "g.yaml").write_text(generation)
+    assert get_task(str(tmp_path / "g.yaml")).kind == "generation"
+    assert set(yaml.safe_load(generation)) == \
+        {"kind"} | {f.name for f in dataclasses.fields(GenerationTask)}
     fields = {f.name for f in dataclasses.fields(Task)}
     for text in (local, hub):
         (tmp_path / "t.yaml").write_text(text)
@@ -226,7 +231,7 @@ def test_the_readme_task_files_load_with_every_field(tmp_path):
 def test_the_readme_csv_loads_for_the_readme_task(tmp_path):
     from harness.data import load_split
 
-    [local, _] = readme_blocks("Bring your own data", "yaml")
+    [local, _, _] = readme_blocks("Bring your own data", "yaml")
     [rows] = readme_blocks("Bring your own data", "csv")
     (tmp_path / "tickets.yaml").write_text(local)
     task = get_task(str(tmp_path / "tickets.yaml"))

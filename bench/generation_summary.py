@@ -1,0 +1,69 @@
+"""The figures of a generation run, from its records, as an artifact the README's table is
+generated from (bench/readme_figures.py): per strategy the metrics with their intervals, the
+sizes, fit and generation speed, the style judge's own accuracy, and one prompt continued by
+every strategy.
+
+    harness run --strategies all --task shakespeare --out /tmp/run/results
+    python bench/generation_summary.py --results /tmp/run/results --task shakespeare \\
+        --run "harness run --strategies all --task shakespeare" --wall-s 1234
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from artifact import RESULTS_DIR, environment, write_artifact
+
+from harness.results import load_predictions, load_results
+
+METRICS = ("perplexity", "style_accuracy", "fluency_perplexity", "distinct_1", "distinct_2",
+           "repetition_rate", "chrf")
+PLAIN = ("n_train", "n_eval", "trials", "fit_s", "predict_s", "tokens_per_s", "ms_per_token",
+         "ttft_ms", "generated_tokens_mean", "wall_s", "rss_above_baseline_bytes",
+         "trainable_params", "style_score")
+JUDGE = ("style_judge_accuracy", "style_judge_accuracy_ci_low", "style_judge_accuracy_ci_high",
+         "style_judge_n_heldout", "style_judge_on_reference", "style_judge_on_contrast")
+
+
+def summarize(results: str, task: str) -> dict:
+    records = load_results(results)
+    ok = records[(records["task"] == task) & (records["status"] == "ok")]
+    if ok.empty:
+        raise SystemExit(f"no finished records of task '{task}' in {results}")
+    rows, continuations = [], {}
+    for _, record in ok.sort_values("strategy").iterrows():
+        row = {"strategy": record["strategy"], "model": record["model"],
+               "backend": record["backend"], "seed": int(record["seed"])}
+        for name in METRICS:
+            row[name] = [float(record[name]), float(record[f"{name}_ci_low"]),
+                         float(record[f"{name}_ci_high"])]
+        row.update({name: record[name] for name in PLAIN if name in record})
+        rows.append(row)
+        frame = load_predictions(results, record["key"])
+        first = frame.sort_values("index").iloc[0]
+        continuations[record["strategy"]] = first["prediction"]
+    judge = ok.iloc[0]
+    return {"task": task, "rows": rows, "judge": {name: float(judge[name]) for name in JUDGE},
+            "example": {"prompt": first["prompt"], "reference": first["reference"],
+                        "continuations": continuations}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", required=True, help="the run's results folder")
+    parser.add_argument("--task", default="shakespeare")
+    parser.add_argument("--run", required=True, help="the command that made the records")
+    parser.add_argument("--wall-s", type=float, required=True, help="the run's wall seconds")
+    parser.add_argument("--name", default="shakespeare_quick", help="artifact name")
+    args = parser.parse_args()
+    started = environment()
+    figures = {**summarize(args.results, args.task), "run": args.run, "wall_s": args.wall_s}
+    args.out = RESULTS_DIR / f"{args.name}.json"
+    print(f"wrote {write_artifact('generation_run', args, figures, started)}")
+    for row in figures["rows"]:
+        print(f"{row['strategy']:<18} perplexity {row['perplexity'][0]:8.2f} "
+              f"style {row['style_accuracy'][0]:.3f} chrF {row['chrf'][0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
