@@ -42,16 +42,21 @@ def causal_nll(model, pairs: Sequence[tuple[list[int], list[int]]], pad_id: int 
             for r, sequence in enumerate(sequences):
                 ids[r, :len(sequence)] = torch.tensor(sequence)
                 mask[r, :len(sequence)] = 1
+            # Position p predicts token p + 1; a text with no context starts at its second
+            # token (its first has nothing to be predicted from). Only the positions from the
+            # earliest text onwards go through the vocabulary projection: a few-shot context
+            # is most of the sequence, and its logits would be most of the memory.
+            firsts = [max(len(pairs[i][0]), 1) for i in rows]
+            keep = width - min(firsts) + 1
             logits = model(input_ids=ids.to(model.device),
-                           attention_mask=mask.to(model.device)).logits
+                           attention_mask=mask.to(model.device), logits_to_keep=keep).logits
             log_probs = torch.log_softmax(logits.float(), dim=-1)
+            offset = width - keep  # kept position k is sequence position offset + k
             for r, i in enumerate(rows):
-                start, end = len(pairs[i][0]), len(sequences[r])
-                # Position p predicts token p + 1; a text with no context starts at its second
-                # token (its first has nothing to be predicted from).
-                first = max(start, 1)
+                first, end = firsts[r], len(sequences[r])
                 targets = ids[r, first:end].to(log_probs.device)
-                picked = log_probs[r, first - 1:end - 1].gather(1, targets[:, None])
+                picked = log_probs[r, first - 1 - offset:end - 1 - offset].gather(
+                    1, targets[:, None])
                 nll[i] = -float(picked.sum())
                 tokens[i] = end - first
     return nll, tokens
