@@ -94,3 +94,21 @@ def test_run_with_the_vllm_backend_records_it(vllm_decoder, data_dir, tmp_path):
     report = (tmp_path / "reports" / "agnews.md").read_text()
     assert all(f"{name} on vllm" in report
                for name in ("zero-shot", "few-shot", "instruction-tuned"))
+
+
+def test_a_generation_task_runs_on_the_vllm_backend(vllm_decoder, data_dir, tmp_path):
+    names = ("zero-shot", "few-shot", "instruction-tuned")
+    args = ["run", "-s", ",".join(names), "--backend", "vllm", "-t", "shakespeare",
+            "--model", f"decoder={vllm_decoder.source}", "--data-dir", data_dir,
+            "--n-train", 8, "--n-eval", 4, "-c", "few-shot.trials=2",
+            *[arg for name in names for arg in ("-c", f"{name}.vllm_memory_share={SMALL_SHARE}")],
+            "--out", tmp_path / "results", "--reports", tmp_path / "reports"]
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(p.read_text()) for p in (tmp_path / "results").glob("*.json")]
+    assert sorted(r["strategy"] for r in records) == sorted(names)
+    for record in records:
+        assert record["status"] == "ok" and record["backend"] == "vllm", record.get("error")
+        assert record["task_kind"] == "generation" and record["perplexity"] > 1
+        assert record["tokens_per_s"] > 0 and record["ttft_ms"] > 0
+    assert "instruction-tuned on vllm" in (tmp_path / "reports" / "shakespeare.md").read_text()
