@@ -40,10 +40,11 @@ $(VLLM_VENV)/.installed: pyproject.toml Makefile
 	touch $@
 
 test-vllm: setup-vllm
-	$(VLLM_BIN)/pytest -q -rs tests/test_vllm_backend.py
+	$(VLLM_BIN)/pytest -q -rs tests/test_vllm_backend.py tests/test_vllm_generation.py
 
 bench-vllm: setup-vllm
 	$(VLLM_BIN)/python bench/vllm_compare.py
+	$(VLLM_BIN)/python bench/vllm_generation_compare.py
 
 run: setup
 	$(BIN)/harness run --strategies all --task agnews

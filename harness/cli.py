@@ -41,7 +41,7 @@ def main():
                    "...) runs for the first only.")
 @click.option("--profile", type=click.Choice(["quick", "full"]), default="quick",
               show_default=True, help="quick: 2,000 training / 1,000 evaluation rows (a "
-                                      "generation task: 128 / 64); full: whole splits.")
+                                      "generation task: 64 / 48); full: whole splits.")
 @click.option("--n-train", type=int, help="Training rows (overrides the profile).")
 @click.option("--n-eval", type=int, help="Evaluation rows (overrides the profile).")
 @click.option("--data-seeds", "--data-seed", "data_seeds", default="0", show_default=True,

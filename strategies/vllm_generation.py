@@ -10,9 +10,10 @@ The same token ids as the transformers generator (`GenerationPrompts`), run by a
 
 Greedy decoding (task.temperature 0) gives the transformers backend's continuations, up to
 float rounding where two tokens are nearly tied (bench/vllm_generation_compare.py measures
-how often). Sampled draws are seeded per request (`sampling_seed(trial, row)`), so they are
-reproducible and do not depend on which other prompts share the call, but they are not
-transformers' draws: the two backends sample with different random streams.
+how often). Sampled draws are seeded per request (`sampling_seed(trial, row)`, row: the
+prompt's place in the call), so they are reproducible and a prompt's draw does not depend on
+the other prompts of the call, nor on how vLLM batches them; they are not transformers' draws
+(seeded per batch, another random stream), so sampled continuations differ between backends.
 
 Prefix caching: every prompt starts with the same context (chat template, instruction and any
 demonstrations), so its key/value blocks are computed once and reused by the other requests of

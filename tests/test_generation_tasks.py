@@ -105,7 +105,7 @@ def test_all_plans_only_the_strategies_of_each_task_kind(data_dir, tiny_decoder,
 def test_the_quick_profile_of_a_generation_task_is_small(data_dir, tiny_decoder):
     (cell,) = build_cells(["shakespeare"], "lora", (f"decoder={tiny_decoder.source}",),
                           data_dir=data_dir)
-    assert (len(cell.train), len(cell.eval)) == PROFILES["quick"]["generation"] == (128, 64)
+    assert (len(cell.train), len(cell.eval)) == PROFILES["quick"]["generation"] == (64, 48)
 
 
 def test_a_grid_no_strategy_can_run_is_one_line(data_dir):
