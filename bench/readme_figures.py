@@ -94,8 +94,26 @@ def generation_table(records: list[dict]) -> list[str]:
     return lines
 
 
+def vllm_generation_table(records: list[dict]) -> list[str]:
+    lines = ["| prompts | new tokens | greedy continuations identical | max mean-NLL difference | "
+             "transformers tokens/s (best / median) | vLLM tokens/s (best / median) | "
+             "vLLM few-shot: prompt tokens from the prefix cache |",
+             "|---:|---:|---:|---:|---:|---:|---:|"]
+    for record in records:
+        figures = record["figures"]
+        for hf in figures["hf"].values():
+            vllm, few = figures["vllm"], figures.get("vllm_few_shot", {})
+            cached = f"{few['cache']['cached_share']:.1%} ({few['shots']} shots)" if few else "-"
+            lines.append(f"| {figures['rows']} | {figures['max_new_tokens']} | "
+                         f"{hf['identical']} / {figures['rows']} | "
+                         f"{hf['max_abs_mean_nll_difference']:.1e} | "
+                         f"{best_median(hf, 'tokens_per_s', 1)} | "
+                         f"{best_median(vllm, 'tokens_per_s', 1)} | {cached} |")
+    return lines
+
+
 TABLES = {"lm_eval_compare": lm_eval_table, "finetune_compare": finetune_table,
-          "generation_run": generation_table}
+          "vllm_generation_compare": vllm_generation_table, "generation_run": generation_table}
 
 
 def provenance(record: dict, path: Path) -> str:
