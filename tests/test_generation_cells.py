@@ -76,8 +76,8 @@ def test_training_examples_mask_the_context_and_for_instruction_tuning_the_promp
 
 
 def test_a_generation_cell_is_measured_written_and_found_finished(data_dir, tiny_decoder,
-                                                                  tmp_path, monkeypatch):
-    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
+                                                                  tmp_path):
+    # The style judge comes from the shared cache (tests/test_style_judge.py tests the cache).
     cells = build_cells(["shakespeare"], "zero-shot,few-shot", (f"decoder={tiny_decoder.source}",),
                         data_dir=data_dir, n_train=4, n_eval=5,
                         config_overrides={"few-shot": {"trials": "2"}})
