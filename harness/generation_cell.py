@@ -31,7 +31,7 @@ def prompts_and_references(task, evaluation) -> tuple[list[str], list[str]]:
 def generate_all(strategy, cell) -> dict:
     """Latency on single prompts first (no prefix of a measured prompt cached yet), then every
     trial's continuations (timed: predict_s) and passage likelihoods (timed: scoring_s)."""
-    from harness.measure import _sync, latency_rows, stopwatch
+    from harness.measure import latency_rows, stopwatch, sync_device
 
     task, device = cell.task, cell.device
     prompts, _ = prompts_and_references(task, cell.eval)
@@ -44,10 +44,10 @@ def generate_all(strategy, cell) -> dict:
     first_token, whole, per_token = [], [], []
     for i in measured:
         for limit, into in ((1, first_token), (None, whole)):
-            _sync(device)
+            sync_device(device)
             start = time.perf_counter()
             out = strategy.generate([prompts[i]], task, 0, limit)
-            _sync(device)
+            sync_device(device)
             into.append((time.perf_counter() - start) * 1000)
         per_token.append(whole[-1] / max(int(out.tokens[0]), 1))
     timings: dict = {}

@@ -104,14 +104,14 @@ def _device_used_bytes() -> int | None:
 @contextmanager
 def stopwatch(into: dict, key: str, device: str):
     """Wall seconds of the block added to `into[key]`; waits for queued GPU work at both ends."""
-    _sync(device)
+    sync_device(device)
     start = time.perf_counter()
     yield
-    _sync(device)
+    sync_device(device)
     into[key] = into.get(key, 0.0) + time.perf_counter() - start
 
 
-def _sync(device: str) -> None:
+def sync_device(device: str) -> None:
     if device == "cuda":
         import torch
 
@@ -134,10 +134,10 @@ def latency_ms(predict_one, texts, warmup_texts, device: str = "cpu") -> dict:
         predict_one(text)
     samples = []
     for text in texts:
-        _sync(device)
+        sync_device(device)
         start = time.perf_counter()
         predict_one(text)
-        _sync(device)
+        sync_device(device)
         samples.append((time.perf_counter() - start) * 1000)
     return {"latency_p50_ms": float(np.percentile(samples, 50)),
             "latency_p95_ms": float(np.percentile(samples, 95)),
