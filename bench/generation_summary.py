@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
+
 from artifact import RESULTS_DIR, environment, write_artifact
 
 from harness.results import load_predictions, load_results
+from harness.style_judge import style_judge
+from harness.tasks import get_task
 
 METRICS = ("perplexity", "style_accuracy", "fluency_perplexity", "distinct_1", "distinct_2",
            "repetition_rate", "chrf")
@@ -40,10 +44,18 @@ def summarize(results: str, task: str) -> dict:
         row.update({name: record[name] for name in PLAIN if name in record})
         rows.append(row)
         frame = load_predictions(results, record["key"])
+        row["style_probability_median"] = float(frame["style_probability"].median())
         first = frame.sort_values("index").iloc[0]
         continuations[record["strategy"]] = first["prediction"]
     judge = ok.iloc[0]
+    # The judge on real text of a continuation's length: the references' first words.
+    words = round(float(ok["generated_tokens_mean"].mean()) * 0.7)  # ~0.7 words per token
+    windows = [" ".join(text.split()[:words]) for text in frame["reference"]]
+    on_real = style_judge(get_task(task)).probability(windows)
     return {"task": task, "rows": rows, "judge": {name: float(judge[name]) for name in JUDGE},
+            "judge_on_reference_windows": {"words": words,
+                                           "median_probability": float(np.median(on_real)),
+                                           "share_in_style": float((on_real > 0.5).mean())},
             "example": {"prompt": first["prompt"], "reference": first["reference"],
                         "continuations": continuations}}
 

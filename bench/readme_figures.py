@@ -78,15 +78,21 @@ def generation_table(records: list[dict]) -> list[str]:
                   f"{judge['style_judge_n_heldout']:.0f} rows; it calls "
                   f"{judge['style_judge_on_reference']:.1%} of the test passages and "
                   f"{judge['style_judge_on_contrast']:.1%} of held-out contrast rows in style.",
+                  *([f"On the first {figures['judge_on_reference_windows']['words']} words of "
+                     f"the references (a continuation's length) its median P(in style) is "
+                     f"{figures['judge_on_reference_windows']['median_probability']:.3f}; "
+                     f"on the continuations, per strategy, in the table."]
+                    if "judge_on_reference_windows" in figures else []),
                   "",
                   "| strategy | train rows | eval rows | trials | held-out perplexity | "
-                  "style accuracy | fluency perplexity | distinct-2 | repetition | chrF | "
-                  "fit s | tokens/s |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                  "style accuracy | median P(in style) | fluency perplexity | distinct-2 | "
+                  "repetition | chrF | fit s | tokens/s |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for row in sorted(figures["rows"], key=lambda r: r["perplexity"][0]):
             lines.append(f"| {row['strategy']} | {row['n_train']} | {row['n_eval']} | "
                          f"{row['trials']} | {_ci(row['perplexity'], 2)} | "
                          f"{_ci(row['style_accuracy'], 3)} | "
+                         f"{row.get('style_probability_median', float('nan')):.3f} | "
                          f"{_ci(row['fluency_perplexity'], 1)} | "
                          f"{row['distinct_2'][0]:.3f} | {row['repetition_rate'][0]:.3f} | "
                          f"{_ci(row['chrf'], 1)} | {row['fit_s']:.0f} | "
