@@ -146,3 +146,18 @@ class HfGenerator(GenerationPrompts):
         pairs = [(context, self.text_ids(text.strip())) for text in texts]
         nll, tokens = causal_nll(self.model, pairs, self.pad_id)
         return TextScores(nll, tokens)
+
+
+class WritesWithGenerator:
+    """generate and log_likelihood of a strategy whose one writer (`self.generator`, made in
+    prepare()) serves every trial: zero-shot and the trained models."""
+
+    generator = None
+
+    def generate(self, prompts: Sequence[str], task: GenerationTask, trial: int = 0,
+                 max_new_tokens: int | None = None) -> Generations:
+        return self.generator.generate(prompts, max_new_tokens=max_new_tokens)
+
+    def log_likelihood(self, texts: Sequence[str], task: GenerationTask,
+                       trial: int = 0) -> TextScores:
+        return self.generator.log_likelihood(texts)

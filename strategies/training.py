@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Sequence
 
 from harness.data import Split
-from harness.strategy import Context, Generations, Predictions, TextScores
-from harness.tasks import GenerationTask, Task
+from harness.strategy import Context, Predictions
+from harness.tasks import Task
+from strategies.generation import WritesWithGenerator
 
 
 def train_classifier(model, tokenizer, train: Split, config, context: Context) -> None:
@@ -85,7 +86,7 @@ def load_for_task(context: Context, **kwargs):
     return load_classifier(context, **kwargs)
 
 
-class TrainedModel:
+class TrainedModel(WritesWithGenerator):
     """The strategies that train a model on one task (set as self.model, self.tokenizer, with
     self.config and self.context; `config.max_gen_length` for generation tasks) share these
     declarations, fit, predict, generate and export."""
@@ -99,7 +100,6 @@ class TrainedModel:
     trials = 1
     deterministic = False  # the seed initialises the head and shuffles the batches
     uses_training_rows = True
-    generator = None
 
     def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None:
         from strategies.common import only_task
@@ -123,13 +123,6 @@ class TrainedModel:
 
             self.generator = HfGenerator(self.model, self.tokenizer, self.context.task)
 
-    def generate(self, prompts: Sequence[str], task: GenerationTask, trial: int = 0,
-                 max_new_tokens: int | None = None) -> Generations:
-        return self.generator.generate(prompts, max_new_tokens=max_new_tokens)
-
-    def log_likelihood(self, texts: Sequence[str], task: GenerationTask,
-                       trial: int = 0) -> TextScores:
-        return self.generator.log_likelihood(texts)
 
     def predict(self, texts: Sequence[str], task: Task, trial: int = 0) -> Predictions:
         from strategies.encoder import classify

@@ -16,15 +16,8 @@ from typing import Sequence
 
 from harness.data import Split
 from harness.settings import at_least
-from harness.strategy import (
-    Context,
-    Footprint,
-    Generations,
-    Predictions,
-    TextScores,
-    predictions_from_scores,
-)
-from harness.tasks import GenerationTask, Task
+from harness.strategy import Context, Footprint, Predictions, predictions_from_scores
+from harness.tasks import Task
 from strategies.decoder import (
     frozen_footprint,
     load_frozen_decoder,
@@ -32,6 +25,7 @@ from strategies.decoder import (
     open_scorer,
     truncate_text,
 )
+from strategies.generation import WritesWithGenerator
 from strategies.scoring import ScoreAdjustment, ScoringSettings
 
 
@@ -48,7 +42,7 @@ class ZeroShotConfig(ScoringSettings):  # + use_chat_template, scoring, max_batc
         at_least(self, 1, "max_text_tokens")
 
 
-class ZeroShot:
+class ZeroShot(WritesWithGenerator):
     name = "zero-shot"
     description = "Prompt a decoder; pick the label word with the highest log-probability."
     config_class = ZeroShotConfig
@@ -64,7 +58,7 @@ class ZeroShot:
     def __init__(self, config: ZeroShotConfig, context: Context):
         self.config, self.context = config, context
         self.model, self.tokenizer = load_frozen_decoder(context)
-        self.scorer, self.adjust, self.generator = None, None, None
+        self.scorer, self.adjust = None, None
 
     def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None:
         """Nothing to learn (and no rows given): the prompt is the whole adaptation."""
@@ -92,14 +86,6 @@ class ZeroShot:
                    for t in texts]
         raw = self.scorer.score(prompts, progress=len(texts) > 64)
         return predictions_from_scores(self.adjust(raw))
-
-    def generate(self, prompts: Sequence[str], task: GenerationTask, trial: int = 0,
-                 max_new_tokens: int | None = None) -> Generations:
-        return self.generator.generate(prompts, max_new_tokens=max_new_tokens)
-
-    def log_likelihood(self, texts: Sequence[str], task: GenerationTask,
-                       trial: int = 0) -> TextScores:
-        return self.generator.log_likelihood(texts)
 
     def footprint(self) -> Footprint:
         return frozen_footprint(self.context, self.model, self.config.vllm_memory_share)
