@@ -119,7 +119,7 @@ def _hub_frame(task: Task, split: str) -> pd.DataFrame:
             f"cannot load task '{task.name}' split '{split}' from the hub ({reason}); point "
             f"--data-dir or {DATA_DIR_ENV} at a folder holding {task.name}/{split}.csv "
             f"with columns text,label") from None
-    label_column = getattr(task, "hub_label_column", None)  # a generation task has none
+    label_column = task.hub_label_column if task.kind == "classification" else None
     return frame.rename(columns={task.hub_text_column: "text",
                                  **({label_column: "label"} if label_column else {})})
 

@@ -49,12 +49,11 @@ def open_scorer(context: Context, model, tokenizer, config: ScoringSettings):
     from `prepare`."""
     words = context.task.label_words
     if context.backend == "vllm":
-        from strategies.vllm_scoring import VllmLabelScorer, open_engine
+        from strategies.vllm_scoring import VllmLabelScorer
 
         # vLLM's scheduler forms its own batches: max_batch_tokens does not apply.
-        engine = open_engine(context.model.local_path(), context.seed,
-                             config.vllm_memory_share, context.model.trust_remote_code)
-        return VllmLabelScorer(engine, tokenizer, words, config.use_chat_template)
+        return VllmLabelScorer(_engine(context, config), tokenizer, words,
+                               config.use_chat_template)
     from strategies.label_scoring import LabelScorer
 
     return LabelScorer(model, tokenizer, words, config.use_chat_template,
@@ -109,17 +108,23 @@ def truncate_text(tokenizer, text: str, max_tokens: int) -> str:
     return text if len(ids) <= max_tokens else tokenizer.decode(ids[:max_tokens])
 
 
-def open_generator(context: Context, model, tokenizer, use_chat_template: bool,
-                   memory_share: float):
-    """The continuation writer of a generation task on the cell's backend (a vLLM engine is
-    started here: strategies call this from `prepare`)."""
+def open_generator(context: Context, model, tokenizer, config: ScoringSettings):
+    """The continuation writer of a generation task on the cell's backend, with a prompting
+    strategy's shared settings (a vLLM engine is started here: strategies call this from
+    `prepare`)."""
     if context.backend == "vllm":
         from strategies.vllm_generation import VllmGenerator
-        from strategies.vllm_scoring import open_engine
 
-        engine = open_engine(context.model.local_path(), context.seed, memory_share,
-                             context.model.trust_remote_code)
-        return VllmGenerator(engine, tokenizer, context.task, use_chat_template)
+        return VllmGenerator(_engine(context, config), tokenizer, context.task,
+                             config.use_chat_template)
     from strategies.generation import HfGenerator
 
-    return HfGenerator(model, tokenizer, context.task, use_chat_template)
+    return HfGenerator(model, tokenizer, context.task, config.use_chat_template)
+
+
+def _engine(context: Context, config: ScoringSettings):
+    """A vLLM engine on the cell's model, seed and memory share."""
+    from strategies.vllm_scoring import open_engine
+
+    return open_engine(context.model.local_path(), context.seed, config.vllm_memory_share,
+                       context.model.trust_remote_code)

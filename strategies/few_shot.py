@@ -99,8 +99,7 @@ class FewShot:
         task = self.context.task
         if task.kind == "generation":
             self.generator = open_generator(self.context, self.model, self.tokenizer,
-                                            self.config.use_chat_template,
-                                            self.config.vllm_memory_share)
+                                            self.config)
             return
         self.scorer = open_scorer(self.context, self.model, self.tokenizer, self.config)
         # Per trial, before any prediction is timed: its demonstrations encoded once, as a

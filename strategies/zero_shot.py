@@ -67,8 +67,7 @@ class ZeroShot(WritesWithGenerator):
         task = self.context.task
         if task.kind == "generation":
             self.generator = open_generator(self.context, self.model, self.tokenizer,
-                                            self.config.use_chat_template,
-                                            self.config.vllm_memory_share)
+                                            self.config)
             return
         self.scorer = open_scorer(self.context, self.model, self.tokenizer, self.config)
 
