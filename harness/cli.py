@@ -3,6 +3,8 @@
     harness run --strategies all --task agnews
     harness run --strategies zero-shot,full-finetune --task agnews,sst2 --seeds 0,1 --n-eval 500
     harness run --strategies few-shot,tfidf-logreg --task agnews --data-seeds 0,1,2
+    harness run -s zero-shot,full-finetune,lora -t agnews --n-train 32,128,512,2000 --n-eval 500
+    harness recommend --results results --task agnews --n-train 500 --max-latency-ms 50
     harness list strategies
     harness report --results results --out reports --prices prices.json
 """
@@ -42,7 +44,11 @@ def main():
 @click.option("--profile", type=click.Choice(["quick", "full"]), default="quick",
               show_default=True, help="quick: 2,000 training / 1,000 evaluation rows (a "
                                       "generation task: 64 / 48); full: whole splits.")
-@click.option("--n-train", type=int, help="Training rows (overrides the profile).")
+@click.option("--n-train", metavar="N[,N...]",
+              help="Training rows (overrides the profile); several sizes, e.g. 32,128,512,2000, "
+                   "make a learning curve of nested draws.")
+@click.option("--n-per-class", metavar="K[,K...]",
+              help="Training rows per label instead of --n-train, e.g. 8,32,128.")
 @click.option("--n-eval", type=int, help="Evaluation rows (overrides the profile).")
 @click.option("--data-seeds", "--data-seed", "data_seeds", default="0", show_default=True,
               help="Comma-separated seeds drawing the training rows, an axis of the grid like "
@@ -67,8 +73,8 @@ def main():
               help="Run cells in this process (for debugging; a crash ends the whole run).")
 @click.option("--trust-remote-code", is_flag=True,
               help="Allow models whose code lives in their hub repository.")
-def run(strategies, tasks, models, seeds, profile, n_train, n_eval, data_seeds, eval_seed,
-        data_dir, settings, out, reports_dir, prices, backend, force, no_isolation,
+def run(strategies, tasks, models, seeds, profile, n_train, n_per_class, n_eval, data_seeds,
+        eval_seed, data_dir, settings, out, reports_dir, prices, backend, force, no_isolation,
         trust_remote_code):
     """Run every strategy on every task and seed, store the records, write the report."""
     from harness.cost import load_prices
@@ -77,16 +83,17 @@ def run(strategies, tasks, models, seeds, profile, n_train, n_eval, data_seeds, 
     price_table = load_prices(prices)  # first: a bad file fails before anything runs
     check_writable(out, "results")
     check_writable(reports_dir, "reports")
-    from harness.plan import build_cells, parse_seeds
+    from harness.plan import build_cells, parse_seeds, parse_sizes
     from harness.runner import run_cells
     from harness.store import Store
 
     task_names = list(dict.fromkeys(t.strip() for t in tasks.split(",") if t.strip()))
     notes: list[str] = []
-    cells = build_cells(task_names, strategies, models, parse_seeds(seeds), profile, n_train,
-                        n_eval, data_dir, parse_seeds(data_seeds, "--data-seeds"),
-                        _parse_settings(settings), trust_remote_code, backend, eval_seed,
-                        notes)
+    cells = build_cells(task_names, strategies, models, parse_seeds(seeds), profile,
+                        parse_sizes(n_train, "--n-train"), n_eval, data_dir,
+                        parse_seeds(data_seeds, "--data-seeds"), _parse_settings(settings),
+                        trust_remote_code, backend, eval_seed, notes,
+                        parse_sizes(n_per_class, "--n-per-class"))
     for note in notes:
         _echo_now(f"note: {note}")
     store = Store(out)

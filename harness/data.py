@@ -169,6 +169,46 @@ def _label_indices(column: pd.Series, task: Task, source: str) -> pd.Series:
     return labels
 
 
+def nested_order(labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(order, rank): a seeded order of the rows whose every prefix is label-stratified (each
+    class within one row of its share), and each row's rank within its class in that order.
+    The first n rows of one seed therefore contain the first m < n: training sizes of a
+    learning curve are nested, and a size is the same rows whichever other sizes are asked."""
+    rng = np.random.default_rng(seed)
+    position = np.empty(len(labels))
+    rank = np.empty(len(labels), dtype=np.int64)
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        # The j-th of a class sits at (j + 1/2) / class size: classes interleave by share.
+        position[members] = (np.arange(len(members)) + 0.5) / len(members)
+        rank[members] = np.arange(len(members))
+    return np.lexsort((rng.random(len(labels)), position)), rank
+
+
+def training_rows(split: Split, seed: int, n: int | None = None, per_class: int | None = None,
+                  what: str = "--n-train") -> Split:
+    """The first `n` rows, or the first `per_class` rows of every label, of the seed's nested
+    order (all rows, in file order, when neither is given)."""
+    if per_class is not None:
+        if per_class <= 0:
+            raise HarnessError(f"--n-per-class must be positive, got {per_class}")
+        _, rank = nested_order(split.labels, seed)
+        counts = np.bincount(split.labels)
+        short = [label for label, count in enumerate(counts) if 0 < count < per_class]
+        if short:
+            raise HarnessError(f"--n-per-class {per_class} is more than the {counts[short[0]]} "
+                               f"training rows of label {short[0]}")
+        return split.take(np.flatnonzero(rank < per_class))
+    if n is None or n == len(split):
+        return split
+    if n <= 0:
+        raise HarnessError(f"{what} must be positive, got {n}")
+    if n > len(split):
+        raise HarnessError(f"{what}={n} is more than the {len(split)} rows available")
+    order, _ = nested_order(split.labels, seed)
+    return split.take(np.sort(order[:n]))
+
+
 def subset(split: Split, n: int | None, seed: int, what: str = "rows") -> Split:
     """A seeded, label-stratified subset of n rows (all rows, in order, when n is None)."""
     if n is None or n == len(split):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from harness import registry
 from harness.backends import DEFAULT, check_installed, choose, strategy_backends
-from harness.data import Split, load_split, subset
+from harness.data import Split, load_split, subset, training_rows
 from harness.errors import HarnessError
 from harness.identity import code_identity
 from harness.models import DEFAULT_MODELS, ModelSpec, check_model, resolve_model
@@ -58,6 +58,7 @@ class Cell:
     model_identity: dict = field(default_factory=dict)
     eval_seed: int = 0  # drew the evaluation rows, the same for every data seed
     data_dir: str | None = None  # where the task's other splits are (the style judge's)
+    n_per_class: int | None = None  # the training rows were drawn as this many per label
 
     @property
     def default_backend(self) -> bool:
@@ -77,7 +78,9 @@ class Cell:
         tasks = "+".join(task.name for task, _, _ in self.evaluations)
         backend = "" if self.default_backend else f" · {self.backend}"
         data = f" · data seed {self.data_seed}" if self.data_seed else ""
-        return f"{tasks} · {self.strategy}{backend} · {self.model_name} · seed {self.seed}{data}"
+        rows = f" · {len(self.train)} training rows" if len(self.train) else ""
+        return (f"{tasks} · {self.strategy}{backend} · {self.model_name}{rows} · "
+                f"seed {self.seed}{data}")
 
     def identity(self) -> dict:
         """Everything that can change the cell's numbers; its hash names the record."""
@@ -91,6 +94,7 @@ class Cell:
             "deterministic": self.strategy_class.deterministic,
             "n_train": len(self.train), "n_eval": len(self.eval), "data_seed": self.data_seed,
             "eval_seed": self.eval_seed, "train_fingerprint": _fingerprint(self.train),
+            **({"n_per_class": self.n_per_class} if self.n_per_class is not None else {}),
             "eval_fingerprint": self.eval.fingerprint(),
             **({"trained_on": [{"task": task.name, "task_sha": task_sha(task),
                                 "n_train": len(train), "n_eval": len(ev),
@@ -166,14 +170,18 @@ def check_seed(seed: int, option: str) -> None:
 
 
 def build_cells(task_names: list[str], strategy_spec: str, model_values: tuple[str, ...] = (),
-                seeds: list[int] = (0,), profile: str = "quick", n_train: int | None = None,
-                n_eval: int | None = None, data_dir=None, data_seeds: list[int] = (0,),
+                seeds: list[int] = (0,), profile: str = "quick",
+                n_train: int | list[int] | None = None, n_eval: int | None = None,
+                data_dir=None, data_seeds: list[int] = (0,),
                 config_overrides: dict[str, dict] | None = None,
                 trust_remote_code: bool = False, backend: str | None = None,
-                eval_seed: int = 0, notes: list[str] | None = None) -> list[Cell]:
+                eval_seed: int = 0, notes: list[str] | None = None,
+                n_per_class: list[int] | None = None) -> list[Cell]:
     """Every cell of the grid, with its data loaded and subset, or a HarnessError. A strategy
     is planned only on the tasks whose kind it supports; each pair left out adds a line to
-    `notes` (an error when nothing at all is left)."""
+    `notes` (an error when nothing at all is left). Several training sizes (`n_train` a list,
+    or `n_per_class`) make a learning curve: nested draws of each data seed, one cell per size
+    for a strategy that trains, one cell in all for one that uses no training rows."""
     if not task_names:
         raise HarnessError("--task names no task: give one or more, e.g. --task agnews")
     for seed in data_seeds:
@@ -201,7 +209,8 @@ def build_cells(task_names: list[str], strategy_spec: str, model_values: tuple[s
     kinds = list(dict.fromkeys(task.kind for task in tasks))
     _check_supported(tasks, classes, notes)
     models = _models(classes, kinds, parse_model_overrides(model_values), trust_remote_code)
-    data = _data(tasks, data_dir, PROFILES[profile], n_train, n_eval, data_seeds, eval_seed)
+    sizes = train_sizes(n_train, n_per_class)
+    data = _data(tasks, data_dir, PROFILES[profile], sizes, n_eval, data_seeds, eval_seed)
     cells = []
     for name in names:
         cls = classes[name]
@@ -211,9 +220,12 @@ def build_cells(task_names: list[str], strategy_spec: str, model_values: tuple[s
         # predictions for every seed, one that uses no training rows for every data seed. Such
         # a cell is planned once, under seed / data seed 0 whatever was asked, so that it is
         # one cell (found finished) across runs with other seeds.
-        for drawn in data_seeds if cls.uses_training_rows else data_seeds[:1]:
+        draws = [(seed, size) for seed in data_seeds for size in sizes]
+        for drawn, size in draws if cls.uses_training_rows else draws[:1]:
             rows = [(task, train if cls.uses_training_rows else NO_TRAINING_ROWS, evaluation)
-                    for task, train, evaluation in data[drawn] if task.kind in cls.task_kinds]
+                    for task, train, evaluation in data[drawn, size]
+                    if task.kind in cls.task_kinds]
+            per_class = size[1] if cls.uses_training_rows else None
             data_seed = drawn if cls.uses_training_rows else 0
             # A strategy that can train one model on a task mixture does so when given several
             # classification tasks (one cell, one record per task); any other task runs in a
@@ -227,7 +239,7 @@ def build_cells(task_names: list[str], strategy_spec: str, model_values: tuple[s
                                       evaluation, data_seed, tuple(rest), backends[name],
                                       *runs_on[name], code, packages,
                                       model.identity() if model else {}, eval_seed,
-                                      str(data_dir) if data_dir else None))
+                                      str(data_dir) if data_dir else None, per_class))
     return cells
 
 
@@ -248,20 +260,61 @@ def _check_supported(tasks: list[AnyTask], classes: dict[str, type],
                            f"`harness list strategies` for the kinds each supports")
 
 
-def _data(tasks: list[AnyTask], data_dir, profiles: dict, n_train: int | None,
+TrainSize = tuple  # (rows, rows per label): one of them given, or neither (the profile's)
+
+
+def train_sizes(n_train: int | list[int] | None,
+                n_per_class: list[int] | None) -> list[TrainSize]:
+    """The training sizes asked, smallest first, each once."""
+    if n_train is not None and n_per_class:
+        raise HarnessError("--n-train and --n-per-class both given: a learning curve is "
+                           "measured in rows or in rows per label, not both")
+    if n_per_class:
+        return [(None, k) for k in sorted(set(n_per_class))]
+    if n_train is None:
+        return [(None, None)]
+    asked = [n_train] if isinstance(n_train, int) else list(n_train)
+    if not asked:
+        raise HarnessError("--n-train needs at least one size")
+    return [(n, None) for n in sorted(set(asked))]
+
+
+def parse_sizes(text: str | None, option: str) -> list[int] | None:
+    """`--n-train 32,128,512` / `--n-per-class 8,32`: positive integers."""
+    if text is None:
+        return None
+    try:
+        sizes = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise HarnessError(f"{option} '{text}' must be comma-separated whole numbers, "
+                           f"e.g. 32,128,512") from None
+    if not sizes:
+        raise HarnessError(f"{option} needs at least one size")
+    for size in sizes:
+        if size <= 0:
+            raise HarnessError(f"{option} sizes must be positive, got {size}")
+    return sizes
+
+
+def _data(tasks: list[AnyTask], data_dir, profiles: dict, sizes: list[TrainSize],
           n_eval: int | None, data_seeds: list[int],
-          eval_seed: int) -> dict[int, list[tuple[Task, Split, Split]]]:
-    """(task, training rows, evaluation rows) of every task, per data seed: the training rows
-    drawn with the data seed, the evaluation rows with `eval_seed`, hence the same for all."""
-    data: dict[int, list] = {seed: [] for seed in data_seeds}
+          eval_seed: int) -> dict[tuple[int, TrainSize], list[tuple[Task, Split, Split]]]:
+    """(task, training rows, evaluation rows) of every task, per data seed and training size:
+    the training rows a prefix of the data seed's nested order (so the sizes of one seed are
+    nested), the evaluation rows drawn with `eval_seed`, hence the same for all."""
+    data: dict[tuple, list] = {(seed, size): [] for seed in data_seeds for size in sizes}
     for task in tasks:
         profile_train, profile_eval = profiles[task.kind]
         train_split = load_split(task, task.train_split, data_dir)
         evaluation = _rows(load_split(task, task.eval_split, data_dir), n_eval, profile_eval,
                            eval_seed, "--n-eval")
         for seed in data_seeds:
-            train = _rows(train_split, n_train, profile_train, seed, "--n-train")
-            data[seed].append((task, train, evaluation))
+            for size in sizes:
+                n, per_class = size
+                if n is None and per_class is None and profile_train is not None:
+                    n = min(profile_train, len(train_split))  # a profile's size is a ceiling
+                train = training_rows(train_split, seed, n, per_class, "--n-train")
+                data[seed, size].append((task, train, evaluation))
     return data
 
 

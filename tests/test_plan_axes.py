@@ -3,10 +3,13 @@ results compare row by row), and what a strategy declares prunes the grid."""
 
 import json
 
+import numpy as np
+import pytest
+
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.data import load_split, subset
+from harness.data import load_split, subset, training_rows
 from harness.plan import build_cells
 from harness.tasks import get_task
 
@@ -50,16 +53,17 @@ def test_data_seeds_draw_other_training_rows_on_the_same_evaluation_rows(data_di
     assert {c.train.fingerprint() for c in few_shot} == {c.train.fingerprint() for c in tfidf}
 
 
-def test_evaluation_rows_come_from_the_eval_seed_and_data_seed_0_keeps_todays_rows(data_dir):
+def test_training_rows_come_from_the_data_seed_and_evaluation_rows_from_the_eval_seed(data_dir):
     task = get_task("agnews")
     train = load_split(task, "train", data_dir)
     test = load_split(task, "test", data_dir)
     cell, = plan("tfidf-logreg", data_dir, data_seeds=[0])
-    # Before data seeds, one seed drew both; with data seed 0 both are the rows of then.
-    assert cell.train.fingerprint() == subset(train, 24, 0).fingerprint()
+    # Training rows are a prefix of the data seed's nested order (a learning curve's sizes
+    # contain each other); evaluation rows a stratified draw of their own seed.
+    assert cell.train.fingerprint() == training_rows(train, 0, 24).fingerprint()
     assert cell.eval.fingerprint() == subset(test, 12, 0).fingerprint()
     other, = plan("tfidf-logreg", data_dir, data_seeds=[5], eval_seed=3)
-    assert other.train.fingerprint() == subset(train, 24, 5).fingerprint()
+    assert other.train.fingerprint() == training_rows(train, 5, 24).fingerprint()
     assert other.eval.fingerprint() == subset(test, 12, 3).fingerprint()
     assert other.identity()["eval_seed"] == 3 and other.key != cell.key
 
@@ -85,3 +89,48 @@ def test_data_seed_stays_a_one_value_alias(data_dir, tmp_path):
     assert result.exit_code == 0, result.output
     record, = [json.loads(p.read_text()) for p in (tmp_path / "results").glob("*.json")]
     assert record["data_seed"] == 4
+
+
+def test_training_sizes_are_nested_draws_and_a_strategy_without_training_rows_runs_once(
+        data_dir, tiny_decoder):
+    cells = build_cells(["agnews"], "tfidf-logreg,zero-shot", n_train=[40, 8, 16, 16],
+                        n_eval=12, data_dir=data_dir, model_values=(tiny_decoder.source,))
+    sizes = [len(c.train) for c in cells if c.strategy == "tfidf-logreg"]
+    assert sizes == [8, 16, 40]  # smallest first, each once
+    assert [len(c.train) for c in cells if c.strategy == "zero-shot"] == [0]
+    texts = [set(c.train.texts) for c in cells if c.strategy == "tfidf-logreg"]
+    assert texts[0] < texts[1] < texts[2]
+    for cell in cells[:3]:  # every prefix stratified: 4 labels, within one row of the share
+        counts = np.bincount(cell.train.labels, minlength=4)
+        assert counts.max() - counts.min() <= 1 and "training rows" in cell.label
+    assert len({c.key for c in cells}) == len(cells)
+    # A size is the same rows whichever other sizes are asked with it.
+    alone, = build_cells(["agnews"], "tfidf-logreg", n_train=16, n_eval=12, data_dir=data_dir)
+    assert alone.key == cells[1].key
+
+
+def test_rows_per_label_draw_that_many_of_each_label_and_name_it_in_the_identity(data_dir):
+    small, large = build_cells(["agnews"], "tfidf-logreg", n_per_class=[5, 2], n_eval=12,
+                               data_dir=data_dir)
+    assert np.bincount(small.train.labels).tolist() == [2, 2, 2, 2]
+    assert np.bincount(large.train.labels).tolist() == [5, 5, 5, 5]
+    assert set(small.train.texts) < set(large.train.texts)
+    assert small.identity()["n_per_class"] == 2 and "n_per_class" not in plan(
+        "tfidf-logreg", data_dir)[0].identity()
+    # Drawn per label or in rows, the same seed orders the rows alike.
+    rows, = build_cells(["agnews"], "tfidf-logreg", n_train=8, n_eval=12, data_dir=data_dir)
+    assert set(rows.train.texts) == set(small.train.texts)
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--n-train", "32,x"], "--n-train '32,x' must be comma-separated whole numbers"),
+    (["--n-train", "0,8"], "--n-train sizes must be positive, got 0"),
+    (["--n-per-class", "8", "--n-train", "32"], "--n-train and --n-per-class both given"),
+    (["--n-per-class", "20000"], "--n-per-class 20000 is more than the"),
+])
+def test_bad_training_sizes_are_one_line_errors(data_dir, tmp_path, options, message):
+    result = CliRunner().invoke(main, ["run", "-s", "tfidf-logreg", "--data-dir", data_dir,
+                                       "--n-eval", "8", "--out", str(tmp_path / "r"),
+                                       "--reports", str(tmp_path / "p"), *options])
+    assert result.exit_code != 0 and message in result.output, result.output
+    assert not (tmp_path / "r").exists()
