@@ -71,12 +71,27 @@ def build_report(store: Store, task: str, records: pd.DataFrame, prices: dict) -
     confusions = {row["row"]: confusion(row, ok) for _, row in board.iterrows()}
     context = {"task": task, "results": str(store.root), "records": records, "ok": ok,
                "leaderboard": board, "prices": prices, "superseded": len(every_ok) - len(ok)}
+    plots, sections = _learning_curves(board, ok, store, task)
+    plots.update(render_plots(board, confusions, task) if not board.empty else {})
     return Report(
         task=task, notes=notes(context), tables=leaderboard_tables(board),
-        resources=resources_table(board), reading=reading_notes(context),
-        plots=render_plots(board, confusions, task) if not board.empty else {},
+        resources=resources_table(board), reading=reading_notes(context), plots=plots,
         rows=_row_sections(board, ok, store), failed=failed_cells(records),
-        csv=board_csv(board), board=board)
+        csv=board_csv(board), board=board, sections=sections)
+
+
+def _learning_curves(board: pd.DataFrame, ok: pd.DataFrame, store: Store,
+                     task: str) -> tuple[dict, list]:
+    """Plots and a section when some curve has two training sizes; nothing otherwise."""
+    from harness.report.curve_plots import render_curve_plots
+    from harness.report.curve_section import curve_section
+    from harness.report.curves import crossovers, learning_curves
+
+    curves = learning_curves(board)
+    if curves is None:
+        return {}, []
+    section = curve_section(curves, crossovers(curves, ok, store), task)
+    return dict(render_curve_plots(curves, task)), [section]
 
 
 def _row_sections(board: pd.DataFrame, ok: pd.DataFrame, store: Store) -> list[RowSection]:

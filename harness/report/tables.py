@@ -29,7 +29,7 @@ from harness.report.rows import (
 )
 from harness.store import Store
 
-__all__ = ["HIGHER_IS_BETTER", "backend", "confusion", "failures", "group_id",
+__all__ = ["HIGHER_IS_BETTER", "backend", "confusion", "correctness", "failures", "group_id",
            "latest_per_seed", "leaderboard", "misclassified", "per_class", "shown_source",
            "shown_strategy"]
 
@@ -117,6 +117,7 @@ def _board_row(cells: pd.DataFrame, correct: _Correctness, name: str, settings: 
         "row": name, "strategy": first["shown"], "model": first["model"],
         "model_source": first["source"], "backend": first["backend"], "settings": settings,
         "n_train": first["n_train"], "n_eval": first["n_eval"],
+        "n_per_class": first.get("n_per_class", np.nan),
         "seeds": cells["seed"].nunique(), "data_seeds": cells["draw"].nunique(),
         "trials": max(correct.trials),
         "accuracy": correct.clustered.accuracy, "accuracy_ci_low": interval.low,
@@ -195,6 +196,13 @@ def _first_present(record: pd.Series, *names: str) -> float:
 
 def _row_records(board_row: pd.Series, ok: pd.DataFrame) -> pd.DataFrame:
     return ok[ok["key"].isin(board_row["keys"])]
+
+
+def correctness(board_row: pd.Series, ok: pd.DataFrame, store: Store) -> np.ndarray:
+    """(clusters, evaluation rows) of 0/1: a row's records x trials, as the leaderboard pools
+    them."""
+    cells = _row_records(board_row, ok).assign(draw=lambda r: data_seed(r))
+    return _Correctness.read(cells.sort_values(["seed", "draw"]), store).matrix
 
 
 def per_class(board_row: pd.Series, ok: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,98 @@
+"""The learning-curve part of a classification report: accuracy by training rows per curve,
+the crossover table, the published anchors that match, and how to read them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from harness.anchors import anchors_for
+from harness.report.build import Section
+from harness.report.curves import RESAMPLES
+
+
+def curve_section(curves: pd.DataFrame, crossings: pd.DataFrame, task: str) -> Section:
+    sizes = sorted(curves.loc[~curves["flat"], "n_train"].unique())
+    notes = [
+        f"Training sizes {', '.join(map(str, sizes))} are nested draws of each data seed "
+        "(every size contains the smaller ones, label-stratified at every size); all points "
+        "are scored on the same evaluation rows. A strategy that uses no training rows was run "
+        "once and is compared at every size. few-shot draws its demonstrations from the "
+        "training rows of its size.",
+        "*Crossovers*: where a curve overtakes another for good, interpolated on log rows "
+        "between the measured sizes around the turn. Its 95% interval is a paired bootstrap "
+        f"({RESAMPLES} replicates) over evaluation rows and each point's trials and seeds; "
+        "'< n' or '> n' means the crossing may lie outside the measured sizes. *Significantly "
+        "ahead from*: the smallest measured size from which the leader's paired 95% interval "
+        "over the other stays above 0 at every larger size.",
+    ]
+    notes += _anchor_notes(curves, task)
+    tables = [("Accuracy by training rows", accuracy_table(curves)),
+              ("Crossovers", crossover_table(crossings))]
+    return Section("Learning curves", notes, tables)
+
+
+def accuracy_table(curves: pd.DataFrame) -> pd.DataFrame:
+    """One row per curve, one column per training size: accuracy [95% CI] and fit seconds."""
+    sizes = sorted(curves.loc[~curves["flat"], "n_train"].unique())
+    rows = []
+    for name, points in curves.groupby("curve", sort=False):
+        row = {"curve": name}
+        if points["flat"].all():
+            text = _accuracy(points.iloc[0]) + " (no training rows)"
+            row.update({f"{n} rows": text for n in sizes})
+        else:
+            at = dict(zip(points["n_train"], points.itertuples()))
+            for n in sizes:
+                point = at.get(n)
+                row[f"{n} rows"] = "-" if point is None else (
+                    f"{_accuracy(pd.Series(point._asdict()))}, fit {point.fit_s:.0f} s")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def crossover_table(crossings: pd.DataFrame) -> pd.DataFrame:
+    columns = ["overtakes", "from (rows)", "95% interval", "significantly ahead from",
+               "difference at the largest size"]
+    if crossings.empty:
+        return pd.DataFrame([["no curve overtakes another within the measured sizes", "", "",
+                              "", ""]], columns=columns)
+    rows = []
+    for row in crossings.sort_values("crossing_rows").itertuples():
+        largest = row.sizes[-1]
+        rows.append([f"{row.leader} overtakes {row.other}", f"{row.crossing_rows:.0f}",
+                     f"[{_bound(row.low, row.sizes)}, {_bound(row.high, row.sizes)}]",
+                     f"{row.significant_from} rows" if row.significant_from else
+                     f"not within {largest} rows",
+                     f"{row.diff:+.3f} [{row.diff_low:+.3f}, {row.diff_high:+.3f}] at "
+                     f"{largest} rows"])
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _bound(value: float, sizes: list[int]) -> str:
+    if value == -np.inf:
+        return f"< {sizes[0]}"
+    if value == np.inf:
+        return f"> {sizes[-1]}"
+    return f"{value:.0f}"
+
+
+def _accuracy(point: pd.Series) -> str:
+    return (f"{point['accuracy']:.3f} [{point['accuracy_ci_low']:.3f}, "
+            f"{point['accuracy_ci_high']:.3f}]")
+
+
+def _anchor_notes(curves: pd.DataFrame, task: str) -> list[str]:
+    notes = []
+    for model in dict.fromkeys(curves["model"]):
+        for anchor in anchors_for(task, model):
+            ours = curves[(curves["model"] == model) & (curves["n_train"] == anchor.n_train)]
+            measured = "; ".join(f"{row.curve} {row.accuracy:.3f}"
+                                 for row in ours.itertuples()) or "no curve at that size"
+            notes.append(
+                f"*Published anchor* (star in the plot): {anchor.method}, {model}, "
+                f"{anchor.n_per_class} rows per label ({anchor.n_train} rows): "
+                f"{anchor.accuracy:.3f} ± {anchor.std:.3f} ({anchor.source}). Measured here at "
+                f"{anchor.n_train} rows: {measured}. Another method on other draws and test "
+                "rows: a reference, not a row of this report.")
+    return notes

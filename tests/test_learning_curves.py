@@ -1,0 +1,108 @@
+"""Learning curves from synthetic records in a real Store: curves found only when a strategy
+has two training sizes, a flat line for one without training rows, crossings interpolated on
+log rows with a bootstrap interval that holds the truth, and the report's section and plots."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_leaderboard_stats import board_of, predictions_right_on, rows, save_record
+
+from harness.anchors import anchors_for
+from harness.report import write_reports
+from harness.report.curves import crossing_size, crossovers, learning_curves
+from harness.report.curve_section import accuracy_table, crossover_table
+from harness.store import Store
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path / "results")
+    s.prepare()
+    return s
+
+
+def grow(store, strategy, accuracies, sizes=(32, 128, 512), n=400, seed=0, trials=1):
+    """A curve: at each size, predictions right on a nested set of rows of that share."""
+    texts, labels = rows(n)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n)
+    for size, accuracy in zip(sizes, accuracies):
+        preds = []
+        for trial in range(trials):
+            right = np.zeros(n, dtype=bool)
+            jitter = rng.integers(-8, 9) if trials > 1 else 0
+            right[order[:int(accuracy * n) + jitter]] = True
+            preds.append(predictions_right_on(labels, right, 2))
+        save_record(store, strategy, texts, labels, preds, n_train=size,
+                    fit_s=size / 10, train_fingerprint=f"{strategy}-{size}")
+
+
+def test_a_crossing_is_interpolated_on_log_rows_where_the_difference_turns_for_good():
+    sizes = np.array([32.0, 128, 512, 2000])
+    at = crossing_size(sizes, np.array([-0.1, -0.02, 0.05, 0.1]))
+    share = 0.02 / 0.07
+    assert at == pytest.approx(np.exp(np.log(128) + share * np.log(4)))
+    assert crossing_size(sizes, np.array([0.1, 0.2, 0.1, 0.3])) == -np.inf  # ahead throughout
+    assert crossing_size(sizes, np.array([-0.1, 0.1, 0.2, -0.01])) == np.inf  # falls back
+    # Ahead, behind, then ahead for good: the last turn counts.
+    assert 512 < crossing_size(sizes, np.array([0.1, 0.05, -0.1, 0.2])) < 2000
+
+
+def test_a_trained_curve_overtakes_a_flat_line_with_an_interval_around_the_crossing(store):
+    grow(store, "lora", [0.5, 0.65, 0.9])
+    texts, labels = rows(400)
+    right = np.random.default_rng(1).random(400) < 0.75
+    save_record(store, "zero-shot", texts, labels, [predictions_right_on(labels, right, 2)],
+                n_train=0, train_fingerprint=None)
+    board = board_of(store)
+    curves = learning_curves(board)
+    assert set(curves.loc[curves["flat"], "strategy"]) == {"zero-shot"}
+    assert sorted(curves.loc[~curves["flat"], "n_train"]) == [32, 128, 512]
+    crossings = crossovers(curves, pd.DataFrame(store.records(strict=True)), store)
+    row, = crossings.itertuples()
+    assert row.leader.startswith("lora") and row.other.startswith("zero-shot")
+    assert 128 < row.crossing_rows < 512
+    assert row.low <= row.crossing_rows <= row.high
+    assert row.significant_from == 512 and row.diff > 0.1
+    shown = crossover_table(crossings).iloc[0]
+    assert "lora (tiny) overtakes zero-shot (tiny)" == shown["overtakes"]
+    table = accuracy_table(curves)
+    assert list(table.columns) == ["curve", "32 rows", "128 rows", "512 rows"]
+    assert "(no training rows)" in table.set_index("curve").loc["zero-shot (tiny)", "32 rows"]
+
+
+def test_two_curves_cross_where_the_better_at_many_rows_was_worse_at_few(store):
+    grow(store, "full-finetune", [0.4, 0.8, 0.95])
+    grow(store, "few-shot", [0.7, 0.72, 0.73], trials=5, seed=3)
+    curves = learning_curves(board_of(store))
+    crossings = crossovers(curves, pd.DataFrame(store.records(strict=True)), store)
+    assert list(crossings["leader"].str.split().str[0]) == ["full-finetune"]
+    row = crossings.iloc[0]
+    assert 32 < row["crossing_rows"] < 128 and row["sizes"] == [32, 128, 512]
+
+
+def test_without_two_training_sizes_there_is_no_curve_and_no_section(store, tmp_path):
+    grow(store, "lora", [0.6], sizes=(128,))
+    assert learning_curves(board_of(store)) is None
+    write_reports(store, tmp_path / "reports")
+    assert "## Learning curves" not in (tmp_path / "reports" / "t.md").read_text()
+
+
+def test_the_report_draws_the_curves_and_the_crossover_table(store, tmp_path):
+    grow(store, "lora", [0.5, 0.65, 0.9])
+    grow(store, "tfidf-logreg", [0.6, 0.62, 0.64], seed=2)
+    write_reports(store, tmp_path / "reports")
+    markdown = (tmp_path / "reports" / "t.md").read_text()
+    assert "## Learning curves" in markdown and "### Crossovers" in markdown
+    assert "lora (tiny) overtakes tfidf-logreg (tiny)" in markdown
+    for plot in ("learning_curve", "learning_cost"):
+        png = tmp_path / "reports" / "t_files" / f"{plot}.png"
+        assert png.read_bytes()[:4] == b"\x89PNG"
+    assert "learning_curve" in (tmp_path / "reports" / "t.html").read_text()
+
+
+def test_published_anchors_match_task_and_model_only():
+    setfit, = anchors_for("agnews", "minilm-l6")
+    assert (setfit.n_per_class, setfit.n_train) == (8, 32) and 0.8 < setfit.accuracy < 0.9
+    assert anchors_for("agnews", "bert-base-uncased") == []
+    assert anchors_for("sst2", "minilm-l6") == []
