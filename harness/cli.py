@@ -1,4 +1,4 @@
-"""The command line: `harness run`, `harness report`, `harness list`.
+"""The command line: `harness run`, `harness report`, `harness recommend`, `harness list`.
 
     harness run --strategies all --task agnews
     harness run --strategies zero-shot,full-finetune --task agnews,sst2 --seeds 0,1 --n-eval 500
@@ -139,6 +139,35 @@ def report(results, out, tasks, prices, strict):
     paths = _write_reports(Store(results), out, tasks=chosen, prices=price_table, strict=strict)
     for path in paths:
         click.echo(f"report: {path}")
+
+
+@main.command()
+@click.option("--results", default="results", show_default=True,
+              type=click.Path(file_okay=False), help="Results folder to read.")
+@click.option("--task", "-t", "task", required=True, help="The task to recommend for.")
+@click.option("--n-train", type=int, help="Labelled rows you have: curves are read (or "
+                                           "interpolated) at this size.")
+@click.option("--max-latency-ms", type=float, help="p95 latency at batch size 1.")
+@click.option("--max-usd-per-1k", type=float, help="Cost of 1,000 predictions (USD).")
+@click.option("--max-memory-gib", type=float,
+              help="Peak memory: GPU reserved on a GPU, else the process's peak RSS.")
+@click.option("--max-fit-usd", type=float, help="Cost of training, load included (USD).")
+@click.option("--min-accuracy", type=float, help="Accuracy (point estimate) at least this.")
+@click.option("--explain", is_flag=True, help="Also print a paragraph for a design document.")
+@click.option("--prices", type=click.Path(dir_okay=False), help=_PRICES_HELP)
+def recommend(results, task, n_train, max_latency_ms, max_usd_per_1k, max_memory_gib,
+              max_fit_usd, min_accuracy, explain, prices):
+    """The strategies that meet every constraint, most accurate first, each with its numbers,
+    and what excludes the others. Exit 1 when none qualifies (the binding constraint named)."""
+    from harness.recommend import Constraints
+    from harness.recommend_run import run_recommend
+
+    constraints = Constraints(max_latency_ms, max_usd_per_1k, max_memory_gib, max_fit_usd,
+                              min_accuracy)
+    text, qualified = run_recommend(results, task, n_train, constraints, explain, prices)
+    click.echo(text)
+    if not qualified:
+        sys.exit(1)
 
 
 @main.command(name="list")

@@ -30,18 +30,20 @@ _CURVE_COLUMNS = ("strategy", "model", "model_source", "backend", "settings", "e
                   "device_name")
 
 
-def learning_curves(board: pd.DataFrame) -> pd.DataFrame | None:
-    """The board's rows of the evaluation set with the most multi-size curves, with `curve`
-    (a name per curve) and `flat` (uses no training rows); None when no curve has two sizes."""
+def learning_curves(board: pd.DataFrame, min_sizes: int = 2) -> pd.DataFrame | None:
+    """The board's rows of the evaluation set with the most curves of `min_sizes` training
+    sizes, with `curve` (a name per curve) and `flat` (uses no training rows); None when no
+    curve has that many sizes (with `min_sizes` 1: the largest evaluation set's rows)."""
     if board.empty:
         return None
     board = board.assign(curve_id=_curve_ids(board))
     sized = board[pd.to_numeric(board["n_train"], errors="coerce") > 0]
     counts = sized.groupby("curve_id")["n_train"].nunique()
-    multi = sized[sized["curve_id"].isin(counts[counts >= 2].index)]
-    if multi.empty:
+    multi = sized[sized["curve_id"].isin(counts[counts >= min_sizes].index)]
+    if multi.empty and min_sizes > 1:
         return None
-    chosen = multi["eval_set"].value_counts().idxmax()
+    chosen = multi["eval_set"].value_counts().idxmax() if len(multi) else \
+        board["eval_set"].min()
     rows = board[board["eval_set"] == chosen].copy()
     rows["n_train"] = pd.to_numeric(rows["n_train"], errors="coerce").fillna(0).astype(int)
     rows["flat"] = rows["n_train"] == 0
