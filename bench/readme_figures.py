@@ -118,8 +118,53 @@ def vllm_generation_table(records: list[dict]) -> list[str]:
     return lines
 
 
+def learning_curve_table(records: list[dict]) -> list[str]:
+    lines = []
+    for record in sorted(records, key=lambda r: r["figures"]["task"]):
+        figures = record["figures"]
+        sizes = sorted({p["n_train"] for p in figures["points"] if not p["flat"]})
+        lines += [f"**{figures['task']}** (`{figures['run']}`: {figures['wall_s'] / 60:.0f} min "
+                  f"wall time; {figures['n_eval']} evaluation rows; accuracy [95% CI], fit s):",
+                  "", "| curve | " + " | ".join(f"{n} rows" for n in sizes) + " |",
+                  "|---|" + "---:|" * len(sizes)]
+        curves: dict[str, dict] = {}
+        for point in figures["points"]:
+            curves.setdefault(point["curve"], {})[point["n_train"]] = point
+        for name, at in curves.items():
+            if 0 in at:
+                cells = [f"{_ci(at[0]['accuracy'], 3)} (no training rows)"] * len(sizes)
+            else:
+                cells = [f"{_ci(at[n]['accuracy'], 3)}, {at[n]['fit_s']:.0f} s" if n in at
+                         else "-" for n in sizes]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append("")
+        for row in sorted(figures["crossovers"], key=lambda r: r["crossing_rows"]):
+            bound = [_bound(row[k], sizes) for k in ("low", "high")]
+            significant = (f"significantly ahead from {row['significant_from']} rows"
+                           if row["significant_from"] else
+                           f"not significantly ahead within {row['largest']} rows")
+            lines.append(f"- {row['leader']} overtakes {row['other']} from "
+                         f"{row['crossing_rows']:.0f} rows [{bound[0]}, {bound[1]}]; "
+                         f"{significant}")
+        for anchor in figures["anchors"]:
+            lines.append(f"- published anchor: {anchor['method']}, {anchor['model']}, "
+                         f"{anchor['n_per_class']} per label: {anchor['accuracy']:.3f} ± "
+                         f"{anchor['std']:.3f} ({anchor['source']})")
+        lines.append("")
+    return lines[:-1]
+
+
+def _bound(value: float, sizes: list[int]) -> str:
+    if value == float("-inf"):
+        return f"< {sizes[0]}"
+    if value == float("inf"):
+        return f"> {sizes[-1]}"
+    return f"{value:.0f}"
+
+
 TABLES = {"lm_eval_compare": lm_eval_table, "finetune_compare": finetune_table,
-          "vllm_generation_compare": vllm_generation_table, "generation_run": generation_table}
+          "vllm_generation_compare": vllm_generation_table, "generation_run": generation_table,
+          "learning_curve": learning_curve_table}
 
 
 def provenance(record: dict, path: Path) -> str:

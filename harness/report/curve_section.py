@@ -35,20 +35,30 @@ def curve_section(curves: pd.DataFrame, crossings: pd.DataFrame, task: str) -> S
 def accuracy_table(curves: pd.DataFrame) -> pd.DataFrame:
     """One row per curve, one column per training size: accuracy [95% CI] and fit seconds."""
     sizes = sorted(curves.loc[~curves["flat"], "n_train"].unique())
+    heads = {n: f"{n} rows{_per_label(curves, n)}" for n in sizes}
     rows = []
     for name, points in curves.groupby("curve", sort=False):
         row = {"curve": name}
         if points["flat"].all():
             text = _accuracy(points.iloc[0]) + " (no training rows)"
-            row.update({f"{n} rows": text for n in sizes})
+            row.update({heads[n]: text for n in sizes})
         else:
             at = dict(zip(points["n_train"], points.itertuples()))
             for n in sizes:
                 point = at.get(n)
-                row[f"{n} rows"] = "-" if point is None else (
+                row[heads[n]] = "-" if point is None else (
                     f"{_accuracy(pd.Series(point._asdict()))}, fit {point.fit_s:.0f} s")
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _per_label(curves: pd.DataFrame, n: int) -> str:
+    """' (8 per label)' when the size was asked per label (--n-per-class)."""
+    if "n_per_class" not in curves:
+        return ""
+    asked = pd.to_numeric(curves.loc[curves["n_train"] == n, "n_per_class"],
+                          errors="coerce").dropna().unique()
+    return f" ({int(asked[0])} per label)" if len(asked) == 1 else ""
 
 
 def crossover_table(crossings: pd.DataFrame) -> pd.DataFrame:
