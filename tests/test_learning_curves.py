@@ -21,7 +21,8 @@ def store(tmp_path):
     return s
 
 
-def grow(store, strategy, accuracies, sizes=(32, 128, 512), n=400, seed=0, trials=1):
+def grow(store, strategy, accuracies, sizes=(32, 128, 512), n=400, seed=0, trials=1,
+         **fields):
     """A curve: at each size, predictions right on a nested set of rows of that share."""
     texts, labels = rows(n)
     rng = np.random.default_rng(seed)
@@ -33,8 +34,9 @@ def grow(store, strategy, accuracies, sizes=(32, 128, 512), n=400, seed=0, trial
             jitter = rng.integers(-8, 9) if trials > 1 else 0
             right[order[:int(accuracy * n) + jitter]] = True
             preds.append(predictions_right_on(labels, right, 2))
+        per_label = {"n_per_class": size // 2} if fields.get("per_label") else {}
         save_record(store, strategy, texts, labels, preds, n_train=size,
-                    fit_s=size / 10, train_fingerprint=f"{strategy}-{size}")
+                    fit_s=size / 10, train_fingerprint=f"{strategy}-{size}", **per_label)
 
 
 def test_a_crossing_is_interpolated_on_log_rows_where_the_difference_turns_for_good():
@@ -106,3 +108,9 @@ def test_published_anchors_match_task_and_model_only():
     assert (setfit.n_per_class, setfit.n_train) == (8, 32) and 0.8 < setfit.accuracy < 0.9
     assert anchors_for("agnews", "bert-base-uncased") == []
     assert anchors_for("sst2", "minilm-l6") == []
+
+
+def test_sizes_asked_per_label_say_so_in_the_table(store):
+    grow(store, "lora", [0.5, 0.65], sizes=(16, 64), per_label=True)
+    table = accuracy_table(learning_curves(board_of(store)))
+    assert list(table.columns) == ["curve", "16 rows (8 per label)", "64 rows (32 per label)"]
