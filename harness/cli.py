@@ -1,4 +1,5 @@
-"""The command line: `harness run`, `harness report`, `harness recommend`, `harness list`.
+"""The command line: `harness run`, `harness report`, `harness recommend`, `harness project`,
+`harness list`.
 
     harness run --strategies all --task agnews
     harness run --strategies zero-shot,full-finetune --task agnews,sst2 --seeds 0,1 --n-eval 500
@@ -198,6 +199,15 @@ def list_(what):
             source = resolve_model(name).source
             where = "offline copy" if source != preset.hub_id else "hub"
             click.echo(f"{name:<24} {preset.kind:<8} {preset.description} [{where}: {source}]")
+
+
+def _register_project() -> None:
+    from harness.project_cli import project  # click only at import: `harness --help` stays fast
+
+    main.add_command(project)
+
+
+_register_project()
 
 
 def _write_reports(store, folder, **options) -> list:
