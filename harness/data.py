@@ -201,10 +201,7 @@ def training_rows(split: Split, seed: int, n: int | None = None, per_class: int 
         return split.take(np.flatnonzero(rank < per_class))
     if n is None or n == len(split):
         return split
-    if n <= 0:
-        raise HarnessError(f"{what} must be positive, got {n}")
-    if n > len(split):
-        raise HarnessError(f"{what}={n} is more than the {len(split)} rows available")
+    _check_size(split, n, what)
     order, _ = nested_order(split.labels, seed)
     return split.take(np.sort(order[:n]))
 
@@ -213,10 +210,7 @@ def subset(split: Split, n: int | None, seed: int, what: str = "rows") -> Split:
     """A seeded, label-stratified subset of n rows (all rows, in order, when n is None)."""
     if n is None or n == len(split):
         return split
-    if n <= 0:
-        raise HarnessError(f"{what} must be positive, got {n}")
-    if n > len(split):
-        raise HarnessError(f"{what}={n} is more than the {len(split)} rows available")
+    _check_size(split, n, what)
     from sklearn.model_selection import train_test_split
 
     indices = np.arange(len(split))
@@ -226,3 +220,10 @@ def subset(split: Split, n: int | None, seed: int, what: str = "rows") -> Split:
     except ValueError:  # a class too rare to stratify on: fall back to a plain seeded draw
         chosen = np.random.default_rng(seed).choice(indices, size=n, replace=False)
     return split.take(np.sort(chosen))
+
+
+def _check_size(split: Split, n: int, what: str) -> None:
+    if n <= 0:
+        raise HarnessError(f"{what} must be positive, got {n}")
+    if n > len(split):
+        raise HarnessError(f"{what}={n} is more than the {len(split)} rows available")

@@ -151,16 +151,21 @@ def parse_model_overrides(values: tuple[str, ...]) -> dict[str, str]:
 
 
 def parse_seeds(text: str, option: str = "--seeds") -> list[int]:
-    try:
-        seeds = [int(s) for s in text.split(",") if s.strip()]
-    except ValueError:
-        raise HarnessError(f"{option} '{text}' must be comma-separated integers, "
-                           f"e.g. 0,1,2") from None
-    if not seeds:
-        raise HarnessError(f"{option} needs at least one seed")
+    seeds = _integers(text, option, "integers, e.g. 0,1,2", "seed")
     for seed in seeds:
         check_seed(seed, option)
     return list(dict.fromkeys(seeds))
+
+
+def _integers(text: str, option: str, what: str, one: str) -> list[int]:
+    """The comma-separated integers of an option, at least one."""
+    try:
+        values = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise HarnessError(f"{option} '{text}' must be comma-separated {what}") from None
+    if not values:
+        raise HarnessError(f"{option} needs at least one {one}")
+    return values
 
 
 def check_seed(seed: int, option: str) -> None:
@@ -283,13 +288,7 @@ def parse_sizes(text: str | None, option: str) -> list[int] | None:
     """`--n-train 32,128,512` / `--n-per-class 8,32`: positive integers."""
     if text is None:
         return None
-    try:
-        sizes = [int(s) for s in text.split(",") if s.strip()]
-    except ValueError:
-        raise HarnessError(f"{option} '{text}' must be comma-separated whole numbers, "
-                           f"e.g. 32,128,512") from None
-    if not sizes:
-        raise HarnessError(f"{option} needs at least one size")
+    sizes = _integers(text, option, "whole numbers, e.g. 32,128,512", "size")
     for size in sizes:
         if size <= 0:
             raise HarnessError(f"{option} sizes must be positive, got {size}")
