@@ -114,3 +114,23 @@ def test_sizes_asked_per_label_say_so_in_the_table(store):
     grow(store, "lora", [0.5, 0.65], sizes=(16, 64), per_label=True)
     table = accuracy_table(learning_curves(board_of(store)))
     assert list(table.columns) == ["curve", "16 rows (8 per label)", "64 rows (32 per label)"]
+
+
+def test_a_learning_curve_from_the_command_line_to_the_report_and_recommend(data_dir,
+                                                                             tmp_path):
+    from click.testing import CliRunner
+
+    from harness.cli import main
+
+    out, reports = str(tmp_path / "results"), str(tmp_path / "reports")
+    result = CliRunner().invoke(main, ["run", "-s", "tfidf-logreg", "--data-dir", data_dir,
+                                       "--n-train", "16,64", "--n-eval", "40", "--out", out,
+                                       "--reports", reports])
+    assert result.exit_code == 0, result.output
+    assert "· 16 training rows ·" in result.output and "· 64 training rows ·" in result.output
+    markdown = (tmp_path / "reports" / "agnews.md").read_text()
+    assert "## Learning curves" in markdown and "| tfidf-logreg on scikit-learn |" in markdown
+    answer = CliRunner().invoke(main, ["recommend", "--results", out, "-t", "agnews",
+                                       "--n-train", "32", "--explain"])
+    assert answer.exit_code == 0, answer.output
+    assert "interpolated between the measured 16 and 64 rows" in answer.output
