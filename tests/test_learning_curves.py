@@ -70,6 +70,7 @@ def test_a_trained_curve_overtakes_a_flat_line_with_an_interval_around_the_cross
     assert "lora (tiny) overtakes zero-shot (tiny)" == shown["overtakes"]
     table = accuracy_table(curves)
     assert list(table.columns) == ["curve", "32 rows", "128 rows", "512 rows"]
+    assert table.iloc[-1]["512 rows"] == "lora (tiny) (0.900)"
     assert "(no training rows)" in table.set_index("curve").loc["zero-shot (tiny)", "32 rows"]
 
 

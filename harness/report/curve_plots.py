@@ -29,7 +29,7 @@ def _colours(curves: pd.DataFrame) -> dict[str, tuple]:
 
 
 def _accuracy(curves: pd.DataFrame, task: str):
-    fig, ax = plt.subplots(figsize=(8.5, 5.6))
+    fig, ax = plt.subplots(figsize=(9.5, 6))
     colours, names = _colours(curves), {}
     sized = curves[~curves["flat"]]
     span = (sized["n_train"].min() / 1.3, sized["n_train"].max() * 1.3)
@@ -71,12 +71,16 @@ def _anchors(ax, curves: pd.DataFrame, task: str, colours: dict) -> None:
             drawn.add(anchor)
             ax.errorbar([anchor.n_train], [anchor.accuracy], yerr=[[anchor.std], [anchor.std]],
                         fmt="*", markersize=14, color="black", mfc="gold", capsize=3,
-                        label=f"published: {anchor.method.split(',')[0]} "
-                              f"({rows.iloc[0]['model']}, {anchor.n_per_class} per label)")
+                        label=f"published: {anchor.method.split(' (')[0]}, "
+                              f"{rows.iloc[0]['model']}, {anchor.n_per_class} per label")
 
 
 def _cost(curves: pd.DataFrame, task: str):
-    fig, (fit_ax, cost_ax) = plt.subplots(1, 2, figsize=(11, 4.8))
+    fig = plt.figure(figsize=(11, 6))
+    grid = fig.add_gridspec(2, 2, height_ratios=[5, 1])
+    fit_ax, cost_ax = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])
+    legend_ax = fig.add_subplot(grid[1, :])  # a row of its own: tight_layout keeps it whole
+    legend_ax.axis("off")
     colours = _colours(curves)
     sized = curves[~curves["flat"]]
     span = (sized["n_train"].min() / 1.3, sized["n_train"].max() * 1.3)
@@ -104,7 +108,6 @@ def _cost(curves: pd.DataFrame, task: str):
                 title=f"{task}: cost")
     handles, labels = fit_ax.get_legend_handles_labels()
     more = cost_ax.get_legend_handles_labels()
-    fig.legend(handles + more[0], labels + more[1], fontsize=8, loc="lower center", ncol=3,
-               frameon=False)
-    fig.subplots_adjust(bottom=0.3)
+    legend_ax.legend(handles + more[0], labels + more[1], fontsize=8, ncol=3, frameon=False,
+                     loc="center")
     return fig, {}

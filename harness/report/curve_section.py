@@ -49,7 +49,12 @@ def accuracy_table(curves: pd.DataFrame) -> pd.DataFrame:
                 row[heads[n]] = "-" if point is None else (
                     f"{_accuracy(pd.Series(point._asdict()))}, fit {point.fit_s:.0f} s")
         rows.append(row)
-    return pd.DataFrame(rows)
+    best = {"curve": "most accurate"}
+    for n in sizes:  # a flat line competes at every size
+        at = curves[(curves["n_train"] == n) | curves["flat"]]
+        top = at.loc[at["accuracy"].idxmax()]
+        best[heads[n]] = f"{top['curve']} ({top['accuracy']:.3f})"
+    return pd.DataFrame(rows + [best])
 
 
 def _per_label(curves: pd.DataFrame, n: int) -> str:
@@ -72,8 +77,8 @@ def crossover_table(crossings: pd.DataFrame) -> pd.DataFrame:
         largest = row.sizes[-1]
         rows.append([f"{row.leader} overtakes {row.other}", f"{row.crossing_rows:.0f}",
                      f"[{_bound(row.low, row.sizes)}, {_bound(row.high, row.sizes)}]",
-                     f"{row.significant_from} rows" if row.significant_from else
-                     f"not within {largest} rows",
+                     f"{int(row.significant_from)} rows" if pd.notna(row.significant_from)
+                     else f"not within {largest} rows",
                      f"{row.diff:+.3f} [{row.diff_low:+.3f}, {row.diff_high:+.3f}] at "
                      f"{largest} rows"])
     return pd.DataFrame(rows, columns=columns)
