@@ -164,27 +164,32 @@ def _reasons(option: pd.Series, constraints: Constraints) -> list[str]:
 
 
 def _binding(options: pd.DataFrame, constraints: Constraints) -> str | None:
-    """The constraint whose removal alone admits the most options, with the best it would
-    admit; None when no single removal admits any."""
-    best, admitted = None, 0
+    """Each constraint whose removal alone admits options, the one admitting the most first,
+    with the most accurate it would admit and the closest any option comes to it; None when
+    no single removal admits any."""
+    found = []
     for f in constraints.given():
         relaxed = Constraints(**{**{g.name: getattr(constraints, g.name)
                                     for g in fields(constraints)}, f.name: None})
         fine = options[options.apply(lambda o: not _reasons(o, relaxed), axis=1)]
-        if len(fine["name"].unique()) > admitted:
-            top = fine.sort_values("accuracy", ascending=False).iloc[0]
-            column, meta = f.metadata["column"], f.metadata
-            values = pd.to_numeric(options[column], errors="coerce").dropna()
-            best = (f"{meta['option']} {number(getattr(constraints, f.name))}: without it "
-                    f"{fine['name'].nunique()} would qualify (the most accurate: {top['name']}, "
-                    f"{top['accuracy']:.3f})")
-            if len(values):
-                closest = options.loc[values.idxmin() if meta["upper"] else values.idxmax()]
-                best += (f"; the {'lowest' if meta['upper'] else 'highest'} {meta['what']} "
-                         f"measured is {number(closest[column])}{meta['unit']} "
-                         f"({closest['name']})")
-            admitted = fine["name"].nunique()
-    return best
+        if fine.empty:
+            continue
+        top = fine.sort_values("accuracy", ascending=False).iloc[0]
+        column, meta = f.metadata["column"], f.metadata
+        text = (f"{meta['option']} {number(getattr(constraints, f.name))}: without it "
+                f"{fine['name'].nunique()} would qualify (the most accurate: {top['name']}, "
+                f"{top['accuracy']:.3f})")
+        values = pd.to_numeric(options[column], errors="coerce").dropna()
+        if len(values):
+            closest = options.loc[values.idxmin() if meta["upper"] else values.idxmax()]
+            text += (f"; the {'lowest' if meta['upper'] else 'highest'} {meta['what']} "
+                     f"measured is {number(closest[column])}{meta['unit']} "
+                     f"({closest['name']})")
+        found.append((fine["name"].nunique(), text))
+    if not found:
+        return None
+    ranked = [text for _, text in sorted(found, key=lambda pair: -pair[0])]
+    return ranked[0] + "".join(f". Also binding: {text}" for text in ranked[1:])
 
 
 def number(value: float) -> str:

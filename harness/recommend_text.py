@@ -81,14 +81,15 @@ def explanation(verdict: Verdict, constraints: Constraints, options: pd.DataFram
                     f"{' (' + versus + ')' if versus else ''}, {_cost_words(second)}.")
     better = options[(options["accuracy"] > best["accuracy"])
                      & ~options["name"].isin(verdict.qualifying["name"])]
+    mentioned = {best["name"], *better["name"]}
     for name, group in better.sort_values("accuracy", ascending=False).groupby(
             "name", sort=False):
         top = group.iloc[0]
         why = next((w for n, w in verdict.excluded if n == name), [])
         text.append(f"{name} would be {top['accuracy'] - best['accuracy']:.3f} higher but is "
                     f"excluded: {'; '.join(why)}.")
-    flat = options[options.get("flat", False) & ~options["name"].isin([best["name"]])] \
-        if "flat" in options else options.iloc[:0]
+    flat = options[options["flat"].fillna(False).astype(bool)
+                   & ~options["name"].isin(mentioned)] if "flat" in options else options.iloc[:0]
     for _, prompt in flat.iterrows():
         gap = best["accuracy"] - prompt["accuracy"]
         side = "below" if gap > 0 else "above"
