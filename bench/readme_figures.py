@@ -162,9 +162,36 @@ def _bound(value: float, sizes: list[int]) -> str:
     return f"{value:.0f}"
 
 
+def projection_table(records: list[dict]) -> list[str]:
+    lines = ["Projected (`harness project`, docs/projection.md; seq len 128, training batch 16, "
+             "inference batch 32; never measured on these GPUs):", "",
+             "| model | device | strategy | GiB per training step | fits | ms per step | "
+             "step bound by | s per 1k predictions |", "|---|---|---|---:|---|---:|---|---:|"]
+    for record in records:
+        for row in record["figures"]["rows"]:
+            if row["device"] not in ("h100", "t4") or "decoder" not in _kind(record, row):
+                continue
+            step = "-" if row.get("ms_per_step") is None else f"{row['ms_per_step']:.0f}"
+            memory = "-" if row.get("train_memory_gib") is None else \
+                f"{row['train_memory_gib']:.1f}"
+            lines.append(f"| {row['model']} | {row['device']} | {row['strategy']} | {memory} | "
+                         f"{'yes' if row['fits'] else 'no'} | {step} | "
+                         f"{row.get('step_bound') or '-'} | {row['s_per_1k_predictions']:.2f} |")
+        checks = [c for c in record["figures"]["checks"] if c["figure"] == "train_step_ms"]
+        lines += ["", "Measured / projected on this CPU, reduced-depth copies: " + "; ".join(
+            f"{c['model']} {c['strategy']} step {c['ratio']:.2f}" for c in checks)]
+    return lines
+
+
+def _kind(record: dict, row: dict) -> str:
+    kinds = {m["architecture"]["name"]: m["architecture"]["kind"]
+             for m in record["figures"]["models"]}
+    return kinds.get(row["model"], "")
+
+
 TABLES = {"lm_eval_compare": lm_eval_table, "finetune_compare": finetune_table,
           "vllm_generation_compare": vllm_generation_table, "generation_run": generation_table,
-          "learning_curve": learning_curve_table}
+          "learning_curve": learning_curve_table, "projection": projection_table}
 
 
 def provenance(record: dict, path: Path) -> str:
