@@ -95,7 +95,7 @@ def run(strategies, tasks, models, seeds, profile, n_train, n_per_class, n_eval,
                         parse_seeds(data_seeds, "--data-seeds"), _parse_settings(settings),
                         trust_remote_code, backend, eval_seed, notes,
                         parse_sizes(n_per_class, "--n-per-class"))
-    for note in notes:
+    for note in notes + _curve_notes(cells):
         _echo_now(f"note: {note}")
     store = Store(out)
     store.prepare()  # after every input check, so bad input leaves no folder behind
@@ -220,6 +220,17 @@ def _write_reports(store, folder, **options) -> list:
     except OSError as err:
         raise HarnessError(f"cannot write the report into '{folder}': {err.strerror or err} "
                            f"('{err.filename or folder}')") from None
+
+
+def _curve_notes(cells) -> list[str]:
+    """What a learning curve will be made of, said before hours of cells start."""
+    sizes = sorted({len(c.train) for c in cells if len(c.train)})
+    if len(sizes) < 2:
+        return []
+    flat = sorted({c.strategy for c in cells if not len(c.train)})
+    once = f"; {', '.join(flat)} use no training rows: run once" if flat else ""
+    return [f"learning curve: {len(cells)} cells, training sizes {', '.join(map(str, sizes))} "
+            f"(nested draws of each data seed){once}"]
 
 
 def _echo_now(message: str) -> None:

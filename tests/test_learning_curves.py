@@ -129,6 +129,7 @@ def test_a_learning_curve_from_the_command_line_to_the_report_and_recommend(data
                                        "--reports", reports])
     assert result.exit_code == 0, result.output
     assert "· 16 training rows ·" in result.output and "· 64 training rows ·" in result.output
+    assert "note: learning curve: 2 cells, training sizes 16, 64 (nested draws" in result.output
     markdown = (tmp_path / "reports" / "agnews.md").read_text()
     assert "## Learning curves" in markdown and "| tfidf-logreg on scikit-learn |" in markdown
     answer = CliRunner().invoke(main, ["recommend", "--results", out, "-t", "agnews",
