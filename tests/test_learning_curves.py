@@ -126,7 +126,7 @@ def test_a_learning_curve_from_the_command_line_to_the_report_and_recommend(data
     out, reports = str(tmp_path / "results"), str(tmp_path / "reports")
     result = CliRunner().invoke(main, ["run", "-s", "tfidf-logreg", "--data-dir", data_dir,
                                        "--n-train", "16,64", "--n-eval", "40", "--out", out,
-                                       "--reports", reports])
+                                       "--reports", reports, "--no-isolation"])
     assert result.exit_code == 0, result.output
     assert "· 16 training rows ·" in result.output and "· 64 training rows ·" in result.output
     assert "note: learning curve: 2 cells, training sizes 16, 64 (nested draws" in result.output
