@@ -49,8 +49,9 @@ def summarize(results: str, task: str) -> dict:
     crossings = crossovers(curves, ok, store)
     crossing_rows = [{"leader": row["leader"], "other": row["other"],
                       "crossing_rows": float(row["crossing_rows"]), "low": float(row["low"]),
-                      "high": float(row["high"]), "significant_from": (int(row["significant_from"]) if pd.notna(
-                          row["significant_from"]) else None),
+                      "high": float(row["high"]),
+                      "significant_from": (int(row["significant_from"])
+                                           if pd.notna(row["significant_from"]) else None),
                       "diff_at_largest": [float(row["diff"]), float(row["diff_low"]),
                                           float(row["diff_high"])],
                       "largest": int(row["sizes"][-1])} for _, row in crossings.iterrows()]

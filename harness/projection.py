@@ -157,10 +157,10 @@ def _quantization_skip_modules() -> list[str]:
     # The qlora strategy's own list of modules kept in full precision, not a copy of it.
     from types import SimpleNamespace
 
-    from strategies.lora import _quantization
+    from strategies.lora import quantization_settings
     from strategies.qlora import QloraConfig
 
-    quantization = _quantization(QloraConfig(), SimpleNamespace(device="cuda"))
+    quantization = quantization_settings(QloraConfig(), SimpleNamespace(device="cuda"))
     return list(quantization["quantization_config"].llm_int8_skip_modules)
 
 

@@ -196,8 +196,9 @@ def _autocast(device_type: str, precision: str, mixed_dtype: str):
 class _KernelCounter:
     """Counts the aten ops of a block that launch a kernel (views and allocations do not)."""
 
-    NO_KERNEL: ClassVar[set[str]] = {"empty", "empty_like", "empty_strided", "_unsafe_view", "detach", "lift_fresh",
-                 "sym_size", "sym_stride", "sym_numel", "is_same_size"}
+    NO_KERNEL: ClassVar[set[str]] = {
+        "empty", "empty_like", "empty_strided", "_unsafe_view", "detach", "lift_fresh",
+        "sym_size", "sym_stride", "sym_numel", "is_same_size"}
 
     def __init__(self):
         self.kernels = 0

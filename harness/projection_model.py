@@ -20,12 +20,14 @@ ADAPTED = {"full-finetune": "full", "lora": "lora", "qlora": "lora", "prompting"
 
 # Bytes per parameter held during a training step.
 ADAMW_BYTES = 16  # fp32 weight (the master copy under mixed precision), fp32 grad, 2 fp32 moments
-CAST_BYTES = {"fp32": 0, "mixed": 2}  # autocast's 16-bit copy of a trainable weight, kept for backward
+# Autocast's 16-bit copy of a trainable weight, kept for backward.
+CAST_BYTES = {"fp32": 0, "mixed": 2}
 ELEMENT_BYTES = {"fp32": 4, "mixed": 2}  # a frozen weight, or an activation, in the compute dtype
 # NF4 with double quantization (the harness's default): a 4-bit code per weight, an 8-bit
 # absmax per block of 64 and an fp32 constant per 256 blocks (QLoRA paper, 4.127 bits/weight).
 NF4_BYTES = 0.5 + 1 / 64 + 4 / (64 * 256)
-UPCAST_BYTES = 4  # weights QLoRA leaves unquantized: prepare_model_for_kbit_training makes them fp32
+# Weights QLoRA leaves unquantized: prepare_model_for_kbit_training makes them fp32.
+UPCAST_BYTES = 4
 # Bytes moved.
 ADAMW_TRAFFIC_BYTES = 28  # per trainable parameter: read weight, grad, 2 moments; write 3 back
 ACTIVATION_TRAFFIC = 4  # saved activations written and read once, and as much again by temporaries

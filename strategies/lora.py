@@ -52,7 +52,8 @@ class Lora(TrainedModel):
 
     def __init__(self, config: LoraConfig, context: Context):
         self.config, self.context = config, context
-        base, self.tokenizer = load_for_task(context, **_quantization(config, context))
+        quantized = quantization_settings(config, context)
+        base, self.tokenizer = load_for_task(context, **quantized)
         self.base_bytes = base_weight_bytes(base)
         generation = context.task.kind == "generation"
         self.model = add_lora(base, config, task_type="CAUSAL_LM" if generation else "SEQ_CLS")
@@ -65,7 +66,7 @@ class Lora(TrainedModel):
                          base_weight_bytes=self.base_bytes)
 
 
-def _quantization(config: LoraConfig, context: Context) -> dict:
+def quantization_settings(config: LoraConfig, context: Context) -> dict:
     if not config.load_in_4bit:
         return {}
     import torch
