@@ -22,9 +22,12 @@ def curve_section(curves: pd.DataFrame, crossings: pd.DataFrame, task: str) -> S
         "*Crossovers*: where a curve overtakes another for good, interpolated on log rows "
         "between the measured sizes around the turn. Its 95% interval is a paired bootstrap "
         f"({RESAMPLES} replicates) over evaluation rows and each point's trials and seeds; "
-        "'< n' or '> n' means the crossing may lie outside the measured sizes. *Significantly "
-        "ahead from*: the smallest measured size from which the leader's paired 95% interval "
-        "over the other stays above 0 at every larger size.",
+        "'< n' or '> n' means the crossing may lie outside the measured sizes. The interval "
+        "is sampling noise only: between two measured sizes the curves are taken as straight on "
+        "log rows, so a crossing far from a measured size is a model's guess; measure sizes "
+        "around it to pin it down. *Significantly ahead from*: the smallest measured size from "
+        "which the leader's paired 95% interval over the other stays above 0 at every larger "
+        "size.",
     ]
     notes += _anchor_notes(curves, task)
     tables = [("Accuracy by training rows", accuracy_table(curves)),
