@@ -41,7 +41,10 @@ def summarize(results: str, task: str) -> dict:
                "n_train": int(row["n_train"]), "flat": bool(row["flat"]),
                "accuracy": [float(row["accuracy"]), float(row["accuracy_ci_low"]),
                             float(row["accuracy_ci_high"])],
-               "trials": int(row["trials"]), "fit_s": float(row["fit_s"]),
+               "trials": int(row["trials"]), "data_seeds": int(row["data_seeds"]),
+               "n_per_class": (int(row["n_per_class"]) if pd.notna(row.get("n_per_class"))
+                               else None),
+               "fit_s": float(row["fit_s"]),
                "fit_cost_usd": float(row["fit_cost_usd"]),
                "predict_cost_usd_per_1k": float(row["predict_cost_usd_per_1k"]),
                "latency_p95_ms": float(row["latency_p95_ms"])}

@@ -123,9 +123,15 @@ def learning_curve_table(records: list[dict]) -> list[str]:
     for record in sorted(records, key=lambda r: r["figures"]["task"]):
         figures = record["figures"]
         sizes = sorted({p["n_train"] for p in figures["points"] if not p["flat"]})
+        per_label = {p["n_train"]: p["n_per_class"] for p in figures["points"]
+                     if p.get("n_per_class")}
+        draws = max(p.get("data_seeds", 1) for p in figures["points"])
+        pooled = f"; {draws} draws of the training rows pooled per size" if draws > 1 else ""
+        heads = [f"{n} rows" + (f" ({per_label[n]} per label)" if n in per_label else "")
+                 for n in sizes]
         lines += [f"**{figures['task']}** (`{figures['run']}`: {figures['wall_s'] / 60:.0f} min "
-                  f"wall time; {figures['n_eval']} evaluation rows; accuracy [95% CI], fit s):",
-                  "", "| curve | " + " | ".join(f"{n} rows" for n in sizes) + " |",
+                  f"wall time; {figures['n_eval']} evaluation rows{pooled}; accuracy [95% CI], "
+                  f"fit s):", "", "| curve | " + " | ".join(heads) + " |",
                   "|---|" + "---:|" * len(sizes)]
         curves: dict[str, dict] = {}
         for point in figures["points"]:
