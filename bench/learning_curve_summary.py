@@ -18,22 +18,20 @@ import pandas as pd
 from artifact import RESULTS_DIR, environment, write_artifact
 
 from harness.anchors import anchors_for
-from harness.cost import load_prices, price_records
+from harness.cost import load_prices
+from harness.errors import HarnessError
+from harness.recommend_run import finished_records
 from harness.report.curves import crossovers, learning_curves
-from harness.report.tables import latest_per_seed, leaderboard
-from harness.results import with_labels
+from harness.report.tables import leaderboard
 from harness.store import Store
-from harness.tasks import get_task
 
 
 def summarize(results: str, task: str) -> dict:
     store = Store(results)
-    records = pd.DataFrame(store.records(strict=True))
-    ok = records[(records["task"] == task) & (records["status"] == "ok")]
-    if ok.empty:
-        raise SystemExit(f"no finished records of task '{task}' in {results}")
-    ok = ok.assign(labels=with_labels(ok, store, {task: get_task(task).labels})["labels"])
-    ok = latest_per_seed(price_records(ok, load_prices(None)))
+    try:
+        ok = finished_records(store, task, load_prices(None), strict=True)
+    except HarnessError as err:
+        raise SystemExit(str(err)) from None
     curves = learning_curves(leaderboard(ok, store))
     if curves is None:
         raise SystemExit(f"the records of '{task}' hold no curve with two training sizes")

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from artifact import RESULTS_DIR
 
+from harness.report.curve_section import size_bound
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
@@ -145,7 +147,7 @@ def learning_curve_table(records: list[dict]) -> list[str]:
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         lines.append("")
         for row in sorted(figures["crossovers"], key=lambda r: r["crossing_rows"]):
-            bound = [_bound(row[k], sizes) for k in ("low", "high")]
+            bound = [size_bound(row[k], sizes) for k in ("low", "high")]
             significant = (f"significantly ahead from {row['significant_from']} rows"
                            if row["significant_from"] else
                            f"not significantly ahead within {row['largest']} rows")
@@ -158,14 +160,6 @@ def learning_curve_table(records: list[dict]) -> list[str]:
                          f"{anchor['std']:.3f} ({anchor['source']})")
         lines.append("")
     return lines[:-1]
-
-
-def _bound(value: float, sizes: list[int]) -> str:
-    if value == float("-inf"):
-        return f"< {sizes[0]}"
-    if value == float("inf"):
-        return f"> {sizes[-1]}"
-    return f"{value:.0f}"
 
 
 def projection_table(records: list[dict]) -> list[str]:

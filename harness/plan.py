@@ -310,19 +310,23 @@ def _data(tasks: list[AnyTask], data_dir, profiles: dict, sizes: list[TrainSize]
         for seed in data_seeds:
             for size in sizes:
                 n, per_class = size
-                if n is None and per_class is None and profile_train is not None:
-                    n = min(profile_train, len(train_split))  # a profile's size is a ceiling
+                if per_class is None:
+                    n = _size(train_split, n, profile_train)
                 train = training_rows(train_split, seed, n, per_class, "--n-train")
                 data[seed, size].append((task, train, evaluation))
     return data
 
 
 def _rows(split: Split, asked: int | None, profile_size: int | None, seed: int, option: str):
+    return subset(split, _size(split, asked, profile_size), seed, option)
+
+
+def _size(split: Split, asked: int | None, profile_size: int | None) -> int | None:
     # A profile's size is a ceiling, so small local tasks run whole; an explicit size is a
     # demand, so asking for more rows than exist is an error.
     if asked is None and profile_size is not None:
-        asked = min(profile_size, len(split))
-    return subset(split, asked, seed, option)
+        return min(profile_size, len(split))
+    return asked
 
 
 def _devices(classes: dict[str, type]) -> dict[str, tuple[str, str]]:

@@ -24,7 +24,10 @@ def run_recommend(results: str, task: str, n_train: int | None, constraints: Con
     _check(constraints, n_train)
     price_table = load_prices(prices)
     store = Store(results)
-    ok = _records(store, task, price_table)
+    ok = finished_records(store, task, price_table)
+    if "task_kind" in ok and (ok["task_kind"] == "generation").any():
+        raise HarnessError(f"'{task}' is a generation task: recommend ranks classification "
+                           f"tasks by accuracy; compare generation strategies in its report")
     board = leaderboard(ok, store)
     options = candidates(board, n_train)
     verdict = recommend(options, constraints)
@@ -48,8 +51,11 @@ def _check(constraints: Constraints, n_train: int | None) -> None:
         raise HarnessError(f"--min-accuracy is a share in 0..1, got {constraints.min_accuracy}")
 
 
-def _records(store: Store, task: str, prices: dict) -> pd.DataFrame:
-    records = pd.DataFrame(store.records())
+def finished_records(store: Store, task: str, prices: dict,
+                     strict: bool = False) -> pd.DataFrame:
+    """A task's finished records as its report reads them: labelled, priced, the latest of
+    each cell; a HarnessError when there are none (or, `strict`, when one is invalid)."""
+    records = pd.DataFrame(store.records(strict=strict))
     if records.empty:
         raise HarnessError(f"no records in '{store.root}': run `harness run` first")
     found = sorted(set(records["task"]))
@@ -57,10 +63,6 @@ def _records(store: Store, task: str, prices: dict) -> pd.DataFrame:
         raise HarnessError(f"no records of task '{task}' in '{store.root}' (tasks with records: "
                            f"{', '.join(found)})")
     records = records[(records["task"] == task) & (records["status"] == "ok")]
-    kind = records["task_kind"].dropna() if "task_kind" in records else pd.Series([])
-    if (kind == "generation").any():
-        raise HarnessError(f"'{task}' is a generation task: recommend ranks classification "
-                           f"tasks by accuracy; compare generation strategies in its report")
     if records.empty:
         raise HarnessError(f"no finished records of task '{task}' in '{store.root}'")
     labels = {name: t.labels for name, t in BUILTIN_TASKS.items() if t.kind == "classification"}

@@ -8,6 +8,7 @@ from dataclasses import fields
 import pandas as pd
 
 from harness.recommend import Constraints, Verdict, number
+from harness.report.display import accuracy_text
 
 _WORDS = {"max_latency_ms": "p95 latency at most {} ms",
           "max_usd_per_1k": "at most USD {} per 1,000 predictions",
@@ -31,11 +32,6 @@ def figures(option: pd.Series) -> str:
         parts.append(f"USD {number(option.get('fit_cost_usd'))} to train "
                      f"({number(option['fit_s'])} s)")
     return ", ".join(parts)
-
-
-def accuracy_text(option: pd.Series) -> str:
-    return (f"{option['accuracy']:.3f} [{option['accuracy_ci_low']:.3f}, "
-            f"{option['accuracy_ci_high']:.3f}]")
 
 
 def render(verdict: Verdict, constraints: Constraints, task: str, n_train: int | None,

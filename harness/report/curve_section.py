@@ -8,6 +8,7 @@ import pandas as pd
 
 from harness.anchors import anchors_for
 from harness.report.build import Section
+from harness.report.display import accuracy_text
 from harness.report.curves import RESAMPLES
 
 
@@ -43,14 +44,14 @@ def accuracy_table(curves: pd.DataFrame) -> pd.DataFrame:
     for name, points in curves.groupby("curve", sort=False):
         row = {"curve": name}
         if points["flat"].all():
-            text = _accuracy(points.iloc[0]) + " (no training rows)"
+            text = accuracy_text(points.iloc[0]) + " (no training rows)"
             row.update({heads[n]: text for n in sizes})
         else:
-            at = dict(zip(points["n_train"], points.itertuples()))
+            at = {point["n_train"]: point for _, point in points.iterrows()}
             for n in sizes:
                 point = at.get(n)
                 row[heads[n]] = "-" if point is None else (
-                    f"{_accuracy(pd.Series(point._asdict()))}, fit {point.fit_s:.0f} s")
+                    f"{accuracy_text(point)}, fit {point['fit_s']:.0f} s")
         rows.append(row)
     best = {"curve": "most accurate"}
     for n in sizes:  # a flat line competes at every size
@@ -79,7 +80,7 @@ def crossover_table(crossings: pd.DataFrame) -> pd.DataFrame:
     for row in crossings.sort_values("crossing_rows").itertuples():
         largest = row.sizes[-1]
         rows.append([f"{row.leader} overtakes {row.other}", f"{row.crossing_rows:.0f}",
-                     f"[{_bound(row.low, row.sizes)}, {_bound(row.high, row.sizes)}]",
+                     f"[{size_bound(row.low, row.sizes)}, {size_bound(row.high, row.sizes)}]",
                      f"{int(row.significant_from)} rows" if pd.notna(row.significant_from)
                      else f"not within {largest} rows",
                      f"{row.diff:+.3f} [{row.diff_low:+.3f}, {row.diff_high:+.3f}] at "
@@ -87,17 +88,13 @@ def crossover_table(crossings: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def _bound(value: float, sizes: list[int]) -> str:
+def size_bound(value: float, sizes: list[int]) -> str:
+    """A crossing's bound: '< 32' or '> 2000' when it lies beyond the measured sizes."""
     if value == -np.inf:
         return f"< {sizes[0]}"
     if value == np.inf:
         return f"> {sizes[-1]}"
     return f"{value:.0f}"
-
-
-def _accuracy(point: pd.Series) -> str:
-    return (f"{point['accuracy']:.3f} [{point['accuracy_ci_low']:.3f}, "
-            f"{point['accuracy_ci_high']:.3f}]")
 
 
 def _anchor_notes(curves: pd.DataFrame, task: str) -> list[str]:

@@ -82,6 +82,7 @@ def crossovers(curves: pd.DataFrame, ok: pd.DataFrame, store: Store,
     bootstrap interval, the smallest size from which the leader is significantly above at every
     larger size, and the difference at the largest size."""
     matrices = {i: correctness(row, ok, store) for i, row in curves.iterrows()}
+    pooled = {i: stats.Clustered.of(matrix) for i, matrix in matrices.items()}
     boot = _bootstrap(matrices, resamples, seed)
     out = []
     by_curve = {name: rows for name, rows in curves.groupby("curve", sort=False)}
@@ -90,7 +91,7 @@ def crossovers(curves: pd.DataFrame, ok: pd.DataFrame, store: Store,
             continue
         for other, other_rows in by_curve.items():
             if other != leader:
-                found = _pair(lead_rows, other_rows, matrices, boot)
+                found = _pair(lead_rows, other_rows, curves["accuracy"], pooled, boot)
                 if found:
                     out.append({"leader": leader, "other": other, **found})
     return pd.DataFrame(out, columns=["leader", "other", "crossing_rows", "low", "high",
@@ -98,7 +99,10 @@ def crossovers(curves: pd.DataFrame, ok: pd.DataFrame, store: Store,
                                       "diff_high"])
 
 
-def _pair(lead: pd.DataFrame, other: pd.DataFrame, matrices: dict, boot: dict) -> dict | None:
+def _pair(lead: pd.DataFrame, other: pd.DataFrame, accuracy: pd.Series, pooled: dict,
+          boot: dict) -> dict | None:
+    """`accuracy` and `pooled` (stats.Clustered) per curve point, as the leaderboard has them;
+    `boot` their bootstrap replicates."""
     if other["flat"].all():
         flat = other.index[0]
         points = [(int(n), i, flat) for i, n in lead["n_train"].items()]
@@ -108,8 +112,7 @@ def _pair(lead: pd.DataFrame, other: pd.DataFrame, matrices: dict, boot: dict) -
     if len(points) < 2:
         return None
     sizes = np.array([n for n, _, _ in points], dtype=float)
-    # The same statistic as the leaderboard's: per-row correctness averaged over clusters.
-    diffs = np.array([_accuracy(matrices[a]) - _accuracy(matrices[b]) for _, a, b in points])
+    diffs = np.array([accuracy[a] - accuracy[b] for _, a, b in points])
     crossing = crossing_size(sizes, diffs)
     if not np.isfinite(crossing):
         return None
@@ -117,18 +120,13 @@ def _pair(lead: pd.DataFrame, other: pd.DataFrame, matrices: dict, boot: dict) -
     replicates = np.sort([crossing_size(sizes, d) for d in replicate_diffs])
     low = replicates[int(np.floor(0.025 * len(replicates)))]
     high = replicates[int(np.ceil(0.975 * len(replicates))) - 1]
-    tests = [stats.paired_difference(stats.Clustered.of(matrices[a]),
-                                     stats.Clustered.of(matrices[b])) for _, a, b in points]
+    tests = [stats.paired_difference(pooled[a], pooled[b]) for _, a, b in points]
     above = [t.low > 0 for t in tests]
     significant = next((int(sizes[j]) for j in range(len(above)) if all(above[j:])), None)
     last = tests[-1]
     return {"crossing_rows": crossing, "low": low, "high": high,
             "significant_from": significant, "sizes": [int(s) for s in sizes],
             "diff": last.diff, "diff_low": last.low, "diff_high": last.high}
-
-
-def _accuracy(matrix: np.ndarray) -> float:
-    return float(stats.Clustered.of(matrix).accuracy)
 
 
 def crossing_size(sizes: np.ndarray, diffs: np.ndarray) -> float:

@@ -105,7 +105,7 @@ def _quality_columns(rows: pd.DataFrame, board: pd.DataFrame, columns: _Columns)
     for column in ("n_train", "n_eval"):
         if column in rows:
             add(column, rows[column].map(_int), rows[column])
-    add("accuracy (95% CI)", rows.apply(_accuracy, axis=1), rows["accuracy"], "accuracy")
+    add("accuracy (95% CI)", rows.apply(accuracy_text, axis=1), rows["accuracy"], "accuracy")
     add("interval", rows.apply(_interval, axis=1))
     if "diff_vs_best" in rows:
         add("Δ vs best (95% CI)", rows.apply(_difference, axis=1),
@@ -135,7 +135,8 @@ def _is_best(rows: pd.DataFrame) -> pd.Series:
     return pd.Series(False, index=rows.index)
 
 
-def _accuracy(row) -> str:
+def accuracy_text(row) -> str:
+    """0.812 [0.776, 0.843]; the estimate alone when there is no interval."""
     low, high = row.get("accuracy_ci_low", np.nan), row.get("accuracy_ci_high", np.nan)
     if pd.isna(low) or pd.isna(high):
         return f"{row['accuracy']:.3f}"
