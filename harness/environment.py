@@ -46,6 +46,12 @@ def cuda_name() -> str | None:
     return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
 
 
+def cuda_count() -> int:
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
 def cpu_name() -> str:
     # platform.processor() is just "x86_64" on Linux; the model name is what tells machines apart.
     try:

@@ -24,7 +24,9 @@ MEASURING = ("harness.runner", "harness.measure", "harness.metrics", "harness.da
 # so they are not followed when collecting a strategy's sources.
 NOT_COMPUTING = ("harness.cli", "harness.report", "harness.cost", "harness.store",
                  "harness.plan", "harness.registry", "harness.environment", "harness.identity",
-                 "harness.errors", "harness.testing", "harness.settings", "harness.backends")
+                 "harness.errors", "harness.testing", "harness.settings", "harness.backends",
+                 "harness.execution", "harness.dispatch", "harness.executors",
+                 "harness.progress", "harness.resources")
 # Libraries that compute on behalf of one the code imports, without being imported by name.
 COMPUTES_FOR = {"transformers": ("tokenizers", "safetensors", "accelerate", "bitsandbytes",
                                  "gguf")}

@@ -2,6 +2,7 @@
 log instead of on the terminal, and stopped when the runner dies.
 
     outcome = run_isolated(run_cell, cell)   # run_cell(cell) -> {"status": ..., ...}
+    outcome = run_isolated(run_cell, cell, timeout_s=3600, placement=Placement("0", (2, 3)))
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness.claims import SCRATCH_PREFIX, remove_scratch
@@ -22,14 +24,42 @@ LOG_TAIL_CHARS = 4000
 LOG_KEPT_BYTES = 1 << 20  # of a failed cell's output, kept beside its record
 
 
-def run_isolated(function, argument) -> dict:
-    """`function(argument)` in a fresh interpreter; a failed outcome keeps the tail of what the
-    process printed in its `traceback`."""
+@dataclass(frozen=True)
+class Placement:
+    """Where a cell's process may run: the GPUs it sees (None: as the parent sees them; "":
+    none) and the CPU cores it is pinned to (empty: all)."""
+
+    cuda_visible_devices: str | None = None
+    cores: tuple[int, ...] = ()
+    threads: int | None = None  # math-library threads; default: one per pinned core
+
+    def apply(self) -> None:
+        if self.cuda_visible_devices is not None:
+            os.environ["CUDA_VISIBLE_DEVICES"] = self.cuda_visible_devices
+        if self.cores:
+            os.sched_setaffinity(0, self.cores)
+        threads = self.threads or len(self.cores)
+        if threads:
+            for name in THREAD_VARIABLES:  # read when the math libraries start their pools
+                os.environ[name] = str(threads)
+            torch = sys.modules.get("torch")  # imported already when the cell was unpickled
+            if torch is not None:
+                torch.set_num_threads(threads)
+
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def run_isolated(function, argument, timeout_s: float | None = None,
+                 placement: Placement = Placement()) -> dict:
+    """`function(argument)` in a fresh interpreter placed as asked; a failed outcome keeps the
+    tail of what the process printed in its `traceback`. Past `timeout_s` the process is killed
+    and the outcome says so (`timed_out`)."""
     # The log is named with our pid: removed below or, after a kill -9, by the next run.
     log_fd, log_path = tempfile.mkstemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", suffix=".log")
     os.close(log_fd)
     try:
-        outcome = _run_child(function, argument, log_path)
+        outcome = _run_child(function, argument, log_path, timeout_s, placement)
         if outcome["status"] != "ok":
             outcome["traceback"] = _with_log_tail(outcome.get("traceback"), Path(log_path))
             outcome["log"] = _log_end(Path(log_path))
@@ -38,18 +68,33 @@ def run_isolated(function, argument) -> dict:
         Path(log_path).unlink(missing_ok=True)
 
 
-def _run_child(function, argument, log_path: str) -> dict:
+def _run_child(function, argument, log_path: str, timeout_s: float | None,
+               placement: Placement) -> dict:
     context = mp.get_context("spawn")  # a fresh interpreter: no inherited threads or memory
     receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_child, daemon=True,
-                              args=(function, argument, sender, os.getpid(), log_path))
+    process = context.Process(target=_child, daemon=True, args=(
+        function, argument, sender, os.getpid(), log_path, placement))
     process.start()
+    with _LOCK:
+        _LIVE.add(process)
     sender.close()
     outcome = None
     try:
-        outcome = receiver.recv()
+        if receiver.poll(timeout_s):
+            outcome = receiver.recv()
+        else:
+            process.kill()
+            process.join()
+            return {"status": "failed", "timed_out": True,
+                    "error": f"cell timed out after {timeout_s:g} s (--cell-timeout): stopped"}
     except EOFError:  # the child died without a word: crash, OOM kill, signal
         pass
+    except BaseException:  # Ctrl-C or a cancelled task: the cell goes with us
+        process.kill()
+        raise
+    finally:
+        with _LOCK:
+            _LIVE.discard(process)
     process.join()
     if outcome is None:
         code = process.exitcode
@@ -57,6 +102,19 @@ def _run_child(function, argument, log_path: str) -> dict:
                else f"exit code {code}")
         outcome = {"status": "failed", "error": f"cell process ended without a result ({how})"}
     return outcome
+
+
+_LIVE: set = set()  # cell processes running now, in any thread
+_LOCK = threading.Lock()
+
+
+def stop_all() -> int:
+    """Kill every cell process this process runs (an interrupted run); how many there were."""
+    with _LOCK:
+        live = list(_LIVE)
+    for process in live:
+        process.kill()
+    return len(live)
 
 
 def _log_end(log: Path) -> str | None:
@@ -78,9 +136,11 @@ def _with_log_tail(trace: str | None, log: Path) -> str | None:
     return f"{trace or ''}\n--- last output of the cell process ---\n{tail}".lstrip("\n")
 
 
-def _child(function, argument, sender, parent_pid: int, log_path: str) -> None:
+def _child(function, argument, sender, parent_pid: int, log_path: str,
+           placement: Placement) -> None:
     _exit_with_parent(parent_pid)
     _output_to(log_path)
+    placement.apply()
     try:
         sender.send(function(argument))
     finally:

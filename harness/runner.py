@@ -1,8 +1,9 @@
-"""Run the grid: each cell in its own child process (memory released, crashes contained),
-finished cells skipped unless forced, each cell claimed first so that runs sharing a results
-folder share the grid (harness.claims), every cell measured here and the same way.
+"""Run and measure one cell, the same way whatever executes the grid: in its own child process
+(memory released, crashes contained), every phase timed and its memory sampled here, the
+records built here. Which cells run where, and writing what comes back, is harness.dispatch's.
 
-    summary = run_cells(cells, Store("results"))
+    summary = run_cells(cells, Store("results"))          # the grid, one cell at a time
+    computed = compute(CellJob(cell))                      # one cell, wherever it is sent
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.claims import Claim, read_holder, remove_scratch, scratch_dir
+from harness.claims import HOST, scratch_dir
 from harness.environment import manifest
+from harness.execution import CellJob, Execution
 from harness.isolation import run_isolated
 from harness.metrics import record_metrics
 from harness.plan import Cell
@@ -26,112 +28,48 @@ from harness.store import SCHEMA_VERSION, Store
 
 
 @dataclass
-class Summary:
-    ran: int = 0
-    skipped: int = 0  # finished before this run
-    failed: int = 0
-    by_others: int = 0  # computed meanwhile by another process sharing the folder
+class Computed:
+    """A cell's outcome where it ran: (record, predictions) per evaluated task, and the output of
+    a failed cell's process (kept beside its record, not in it)."""
 
-    def line(self, cells: int, out) -> str:
-        others = f", {self.by_others} ran in other processes" if self.by_others else ""
-        return (f"{cells} cells: {self.ran} ran, {self.skipped} already finished (not "
-                f"recomputed){others}, {self.failed} failed. Records in {out}/")
+    results: list[tuple[dict, pd.DataFrame | None]]
+    log: str | None = None
 
-
-CLAIM_POLL_S = 1.0
+    @property
+    def ok(self) -> bool:
+        return all(record["status"] == "ok" for record, _ in self.results)
 
 
 def run_cells(cells: list[Cell], store: Store, force: bool = False, isolate: bool = True,
-              echo=print) -> Summary:
-    """Every cell not finished yet, each claimed first so that runs sharing the folder share
-    the grid: a cell another live process holds is left for the end, then waited for."""
-    remove_scratch()  # leftovers of killed runs
-    summary, claimed = Summary(), []
-    for number, cell in enumerate(cells, 1):
-        prefix = f"[{number}/{len(cells)}] {cell.label}"
-        if not force and all(store.is_finished(key) for key in cell.keys):
-            summary.skipped += 1
-            echo(f"{prefix}: already finished, not recomputed (use --force to recompute)")
-            continue
-        holder = _claim_and_run(cell, store, summary, prefix, force, isolate, echo)
-        if holder is not None:
-            echo(f"{prefix}: {_held_by(holder)}, coming back to it at the end")
-            claimed.append((prefix, cell))
-    for prefix, cell in claimed:
-        holder = read_holder(store.claim_path(cell.keys[0]))
-        if holder is not None:
-            echo(f"{prefix}: {_held_by(holder)}, waiting")
-        while _claim_and_run(cell, store, summary, prefix, False, isolate, echo) is not None:
-            time.sleep(CLAIM_POLL_S)
-    return summary
+              echo=print, execution: Execution | None = None):
+    """Every cell not finished yet, on the executor asked (default: one at a time here), each
+    claimed first so that runs sharing the folder share the grid (harness.dispatch)."""
+    from harness.dispatch import run_grid
+
+    execution = execution or Execution(isolate=isolate)
+    return run_grid(cells, store, force, echo, execution)
 
 
-def _held_by(holder: dict) -> str:
-    return f"claimed by pid {holder.get('pid', '?')} on host {holder.get('host', '?')}"
-
-
-def _claim_and_run(cell: Cell, store: Store, summary: Summary, prefix: str, force: bool,
-                   isolate: bool, echo) -> dict | None:
-    """Run the cell under its claim; the live holder instead when another process has it."""
-    claim = Claim(store.claim_path(cell.keys[0]))
-    holder = claim.acquire()
-    if holder is not None:
-        return holder
-    try:
-        if not force and all(store.is_finished(key) for key in cell.keys):
-            summary.by_others += 1  # finished between our look and our claim
-            echo(f"{prefix}: finished by another process meanwhile")
-        else:
-            _run_and_save(cell, store, summary, prefix, isolate, echo)
-    finally:
-        claim.release()
-    return None
-
-
-def _run_and_save(cell: Cell, store: Store, summary: Summary, prefix: str, isolate: bool,
-                  echo) -> None:
-    echo(f"{prefix}: running on {len(cell.train)} training / {len(cell.eval)} evaluation rows")
+def compute(job: CellJob) -> Computed:
+    """Run one cell as placed and measure it, where the executor put it (this process, a pool
+    thread or a Ray worker); nothing is written here: the driver stores what comes back."""
     started = time.time()
-    outcome = _run(cell, isolate)
-    log = outcome.pop("log", None)  # a failed cell's output: beside its record, not in it
-    results = _records(cell, outcome, started)
-    try:
-        for record, predictions in results:
-            store.save(record, predictions)
-        if log and outcome["status"] != "ok":
-            store.save_log(cell.keys[0], log)
-    except Exception as err:  # noqa: BLE001 - disk full, permissions: this cell fails, not the grid
-        summary.failed += 1
-        echo(f"{prefix}: FAILED: cannot save its record: {type(err).__name__}: {err}"[:600])
-        return
-    failed = [record for record, _ in results if record["status"] != "ok"]
-    if failed:
-        summary.failed += 1
-        echo(f"{prefix}: FAILED: {failed[0]['error']}")
-        return
-    summary.ran += 1
-    for record, _ in results:
-        if record.get("task_kind") == "generation":
-            echo(f"{prefix}: perplexity {record['perplexity']:.1f} "
-                 f"[{record['perplexity_ci_low']:.1f}, {record['perplexity_ci_high']:.1f}], "
-                 f"style accuracy {record['style_accuracy']:.3f} "
-                 f"[{record['style_accuracy_ci_low']:.3f}, {record['style_accuracy_ci_high']:.3f}]"
-                 f", chrF {record['chrf']:.1f}, fit {record['fit_s']:.1f} s, "
-                 f"{record['tokens_per_s']:.1f} tokens/s")
-            continue
-        task = f" on {record['task']}" if cell.mixture else ""
-        trials = f" over {record['trials']} trials" if record["trials"] > 1 else ""
-        echo(f"{prefix}: accuracy{task} {record['accuracy']:.3f}{trials} "
-             f"[{record['accuracy_ci_low']:.3f}, {record['accuracy_ci_high']:.3f}], "
-             f"macro-F1 {record['macro_f1']:.3f}, fit {record['fit_s']:.1f} s, "
-             f"{record['throughput_eps']:.1f} examples/s")
+    outcome = _run(job)
+    log = outcome.pop("log", None)
+    return Computed(_records(job, outcome, started), log)
 
 
-def _run(cell: Cell, isolate: bool) -> dict:
-    prepared = _prepare_model(cell)
+def failed(job: CellJob, error: str) -> Computed:
+    """The records of a cell that could not be run at all (its worker lost too often, say)."""
+    return Computed(_records(job, {"status": "failed", "error": error[:500]}, time.time()))
+
+
+def _run(job: CellJob) -> dict:
+    prepared = _prepare_model(job.cell)
     if prepared["status"] != "ok":
         return prepared
-    outcome = run_isolated(_run_cell, cell) if isolate else _run_cell(cell)
+    outcome = (run_isolated(_run_cell, job, job.timeout_s, job.placement) if job.isolate
+               else _run_cell(job))
     if outcome["status"] == "ok":
         outcome["setup_s"] = outcome.get("setup_s", 0.0) + prepared["setup_s"]
     return outcome
@@ -150,8 +88,8 @@ def _prepare_model(cell: Cell) -> dict:
     return {"status": "ok", "setup_s": time.perf_counter() - start}
 
 
-def _run_cell(cell: Cell) -> dict:
-    work_dir = scratch_dir()
+def _run_cell(job: CellJob) -> dict:
+    cell, work_dir = job.cell, scratch_dir()
     memory = None
     try:
         import torch
@@ -162,6 +100,9 @@ def _run_cell(cell: Cell) -> dict:
         set_seed(cell.seed)
         memory = PhaseMemory(cell.device)
         measured = _measure_phases(cell, work_dir, memory)
+        if job.artifacts:
+            measured["artifact_path"] = _keep_artifacts(work_dir / "export", job.artifacts,
+                                                        cell.key)
         return {"status": "ok", **measured, **memory.record(),
                 "cpu_threads": torch.get_num_threads(), "host_cpu_count": os.cpu_count()}
     except BaseException as err:  # noqa: BLE001 - any failure is the cell's result
@@ -220,6 +161,19 @@ def _measure_generation(cell: Cell, strategy, timings: dict, artifact_bytes: int
     return {**measured, **outputs, **fluency(cell, outputs["continuations"])}
 
 
+def _keep_artifacts(export: Path, artifacts: str, key: str) -> str | None:
+    """The exported artifacts copied to `<artifacts>/<key>/`, complete or not at all."""
+    if not any(export.iterdir()):
+        return None
+    target = Path(artifacts) / key
+    partial = target.with_name(f".{key}.partial-{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.copytree(export, partial)
+    shutil.rmtree(target, ignore_errors=True)  # an earlier computation of this cell, forced
+    os.replace(partial, target)
+    return str(target)
+
+
 def _export(strategy, folder: Path) -> int:
     """Bytes on disk of what the strategy ships besides the base model, written where the
     runner says and sized by the runner."""
@@ -235,7 +189,8 @@ RUNNER_FIELDS = frozenset({
     "cpu_threads", "host_cpu_count", "n_predictions", "fit_shared_by", "peak_memory_bytes",
     "rss_baseline_bytes", "rss_peak_bytes", "rss_above_baseline_bytes", "device", "device_name",
     "accuracy", "throughput_eps", "cost_usd", "scoring_s", "ttft_ms", "ms_per_token",
-    "tokens_per_s", "perplexity", "style_accuracy", "fluency_perplexity", "chrf"})
+    "tokens_per_s", "perplexity", "style_accuracy", "fluency_perplexity", "chrf",
+    "executor", "host", "attempts", "ray_node_id", "artifact_path", "timed_out"})
 
 
 def _footprint(strategy) -> dict:
@@ -281,14 +236,17 @@ def _predict_all(strategy, cell: Cell):
     return predictions, predict_s
 
 
-def _records(cell: Cell, outcome: dict, started: float) -> list[tuple]:
+def _records(job: CellJob, outcome: dict, started: float) -> list[tuple]:
     """(record, predictions) for every task the cell evaluated."""
+    cell = job.cell
     base = {**cell.identity(), "schema_version": SCHEMA_VERSION, "status": outcome["status"],
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
-            "wall_s": time.time() - started, "environment": manifest()}
+            "wall_s": time.time() - started, "environment": manifest(),
+            "executor": job.executor, "host": HOST}
     if outcome["status"] != "ok":
         return [({**base, "key": cell.key_for(task.name), "task": task.name,
-                  "error": outcome["error"], "traceback": outcome.get("traceback")}, None)
+                  "error": outcome["error"], "traceback": outcome.get("traceback"),
+                  **({"timed_out": True} if outcome.get("timed_out") else {})}, None)
                 for task, _, _ in cell.evaluations]
     if cell.task.kind == "generation":  # one task: generation strategies train no mixtures
         from harness.generation_cell import generation_record

@@ -17,6 +17,7 @@ on the class, and checked by the registry and the contract tests; the runner nev
         trials = 1                         # predictions per row (few-shot: demonstration draws)
         deterministic = False              # True: the same predictions whatever the seed
         uses_training_rows = True          # False: never looks at training rows (zero-shot)
+        resources = Resources(gpus=1, cpus=1, memory_gib=1)  # what one cell needs (resources.py)
 
         def __init__(self, config: MyConfig, context: Context): ...   # load: timed as load_s
         def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None: ...  # one task unless multi_task
@@ -43,6 +44,7 @@ import numpy as np
 from harness.backends import DEFAULT
 from harness.data import Split
 from harness.models import ModelSpec
+from harness.resources import Resources
 from harness.settings import build_config
 from harness.tasks import KINDS, Task
 
@@ -116,6 +118,8 @@ class Strategy(Protocol):
     deterministic: ClassVar[bool]
     # False: fit() is given no rows, and the plan runs it once whatever the data seeds.
     uses_training_rows: ClassVar[bool]
+    # What one cell needs (GPUs when on CUDA, cores, memory): what executors ask for.
+    resources: ClassVar[Resources]
 
     def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None: ...
 
@@ -127,7 +131,8 @@ class Strategy(Protocol):
 
 
 DECLARATIONS = ("name", "description", "config_class", "task_kinds", "model_kind", "backends",
-                "devices", "multi_task", "trials", "deterministic", "uses_training_rows")
+                "devices", "multi_task", "trials", "deterministic", "uses_training_rows",
+                "resources")
 METHODS = ("fit", "prepare", "footprint", "export")
 # What a strategy that supports a task kind must also have.
 KIND_METHODS = {"classification": ("predict",), "generation": ("generate", "log_likelihood")}
@@ -162,6 +167,8 @@ def declaration_problems(cls) -> list[str]:
     for flag in ("multi_task", "deterministic", "uses_training_rows"):
         if not isinstance(getattr(cls, flag), bool):
             problems.append(f"{flag} must be True or False")
+    if not isinstance(cls.resources, Resources):
+        problems.append("resources must be a harness.resources.Resources")
     if not dataclasses.is_dataclass(cls.config_class):
         problems.append("config_class must be a dataclass")
     return problems

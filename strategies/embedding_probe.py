@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from harness.data import Split
+from harness.resources import Resources
 from harness.settings import above, at_least
 from harness.strategy import Context, Footprint, Predictions
 from harness.tasks import Task
@@ -46,6 +47,7 @@ class EmbeddingProbe:
     trials = 1
     deterministic = True  # a frozen encoder and lbfgs, which has no random draw
     uses_training_rows = True
+    resources = Resources(gpus=1, cpus=1, memory_gib=1.5, model_memory_multiple=1.5)
 
     def __init__(self, config: EmbeddingProbeConfig, context: Context):
         from transformers import AutoModel, AutoTokenizer

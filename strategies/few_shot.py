@@ -24,6 +24,7 @@ import numpy as np
 
 from harness.data import Split
 from harness.errors import HarnessError
+from harness.resources import Resources
 from harness.settings import at_least
 from harness.strategy import (
     Context,
@@ -78,6 +79,7 @@ class FewShot:
     trials = 1  # each instance has its config's number of demonstration draws
     deterministic = False  # the seed draws the demonstrations
     uses_training_rows = True  # the demonstrations come from them
+    resources = Resources(gpus=1, cpus=1, memory_gib=1.5, model_memory_multiple=1.5)
 
     def __init__(self, config: FewShotConfig, context: Context):
         self.config, self.context = config, context

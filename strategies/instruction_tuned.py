@@ -20,6 +20,7 @@ from typing import Sequence
 
 from harness.data import Split, subset
 from harness.errors import HarnessError
+from harness.resources import Resources
 from harness.settings import at_least
 from harness.strategy import (
     Context,
@@ -36,8 +37,8 @@ from strategies.decoder import load_decoder, truncate_text, vllm_reservation
 from strategies.label_scoring import LabelPrompts, LabelScorer
 from strategies.scoring import ScoreAdjustment, ScoringSettings
 from strategies.sft import train_causal_lm
-from strategies.vllm_scoring import VllmLabelScorer
 from strategies.training import check_training_settings
+from strategies.vllm_scoring import VllmLabelScorer
 
 
 @dataclass
@@ -81,6 +82,8 @@ class InstructionTuned:
     trials = 1
     deterministic = False  # the seed draws the training rows and drives training
     uses_training_rows = True
+    # Weights, gradients and two Adam moments of the whole decoder.
+    resources = Resources(gpus=1, cpus=1, memory_gib=2, model_memory_multiple=4)
 
     def __init__(self, config: InstructionTunedConfig, context: Context):
         self.config, self.context = config, context

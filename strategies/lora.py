@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.resources import Resources
 from harness.settings import at_least
 from harness.strategy import Context, Footprint
 from strategies.adapters import add_lora, base_weight_bytes, check_adapter_settings
@@ -49,6 +50,8 @@ class Lora(TrainedModel):
     name = "lora"
     description = "LoRA adapters (peft) on a frozen base: a classifier, or a decoder's style."
     config_class = LoraConfig
+    # The frozen base and its activations; adapters and their optimizer state are small.
+    resources = Resources(gpus=1, cpus=1, memory_gib=2, model_memory_multiple=1.5)
 
     def __init__(self, config: LoraConfig, context: Context):
         self.config, self.context = config, context

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Sequence
 
 from harness.data import Split
+from harness.resources import Resources
 from harness.settings import above, at_least
 from harness.strategy import Context, Footprint, Predictions
 from harness.tasks import Task
@@ -44,6 +45,7 @@ class TfidfLogreg:
     trials = 1
     deterministic = True  # lbfgs has no random draw: the seed changes nothing
     uses_training_rows = True
+    resources = Resources(gpus=0, cpus=1, memory_gib=1, model_memory_multiple=0)
 
     def __init__(self, config: TfidfLogregConfig, context: Context):
         from sklearn.feature_extraction.text import TfidfVectorizer

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Sequence
 
 from harness.data import Split
+from harness.resources import Resources
 from harness.strategy import Context, Predictions
 from harness.tasks import Task
 from strategies.generation import WritesWithGenerator
@@ -100,6 +101,8 @@ class TrainedModel(WritesWithGenerator):
     trials = 1
     deterministic = False  # the seed initialises the head and shuffles the batches
     uses_training_rows = True
+    # Weights, gradients and two Adam moments (full fine-tuning; adapters need less).
+    resources = Resources(gpus=1, cpus=1, memory_gib=2, model_memory_multiple=4)
 
     def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None:
         from strategies.common import only_task

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 from harness.data import Split
+from harness.resources import Resources
 from harness.settings import at_least
 from harness.strategy import Context, Footprint, Predictions, predictions_from_scores
 from harness.tasks import Task
@@ -54,6 +55,7 @@ class ZeroShot(WritesWithGenerator):
     trials = 1
     deterministic = True  # no sampling and no draw: the same scores for every seed
     uses_training_rows = False
+    resources = Resources(gpus=1, cpus=1, memory_gib=1.5, model_memory_multiple=1.5)
 
     def __init__(self, config: ZeroShotConfig, context: Context):
         self.config, self.context = config, context

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from harness.resources import Resources
 from harness.strategy import Footprint, Predictions
 
 
@@ -27,6 +28,7 @@ class _Base:
     trials = 1
     deterministic = False  # planned once per seed, as the runner tests expect
     uses_training_rows = True
+    resources = Resources(gpus=0, cpus=1, memory_gib=0.5, model_memory_multiple=0)
 
     def __init__(self, config, context):
         self.k = context.task.num_labels

@@ -9,6 +9,7 @@ from typing import Sequence
 import numpy as np
 
 from harness.data import Split
+from harness.resources import Resources
 from harness.strategy import Context, Footprint, Predictions, predictions_from_scores
 from harness.tasks import Task
 
@@ -31,6 +32,8 @@ class NaiveBayes:
     trials = 1  # one prediction per row
     deterministic = True  # no random draw: run for one seed only, whatever --seeds says
     uses_training_rows = True  # False would give fit() no rows and run one data seed only
+    # What one cell needs: no GPU, one core, a little memory (no pretrained model to hold).
+    resources = Resources(gpus=0, cpus=1, memory_gib=0.5, model_memory_multiple=0)
 
     def __init__(self, config: NaiveBayesConfig, context: Context):
         from sklearn.feature_extraction.text import CountVectorizer

@@ -1,0 +1,85 @@
+"""What a run says while it goes: the grid's counts (done, running, failed, time left) and one
+line per cell as it finishes, in whatever order cells finish.
+
+    progress = Progress(total=12, parallel=True)
+    for line in result_lines(records, mixture=False): echo(f"{progress.counts()}{label}: {line}")
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Summary:
+    ran: int = 0
+    skipped: int = 0  # finished before this run
+    failed: int = 0
+    by_others: int = 0  # computed meanwhile by another process sharing the folder
+    cancelled: int = 0  # outstanding when the run was interrupted
+
+    def line(self, cells: int, out) -> str:
+        others = f", {self.by_others} ran in other processes" if self.by_others else ""
+        cancelled = f", {self.cancelled} cancelled" if self.cancelled else ""
+        return (f"{cells} cells: {self.ran} ran, {self.skipped} already finished (not "
+                f"recomputed){others}, {self.failed} failed{cancelled}. Records in {out}/")
+
+
+@dataclass
+class Progress:
+    """Counts of the cells this run computes; `eta` from the seconds per finished cell."""
+
+    total: int
+    parallel: bool = False
+    done: int = 0
+    failed: int = 0
+    running: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    def finished(self, ok: bool) -> None:
+        self.running -= 1
+        self.done += 1
+        self.failed += 0 if ok else 1
+
+    def counts(self) -> str:
+        """`[5/12 done, 2 running, 1 failed, ~3 min left]`; empty when cells run one by one
+        (the numbered cell lines say as much)."""
+        if not self.parallel:
+            return ""
+        failed = f", {self.failed} failed" if self.failed else ""
+        left = self.total - self.done
+        eta = ""
+        if self.done and left:
+            seconds = (time.monotonic() - self.started) / self.done * left
+            eta = f", ~{_duration(seconds)} left"
+        return f"[{self.done}/{self.total} done, {self.running} running{failed}{eta}] "
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def result_lines(records: list[dict], mixture: bool) -> list[str]:
+    """What one finished cell scored, a line per evaluated task."""
+    parts = []
+    for record in records:
+        if record.get("task_kind") == "generation":
+            parts.append(
+                f"perplexity {record['perplexity']:.1f} [{record['perplexity_ci_low']:.1f}, "
+                f"{record['perplexity_ci_high']:.1f}], style accuracy "
+                f"{record['style_accuracy']:.3f} [{record['style_accuracy_ci_low']:.3f}, "
+                f"{record['style_accuracy_ci_high']:.3f}], chrF {record['chrf']:.1f}, fit "
+                f"{record['fit_s']:.1f} s, {record['tokens_per_s']:.1f} tokens/s")
+            continue
+        task = f" on {record['task']}" if mixture else ""
+        trials = f" over {record['trials']} trials" if record["trials"] > 1 else ""
+        parts.append(f"accuracy{task} {record['accuracy']:.3f}{trials} "
+                     f"[{record['accuracy_ci_low']:.3f}, {record['accuracy_ci_high']:.3f}], "
+                     f"macro-F1 {record['macro_f1']:.3f}, fit {record['fit_s']:.1f} s, "
+                     f"{record['throughput_eps']:.1f} examples/s")
+    return parts
