@@ -18,6 +18,7 @@ import click
 
 from harness.backends import BACKENDS
 from harness.errors import HarnessError, HarnessGroup
+from harness.execution_options import execution_from, execution_options
 
 _KINDS = ("strategies", "tasks", "models")
 _PRICES_HELP = ("JSON file of prices in USD per hour, overriding the defaults of harness/cost.py: "
@@ -74,9 +75,10 @@ def main():
               help="Run cells in this process (for debugging; a crash ends the whole run).")
 @click.option("--trust-remote-code", is_flag=True,
               help="Allow models whose code lives in their hub repository.")
+@execution_options
 def run(strategies, tasks, models, seeds, profile, n_train, n_per_class, n_eval, data_seeds,
         eval_seed, data_dir, settings, out, reports_dir, prices, backend, force, no_isolation,
-        trust_remote_code):
+        trust_remote_code, **execution):
     """Run every strategy on every task and seed, store the records, write the report."""
     from harness.cost import load_prices
     from harness.paths import check_writable
@@ -95,11 +97,12 @@ def run(strategies, tasks, models, seeds, profile, n_train, n_per_class, n_eval,
                         parse_seeds(data_seeds, "--data-seeds"), _parse_settings(settings),
                         trust_remote_code, backend, eval_seed, notes,
                         parse_sizes(n_per_class, "--n-per-class"))
+    how = execution_from(execution, sorted({cell.strategy for cell in cells}), not no_isolation)
     for note in notes + _curve_notes(cells):
         _echo_now(f"note: {note}")
     store = Store(out)
     store.prepare()  # after every input check, so bad input leaves no folder behind
-    summary = run_cells(cells, store, force=force, isolate=not no_isolation, echo=_echo_now)
+    summary = run_cells(cells, store, force=force, echo=_echo_now, execution=how)
     click.echo(summary.line(len(cells), out))
     # Every record of the tasks run, not only this run's cells: the report replaces the last.
     ran = {task.name: task for cell in cells for task, _, _ in cell.evaluations}

@@ -71,6 +71,7 @@ class _Driver:
                 self._send(pending, held, force)
                 collected = self.executor.collect(CLAIM_POLL_S if self.claims else 0)
                 for job, computed, extra in collected:
+                    self.progress.sent -= 1
                     self._finish(job, computed, extra)
                 if not pending and held and not collected:
                     if not self.claims:
@@ -107,10 +108,10 @@ class _Driver:
             job = CellJob(cell, self.executor.name, self.execution.isolate,
                           self.execution.cell_timeout_s, artifacts=self.execution.artifacts)
             self.claims[cell.keys[0]] = (claim, prefix)
-            self.progress.running += 1
-            self.echo(f"{self.progress.counts()}{prefix}: running on {len(cell.train)} training "
-                      f"/ {len(cell.eval)} evaluation rows{self.executor.where(request)}")
             self.executor.submit(job, request)
+            self.progress.sent += 1
+            self.echo(f"{self._counts()}{prefix}: {self.executor.sent_text(request)} "
+                      f"{len(cell.train)} training / {len(cell.eval)} evaluation rows")
         pending.extendleft(reversed(skipped))
 
     def _waiting(self, held: list) -> list:
@@ -140,18 +141,21 @@ class _Driver:
         except Exception as err:  # noqa: BLE001 - disk full, permissions: this cell fails
             self.progress.finished(False)
             self.summary.failed += 1
-            self.echo(f"{self.progress.counts()}{prefix}: FAILED: cannot save its record: "
+            self.echo(f"{self._counts()}{prefix}: FAILED: cannot save its record: "
                       f"{type(err).__name__}: {err}"[:600])
             return
         self.progress.finished(computed.ok)
         failed = [record for record, _ in results if record["status"] != "ok"]
         if failed:
             self.summary.failed += 1
-            self.echo(f"{self.progress.counts()}{prefix}: FAILED: {failed[0]['error']}")
+            self.echo(f"{self._counts()}{prefix}: FAILED: {failed[0]['error']}")
             return
         self.summary.ran += 1
         for line in result_lines([record for record, _ in results], bool(job.cell.mixture)):
-            self.echo(f"{self.progress.counts()}{prefix}: {line}")
+            self.echo(f"{self._counts()}{prefix}: {line}")
+
+    def _counts(self) -> str:
+        return self.progress.counts(self.executor.running() if self.progress.parallel else 0)
 
     def _interrupted(self) -> None:
         """Cancel what is outstanding, keep what finished, release every claim."""

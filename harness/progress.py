@@ -34,26 +34,26 @@ class Progress:
     parallel: bool = False
     done: int = 0
     failed: int = 0
-    running: int = 0
+    sent: int = 0  # to the executor, not back yet: running or waiting for resources
     started: float = field(default_factory=time.monotonic)
 
     def finished(self, ok: bool) -> None:
-        self.running -= 1
         self.done += 1
         self.failed += 0 if ok else 1
 
-    def counts(self) -> str:
-        """`[5/12 done, 2 running, 1 failed, ~3 min left]`; empty when cells run one by one
-        (the numbered cell lines say as much)."""
+    def counts(self, running: int) -> str:
+        """`[5/12 done, 2 running, 3 queued, 1 failed, ~3 min left]`; empty when cells run one
+        by one (the numbered cell lines say as much)."""
         if not self.parallel:
             return ""
+        queued = f", {self.sent - running} queued" if self.sent > running else ""
         failed = f", {self.failed} failed" if self.failed else ""
         left = self.total - self.done
         eta = ""
         if self.done and left:
             seconds = (time.monotonic() - self.started) / self.done * left
             eta = f", ~{_duration(seconds)} left"
-        return f"[{self.done}/{self.total} done, {self.running} running{failed}{eta}] "
+        return f"[{self.done}/{self.total} done, {running} running{queued}{failed}{eta}] "
 
 
 def _duration(seconds: float) -> str:

@@ -98,4 +98,47 @@ class WritesArtifact(_Base):
         (folder / "weights.bin").write_bytes(b"x" * 12345)
 
 
-ALL = [Raising, Killed, OutOfRange, FirstLabel, SleepsInFit, ClaimsFitTime, WritesArtifact]
+class ReportsPlacement(_Base):
+    """Sleeps in fit and reports, as footprint extras, what its process was given: the GPUs it
+    sees, its cores, when it fitted, and the process that started it."""
+    name = "toy-reports-placement"
+    resources = Resources(gpus=1, cpus=1, memory_gib=0.5, model_memory_multiple=0)
+
+    def fit(self, tasks):
+        self.fit_started = time.time()
+        time.sleep(float(os.environ.get("TOY_FIT_SLEEP_S", "2")))
+        self.fit_ended = time.time()
+
+    def footprint(self):
+        return Footprint(0, 0, extra={
+            "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+            "cores": sorted(os.sched_getaffinity(0)), "omp_threads": os.environ.get(
+                "OMP_NUM_THREADS"), "fit_started": self.fit_started,
+            "fit_ended": self.fit_ended, "parent_pid": os.getppid()})
+
+
+@dataclass
+class MarkerConfig:
+    marker_dir: str = ""  # where attempts leave a file each
+
+
+class KillsItsWorkerOnce(_Base):
+    """The first attempt kills the process that started its cell (a Ray worker lost mid-cell);
+    later attempts fit normally. Every attempt leaves a file in `marker_dir`."""
+    name = "toy-kills-its-worker-once"
+    config_class = MarkerConfig
+
+    def __init__(self, config, context):
+        super().__init__(config, context)
+        self.marker_dir = config.marker_dir
+
+    def fit(self, tasks):
+        attempts = len(os.listdir(self.marker_dir))
+        open(os.path.join(self.marker_dir, f"attempt-{attempts}-{os.getpid()}"), "w").close()
+        if attempts == 0:
+            os.kill(os.getppid(), signal.SIGKILL)
+            time.sleep(30)  # the watcher ends this process once its parent is gone
+
+
+ALL = [Raising, Killed, OutOfRange, FirstLabel, SleepsInFit, ClaimsFitTime, WritesArtifact,
+       ReportsPlacement, KillsItsWorkerOnce]

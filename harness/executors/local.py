@@ -40,8 +40,11 @@ class Serial:
     def fits(self, request) -> bool:
         return self.job is None
 
-    def where(self, request) -> str:
-        return ""
+    def sent_text(self, request) -> str:
+        return "running on"
+
+    def running(self) -> int:
+        return int(self.job is not None)
 
     def submit(self, job: CellJob, request) -> None:
         self.job = job
@@ -73,7 +76,7 @@ class LocalPool:
         self.free_slices = list(range(self.jobs))
         self.gpus = _gpu_ids()
         self.free_gpus = list(self.gpus)
-        self.running: dict[futures.Future, tuple[CellJob, int, list[str]]] = {}
+        self.running_cells: dict[futures.Future, tuple[CellJob, int, list[str]]] = {}
         self.pool = futures.ThreadPoolExecutor(self.jobs, thread_name_prefix="cell")
         if len(cores) < self.jobs:
             echo(f"note: --jobs {self.jobs} on {len(cores)} cores: cells share them")
@@ -96,11 +99,14 @@ class LocalPool:
     def fits(self, request) -> bool:
         return bool(self.free_slices) and math.ceil(request.gpus) <= len(self.free_gpus)
 
-    def where(self, request) -> str:
-        gpus = math.ceil(request.gpus)
-        cores = self.slices[self.free_slices[0]]
-        gpu_text = f", GPU {','.join(self.free_gpus[:gpus])}" if gpus else ""
-        return f" (cores {_span(cores)}{gpu_text})"
+    def sent_text(self, request) -> str:
+        """Said after submit: the cell's placement is the last one taken."""
+        job, _, gpus = list(self.running_cells.values())[-1]
+        gpu_text = f", GPU {','.join(gpus)}" if gpus else ""
+        return f"running (cores {_span(job.placement.cores)}{gpu_text}) on"
+
+    def running(self) -> int:
+        return len(self.running_cells)
 
     def submit(self, job: CellJob, request) -> None:
         from dataclasses import replace
@@ -112,16 +118,16 @@ class LocalPool:
         placement = Placement(cuda_visible_devices=",".join(gpus),
                               cores=self.slices[slice_index])
         job = replace(job, placement=placement)
-        self.running[self.pool.submit(compute, job)] = (job, slice_index, gpus)
+        self.running_cells[self.pool.submit(compute, job)] = (job, slice_index, gpus)
 
     def collect(self, timeout_s: float) -> list:
-        if not self.running:
+        if not self.running_cells:
             return []
-        done, _ = futures.wait(self.running, timeout=timeout_s,
+        done, _ = futures.wait(self.running_cells, timeout=timeout_s,
                                return_when=futures.FIRST_COMPLETED)
         finished = []
         for future in done:
-            job, slice_index, gpus = self.running.pop(future)
+            job, slice_index, gpus = self.running_cells.pop(future)
             self.free_slices.append(slice_index)
             self.free_gpus.extend(gpus)
             try:
@@ -135,8 +141,9 @@ class LocalPool:
 
     def cancel(self) -> None:
         stop_all()
-        futures.wait(self.running, timeout=30)  # their threads return once the processes end
-        self.running.clear()
+        # Their threads return once the processes end.
+        futures.wait(self.running_cells, timeout=30)
+        self.running_cells.clear()
 
 
 def _gpu_ids() -> list[str]:
