@@ -169,7 +169,8 @@ class RayExecutor:
         except ray.exceptions.RayError as err:  # the worker or node was lost once too often
             computed, node = failed(job, f"Ray task lost after {len(attempts)} attempt(s): "
                                          f"{type(err).__name__}: {_first_line(err)}"), None
-        extra = {"attempts": len(attempts), "ray_node_id": node}
+        extra = {"attempts": len(attempts), "ray_node_id": node,
+                 "ray_attempt_nodes": [n for n, _ in attempts]}
         if len(attempts) > 1:
             tried = ", ".join(f"{i} on node {n[:12]} ({h})" for i, (n, h) in
                               enumerate(attempts, 1))
@@ -209,6 +210,11 @@ def _device_names() -> tuple[str | None, str]:
     return cuda_name(), cpu_name()
 
 
+def attempt_log_name(driver_pid: int) -> str:
+    """The attempt log of the driver with this pid, for `ray.get_actor` (a watcher's)."""
+    return f"harness-attempts-{driver_pid}"
+
+
 def _attempt_log():
     """An actor on the driver's node that every attempt reports to (a lost node loses none)."""
     import ray
@@ -216,7 +222,8 @@ def _attempt_log():
 
     node = ray.get_runtime_context().get_node_id()
     actor = ray.remote(AttemptLog).options(
-        num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False))
+        num_cpus=0, name=attempt_log_name(os.getpid()),
+        scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False))
     return actor.remote()
 
 
@@ -230,6 +237,9 @@ class AttemptLog:
 
     def of(self, key: str) -> list:
         return self.attempts.get(key, [])
+
+    def every(self) -> dict[str, list]:
+        return self.attempts
 
     def started_of(self, keys: list[str]) -> int:
         return sum(key in self.attempts for key in keys)
