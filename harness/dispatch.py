@@ -62,6 +62,7 @@ class _Driver:
         self.summary, self.echo = summary, echo
         self.progress = Progress(total, parallel=execution.concurrent)
         self.claims: dict[str, tuple[Claim, str]] = {}  # primary key -> (claim, prefix)
+        self.said_held: set[str] = set()  # each said once, however long it is held
         self.said_waiting: set[str] = set()
 
     def run(self, todo: list, force: bool) -> None:
@@ -95,9 +96,9 @@ class _Driver:
             claim = Claim(self.store.claim_path(cell.keys[0]))
             holder = claim.acquire()
             if holder is not None:
-                first_time = not any(item[1] is cell for item in held)
-                if first_time:
+                if prefix not in self.said_held:
                     self.echo(f"{prefix}: {_held_by(holder)}, coming back to it at the end")
+                    self.said_held.add(prefix)
                 held.append((prefix, cell))
                 continue
             if not force and _finished(self.store, cell):

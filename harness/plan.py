@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from harness import registry
 from harness.backends import DEFAULT, check_installed, choose, strategy_backends
@@ -244,7 +245,9 @@ def build_cells(task_names: list[str], strategy_spec: str, model_values: tuple[s
                                       evaluation, data_seed, tuple(rest), backends[name],
                                       *runs_on[name], code, packages,
                                       model.identity() if model else {}, eval_seed,
-                                      str(data_dir) if data_dir else None, per_class))
+                                      # absolute: a Ray worker's folder is not ours
+                                      str(Path(data_dir).resolve()) if data_dir else None,
+                                      per_class))
     return cells
 
 

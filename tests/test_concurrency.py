@@ -98,6 +98,7 @@ def test_a_cell_claimed_by_a_live_run_is_left_for_the_end_then_waited_for(
     assert (summary.ran, summary.by_others, summary.failed) == (3, 0, 0)
     held = f"claimed by pid {other_process.pid} on host {HOST}"
     assert f"{held}, coming back to it at the end" in lines[0]
+    assert sum("coming back to it" in line for line in lines) == 1  # said once, not per look
     waited = next(i for i, line in enumerate(lines) if line.endswith(f"{held}, waiting"))
     assert all("[1/3]" not in line for line in lines[1:waited])  # cells 2 and 3 ran first
     assert not list(store.root.glob("*.claim"))

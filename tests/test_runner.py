@@ -34,13 +34,14 @@ def test_finished_cells_are_not_recomputed_unless_forced(toys, data_dir, tmp_pat
     store = Store(tmp_path / "results")
     store.prepare()
     cells = cells_for("toy-first-label,toy-raising", data_dir, seeds=[0, 1])
-    run_cells(cells, store, echo=lambda _: None)
+    # In this process: resuming is the driver's business, not the cell process's.
+    run_cells(cells, store, isolate=False, echo=lambda _: None)
     lines = []
-    again = run_cells(cells, store, echo=lines.append)
+    again = run_cells(cells, store, isolate=False, echo=lines.append)
     # Finished cells are skipped; failed ones are tried again.
     assert (again.skipped, again.ran, again.failed) == (2, 0, 2)
     assert sum("already finished" in line for line in lines) == 2
-    forced = run_cells(cells, store, force=True, echo=lambda _: None)
+    forced = run_cells(cells, store, force=True, isolate=False, echo=lambda _: None)
     assert (forced.skipped, forced.ran) == (0, 2)
 
 

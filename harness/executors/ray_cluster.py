@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from dataclasses import replace
 
 from harness.claims import Claim
 from harness.errors import HarnessError
@@ -50,9 +51,9 @@ class RayExecutor:
         return self
 
     def __exit__(self, *exc):
-        import ray
+        if self.started_ray:
+            import ray
 
-        if self.started_ray and ray.is_initialized():
             ray.shutdown()
         self.driver_claim.release()
         return False
@@ -96,8 +97,6 @@ class RayExecutor:
             device = choose_device(cell.strategy_class, gpu_name is not None)
             name = gpu_name if device == "cuda" else cpu_name
             if (device, name) != (cell.device, cell.device_name):
-                from dataclasses import replace
-
                 cell = replace(cell, device=device, device_name=name)
             chosen.append(cell)
         return chosen
@@ -199,9 +198,31 @@ def run_on_worker(job: CellJob, gets_gpus: bool, attempts):
     gpus = ",".join(str(g) for g in ray.get_gpu_ids()) if gets_gpus else ""
     cpus = context.get_assigned_resources().get("CPU", 1)
     placement = Placement(cuda_visible_devices=gpus, threads=max(1, int(cpus)))
-    from dataclasses import replace
+    try:
+        cell = _model_on_this_node(job.cell)
+    except HarnessError as err:
+        from harness.runner import failed
 
-    return compute(replace(job, placement=placement)), node
+        return failed(job, str(err)), node
+    return compute(replace(job, cell=cell, placement=placement)), node
+
+
+def _model_on_this_node(cell):
+    """The cell with its model where this node has it: a preset installed at another path than
+    on the driver's machine is found again, and must be the same weights."""
+    from harness.models import PRESETS, resolve_model
+
+    spec = cell.model
+    if spec is None or os.path.exists(spec.source) or not os.path.isabs(spec.source):
+        return cell  # no model, present here, or a hub id
+    if spec.name not in PRESETS:
+        raise HarnessError(f"model '{spec.source}' is not on node {socket.gethostname()}: "
+                           f"copy it to the same path on every node")
+    here = resolve_model(spec.name, spec.trust_remote_code)
+    if here.identity() != cell.model_identity:
+        raise HarnessError(f"preset '{spec.name}' on node {socket.gethostname()} is "
+                           f"{here.identity()}, not the driver's {cell.model_identity}")
+    return replace(cell, model=here)
 
 
 def _device_names() -> tuple[str | None, str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Sequence
 
 from harness.data import Split
+from harness.resources import Resources
 from harness.strategy import Context, Footprint, Generations, TextScores
 from harness.tasks import GenerationTask
 from strategies.common import torch_footprint
@@ -35,6 +36,8 @@ class StylePreamble:
     trials = 1
     deterministic = True             # sampling draws from the task's generation seed
     uses_training_rows = False
+    # The decoder and its activations while writing: ~1.5x its weight files, on one GPU.
+    resources = Resources(gpus=1, cpus=1, memory_gib=1, model_memory_multiple=1.5)
 
     def __init__(self, config: StylePreambleConfig, context: Context):
         self.model, self.tokenizer = load_decoder(context)
