@@ -9,6 +9,7 @@ this machine, one after the other: wall time of each, and the records compared k
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -21,7 +22,8 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "bench")]
-from artifact import environment, write_artifact  # noqa: E402
+from artifact import environment, write_artifact
+
 BIN = Path(sys.executable).parent
 NUMBERS = ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "macro_f1", "ece", "brier", "nll")
 
@@ -36,21 +38,37 @@ def main() -> int:
     parser.add_argument("--cpus", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--work", help="Results folders go here (default: a temporary one).")
     parser.add_argument("--out", help="The artifact (default bench/results/executor_compare.json).")
+    parser.add_argument("--ray-resources", action="append", default=[], metavar="FIELD=N",
+                        help="--resources for the Ray run, e.g. cpus=2 (one cell at a time, "
+                             "as many threads as the local run). Repeatable.")
+    parser.add_argument("--reuse-local", action="store_true",
+                        help="Compare with the local run already in --work (its run.json).")
+    parser.add_argument("--compare-only", action="store_true",
+                        help="Run nothing: compare the two runs already in --work.")
     args = parser.parse_args()
     started_env = environment(("ray",))
     work = Path(args.work or tempfile.mkdtemp(prefix="executor-compare-"))
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "HARNESS_DATA_DIR": args.data_dir}
     grid = ["-s", args.strategies, "-t", args.tasks, "--seeds", args.seeds,
             *(["--n-eval", args.n_eval] if args.n_eval else [])]
-    runs = {"local": _run(grid, work / "local", [], env)}
-    _ray(["start", "--head", f"--num-cpus={args.cpus}", "--include-dashboard=false"], env)
-    try:
-        runs["ray"] = _run(grid, work / "ray", ["--executor", "ray", "--ray-address", "auto"],
-                           env)
-    finally:
-        _ray(["stop", "--force"], env)
-    cells = compare(work / "local", work / "ray")
-    result = {"command": f"harness run {' '.join(grid)}", "cpus": args.cpus, "runs": runs,
+    ray_run = "ray" + "".join(f"-{r}" for r in args.ray_resources).replace("=", "")
+    ray_args = ["--executor", "ray", "--ray-address", "auto",
+                *[a for r in args.ray_resources for a in ("--resources", r)]]
+    if args.reuse_local or args.compare_only:
+        runs = {"local": json.loads((work / "local" / "run.json").read_text())}
+    else:
+        runs = {"local": _run(grid, work / "local", [], env)}
+    if args.compare_only:
+        runs["ray"] = json.loads((work / ray_run / "run.json").read_text())
+    else:
+        _ray(["start", "--head", f"--num-cpus={args.cpus}", "--include-dashboard=false"], env)
+        try:
+            runs["ray"] = _run(grid, work / ray_run, ray_args, env)
+        finally:
+            _ray(["stop", "--force"], env)
+    cells = compare(work / "local", work / ray_run)
+    result = {"command": f"harness run {' '.join(grid)}", "ray_options": " ".join(ray_args),
+              "cpus": args.cpus, "runs": runs,
               "wall_ratio_local_over_ray": round(runs["local"]["wall_s"] / runs["ray"]["wall_s"],
                                                  2),
               "cells": cells, "identical_predictions": all(c["same_predictions"] for c in cells),
@@ -72,7 +90,10 @@ def _run(grid: list[str], out: Path, executor: list[str], env: dict) -> dict:
     print(done.stdout, done.stderr, sep="\n", flush=True)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} exited {done.returncode}")
-    return {"wall_s": round(wall_s, 1), "summary": done.stdout.strip().splitlines()[-7]}
+    summary = next(line for line in done.stdout.splitlines() if " cells: " in line)
+    run = {"wall_s": round(wall_s, 1), "summary": summary}
+    (out / "run.json").write_text(json.dumps(run))  # for --reuse-local / --compare-only
+    return run
 
 
 def _ray(arguments: list[str], env: dict) -> None:
@@ -94,8 +115,11 @@ def compare(local: Path, ray: Path) -> list[dict]:
         cells.append({
             "key": key, "strategy": a["strategy"], "task": a["task"],
             "accuracy": [a["accuracy"], b["accuracy"]],
-            "same_numbers": all(a.get(n) == b.get(n) for n in NUMBERS),
+            # A cell on 1 thread sums in another order than on 2: equal to rounding, not bits.
+            "max_number_difference": max(abs(a[n] - b[n]) for n in NUMBERS),
+            "same_numbers": all(abs(a[n] - b[n]) <= 1e-9 for n in NUMBERS),
             "same_predictions": bool((pa["prediction"] == pb["prediction"]).all()),
+            "rows": len(pa), "differing_rows": int((pa["prediction"] != pb["prediction"]).sum()),
             "max_score_difference": float(np.abs(pa[scores].to_numpy()
                                                  - pb[scores].to_numpy()).max()),
             "wall_s": [round(a["wall_s"], 1), round(b["wall_s"], 1)],

@@ -36,7 +36,7 @@ def main() -> int:
     from ray.cluster_utils import Cluster
 
     from harness.execution import Execution
-    from harness.executors.ray_cluster import attempt_log_name
+    from harness.executors.ray_cluster import attempt_log_prefix
     from harness.plan import build_cells
     from harness.runner import run_cells
     from harness.store import Store
@@ -70,10 +70,9 @@ def main() -> int:
         """Read the driver's attempt log until a cell has started on the worker node."""
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
-            try:
-                attempts = ray.get(ray.get_actor(attempt_log_name(os.getpid())).every.remote())
-            except ValueError:  # not created yet
-                attempts = {}
+            logs = [name for name in ray.util.list_named_actors()
+                    if name.startswith(attempt_log_prefix(os.getpid()))]
+            attempts = ray.get(ray.get_actor(logs[0]).every.remote()) if logs else {}
             there = [key for key, nodes in attempts.items() if nodes[-1][0] == worker_id]
             if there:
                 time.sleep(2.0)  # inside the cell: loading the encoder alone takes longer

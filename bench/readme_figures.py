@@ -183,6 +183,46 @@ def projection_table(records: list[dict]) -> list[str]:
     return lines
 
 
+def executor_table(records: list[dict]) -> list[str]:
+    lines = []
+    for record in records:
+        figures = record["figures"]
+        local, ray = figures["runs"]["local"], figures["runs"]["ray"]
+        lines += [f"`{figures['command']}` on {figures['cpus']} cores, once with the local "
+                  f"executor, then with `{figures.get('ray_options', '--executor ray')}` against "
+                  f"`ray start --head` on the same machine: wall time {local['wall_s']:.0f} s "
+                  f"local, {ray['wall_s']:.0f} s Ray (local / Ray = "
+                  f"{figures['wall_ratio_local_over_ray']:.2f}); predictions identical in every "
+                  f"cell: {'yes' if figures['identical_predictions'] else 'NO'}.", "",
+                  "| cell | accuracy (local = Ray) | largest difference in any number | "
+                  "wall s local / Ray | fit s local / Ray | torch threads local / Ray |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        for cell in figures["cells"]:
+            same = "=" if cell["accuracy"][0] == cell["accuracy"][1] else "≠"
+            lines.append(f"| {cell['task']} · {cell['strategy']} | {cell['accuracy'][0]:.3f} "
+                         f"{same} {cell['accuracy'][1]:.3f} | "
+                         f"{cell['max_number_difference']:.1e} | {cell['wall_s'][0]:.0f} / "
+                         f"{cell['wall_s'][1]:.0f} | {cell['fit_s'][0]:.1f} / "
+                         f"{cell['fit_s'][1]:.1f} | {cell['cpu_threads'][0]} / "
+                         f"{cell['cpu_threads'][1]} |")
+        lines.append("")
+    return lines[:-1]
+
+
+def node_loss_table(records: list[dict]) -> list[str]:
+    lines = []
+    for record in records:
+        figures = record["figures"]
+        retried = [a for a in figures["attempts"] if len(a["nodes"]) > 1]
+        where = "; ".join(f"`{a['cell']}`: node {' then node '.join(n[:8] for n in a['nodes'])}"
+                          for a in retried)
+        lines.append(f"Two-node Ray cluster, worker node {figures['removed_node'][:8]} removed "
+                     f"while a cell ran there: {figures['cells']} cells, {figures['records']} "
+                     f"records, {figures['duplicates']} written twice, {figures['failed']} "
+                     f"failed, {figures['wall_s']:.0f} s; retried: {where or 'none'}.")
+    return lines
+
+
 def _kind(record: dict, row: dict) -> str:
     kinds = {m["architecture"]["name"]: m["architecture"]["kind"]
              for m in record["figures"]["models"]}
@@ -191,7 +231,8 @@ def _kind(record: dict, row: dict) -> str:
 
 TABLES = {"lm_eval_compare": lm_eval_table, "finetune_compare": finetune_table,
           "vllm_generation_compare": vllm_generation_table, "generation_run": generation_table,
-          "learning_curve": learning_curve_table, "projection": projection_table}
+          "learning_curve": learning_curve_table, "projection": projection_table,
+          "executor_compare": executor_table, "ray_node_loss": node_loss_table}
 
 
 def provenance(record: dict, path: Path) -> str:

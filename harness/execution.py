@@ -59,5 +59,5 @@ class CellJob:
     executor: str = "local"
     isolate: bool = True
     timeout_s: float | None = None
-    placement: Placement = Placement()
+    placement: Placement = field(default_factory=Placement)
     artifacts: str | None = None

@@ -80,9 +80,9 @@ def test_ctrl_c_cancels_running_cells_keeps_finished_ones_and_releases_claims(
     plugin = tmp_path / "plugin"
     plugin.mkdir()
     (plugin / "sitecustomize.py").write_text(
-        "import sys; sys.path.insert(0, %r)\n"
+        f"import sys; sys.path.insert(0, {str(REPO / 'tests')!r})\n"
         "import toy_strategies\nfrom harness import registry\n"
-        "registry.register(toy_strategies.ReportsPlacement)\n" % str(REPO / "tests"))
+        "registry.register(toy_strategies.ReportsPlacement)\n")
     env = {**os.environ, "PYTHONPATH": str(plugin), "TOY_FIT_SLEEP_S": "120"}
     out = tmp_path / "results"
     run = subprocess.Popen(
@@ -148,7 +148,16 @@ def test_bad_execution_options_fail_in_one_line_before_anything_is_written(
     result = subprocess.run(
         [sys.executable, "-m", "harness.cli", "run", "-s", "tfidf-logreg", "-t", "agnews",
          "--data-dir", str(data_dir), "--out", str(tmp_path / "results"), *args],
-        cwd=REPO, capture_output=True, text=True, timeout=120)
+        cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "results").exists()
+
+
+def test_the_ray_executor_without_ray_says_how_to_install_it(toys, data_dir, store,
+                                                             monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails as if not installed
+    with pytest.raises(HarnessError, match=r"pip install 'adapt-harness\[ray\]'"):
+        run_cells(cells_for("toy-first-label", data_dir), store, echo=lambda _: None,
+                  execution=Execution(executor="ray"))
+    assert not list(store.root.iterdir())  # no driver claim left behind, no record

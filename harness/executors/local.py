@@ -8,9 +8,9 @@ GPU (`CUDA_VISIBLE_DEVICES=""`).
 
 from __future__ import annotations
 
-import concurrent.futures as futures
 import math
 import os
+from concurrent import futures
 
 from harness.errors import HarnessError
 from harness.execution import CellJob, Execution

@@ -13,6 +13,7 @@ and a second one on the same folder stops with exit code 2.
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import time
 from dataclasses import replace
@@ -32,6 +33,7 @@ class RayExecutor:
         self.execution, self.store, self.echo = execution, store, echo
         self.refs: dict = {}  # ObjectRef -> CellJob
         self.started_ray = False
+        self.attempts = None  # the attempt log actor, once connected
         self.driver_claim = Claim(store.root / DRIVER_CLAIM)
 
     def __enter__(self):
@@ -51,10 +53,13 @@ class RayExecutor:
         return self
 
     def __exit__(self, *exc):
-        if self.started_ray:
+        if self.attempts is not None or self.started_ray:  # else Ray may not even import
             import ray
 
-            ray.shutdown()
+            if self.attempts is not None and ray.is_initialized():
+                ray.kill(self.attempts)
+            if self.started_ray:
+                ray.shutdown()
         self.driver_claim.release()
         return False
 
@@ -194,7 +199,9 @@ def run_on_worker(job: CellJob, gets_gpus: bool, attempts):
 
     context = ray.get_runtime_context()
     node = context.get_node_id()
-    ray.get(attempts.started.remote(job.cell.keys[0], node, socket.gethostname()))
+    # Not waited for: a task blocked in ray.get lends its CPUs to another task and takes them
+    # back when it resumes, so two cells would share cores that each was promised alone.
+    attempts.started.remote(job.cell.keys[0], node, socket.gethostname())
     gpus = ",".join(str(g) for g in ray.get_gpu_ids()) if gets_gpus else ""
     cpus = context.get_assigned_resources().get("CPU", 1)
     placement = Placement(cuda_visible_devices=gpus, threads=max(1, int(cpus)))
@@ -231,9 +238,10 @@ def _device_names() -> tuple[str | None, str]:
     return cuda_name(), cpu_name()
 
 
-def attempt_log_name(driver_pid: int) -> str:
-    """The attempt log of the driver with this pid, for `ray.get_actor` (a watcher's)."""
-    return f"harness-attempts-{driver_pid}"
+def attempt_log_prefix(driver_pid: int) -> str:
+    """How the attempt logs of the driver with this pid are named (for a watcher: find it
+    with `ray.util.list_named_actors()`); a token follows, as one driver may run several grids."""
+    return f"harness-attempts-{driver_pid}-"
 
 
 def _attempt_log():
@@ -243,7 +251,7 @@ def _attempt_log():
 
     node = ray.get_runtime_context().get_node_id()
     actor = ray.remote(AttemptLog).options(
-        num_cpus=0, name=attempt_log_name(os.getpid()),
+        num_cpus=0, name=attempt_log_prefix(os.getpid()) + secrets.token_hex(4),
         scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False))
     return actor.remote()
 
