@@ -25,6 +25,7 @@ def main() -> int:
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--work", help="Folder for the results (default: a temporary one).")
     parser.add_argument("--out", help="The artifact (default bench/results/ray_node_loss.json).")
+    parser.add_argument("--tasks", default="agnews,sst2")
     parser.add_argument("--data-seeds", type=int, default=3, help="Cells per task.")
     parser.add_argument("--n-eval", type=int, default=200)
     args = parser.parse_args()
@@ -52,7 +53,7 @@ def main() -> int:
         real_save(record, predictions)
 
     store.save = counted_save
-    cells = build_cells(["agnews", "sst2"], "embedding-probe", n_train=64, n_eval=args.n_eval,
+    cells = build_cells(args.tasks.split(","), "embedding-probe", n_train=64, n_eval=args.n_eval,
                         data_dir=args.data_dir, data_seeds=list(range(args.data_seeds)))
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
     worker = cluster.add_node(num_cpus=1)

@@ -174,7 +174,8 @@ def test_a_node_removed_mid_run_loses_no_cell_and_duplicates_none(tmp_path, data
     report = tmp_path / "node_loss.json"
     result = subprocess.run(
         [sys.executable, str(REPO / "bench" / "ray_node_loss.py"), "--data-dir", str(data_dir),
-         "--work", str(tmp_path / "work"), "--out", str(report), "--data-seeds", "2",
+         "--work", str(tmp_path / "work"), "--out", str(report), "--tasks", "agnews",
+         "--data-seeds", "2",
          "--n-eval", "100"],
         cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
