@@ -28,8 +28,9 @@ def tiny_args(tiny_encoder, tiny_decoder, data_dir, out: Path):
 
 def test_run_writes_records_and_both_reports_then_skips_on_rerun(tiny_encoder, tiny_decoder,
                                                                  data_dir, tmp_path):
+    # Two cells at a time (each on its own core): the concurrent path, end to end.
     args = ["run", "--strategies", "all", "--task", "agnews", "-c", "full-finetune.epochs=1",
-            *tiny_args(tiny_encoder, tiny_decoder, data_dir, tmp_path)]
+            "--jobs", "2", *tiny_args(tiny_encoder, tiny_decoder, data_dir, tmp_path)]
     first = harness(*args)
     assert first.exit_code == 0, first.output
     records = sorted((tmp_path / "results").glob("*.json"))

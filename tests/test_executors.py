@@ -65,7 +65,7 @@ def test_a_cell_past_its_time_limit_is_stopped_and_recorded(toys, data_dir, stor
 def test_exported_artifacts_are_kept_under_the_cells_key(toys, data_dir, store, tmp_path):
     artifacts = tmp_path / "artifacts"
     run_cells(cells_for("toy-writes-artifact,toy-first-label", data_dir), store,
-              echo=lambda _: None, execution=Execution(artifacts=str(artifacts)))
+              echo=lambda _: None, execution=Execution(artifacts=str(artifacts), isolate=False))
     by_strategy = {r["strategy"]: r for r in store.records()}
     kept = Path(by_strategy["toy-writes-artifact"]["artifact_path"])
     assert kept == artifacts / by_strategy["toy-writes-artifact"]["key"]
