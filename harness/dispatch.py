@@ -9,7 +9,6 @@ executes the cells; a finished cell is written once, atomically, the moment it c
 
 from __future__ import annotations
 
-import functools
 import json
 import time
 from collections import deque
@@ -43,9 +42,12 @@ def run_grid(cells: list, store: Store, force: bool, echo, execution: Execution)
                 summary.skipped += 1
                 echo(f"{prefix}: already finished, not recomputed (use --force to recompute)")
             else:
-                todo.append((prefix, cell))
+                todo.append((prefix, cell, request_for(cell, execution.resources)))
+        for _, cell, request in todo:  # a request nothing can meet fails before anything runs
+            executor.check(request, cell.label)
         if execution.concurrent:  # the longest first, so that the last to finish is short
-            todo.sort(key=lambda item: -estimated_cost(item[1], store))
+            history = _history(store)
+            todo.sort(key=lambda item: -estimated_cost(item[1], history))
         _Driver(store, executor, execution, summary, echo, len(todo)).run(todo, force)
     return summary
 
@@ -77,7 +79,8 @@ class _Driver:
                 if not pending and held and not collected:
                     if not self.claims:
                         time.sleep(CLAIM_POLL_S)
-                    pending.extend(self._waiting(held))
+                    self._say_waiting(held)
+                    pending.extend(held)
                     held = []
         except KeyboardInterrupt:
             self._interrupted()
@@ -87,11 +90,10 @@ class _Driver:
         run is put aside for later."""
         skipped = deque()
         while pending:
-            prefix, cell = pending.popleft()
-            request = request_for(cell, self.execution.resources)
-            self.executor.check(request, cell.label)
+            item = pending.popleft()
+            prefix, cell, request = item
             if not self.executor.fits(request):  # another, smaller cell may fit
-                skipped.append((prefix, cell))
+                skipped.append(item)
                 continue
             claim = Claim(self.store.claim_path(cell.keys[0]))
             holder = claim.acquire()
@@ -99,7 +101,7 @@ class _Driver:
                 if prefix not in self.said_held:
                     self.echo(f"{prefix}: {_held_by(holder)}, coming back to it at the end")
                     self.said_held.add(prefix)
-                held.append((prefix, cell))
+                held.append(item)
                 continue
             if not force and _finished(self.store, cell):
                 claim.release()
@@ -109,19 +111,18 @@ class _Driver:
             job = CellJob(cell, self.executor.name, self.execution.isolate,
                           self.execution.cell_timeout_s, artifacts=self.execution.artifacts)
             self.claims[cell.keys[0]] = (claim, prefix)
-            self.executor.submit(job, request)
+            where = self.executor.submit(job, request)
             self.progress.sent += 1
-            self.echo(f"{self._counts()}{prefix}: {self.executor.sent_text(request)} "
-                      f"{len(cell.train)} training / {len(cell.eval)} evaluation rows")
+            self.echo(f"{self._counts()}{prefix}: {where} on {len(cell.train)} training / "
+                      f"{len(cell.eval)} evaluation rows")
         pending.extendleft(reversed(skipped))
 
-    def _waiting(self, held: list) -> list:
-        for prefix, cell in held:
+    def _say_waiting(self, held: list) -> None:
+        for prefix, cell, _ in held:
             holder = read_holder(self.store.claim_path(cell.keys[0]))
             if holder is not None and prefix not in self.said_waiting:
                 self.echo(f"{prefix}: {_held_by(holder)}, waiting")
                 self.said_waiting.add(prefix)
-        return held
 
     def _finish(self, job: CellJob, computed, extra: dict) -> None:
         claim, prefix = self.claims.pop(job.cell.keys[0])
@@ -140,12 +141,10 @@ class _Driver:
             if computed.log and not computed.ok:
                 self.store.save_log(job.cell.keys[0], computed.log)
         except Exception as err:  # noqa: BLE001 - disk full, permissions: this cell fails
-            self.progress.finished(False)
             self.summary.failed += 1
             self.echo(f"{self._counts()}{prefix}: FAILED: cannot save its record: "
                       f"{type(err).__name__}: {err}"[:600])
             return
-        self.progress.finished(computed.ok)
         failed = [record for record, _ in results if record["status"] != "ok"]
         if failed:
             self.summary.failed += 1
@@ -156,7 +155,9 @@ class _Driver:
             self.echo(f"{self._counts()}{prefix}: {line}")
 
     def _counts(self) -> str:
-        return self.progress.counts(self.executor.running() if self.progress.parallel else 0)
+        if not self.progress.parallel:
+            return ""  # the numbered cell lines say as much
+        return self.progress.counts(self.summary, self.executor.running())
 
     def _interrupted(self) -> None:
         """Cancel what is outstanding, keep what finished, release every claim."""
@@ -174,13 +175,13 @@ def _held_by(holder: dict) -> str:
     return f"claimed by pid {holder.get('pid', '?')} on host {holder.get('host', '?')}"
 
 
-def estimated_cost(cell, store: Store) -> float:
+def estimated_cost(cell, history: list[dict]) -> float:
     """A cell's seconds, for ordering only: the wall time of finished cells of the same strategy,
     model and backend, scaled by rows; without any, rows times the model's size."""
     from harness.resources import model_bytes
 
     rows = len(cell.train) + len(cell.eval) * max(1, int(cell.strategy_class.trials))
-    similar = [record for record in _history(store)
+    similar = [record for record in history
                if (record.get("strategy"), record.get("model"), record.get("backend"))
                == (cell.strategy, cell.model_name, cell.backend) and record.get("wall_s")]
     if similar:
@@ -190,7 +191,6 @@ def estimated_cost(cell, store: Store) -> float:
     return rows * (1.0 + model_bytes(cell.model) / 1e7)
 
 
-@functools.lru_cache(maxsize=4)
 def _history(store: Store) -> list[dict]:
     """The finished records' JSON alone (their predictions are not needed to order cells)."""
     found = []

@@ -16,9 +16,9 @@ _OPTIONS = [
                  "as the cluster's resources allow."),
     click.option("--ray-address", metavar="auto|HOST:PORT", help="A running Ray cluster "
                  "(`ray start --head`); default: a local Ray instance for this run only."),
-    click.option("--max-retries", type=int, default=3, show_default=True,
-                 help="Ray: retries of a cell whose worker or node was lost (a cell's own "
-                      "error is recorded, never retried)."),
+    click.option("--max-retries", type=int,
+                 help=f"Ray: retries of a cell whose worker or node was lost, default "
+                      f"{Execution.max_retries} (a cell's own error is recorded, never retried)."),
     click.option("--cell-timeout", "cell_timeout_s", type=float, metavar="SECONDS",
                  help="Stop a cell after this long and record it as failed (timed out)."),
     click.option("--artifacts", type=click.Path(file_okay=False), help="Keep what each cell "
@@ -41,12 +41,11 @@ def execution_from(options: dict, strategies: list[str], isolate: bool) -> Execu
     """The Execution the options ask for, checked (a bad one is a HarnessError)."""
     from harness.resources import parse_overrides
 
-    given = dict(options)
-    if given.pop("executor") == "local" and given["max_retries"] != 3:
+    given = {name: value for name, value in options.items() if value is not None}
+    if given["executor"] == "local" and "max_retries" in given:
         from harness.errors import HarnessError
 
         raise HarnessError("--max-retries applies to --executor ray (a local cell that crashes "
                            "is recorded as failed)")
     overrides = parse_overrides(given.pop("resource_overrides"), strategies)
-    return Execution(executor=options["executor"], resources=overrides, isolate=isolate,
-                     **given)
+    return Execution(resources=overrides, isolate=isolate, **given)

@@ -108,13 +108,12 @@ _LIVE: set = set()  # cell processes running now, in any thread
 _LOCK = threading.Lock()
 
 
-def stop_all() -> int:
-    """Kill every cell process this process runs (an interrupted run); how many there were."""
+def stop_all() -> None:
+    """Kill every cell process this process runs (an interrupted run)."""
     with _LOCK:
         live = list(_LIVE)
     for process in live:
         process.kill()
-    return len(live)
 
 
 def _log_end(log: Path) -> str | None:

@@ -2,7 +2,8 @@
 line per cell as it finishes, in whatever order cells finish.
 
     progress = Progress(total=12, parallel=True)
-    for line in result_lines(records, mixture=False): echo(f"{progress.counts()}{label}: {line}")
+    for line in result_lines(records, mixture=False):
+        echo(f"{progress.counts(summary, running=2)}{label}: {line}")
 """
 
 from __future__ import annotations
@@ -28,32 +29,24 @@ class Summary:
 
 @dataclass
 class Progress:
-    """Counts of the cells this run computes; `eta` from the seconds per finished cell."""
+    """The grid's counts while cells run at once; `eta` from the seconds per finished cell."""
 
-    total: int
+    total: int  # cells this run has to compute (not those finished before it)
     parallel: bool = False
-    done: int = 0
-    failed: int = 0
     sent: int = 0  # to the executor, not back yet: running or waiting for resources
     started: float = field(default_factory=time.monotonic)
 
-    def finished(self, ok: bool) -> None:
-        self.done += 1
-        self.failed += 0 if ok else 1
-
-    def counts(self, running: int) -> str:
-        """`[5/12 done, 2 running, 3 queued, 1 failed, ~3 min left]`; empty when cells run one
-        by one (the numbered cell lines say as much)."""
-        if not self.parallel:
-            return ""
+    def counts(self, summary: Summary, running: int) -> str:
+        """`[5/12 done, 2 running, 3 queued, 1 failed, ~3 min left]`."""
+        done = summary.ran + summary.failed  # came back from the executor
         queued = f", {self.sent - running} queued" if self.sent > running else ""
-        failed = f", {self.failed} failed" if self.failed else ""
-        left = self.total - self.done
+        failed = f", {summary.failed} failed" if summary.failed else ""
+        left = self.total - done
         eta = ""
-        if self.done and left:
-            seconds = (time.monotonic() - self.started) / self.done * left
+        if done and left:
+            seconds = (time.monotonic() - self.started) / done * left
             eta = f", ~{_duration(seconds)} left"
-        return f"[{self.done}/{self.total} done, {running} running{queued}{failed}{eta}] "
+        return f"[{done}/{self.total} done, {running} running{queued}{failed}{eta}] "
 
 
 def _duration(seconds: float) -> str:

@@ -190,7 +190,8 @@ RUNNER_FIELDS = frozenset({
     "rss_baseline_bytes", "rss_peak_bytes", "rss_above_baseline_bytes", "device", "device_name",
     "accuracy", "throughput_eps", "cost_usd", "scoring_s", "ttft_ms", "ms_per_token",
     "tokens_per_s", "perplexity", "style_accuracy", "fluency_perplexity", "chrf",
-    "executor", "host", "attempts", "ray_node_id", "ray_attempt_nodes", "artifact_path", "timed_out"})
+    "executor", "host", "attempts", "ray_node_id", "ray_attempt_nodes", "artifact_path",
+    "timed_out"})
 
 
 def _footprint(strategy) -> dict:

@@ -7,7 +7,7 @@ which alone claims, orders and writes. Each one starts today's isolated cell pro
     ray     cells as Ray tasks on a local instance or a cluster (harness/executors/ray_cluster.py)
 
 An executor: `plan(cells)` (the devices cells will run on), `check(request, label)` (a request it
-can never meet is a HarnessError), `fits(request)`, `submit(job, request)`, `sent_text(request)`, `running()`,
+can never meet is a HarnessError), `fits(request)`, `submit(job, request) -> where it went (said on the cell's line)`, `running()`,
 `collect(timeout_s) -> [(job, computed, extra_record_fields)]`, `cancel()`, and it is a
 context manager (started and stopped around the run).
 """

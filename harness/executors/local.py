@@ -40,14 +40,12 @@ class Serial:
     def fits(self, request) -> bool:
         return self.job is None
 
-    def sent_text(self, request) -> str:
-        return "running on"
-
     def running(self) -> int:
         return int(self.job is not None)
 
-    def submit(self, job: CellJob, request) -> None:
+    def submit(self, job: CellJob, request) -> str:
         self.job = job
+        return "running"
 
     def collect(self, timeout_s: float) -> list:
         from harness.runner import compute
@@ -99,16 +97,10 @@ class LocalPool:
     def fits(self, request) -> bool:
         return bool(self.free_slices) and math.ceil(request.gpus) <= len(self.free_gpus)
 
-    def sent_text(self, request) -> str:
-        """Said after submit: the cell's placement is the last one taken."""
-        job, _, gpus = list(self.running_cells.values())[-1]
-        gpu_text = f", GPU {','.join(gpus)}" if gpus else ""
-        return f"running (cores {_span(job.placement.cores)}{gpu_text}) on"
-
     def running(self) -> int:
         return len(self.running_cells)
 
-    def submit(self, job: CellJob, request) -> None:
+    def submit(self, job: CellJob, request) -> str:
         from dataclasses import replace
 
         from harness.runner import compute
@@ -119,6 +111,8 @@ class LocalPool:
                               cores=self.slices[slice_index])
         job = replace(job, placement=placement)
         self.running_cells[self.pool.submit(compute, job)] = (job, slice_index, gpus)
+        gpu_text = f", GPU {','.join(gpus)}" if gpus else ""
+        return f"running (cores {_span(placement.cores)}{gpu_text})"
 
     def collect(self, timeout_s: float) -> list:
         if not self.running_cells:

@@ -131,9 +131,6 @@ class RayExecutor:
     def fits(self, request) -> bool:
         return self.execution.jobs is None or len(self.refs) < self.execution.jobs
 
-    def sent_text(self, request) -> str:
-        return f"sent as a Ray task ({request.describe()}) on"
-
     def running(self) -> int:
         """Cells in flight that a worker has started (the others wait for resources)."""
         import ray
@@ -141,7 +138,7 @@ class RayExecutor:
         keys = [job.cell.keys[0] for job in self.refs.values()]
         return ray.get(self.attempts.started_of.remote(keys)) if keys else 0
 
-    def submit(self, job: CellJob, request) -> None:
+    def submit(self, job: CellJob, request) -> str:
         import ray
 
         options = {"num_cpus": request.cpus, "num_gpus": request.gpus,
@@ -151,6 +148,7 @@ class RayExecutor:
             options["accelerator_type"] = self.execution.accelerator_type
         task = ray.remote(run_on_worker).options(**options)
         self.refs[task.remote(job, request.gpus > 0, self.attempts)] = job
+        return f"sent as a Ray task ({request.describe()})"
 
     def collect(self, timeout_s: float) -> list:
         import ray
