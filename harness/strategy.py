@@ -18,12 +18,18 @@ on the class, and checked by the registry and the contract tests; the runner nev
         deterministic = False              # True: the same predictions whatever the seed
         uses_training_rows = True          # False: never looks at training rows (zero-shot)
         resources = Resources(gpus=1, cpus=1, memory_gib=1)  # what one cell needs (resources.py)
+        inference_variants = ("fp32", "bf16", "int8")  # ways to run the exported model
+                                           # (harness/inference.py); () for its own way only
 
         def __init__(self, config: MyConfig, context: Context): ...   # load: timed as load_s
         def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None: ...  # one task unless multi_task
         def prepare(self) -> None: ...     # one-off work before inference: setup_s
         def footprint(self) -> Footprint: ...
         def export(self, folder: Path) -> None: ...   # what ships besides the base model
+        # With inference_variants: the exported model loaded to predict in one variant, as a
+        # new instance of the strategy (or VariantUnavailable when this device cannot run it)
+        @classmethod
+        def load_inference(cls, config, context, folder: Path, variant: str): ...
 
         # With "classification" in task_kinds:
         def predict(self, texts, task: Task, trial: int = 0) -> Predictions: ...
@@ -120,6 +126,9 @@ class Strategy(Protocol):
     uses_training_rows: ClassVar[bool]
     # What one cell needs (GPUs when on CUDA, cores, memory): what executors ask for.
     resources: ClassVar[Resources]
+    # Ways to run what `export` wrote besides the strategy's own (harness.inference.VARIANTS),
+    # each loaded by `load_inference`; () when it has none.
+    inference_variants: ClassVar[tuple[str, ...]]
 
     def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None: ...
 
@@ -132,7 +141,7 @@ class Strategy(Protocol):
 
 DECLARATIONS = ("name", "description", "config_class", "task_kinds", "model_kind", "backends",
                 "devices", "multi_task", "trials", "deterministic", "uses_training_rows",
-                "resources")
+                "resources", "inference_variants")
 METHODS = ("fit", "prepare", "footprint", "export")
 # What a strategy that supports a task kind must also have.
 KIND_METHODS = {"classification": ("predict",), "generation": ("generate", "log_likelihood")}
@@ -169,9 +178,23 @@ def declaration_problems(cls) -> list[str]:
             problems.append(f"{flag} must be True or False")
     if not isinstance(cls.resources, Resources):
         problems.append("resources must be a harness.resources.Resources")
+    problems += _variant_problems(cls)
     if not dataclasses.is_dataclass(cls.config_class):
         problems.append("config_class must be a dataclass")
     return problems
+
+
+def _variant_problems(cls) -> list[str]:
+    from harness.inference import VARIANTS
+
+    variants = cls.inference_variants
+    if not (isinstance(variants, tuple) and set(variants) <= set(VARIANTS)
+            and len(set(variants)) == len(variants)):
+        return [f"inference_variants must be a tuple of distinct names among "
+                f"{', '.join(VARIANTS)}"]
+    if variants and not callable(getattr(cls, "load_inference", None)):
+        return ["declares inference_variants but lacks load_inference"]
+    return []
 
 
 def supports(cls, task) -> bool:

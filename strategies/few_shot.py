@@ -80,6 +80,7 @@ class FewShot:
     deterministic = False  # the seed draws the demonstrations
     uses_training_rows = True  # the demonstrations come from them
     resources = Resources(gpus=1, cpus=1, memory_gib=1.5, model_memory_multiple=1.5)
+    inference_variants = ()  # only its own way of predicting (harness/inference.py)
 
     def __init__(self, config: FewShotConfig, context: Context):
         self.config, self.context = config, context

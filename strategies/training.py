@@ -103,6 +103,7 @@ class TrainedModel(WritesWithGenerator):
     uses_training_rows = True
     # Weights, gradients and two Adam moments (full fine-tuning; adapters need less).
     resources = Resources(gpus=1, cpus=1, memory_gib=2, model_memory_multiple=4)
+    inference_variants = ()
 
     def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None:
         from strategies.common import only_task

@@ -56,6 +56,7 @@ class ZeroShot(WritesWithGenerator):
     deterministic = True  # no sampling and no draw: the same scores for every seed
     uses_training_rows = False
     resources = Resources(gpus=1, cpus=1, memory_gib=1.5, model_memory_multiple=1.5)
+    inference_variants = ()  # only its own way of predicting (harness/inference.py)
 
     def __init__(self, config: ZeroShotConfig, context: Context):
         self.config, self.context = config, context

@@ -38,6 +38,7 @@ class StylePreamble:
     uses_training_rows = False
     # The decoder and its activations while writing: ~1.5x its weight files, on one GPU.
     resources = Resources(gpus=1, cpus=1, memory_gib=1, model_memory_multiple=1.5)
+    inference_variants = ()  # only its own way of predicting (harness/inference.py)
 
     def __init__(self, config: StylePreambleConfig, context: Context):
         self.model, self.tokenizer = load_decoder(context)
