@@ -75,10 +75,14 @@ def main():
               help="Run cells in this process (for debugging; a crash ends the whole run).")
 @click.option("--trust-remote-code", is_flag=True,
               help="Allow models whose code lives in their hub repository.")
+@click.option("--inference", metavar="VARIANT[,VARIANT...]",
+              help="Also evaluate the fitted model in these variants, one record each: fp32, "
+                   "bf16, fp16, int8, nf4, merged (harness/inference.py); 'default' = the "
+                   "strategy's own, always evaluated.")
 @execution_options
 def run(strategies, tasks, models, seeds, profile, n_train, n_per_class, n_eval, data_seeds,
         eval_seed, data_dir, settings, out, reports_dir, prices, backend, force, no_isolation,
-        trust_remote_code, **execution):
+        trust_remote_code, inference, **execution):
     """Run every strategy on every task and seed, store the records, write the report."""
     from harness.cost import load_prices
     from harness.paths import check_writable
@@ -86,6 +90,7 @@ def run(strategies, tasks, models, seeds, profile, n_train, n_per_class, n_eval,
     price_table = load_prices(prices)  # first: a bad file fails before anything runs
     check_writable(out, "results")
     check_writable(reports_dir, "reports")
+    from harness.inference import parse_variants
     from harness.plan import build_cells, parse_seeds, parse_sizes
     from harness.runner import run_cells
     from harness.store import Store
@@ -96,7 +101,8 @@ def run(strategies, tasks, models, seeds, profile, n_train, n_per_class, n_eval,
                         parse_sizes(n_train, "--n-train"), n_eval, data_dir,
                         parse_seeds(data_seeds, "--data-seeds"), _parse_settings(settings),
                         trust_remote_code, backend, eval_seed, notes,
-                        parse_sizes(n_per_class, "--n-per-class"))
+                        parse_sizes(n_per_class, "--n-per-class"),
+                        parse_variants(inference))
     how = execution_from(execution, sorted({cell.strategy for cell in cells}), not no_isolation)
     for note in notes + _curve_notes(cells):
         _echo_now(f"note: {note}")

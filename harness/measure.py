@@ -75,17 +75,20 @@ class PhaseMemory:
         self._stop.set()
         self._thread.join()
 
-    def record(self) -> dict:
-        peak = max(self.peaks.values(), default=self.baseline_bytes)  # prepare() included:
+    def record(self, phases=PHASES) -> dict:
+        """The figures of these phases (an inference variant's are `<variant>_load`, ...,
+        reported under their last word)."""
+        peaks = {name.rsplit("_", 1)[-1]: v for name, v in self.peaks.items() if name in phases}
+        cuda = {name.rsplit("_", 1)[-1]: v for name, v in self.cuda.items() if name in phases}
+        peak = max(peaks.values(), default=self.baseline_bytes)  # prepare() included:
         # what an engine reserves there stays held while predicting
         out = {"rss_baseline_bytes": self.baseline_bytes, "rss_peak_bytes": peak,
                "rss_above_baseline_bytes": max(0, peak - self.baseline_bytes)}
-        out.update({f"rss_peak_{name}_bytes": value for name, value in self.peaks.items()})
-        if self.cuda:
-            out["cuda_peak_allocated_bytes"] = max(a for a, _ in self.cuda.values())
-            out["cuda_peak_reserved_bytes"] = max(r for _, r in self.cuda.values())
-            out.update({f"cuda_peak_reserved_{name}_bytes": r
-                        for name, (_, r) in self.cuda.items()})
+        out.update({f"rss_peak_{name}_bytes": value for name, value in peaks.items()})
+        if cuda:
+            out["cuda_peak_allocated_bytes"] = max(a for a, _ in cuda.values())
+            out["cuda_peak_reserved_bytes"] = max(r for _, r in cuda.values())
+            out.update({f"cuda_peak_reserved_{name}_bytes": r for name, (_, r) in cuda.items()})
             out["cuda_device_used_bytes"] = _device_used_bytes()
         return out
 

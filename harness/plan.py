@@ -60,6 +60,9 @@ class Cell:
     eval_seed: int = 0  # drew the evaluation rows, the same for every data seed
     data_dir: str | None = None  # where the task's other splits are (the style judge's)
     n_per_class: int | None = None  # the training rows were drawn as this many per label
+    # Other ways of running the fitted model, each evaluated after the cell's own predictions
+    # and recorded beside them (harness.inference); the primary task only.
+    inference: tuple[str, ...] = ()
 
     @property
     def default_backend(self) -> bool:
@@ -112,13 +115,21 @@ class Cell:
 
     @property
     def keys(self) -> list[str]:
-        """One record per evaluated task."""
-        return [self.key_for(task.name) for task, _, _ in self.evaluations]
+        """One record per evaluated task, and one per inference variant of the primary task."""
+        return ([self.key_for(task.name) for task, _, _ in self.evaluations]
+                + [self.key_for(self.task.name, variant) for variant in self.inference])
 
-    def key_for(self, task_name: str) -> str:
-        digest = hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode())
+    def variant_identity(self, variant: str) -> dict:
+        """A variant's record shares the fitted model's identity, and names its variant (the
+        default's identity does not, so records from before variants keep their keys)."""
+        return {**self.identity(), "inference": variant}
+
+    def key_for(self, task_name: str, variant: str | None = None) -> str:
+        identity = self.variant_identity(variant) if variant else self.identity()
+        digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode())
         slug = self.model_name.replace("/", "--").replace(" ", "_")[-60:]
         strategy = self.strategy if self.default_backend else f"{self.strategy}-{self.backend}"
+        strategy += f"-{variant}" if variant else ""
         return f"{task_name}__{strategy}__{slug}__seed{self.seed}__{digest.hexdigest()[:10]}"
 
 
@@ -182,7 +193,8 @@ def build_cells(task_names: list[str], strategy_spec: str, model_values: tuple[s
                 config_overrides: dict[str, dict] | None = None,
                 trust_remote_code: bool = False, backend: str | None = None,
                 eval_seed: int = 0, notes: list[str] | None = None,
-                n_per_class: list[int] | None = None) -> list[Cell]:
+                n_per_class: list[int] | None = None,
+                inference: tuple[str, ...] = ()) -> list[Cell]:
     """Every cell of the grid, with its data loaded and subset, or a HarnessError. A strategy
     is planned only on the tasks whose kind it supports; each pair left out adds a line to
     `notes` (an error when nothing at all is left). Several training sizes (`n_train` a list,
@@ -212,6 +224,7 @@ def build_cells(task_names: list[str], strategy_spec: str, model_values: tuple[s
     backends = {name: choose(name, cls, backend, named) for name, cls in classes.items()}
     for chosen in set(backends.values()):
         check_installed(chosen)
+    variants = _variants(classes, inference, tasks, notes)
     kinds = list(dict.fromkeys(task.kind for task in tasks))
     _check_supported(tasks, classes, notes)
     models = _models(classes, kinds, parse_model_overrides(model_values), trust_remote_code)
@@ -247,8 +260,24 @@ def build_cells(task_names: list[str], strategy_spec: str, model_values: tuple[s
                                       model.identity() if model else {}, eval_seed,
                                       # absolute: a Ray worker's folder is not ours
                                       str(Path(data_dir).resolve()) if data_dir else None,
-                                      per_class))
+                                      per_class,
+                                      variants[name] if task.kind == "classification" else ()))
     return cells
+
+
+def _variants(classes: dict[str, type], asked: tuple[str, ...], tasks: list[AnyTask],
+              notes: list[str] | None) -> dict[str, tuple[str, ...]]:
+    """The variants asked that each strategy can load; each one it cannot adds a note."""
+    chosen = {name: tuple(v for v in asked if v in cls.inference_variants)
+              for name, cls in classes.items()}
+    for name, cls in classes.items():
+        missing = [v for v in asked if v not in chosen[name]]
+        if missing and notes is not None:
+            has = ", ".join(cls.inference_variants) or "none besides its own"
+            notes.append(f"{name}: no {', '.join(missing)} inference (its variants: {has})")
+    if asked and notes is not None and any(t.kind != "classification" for t in tasks):
+        notes.append("inference variants are evaluated on classification tasks only")
+    return chosen
 
 
 def _check_supported(tasks: list[AnyTask], classes: dict[str, type],

@@ -69,6 +69,10 @@ def result_lines(records: list[dict], mixture: bool) -> list[str]:
                 f"{record['style_accuracy_ci_high']:.3f}], chrF {record['chrf']:.1f}, fit "
                 f"{record['fit_s']:.1f} s, {record['tokens_per_s']:.1f} tokens/s")
             continue
+        variant = record.get("inference", "default")
+        if variant != "default":
+            parts.append(_variant_line(record, variant))
+            continue
         task = f" on {record['task']}" if mixture else ""
         trials = f" over {record['trials']} trials" if record["trials"] > 1 else ""
         parts.append(f"accuracy{task} {record['accuracy']:.3f}{trials} "
@@ -76,3 +80,13 @@ def result_lines(records: list[dict], mixture: bool) -> list[str]:
                      f"macro-F1 {record['macro_f1']:.3f}, fit {record['fit_s']:.1f} s, "
                      f"{record['throughput_eps']:.1f} examples/s")
     return parts
+
+
+def _variant_line(record: dict, variant: str) -> str:
+    if record["status"] != "ok":
+        return f"{variant}: {record['status']} ({record.get('error')})"
+    return (f"{variant}: accuracy {record['accuracy']:.3f} (change "
+            f"{record['accuracy_delta']:+.3f} [{record['accuracy_delta_ci_low']:+.3f}, "
+            f"{record['accuracy_delta_ci_high']:+.3f}]), agreement "
+            f"{record['prediction_agreement']:.3f}, latency p50 {record['latency_p50_ms']:.1f} ms, "
+            f"{record['throughput_eps']:.1f} examples/s, loaded in {record['conversion_s']:.1f} s")

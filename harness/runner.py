@@ -21,6 +21,7 @@ import pandas as pd
 from harness.claims import HOST, scratch_dir
 from harness.environment import manifest
 from harness.execution import CellJob, Execution
+from harness.inference import DEFAULT
 from harness.isolation import run_isolated
 from harness.metrics import record_metrics
 from harness.plan import Cell
@@ -136,12 +137,21 @@ def _measure_phases(cell: Cell, work_dir: Path, memory) -> dict:
     with memory.phase("predict"):
         latency = _latency(strategy, cell)
         predictions, predict_s = _predict_all(strategy, cell)
-    return {**timings, **latency, **_footprint(strategy), "artifact_bytes": artifact_bytes,
-            "trials": int(strategy.trials), "predict_s_per_task": predict_s,
-            "pred_labels": [[np.asarray(run.labels, dtype=np.int64) for run in runs]
-                            for runs in predictions],
-            "pred_scores": [[np.asarray(run.scores, dtype=np.float64) for run in runs]
-                            for runs in predictions]}
+    measured = {**timings, **latency, **_footprint(strategy), "artifact_bytes": artifact_bytes,
+                "trials": int(strategy.trials), "predict_s_per_task": predict_s,
+                "pred_labels": [[np.asarray(run.labels, dtype=np.int64) for run in runs]
+                                for runs in predictions],
+                "pred_scores": [[np.asarray(run.scores, dtype=np.float64) for run in runs]
+                                for runs in predictions]}
+    if cell.inference:  # each loads the export itself: the fitted model's memory is not theirs
+        import gc
+
+        from harness.variants import measure_variants
+
+        del strategy
+        gc.collect()
+        measured["variants"] = measure_variants(cell, work_dir / "export", work_dir, memory)
+    return measured
 
 
 def _measure_generation(cell: Cell, strategy, timings: dict, artifact_bytes: int,
@@ -191,7 +201,8 @@ RUNNER_FIELDS = frozenset({
     "accuracy", "throughput_eps", "cost_usd", "scoring_s", "ttft_ms", "ms_per_token",
     "tokens_per_s", "perplexity", "style_accuracy", "fluency_perplexity", "chrf",
     "executor", "host", "attempts", "ray_node_id", "ray_attempt_nodes", "artifact_path",
-    "timed_out"})
+    "timed_out", "inference", "inference_of", "prediction_agreement", "accuracy_delta",
+    "conversion_s", "disk_bytes"})
 
 
 def _footprint(strategy) -> dict:
@@ -256,16 +267,24 @@ def _records(job: CellJob, outcome: dict, started: float) -> list[tuple]:
         return [generation_record(record, cell, cell.task, cell.eval, outcome)]
     every_labels, every_scores = outcome.pop("pred_labels"), outcome.pop("pred_scores")
     predict_s = outcome.pop("predict_s_per_task")
+    variants = outcome.pop("variants", [])
     results = []
     for (task, train, evaluation), labels, scores, seconds in zip(
             cell.evaluations, every_labels, every_scores, predict_s):
         record = {**base, "key": cell.key_for(task.name), "task": task.name,
-                  "fit_shared_by": len(cell.evaluations)}
+                  "fit_shared_by": len(cell.evaluations), "inference": DEFAULT}
         if task is not cell.task:  # this task's own rows; the primary's are in the identity
             record.update(n_train=len(train), train_fingerprint=train.fingerprint(),
                           n_eval=len(evaluation), eval_fingerprint=evaluation.fingerprint())
         results.append(_record(record, task, evaluation, {**outcome, "predict_s": seconds},
                                labels, scores, cell.strategy))
+    if variants and results[0][0]["status"] == "ok":
+        from harness.variants import variant_records
+
+        def build(record, measured, labels, scores):
+            return _record(record, cell.task, cell.eval, measured, labels, scores, cell.strategy)
+
+        results += variant_records(cell, base, results[0][0], every_labels[0], variants, build)
     return results
 
 

@@ -143,7 +143,8 @@ class Store:
 
     def is_finished(self, key: str) -> bool:
         record = self.load(key)
-        return record is not None and record["status"] == "ok"
+        # skipped: a variant this device cannot run; running again would not change that
+        return record is not None and record["status"] in ("ok", "skipped")
 
     def save(self, record: dict, predictions: pd.DataFrame | None = None) -> None:
         key = record["key"]

@@ -12,18 +12,27 @@ from harness.strategy import Context, Predictions, predictions_from_scores
 from strategies.common import length_batches
 
 
+def load_tokenizer(context: Context):
+    """The model's tokenizer, with a pad token (decoders used as classifiers often lack one)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(context.model.local_path(),
+                                              **context.model.load_kwargs())
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
 def load_classifier(context: Context, **kwargs):
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoModelForSequenceClassification
 
     task, path = context.task, context.model.local_path()
-    tokenizer = AutoTokenizer.from_pretrained(path, **context.model.load_kwargs())
+    tokenizer = load_tokenizer(context)
     model = AutoModelForSequenceClassification.from_pretrained(
         path, num_labels=task.num_labels, id2label=dict(enumerate(task.labels)),
         label2id={label: i for i, label in enumerate(task.labels)},
         # A checkpoint trained for another task carries a head of another size; replace it.
         ignore_mismatched_sizes=True, **context.model.load_kwargs(), **kwargs)
-    if tokenizer.pad_token is None:  # decoders used as classifiers often lack one
-        tokenizer.pad_token = tokenizer.eos_token
     model.config.pad_token_id = tokenizer.pad_token_id
     return model, tokenizer
 

@@ -52,6 +52,8 @@ class Lora(TrainedModel):
     config_class = LoraConfig
     # The frozen base and its activations; adapters and their optimizer state are small.
     resources = Resources(gpus=1, cpus=1, memory_gib=2, model_memory_multiple=1.5)
+    # The base reloaded with the exported adapters kept apart or merged (strategies/inference.py)
+    inference_variants = ("fp32", "bf16", "fp16", "int8", "nf4", "merged")
 
     def __init__(self, config: LoraConfig, context: Context):
         self.config, self.context = config, context
@@ -62,6 +64,23 @@ class Lora(TrainedModel):
         self.model = add_lora(base, config, task_type="CAUSAL_LM" if generation else "SEQ_CLS")
         if not config.load_in_4bit:
             self.model.to(context.device)
+
+    @classmethod
+    def load_inference(cls, config: LoraConfig, context: Context, folder, variant: str):
+        """The base with the exported adapters, in the variant, ready to predict."""
+        from peft import PeftModel
+
+        from strategies.encoder import load_tokenizer
+
+        loaded = cls.__new__(cls)
+        loaded.config, loaded.context = config, context
+        loaded.model = load_adapter_variant(context, folder, variant,
+                                            quantization_settings(config, context))
+        loaded.tokenizer = load_tokenizer(context)
+        kept_apart = isinstance(loaded.model, PeftModel)
+        loaded.base_bytes = (base_weight_bytes(loaded.model.get_base_model()) if kept_apart
+                             else None)
+        return loaded
 
     def footprint(self) -> Footprint:
         counts = torch_footprint(self.model)
@@ -85,3 +104,29 @@ def quantization_settings(config: LoraConfig, context: Context) -> dict:
         # small decoders).
         llm_int8_skip_modules=["classifier", "pre_classifier", "score", "pooler", "lm_head"]),
         "device_map": {"": context.device if context.device == "cpu" else 0}}
+
+
+def load_adapter_variant(context: Context, folder, variant: str, base_kwargs: dict):
+    """A base classifier with the LoRA adapters (and head) exported to `folder`: kept apart in
+    fp32, bf16 and nf4 (and CUDA int8, on the quantized base), merged into the base for
+    `merged` and for CPU int8 (dynamic quantization needs plain Linear layers). `base_kwargs`:
+    how the base was loaded to train (a 4-bit one for QLoRA), used by its own variant."""
+    from peft import PeftModel
+
+    from strategies.encoder import load_classifier
+    from strategies.inference import check_variant, load_kwargs, quantize_linear_int8
+
+    check_variant(variant, context)
+    merge = variant == "merged" or (variant == "int8" and context.device == "cpu")
+    kwargs = base_kwargs if base_kwargs and variant == "nf4" else load_kwargs(
+        "fp32" if merge else variant, context.device)
+    base, _ = load_classifier(context, **kwargs)
+    if "device_map" not in kwargs:
+        base = base.to(context.device)
+    # Adapters in the base's precision: a bf16 variant is bf16 throughout
+    model = PeftModel.from_pretrained(base, folder, autocast_adapter_dtype=variant != "bf16")
+    if merge:
+        model = model.merge_and_unload()
+    if variant == "int8" and context.device == "cpu":
+        model = quantize_linear_int8(model)
+    return model.eval()

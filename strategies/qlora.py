@@ -21,3 +21,5 @@ class Qlora(Lora):
     name = "qlora"
     description = "LoRA adapters on a 4-bit NF4-quantized frozen base (bitsandbytes)."
     config_class = QloraConfig
+    # Reloaded as trained (NF4 base, adapters apart), or merged into a float32 base
+    inference_variants = ("nf4", "merged")

@@ -103,7 +103,8 @@ class TrainedModel(WritesWithGenerator):
     uses_training_rows = True
     # Weights, gradients and two Adam moments (full fine-tuning; adapters need less).
     resources = Resources(gpus=1, cpus=1, memory_gib=2, model_memory_multiple=4)
-    inference_variants = ()
+    # The exported weights reloaded, cast or quantized (strategies/inference.py)
+    inference_variants = ("fp32", "bf16", "fp16", "int8", "nf4")
 
     def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None:
         from strategies.common import only_task
@@ -135,4 +136,18 @@ class TrainedModel(WritesWithGenerator):
 
     def export(self, folder: Path) -> None:
         """The trained weights (for adapters: the adapters and the new head only)."""
-        self.model.save_pretrained(folder)
+        from strategies.inference import save_model
+
+        save_model(self.model, folder)
+
+    @classmethod
+    def load_inference(cls, config, context: Context, folder: Path, variant: str):
+        """The exported classifier reloaded in the variant, ready to predict."""
+        from strategies.encoder import load_tokenizer
+        from strategies.inference import load_classifier_variant
+
+        loaded = cls.__new__(cls)
+        loaded.config, loaded.context = config, context
+        loaded.model = load_classifier_variant(context, folder, variant)
+        loaded.tokenizer = load_tokenizer(context)
+        return loaded

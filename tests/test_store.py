@@ -65,9 +65,10 @@ def test_save_refuses_values_json_cannot_hold(store):
     assert list(store.root.iterdir()) == []
 
 
+# skipped: an inference variant this device cannot run; running it again changes nothing
 @pytest.mark.parametrize("status, finished", [("ok", True), ("failed", False),
-                                              ("skipped", False)])
-def test_is_finished_only_for_status_ok(store, status, finished):
+                                              ("skipped", True)])
+def test_is_finished_unless_failed(store, status, finished):
     store.save(record("cell", status=status), ROWS if status == "ok" else None)
     assert store.is_finished("cell") is finished
 

@@ -1,0 +1,93 @@
+"""Loading an exported classifier in an inference variant (harness/inference.py names them), for
+the strategies that train one: weights cast, quantized or merged as a deployment would load them.
+
+    model = load_classifier_variant(context, export_folder, "int8")   # full weights exported
+    model = load_adapter_variant(context, export_folder, "nf4", {})   # strategies/lora.py
+
+On CPU int8 is PyTorch's dynamic quantization of the Linear layers (int8 weights, activations
+quantized per batch at run time); on CUDA it and nf4 are bitsandbytes'. The classification head
+(and BERT's pooler feeding it) stays in float32 everywhere: it is small and, freshly trained,
+the part least tolerant of rounding.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from harness.inference import VariantUnavailable
+from harness.strategy import Context
+from strategies.common import is_dynamic_int8
+
+HEAD_MODULES = ("classifier", "pre_classifier", "score", "pooler")
+
+
+def check_variant(variant: str, context: Context) -> None:
+    if context.task.kind != "classification":
+        raise VariantUnavailable("inference variants are evaluated on classification tasks")
+    if variant == "fp16" and context.device != "cuda":
+        raise VariantUnavailable("fp16 runs on CUDA only; on CPU use bf16")
+
+
+def load_kwargs(variant: str, device: str) -> dict:
+    """from_pretrained arguments that load weights in the variant's precision (int8 on CPU is
+    quantized after loading, in float32)."""
+    from transformers import BitsAndBytesConfig
+
+    if variant == "bf16":
+        return {"dtype": torch.bfloat16}
+    if variant == "fp16":
+        return {"dtype": torch.float16}
+    bnb = None
+    if variant == "int8" and device == "cuda":
+        bnb = BitsAndBytesConfig(load_in_8bit=True, llm_int8_skip_modules=list(HEAD_MODULES))
+    if variant == "nf4":
+        bnb = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4",
+            bnb_4bit_compute_dtype=torch.bfloat16 if device == "cuda" else torch.float32,
+            llm_int8_skip_modules=list(HEAD_MODULES))
+    if bnb is None:
+        return {"dtype": torch.float32}
+    return {"quantization_config": bnb, "device_map": {"": 0 if device == "cuda" else "cpu"}}
+
+
+def placed(model, variant: str, device: str):
+    """The loaded model on its device, int8 on CPU quantized; bitsandbytes placed it already."""
+    if getattr(model, "is_quantized", False) or getattr(model, "is_loaded_in_4bit", False):
+        return model.eval()
+    model = model.to(device)
+    if variant == "int8":  # on CPU (CUDA int8 was loaded by bitsandbytes)
+        model = quantize_linear_int8(model)
+    return model.eval()
+
+
+def quantize_linear_int8(model):
+    """Dynamic int8 of every Linear layer but the head's (torch.ao; torchao's replacement does
+    not run these on CPU without its C++ kernels)."""
+    from torch.ao.quantization import quantize_dynamic
+
+    names = {name for name, module in model.named_modules()
+             if isinstance(module, torch.nn.Linear)
+             and not set(name.split(".")) & set(HEAD_MODULES)}
+    return quantize_dynamic(model, qconfig_spec=names, dtype=torch.qint8)
+
+
+def load_classifier_variant(context: Context, folder: Path, variant: str):
+    """A classifier whose full weights were exported to `folder`, in the variant."""
+    from transformers import AutoModelForSequenceClassification
+
+    check_variant(variant, context)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        folder, **load_kwargs(variant, context.device))
+    return placed(model, variant, context.device)
+
+
+def save_model(model, folder: Path) -> None:
+    """The model as a deployment would store it: save_pretrained, or for PyTorch's dynamic int8
+    (which safetensors cannot hold) its config and a torch state dict of the packed weights."""
+    if any(is_dynamic_int8(m) for m in model.modules()):
+        model.config.save_pretrained(folder)
+        torch.save(model.state_dict(), folder / "int8_state_dict.pt")
+        return
+    model.save_pretrained(folder)

@@ -1,0 +1,73 @@
+"""Inference variants (`--inference`): a cell fits once and writes one record per variant, each
+compared with the cell's own predictions on the same rows."""
+
+import pytest
+
+from harness.errors import HarnessError
+from harness.inference import parse_variants
+from harness.plan import build_cells
+from harness.runner import run_cells
+from harness.store import Store
+
+FAST = {"epochs": 1, "batch_size": 8, "max_length": 32}
+
+
+def _run(spec, tiny_encoder, data_dir, tmp_path, variants, **config):
+    store = Store(tmp_path / "results")
+    store.prepare()
+    notes = []
+    cells = build_cells(["agnews"], spec, (str(tiny_encoder.source),), n_train=24, n_eval=16,
+                        data_dir=data_dir, notes=notes, inference=variants,
+                        config_overrides={name: dict(FAST, **config) for name in spec.split(",")})
+    lines = []
+    summary = run_cells(cells, store, isolate=False, echo=lines.append)
+    return store, cells, summary, lines, notes
+
+
+def test_lora_variants_are_one_record_each_against_the_default(tiny_encoder, data_dir,
+                                                                tmp_path):
+    store, (cell,), summary, lines, _ = _run("lora", tiny_encoder, data_dir, tmp_path,
+                                             ("fp32", "bf16", "int8", "fp16", "merged"))
+    records = {r.get("inference"): r for r in store.records()}
+    assert set(records) == {"default", "fp32", "bf16", "int8", "fp16", "merged"}
+    assert summary.failed == 0 and summary.ran == 1
+    default = records["default"]
+    assert default["key"] == cell.key  # the default's key is the one before variants existed
+    # fp32 reloads the export unchanged: the same predictions; merged folds the same update in
+    for same in ("fp32", "merged"):
+        assert records[same]["prediction_agreement"] == pytest.approx(1.0), same
+        assert records[same]["accuracy_delta"] == pytest.approx(0.0, abs=1e-12)
+    assert records["fp16"]["status"] == "skipped" and "CUDA" in records["fp16"]["error"]
+    int8 = records["int8"]
+    assert int8["status"] == "ok" and int8["inference_of"] == default["key"]
+    assert int8["accuracy_delta_ci_low"] <= int8["accuracy_delta"] <= int8["accuracy_delta_ci_high"]
+    # Dynamic int8 packs the Linear weights: fewer bytes as loaded and on disk than fp32's
+    assert int8["weight_bytes"] < records["merged"]["weight_bytes"]
+    assert records["bf16"]["weight_bytes"] < records["fp32"]["weight_bytes"]
+    # Unmerged adapters ship with their base; merged weights ship alone
+    assert records["fp32"]["disk_bytes"] > records["fp32"]["artifact_bytes"]
+    for record in (records[v] for v in ("fp32", "bf16", "int8", "merged")):
+        for field in ("conversion_s", "latency_p50_ms", "latency_p95_ms", "throughput_eps",
+                      "rss_above_baseline_bytes", "disk_bytes", "accuracy_ci_low"):
+            assert record[field] is not None, (record["inference"], field)
+        assert store.predictions_path(record["key"]).exists()
+    assert any(line.endswith("skipped (fp16 runs on CUDA only; on CPU use bf16)")
+               for line in lines)
+    # Finished, skipped variant included: a rerun computes nothing
+    again = run_cells([cell], store, isolate=False, echo=lambda _: None)
+    assert (again.skipped, again.ran) == (1, 0)
+
+
+def test_full_finetune_nf4_and_a_variant_it_lacks(tiny_encoder, data_dir, tmp_path):
+    store, _, summary, _, notes = _run("full-finetune", tiny_encoder, data_dir, tmp_path,
+                                       ("nf4", "merged"))
+    records = {r["inference"]: r for r in store.records()}
+    assert set(records) == {"default", "nf4"} and summary.failed == 0
+    assert records["nf4"]["weight_bytes"] < records["default"]["weight_bytes"]
+    assert any("full-finetune: no merged inference" in note for note in notes)
+
+
+def test_bad_variant_names_are_one_line_errors():
+    with pytest.raises(HarnessError, match="'int4' is not a variant"):
+        parse_variants("fp32,int4")
+    assert parse_variants("default,bf16,bf16") == ("bf16",)
