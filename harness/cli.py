@@ -20,7 +20,7 @@ from harness.backends import BACKENDS
 from harness.errors import HarnessError, HarnessGroup
 from harness.execution_options import execution_from, execution_options
 
-_KINDS = ("strategies", "tasks", "models")
+_KINDS = ("strategies", "tasks", "models", "variants")
 _PRICES_HELP = ("JSON file of prices in USD per hour, overriding the defaults of harness/cost.py: "
                 "'cpu_core' per core-hour, GPUs by name, 'cuda' for any other GPU. Applied "
                 "when the report is written, from the stored device-seconds.")
@@ -183,7 +183,8 @@ def recommend(results, task, n_train, max_latency_ms, max_usd_per_1k, max_memory
 @main.command(name="list")
 @click.argument("what", type=click.Choice(_KINDS))
 def list_(what):
-    """List the registered strategies, the built-in tasks or the model presets."""
+    """List the registered strategies, the built-in tasks, the model presets or the inference
+    variants (and which strategies can load each)."""
     if what == "strategies":
         from harness import registry
 
@@ -191,6 +192,14 @@ def list_(what):
             cls = entry.load()
             kinds = ",".join(cls.task_kinds)
             click.echo(f"{name:<20} {entry.package:<16} {kinds:<26} {cls.description}")
+    elif what == "variants":
+        from harness import registry
+        from harness.inference import VARIANTS
+
+        for name, meaning in VARIANTS.items():
+            who = [n for n, entry in registry.entries().items()
+                   if name in entry.load().inference_variants]
+            click.echo(f"{name:<8} {meaning} [{', '.join(who) or 'no strategy'}]")
     elif what == "tasks":
         from harness.tasks import BUILTIN_TASKS
 

@@ -73,6 +73,9 @@ def build_report(store: Store, task: str, records: pd.DataFrame, prices: dict) -
                "leaderboard": board, "prices": prices, "superseded": len(every_ok) - len(ok)}
     plots, sections = _learning_curves(board, ok, store, task)
     plots.update(render_plots(board, confusions, task) if not board.empty else {})
+    variant_plots, variant_sections = _inference_variants(records, ok, board, store, task)
+    plots.update(variant_plots)
+    sections += variant_sections
     return Report(
         task=task, notes=notes(context), tables=leaderboard_tables(board),
         resources=resources_table(board), reading=reading_notes(context), plots=plots,
@@ -92,6 +95,14 @@ def _learning_curves(board: pd.DataFrame, ok: pd.DataFrame, store: Store,
         return {}, []
     section = curve_section(curves, crossovers(curves, ok, store), task)
     return dict(render_curve_plots(curves, task)), [section]
+
+
+def _inference_variants(records: pd.DataFrame, ok: pd.DataFrame, board: pd.DataFrame,
+                        store: Store, task: str) -> tuple[dict, list]:
+    """A plot and a section when some record is an inference variant; nothing otherwise."""
+    from harness.report.variants import variant_parts
+
+    return variant_parts(records, ok, board, store, task)
 
 
 def _row_sections(board: pd.DataFrame, ok: pd.DataFrame, store: Store) -> list[RowSection]:

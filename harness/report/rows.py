@@ -2,8 +2,8 @@
 
 Records that differ only by seed, data seed (hence training rows) or key pool into one row;
 everything else that can change a number (model, weights, evaluation rows, config, backend,
-device) keeps rows apart. A row's name is unique within a report: the strategy and model, plus
-whatever tells it from another row that would share that name.
+device, inference variant) keeps rows apart. A row's name is unique within a report: the
+strategy and model, plus whatever tells it from another row that would share that name.
 
     ok = ok.assign(group=group_id(ok))
     names, settings = row_labels(ok)   # Series per group id
@@ -20,6 +20,7 @@ import pandas as pd
 from harness import registry
 from harness.backends import DEFAULT
 from harness.errors import HarnessError
+from harness.inference import DEFAULT as OWN_INFERENCE
 
 # What, besides seed and data seed, makes two records the same experiment: rows that differ in
 # any of these never pool (other weights, other evaluation rows, another device).
@@ -37,8 +38,11 @@ def group_id(records: pd.DataFrame) -> pd.Series:
     columns = [_text(records[c]) if c in records else pd.Series("", index=records.index)
                for c in _GROUP_COLUMNS]
     config = records["config"].map(lambda c: repr(sorted(c.items())))
+    # A variant of a fitted model (int8, merged...) is another way of predicting: its own
+    # group. Default records add nothing, so groups of records from before variants stay.
+    variant = inference(records).map(lambda v: "" if v == OWN_INFERENCE else f" inference={v}")
     return (pd.concat(columns, axis=1).agg(" ".join, axis=1) + " " + config + " "
-            + shown_strategy(records) + " " + backend(records))
+            + shown_strategy(records) + " " + backend(records) + variant)
 
 
 def data_seed(records: pd.DataFrame) -> pd.Series:
@@ -61,6 +65,14 @@ def backend(records: pd.DataFrame) -> pd.Series:
     if "backend" not in records:
         return pd.Series(DEFAULT, index=records.index)
     return records["backend"].fillna(DEFAULT)
+
+
+def inference(records: pd.DataFrame) -> pd.Series:
+    """How each record's predictions were made: "default" (the strategy's own way, as fitted,
+    and every record from before variants) or a variant of harness.inference.VARIANTS."""
+    if "inference" not in records:
+        return pd.Series(OWN_INFERENCE, index=records.index)
+    return records["inference"].map(lambda v: v if isinstance(v, str) and v else OWN_INFERENCE)
 
 
 def shown_strategy(records: pd.DataFrame) -> pd.Series:
@@ -87,7 +99,8 @@ def row_labels(ok: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     first = ok.drop_duplicates("group").set_index("group")
     settings = _settings(first, ok)
     on = backend(first).map(lambda b: "" if b == DEFAULT else f" on {b}")
-    base = shown_strategy(first) + on
+    variant = inference(first).map(lambda v: "" if v == OWN_INFERENCE else f" · {v}")
+    base = shown_strategy(first) + on + variant
     model = first["model"].map(lambda m: "" if m in (None, "-") else str(m))
     # What may tell two rows of one base name apart, in the order it is tried.
     candidates = [settings.map(lambda s: s or "default settings"), shown_source(first),

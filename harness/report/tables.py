@@ -18,10 +18,12 @@ import numpy as np
 import pandas as pd
 
 from harness import stats
+from harness.inference import DEFAULT as OWN_INFERENCE
 from harness.report.rows import (
     backend,
     data_seed,
     group_id,
+    inference,
     latest_per_seed,
     row_labels,
     shown_source,
@@ -30,8 +32,8 @@ from harness.report.rows import (
 from harness.store import Store
 
 __all__ = ["HIGHER_IS_BETTER", "backend", "confusion", "correctness", "failures", "group_id",
-           "latest_per_seed", "leaderboard", "misclassified", "per_class", "shown_source",
-           "shown_strategy"]
+           "latest_per_seed", "leaderboard", "misclassified", "per_class", "record_accuracy",
+           "shown_source", "shown_strategy"]
 
 # Metric, whether higher is better: the report's arrows and the Pareto front use this.
 HIGHER_IS_BETTER = {"accuracy": True, "macro_f1": True, "ece": False, "brier": False,
@@ -205,6 +207,14 @@ def correctness(board_row: pd.Series, ok: pd.DataFrame, store: Store) -> np.ndar
     return _Correctness.read(cells.sort_values(["seed", "draw"]), store).matrix
 
 
+def record_accuracy(record: pd.Series, store: Store) -> tuple[float, float, float]:
+    """(accuracy, 95% low, high) of one record, its trials pooled as a leaderboard row pools
+    them, so that a table beside the leaderboard shows the same interval for the same record."""
+    clustered = _Correctness.read(record.to_frame().T, store).clustered
+    interval = clustered.interval()
+    return clustered.accuracy, interval.low, interval.high
+
+
 def per_class(board_row: pd.Series, ok: pd.DataFrame) -> pd.DataFrame:
     """Precision, recall, F1 (means over the row's records) and support, in task label order.
     Records from before per-class lists get them from their confusion matrix."""
@@ -250,6 +260,10 @@ def failures(records: pd.DataFrame) -> pd.DataFrame:
     failed = records[records["status"] != "ok"]
     if failed.empty:
         return pd.DataFrame(columns=columns)
+    variant = inference(failed)
+    if (variant != OWN_INFERENCE).any():  # a variant the device could not run, beside its cell
+        failed = failed.assign(inference=variant)
+        columns.insert(2, "inference")
     return failed.reindex(columns=columns).reset_index(drop=True)
 
 
