@@ -223,6 +223,102 @@ def node_loss_table(records: list[dict]) -> list[str]:
     return lines
 
 
+VARIANT_ORDER = ("default", "fp32", "bf16", "fp16", "int8", "nf4", "merged")
+
+
+def _mib(value) -> str:
+    return "-" if value is None else f"{value / 2**20:.0f}"
+
+
+def variants_table(records: list[dict]) -> list[str]:
+    """Each fitted model's variants against its own predictions (bench/run_summary.py)."""
+    lines = []
+    for record in records:
+        figures, rows = record["figures"], record["figures"]["records"]
+        commands = "; ".join(f"`{run['command']}`" for run in figures["runs"])
+        lines += [f"{commands}: each fitted model's own predictions (default) and its variants, "
+                  "on the same evaluation rows; change and agreement paired against the default.",
+                  "", "| model · variant | accuracy [95% CI] | change [95% CI] | agreement | "
+                  "latency p50 / p95 ms | examples/s | RAM above baseline MiB | weights MiB | "
+                  "on disk MiB | load + convert s |", "|---|---:|---:|---:|---:|---:|---:|---:|"
+                  "---:|---:|"]
+        order = sorted(rows, key=lambda r: (r["strategy"], r.get("inference_of") or r["key"],
+                                            VARIANT_ORDER.index(r.get("inference") or "default")))
+        for row in order:
+            name = f"{row['strategy']} · {row.get('inference') or 'default'}"
+            if row["status"] != "ok":
+                lines.append(f"| {name} | {row['status']}: {row['error']} |" + " |" * 8)
+                continue
+            change = ("reference" if row.get("accuracy_delta") is None else
+                      f"{row['accuracy_delta']:+.3f} [{row['accuracy_delta_ci_low']:+.3f}, "
+                      f"{row['accuracy_delta_ci_high']:+.3f}]")
+            agreement = ("-" if row.get("prediction_agreement") is None
+                         else f"{row['prediction_agreement']:.3f}")
+            disk = row.get("disk_bytes") or row.get("artifact_bytes")
+            convert = "-" if row.get("conversion_s") is None else f"{row['conversion_s']:.1f}"
+            lines.append(
+                f"| {name} | {row['accuracy']:.3f} [{row['accuracy_ci_low']:.3f}, "
+                f"{row['accuracy_ci_high']:.3f}] | {change} | {agreement} | "
+                f"{row['latency_p50_ms']:.1f} / {row['latency_p95_ms']:.1f} | "
+                f"{row['throughput_eps']:.0f} | {_mib(row['rss_above_baseline_bytes'])} | "
+                f"{_mib(row.get('weight_bytes'))} | {_mib(disk)} | {convert} |")
+        lines.append("")
+    return lines[:-1]
+
+
+def selection_table(records: list[dict]) -> list[str]:
+    """Few-shot demonstration selectors on the same rows (bench/run_summary.py)."""
+    lines = []
+    for record in records:
+        figures, rows = record["figures"], record["figures"]["records"]
+        by_key = {row["key"]: row for row in rows}
+        lines += ["| run | selector | order | demonstrations per prompt | accuracy [95% CI] | "
+                  "examples/s | prompt tokens from a cached prefix |", "|---|---|---|---:|---:|"
+                  "---:|---:|"]
+        for run, row in zip(figures["runs"], rows):
+            config = row["config"]
+            cached = row.get("footprint_prefix_cached_share")
+            lines.append(
+                f"| `{run['command']}` | {config.get('selector', 'random')} | "
+                f"{config.get('order', 'random')} | "
+                f"{config['k_per_class'] * len(row.get('labels') or [0] * 4)} | "
+                f"{row['accuracy']:.3f} [{row['accuracy_ci_low']:.3f}, "
+                f"{row['accuracy_ci_high']:.3f}] | {row['throughput_eps']:.2f} | "
+                f"{'-' if cached is None else f'{cached:.0%}'} |")
+        for pair in figures["paired"]:
+            a, b = by_key[pair["a"]], by_key[pair["b"]]
+            if a["config"].get("selector", "random") != "random" and \
+                    b["config"].get("selector", "random") == "random":
+                lines.append(f"\n{a['config']['selector']} minus random: {pair['diff']:+.3f} "
+                             f"[{pair['low']:+.3f}, {pair['high']:+.3f}], paired over the same "
+                             f"rows and trials (p = {pair['p']:.3f}).")
+        lines.append("")
+    return lines[:-1]
+
+
+def int8_table(records: list[dict]) -> list[str]:
+    lines = []
+    for record in records:
+        figures = record["figures"]
+        lines += [f"The encoder preset ({figures['model']}, 4-label head) on {figures['texts']} "
+                  "AG News texts, each way of running it timed side by side in one process:", "",
+                  "| variant | latency p50 / p95 ms (batch 1) | vs fp32 | examples/s (batches "
+                  "of 32) | vs fp32 | agreement with fp32 (untrained head: near-ties) |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        for row in figures["rows"]:
+            if not row["installed"]:
+                lines.append(f"| {row['variant']} | not installed |  |  |  |  |")
+                continue
+            lines.append(
+                f"| {row['variant']} | {row['latency_p50_ms']:.1f} / {row['latency_p95_ms']:.1f} "
+                f"| {row.get('latency_p50_over_fp32', 1):.2f}x | "
+                f"{row['batch32_examples_per_s']:.0f} | "
+                f"{row.get('batch32_speedup_over_fp32', 1):.2f}x | "
+                f"{row['agreement_with_fp32']:.3f} |")
+        lines.append("")
+    return lines[:-1]
+
+
 def _kind(record: dict, row: dict) -> str:
     kinds = {m["architecture"]["name"]: m["architecture"]["kind"]
              for m in record["figures"]["models"]}
@@ -232,7 +328,9 @@ def _kind(record: dict, row: dict) -> str:
 TABLES = {"lm_eval_compare": lm_eval_table, "finetune_compare": finetune_table,
           "vllm_generation_compare": vllm_generation_table, "generation_run": generation_table,
           "learning_curve": learning_curve_table, "projection": projection_table,
-          "executor_compare": executor_table, "ray_node_loss": node_loss_table}
+          "executor_compare": executor_table, "ray_node_loss": node_loss_table,
+          "inference_variants": variants_table, "demo_selection": selection_table,
+          "int8_backends": int8_table}
 
 
 def provenance(record: dict, path: Path) -> str:

@@ -27,7 +27,7 @@ from artifact import environment, write_artifact
 
 BIN = Path(sys.executable).parent
 FIELDS = ("task", "strategy", "model", "seed", "status", "error", "inference", "inference_of",
-          "n_train", "n_eval", "accuracy", "accuracy_ci_low", "accuracy_ci_high", "macro_f1",
+          "n_train", "n_eval", "eval_fingerprint", "accuracy", "accuracy_ci_low", "accuracy_ci_high", "macro_f1",
           "accuracy_delta", "accuracy_delta_ci_low", "accuracy_delta_ci_high",
           "prediction_agreement", "fit_s", "load_s", "conversion_s", "predict_s", "trials",
           "latency_p50_ms", "latency_p95_ms", "throughput_eps", "rss_above_baseline_bytes",
@@ -55,7 +55,8 @@ def main() -> int:
             current.append(word)
     runs = [_run(command, work, args.data_dir) for command in commands if command]
     records = summarize(work / "results")
-    path = write_artifact(args.name, args, {"runs": runs, "records": records}, started)
+    figures = {"runs": runs, "records": records, "paired": paired(work / "results", records)}
+    path = write_artifact(args.name, args, figures, started)
     print(f"{len(records)} records -> {path}")
     return 0 if all(run["exit_code"] == 0 for run in runs) else 1
 
@@ -92,6 +93,33 @@ def summarize(results: Path) -> list[dict]:
                     if column.startswith("footprint_")})
         rows.append(row)
     return rows
+
+
+def paired(results: Path, records: list[dict]) -> list[dict]:
+    """Accuracy of every ok record minus every other's scored on the same rows, paired over the
+    rows and every trial of each (harness.stats.paired_difference), as the report compares."""
+    import itertools
+
+    import numpy as np
+
+    from harness import stats
+    from harness.results import load_predictions
+
+    def correctness(record):
+        frame = load_predictions(results, record["key"])
+        trials = [c for c in frame.columns if c.startswith("prediction")]
+        return stats.Clustered.of(np.array([frame[c] == frame["label"] for c in trials]))
+
+    ok = [r for r in records if r["status"] == "ok"]
+    found = {r["key"]: correctness(r) for r in ok}
+    out = []
+    for a, b in itertools.permutations(ok, 2):
+        if (a["task"], a["eval_fingerprint"]) != (b["task"], b["eval_fingerprint"]):
+            continue
+        change = stats.paired_difference(found[a["key"]], found[b["key"]])
+        out.append({"a": a["key"], "b": b["key"], "diff": change.diff, "low": change.low,
+                    "high": change.high, "p": change.p})
+    return out
 
 
 def _plain(value):

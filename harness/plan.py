@@ -63,6 +63,8 @@ class Cell:
     # Other ways of running the fitted model, each evaluated after the cell's own predictions
     # and recorded beside them (harness.inference); the primary task only.
     inference: tuple[str, ...] = ()
+    # Per config field of `runs_strategies` (distill's teacher): the model that strategy runs on
+    strategy_models: dict = field(default_factory=dict)
 
     @property
     def default_backend(self) -> bool:
@@ -107,6 +109,10 @@ class Cell:
                                for task, train, ev in self.evaluations]} if self.mixture else {}),
             "backend": self.backend, "device": self.device, "device_name": self.device_name,
             "code": self.code, "packages": self.packages,
+            **({"runs": {name: {"model": spec.name if spec else "-",
+                                **(spec.identity() if spec else {})}
+                         for name, spec in self.strategy_models.items()}}
+               if self.strategy_models else {}),
         }
 
     @property
@@ -227,7 +233,9 @@ def build_cells(task_names: list[str], strategy_spec: str, model_values: tuple[s
     variants = _variants(classes, inference, tasks, notes)
     kinds = list(dict.fromkeys(task.kind for task in tasks))
     _check_supported(tasks, classes, notes)
-    models = _models(classes, kinds, parse_model_overrides(model_values), trust_remote_code)
+    chosen_models = parse_model_overrides(model_values)
+    models = _models(classes, kinds, chosen_models, trust_remote_code)
+    inner = _inner_strategies(classes, configs, codes, kinds, chosen_models, trust_remote_code)
     sizes = train_sizes(n_train, n_per_class)
     data = _data(tasks, data_dir, PROFILES[profile], sizes, n_eval, data_seeds, eval_seed)
     cells = []
@@ -261,8 +269,28 @@ def build_cells(task_names: list[str], strategy_spec: str, model_values: tuple[s
                                       # absolute: a Ray worker's folder is not ours
                                       str(Path(data_dir).resolve()) if data_dir else None,
                                       per_class,
-                                      variants[name] if task.kind == "classification" else ()))
+                                      variants[name] if task.kind == "classification" else (),
+                                      inner.get((name, task.kind), {})))
     return cells
+
+
+def _inner_strategies(classes: dict[str, type], configs: dict, codes: dict, kinds: list[str],
+                      chosen_models: dict[str, str], trust_remote_code: bool) -> dict:
+    """For a strategy that runs others (`runs_strategies`): their code joins its own in `codes`
+    (so an edit to a teacher recomputes its students), and the model each runs on per task kind,
+    chosen as for a strategy run on its own."""
+    inner: dict[tuple[str, str], dict] = {}
+    for name, cls in classes.items():
+        for setting in cls.runs_strategies:
+            other = getattr(configs[name], setting)
+            other_cls = registry.get(other)
+            code = code_identity(registry.entries()[other].package, other_cls)
+            codes[name]["packages"] = {**codes[name]["packages"], **code.pop("packages")}
+            codes[name].setdefault("runs", {})[setting] = {"strategy": other, **code}
+            found = _models({other: other_cls}, kinds, chosen_models, trust_remote_code)
+            for (_, kind), spec in found.items():
+                inner.setdefault((name, kind), {})[setting] = spec
+    return inner
 
 
 def _variants(classes: dict[str, type], asked: tuple[str, ...], tasks: list[AnyTask],

@@ -81,8 +81,9 @@ def _prepare_model(cell: Cell) -> dict:
     and done here, before the cell's process starts, so that its memory is not the cell's."""
     start = time.perf_counter()
     try:
-        if cell.model is not None:
-            cell.model.local_path()
+        for model in (cell.model, *cell.strategy_models.values()):
+            if model is not None:
+                model.local_path()
     except Exception as err:  # noqa: BLE001 - the cell fails, the grid goes on
         return {"status": "failed", "error": f"preparing model '{cell.model_name}': "
                                              f"{type(err).__name__}: {err}".splitlines()[0][:500]}
@@ -124,7 +125,8 @@ def _measure_phases(cell: Cell, work_dir: Path, memory) -> dict:
     from harness.strategy import Context
 
     device, timings = cell.device, {}
-    context = Context(cell.task, cell.model, cell.seed, device, work_dir, cell.backend)
+    context = Context(cell.task, cell.model, cell.seed, device, work_dir, cell.backend,
+                      cell.strategy_models)
     with memory.phase("load"), stopwatch(timings, "load_s", device):
         strategy = cell.strategy_class(cell.config, context)
     with memory.phase("fit"), stopwatch(timings, "fit_s", device):

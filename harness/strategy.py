@@ -20,6 +20,8 @@ on the class, and checked by the registry and the contract tests; the runner nev
         resources = Resources(gpus=1, cpus=1, memory_gib=1)  # what one cell needs (resources.py)
         inference_variants = ("fp32", "bf16", "int8")  # ways to run the exported model
                                            # (harness/inference.py); () for its own way only
+        runs_strategies = ()               # config fields naming another strategy it runs (a
+                                           # teacher): its code and model join the cell's identity
 
         def __init__(self, config: MyConfig, context: Context): ...   # load: timed as load_s
         def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None: ...  # one task unless multi_task
@@ -65,6 +67,9 @@ class Context:
     device: str  # "cpu" or "cuda"
     work_dir: Path  # scratch space for this cell, removed afterwards
     backend: str = DEFAULT  # what runs the model: one of the strategy's `backends`
+    # Per field of `runs_strategies`: the model the strategy it names runs on in this run (the
+    # one `--model` gives its kind, else that kind's preset), None if it uses none.
+    strategy_models: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -129,6 +134,10 @@ class Strategy(Protocol):
     # Ways to run what `export` wrote besides the strategy's own (harness.inference.VARIANTS),
     # each loaded by `load_inference`; () when it has none.
     inference_variants: ClassVar[tuple[str, ...]]
+    # Fields of its config that name another registered strategy it runs inside its own cell
+    # (distill's teacher): the plan hashes that strategy's code and model into the cell's key
+    # and gives the strategy the model in `context.strategy_models[field]`.
+    runs_strategies: ClassVar[tuple[str, ...]]
 
     def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None: ...
 
@@ -141,7 +150,7 @@ class Strategy(Protocol):
 
 DECLARATIONS = ("name", "description", "config_class", "task_kinds", "model_kind", "backends",
                 "devices", "multi_task", "trials", "deterministic", "uses_training_rows",
-                "resources", "inference_variants")
+                "resources", "inference_variants", "runs_strategies")
 METHODS = ("fit", "prepare", "footprint", "export")
 # What a strategy that supports a task kind must also have.
 KIND_METHODS = {"classification": ("predict",), "generation": ("generate", "log_likelihood")}
@@ -181,6 +190,9 @@ def declaration_problems(cls) -> list[str]:
     problems += _variant_problems(cls)
     if not dataclasses.is_dataclass(cls.config_class):
         problems.append("config_class must be a dataclass")
+    elif not (isinstance(cls.runs_strategies, tuple) and set(cls.runs_strategies)
+              <= {f.name for f in dataclasses.fields(cls.config_class)}):
+        problems.append("runs_strategies must be a tuple of its config's field names")
     return problems
 
 

@@ -85,14 +85,16 @@ def tiny_model_for(kind: str | None, folder: Path) -> ModelSpec | None:
 
 
 def run_strategy(strategy_cls, model: ModelSpec | None, work_dir: Path, seed: int = 0,
-                 train: Split | None = None, texts=None, task=TINY_TASK, **overrides):
+                 train: Split | None = None, texts=None, task=TINY_TASK,
+                 strategy_models: dict | None = None, **overrides):
     """Build, fit, prepare and predict once (the first trial), as the runner would, without the
     measuring; a strategy that uses no training rows is fitted on none, as in the plan. On a
-    generation task the first trial's continuations of `texts` (as prompts) come back."""
+    generation task the first trial's continuations of `texts` (as prompts) come back.
+    `strategy_models`: the models of the strategies it runs (`runs_strategies`), by field."""
     from transformers import set_seed
 
     set_seed(seed)
-    context = Context(task, model, seed, "cpu", work_dir)
+    context = Context(task, model, seed, "cpu", work_dir, strategy_models=strategy_models or {})
     strategy = strategy_cls(make_config(strategy_cls, overrides), context)
     if train is None:
         train = tiny_split(24) if strategy_cls.uses_training_rows else NO_TRAINING_ROWS

@@ -37,7 +37,8 @@ def _measure_one(cell, variant: str, export: Path, work_dir: Path, memory) -> di
 
     scratch = work_dir / f"variant-{variant}"
     scratch.mkdir()
-    context = Context(cell.task, cell.model, cell.seed, cell.device, scratch, cell.backend)
+    context = Context(cell.task, cell.model, cell.seed, cell.device, scratch, cell.backend,
+                      cell.strategy_models)
     timings: dict = {}
     phases = [f"{variant}_load", f"{variant}_setup", f"{variant}_predict"]
     try:

@@ -85,6 +85,7 @@ class InstructionTuned:
     # Weights, gradients and two Adam moments of the whole decoder.
     resources = Resources(gpus=1, cpus=1, memory_gib=2, model_memory_multiple=4)
     inference_variants = ()  # only its own way of predicting (harness/inference.py)
+    runs_strategies = ()  # runs no other strategy (harness/strategy.py)
 
     def __init__(self, config: InstructionTunedConfig, context: Context):
         self.config, self.context = config, context

@@ -49,6 +49,10 @@ class LabelPrompts:
         self.chat = use_chat_template and tokenizer.chat_template is not None
         self.system_prompt = system_prompt
         self.tokens_processed = 0  # tokens run through the model, for FLOP/s figures
+        # Tokens of every sequence scored (prompt, plus a multi-token label's leading tokens),
+        # as if nothing were cached: against tokens_processed, what kept prefixes saved. The hf
+        # scorer counts them; a backend that caches prefixes by itself leaves this at 0.
+        self.prompt_tokens = 0
         # After a chat template the answer starts a new turn; after plain text it follows a space.
         prefix = "" if self.chat else " "
         self.label_ids = [tokenizer(prefix + w, add_special_tokens=False).input_ids
@@ -106,6 +110,7 @@ class LabelScorer(LabelPrompts):
         shared = _common_prefix_length([q.ids for q in queries]) if self.reuse_prefix else 0
         prefix = self._prefix(queries[0].ids[:shared], len(prompts) > 1) if shared else None
         shared = prefix[1] if prefix else 0
+        self.prompt_tokens += sum(len(q.ids) for q in queries)
         totals = np.zeros((len(prompts), len(self.label_ids)))
         lengths = [len(q.ids) - shared for q in queries]
         # The expanded prefix cache counts too: each row of a batch holds a copy of it.

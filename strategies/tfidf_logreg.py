@@ -47,6 +47,7 @@ class TfidfLogreg:
     uses_training_rows = True
     resources = Resources(gpus=0, cpus=1, memory_gib=1, model_memory_multiple=0)
     inference_variants = ()  # only its own way of predicting (harness/inference.py)
+    runs_strategies = ()  # runs no other strategy (harness/strategy.py)
 
     def __init__(self, config: TfidfLogregConfig, context: Context):
         from sklearn.feature_extraction.text import TfidfVectorizer

@@ -105,6 +105,7 @@ class TrainedModel(WritesWithGenerator):
     resources = Resources(gpus=1, cpus=1, memory_gib=2, model_memory_multiple=4)
     # The exported weights reloaded, cast or quantized (strategies/inference.py)
     inference_variants = ("fp32", "bf16", "fp16", "int8", "nf4")
+    runs_strategies = ()  # runs no other strategy (harness/strategy.py)
 
     def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None:
         from strategies.common import only_task

@@ -57,6 +57,7 @@ class ZeroShot(WritesWithGenerator):
     uses_training_rows = False
     resources = Resources(gpus=1, cpus=1, memory_gib=1.5, model_memory_multiple=1.5)
     inference_variants = ()  # only its own way of predicting (harness/inference.py)
+    runs_strategies = ()  # runs no other strategy (harness/strategy.py)
 
     def __init__(self, config: ZeroShotConfig, context: Context):
         self.config, self.context = config, context

@@ -11,13 +11,15 @@ from harness.testing import check_strategy, run_strategy
 # Settings that keep training strategies to a few seconds on the tiny task.
 FAST = {"full-finetune": {"epochs": 1, "batch_size": 8}, "lora": {"epochs": 1, "batch_size": 8},
         "qlora": {"epochs": 1, "batch_size": 8}, "few-shot": {"trials": 2},
-        "instruction-tuned": {"batch_size": 8}}
+        "instruction-tuned": {"batch_size": 8},
+        # A teacher without a model: the contract passes a tiny model for the student only.
+        "distill": {"teacher": "tfidf-logreg", "epochs": 1, "batch_size": 8}}
 
 
 # Every registered strategy on every task kind it declares; the kinds of the built-ins are
 # pinned here, so that a strategy cannot drop one unnoticed.
 KINDS = {"zero-shot": 2, "few-shot": 2, "full-finetune": 2, "lora": 2, "qlora": 2,
-         "instruction-tuned": 2, "tfidf-logreg": 1, "embedding-probe": 1}
+         "instruction-tuned": 2, "tfidf-logreg": 1, "embedding-probe": 1, "distill": 1}
 PAIRS = [(name, kind) for name in registry.entries()
          for kind in registry.get(name).task_kinds]
 

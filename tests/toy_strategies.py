@@ -30,6 +30,7 @@ class _Base:
     uses_training_rows = True
     resources = Resources(gpus=0, cpus=1, memory_gib=0.5, model_memory_multiple=0)
     inference_variants = ()  # only its own way of predicting (harness/inference.py)
+    runs_strategies = ()  # runs no other strategy (harness/strategy.py)
 
     def __init__(self, config, context):
         self.k = context.task.num_labels

@@ -35,6 +35,7 @@ class NaiveBayes:
     # What one cell needs: no GPU, one core, a little memory (no pretrained model to hold).
     resources = Resources(gpus=0, cpus=1, memory_gib=0.5, model_memory_multiple=0)
     inference_variants = ()  # only its own way of predicting (harness/inference.py)
+    runs_strategies = ()  # runs no other strategy (harness/strategy.py)
 
     def __init__(self, config: NaiveBayesConfig, context: Context):
         from sklearn.feature_extraction.text import CountVectorizer

@@ -39,6 +39,7 @@ class StylePreamble:
     # The decoder and its activations while writing: ~1.5x its weight files, on one GPU.
     resources = Resources(gpus=1, cpus=1, memory_gib=1, model_memory_multiple=1.5)
     inference_variants = ()  # only its own way of predicting (harness/inference.py)
+    runs_strategies = ()  # runs no other strategy (harness/strategy.py)
 
     def __init__(self, config: StylePreambleConfig, context: Context):
         self.model, self.tokenizer = load_decoder(context)

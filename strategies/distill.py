@@ -1,0 +1,251 @@
+"""distill: a teacher (any other registered strategy, few-shot on the decoder preset by default)
+labels the training rows; a small encoder, the student, is fully fine-tuned on those labels,
+soft (the teacher's probabilities) or hard (its argmax), and alone predicts.
+
+    harness run -s distill -t agnews
+    harness run -s distill -t agnews -c distill.teacher=tfidf-logreg -c distill.soft_labels=false
+    harness run -s distill -t agnews -c distill.teacher=zero-shot \
+        --model decoder=HuggingFaceTB/SmolLM2-360M-Instruct --model encoder=minilm-l6
+
+The student never sees a gold label: it trains on the teacher's labels only. The teacher sees
+the gold training labels only as it would on its own (few-shot draws its demonstrations from
+them; a trained teacher fits on them); distill reads them once more, to report the teacher's
+accuracy on the rows it labelled. The teacher runs on the model `--model` gives its kind (the
+decoder preset by default), the student on the encoder's; both, and the teacher's code, are part
+of the cell's key (`runs_strategies`), so a change to either recomputes the cell.
+
+Everything the teacher costs (loading, fitting, labelling) is inside the cell's fit_s; the
+footprint reports that share as `teacher_label_s`, with the teacher's quality and the student's
+agreement with it on the training rows.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from harness.data import Split
+from harness.errors import HarnessError
+from harness.resources import Resources
+from harness.settings import above, at_least, check
+from harness.strategy import NO_TRAINING_ROWS, Context, Footprint, Predictions
+from harness.tasks import Task
+from strategies.common import only_task, torch_footprint
+from strategies.training import check_training_settings
+
+NAME = "distill"
+
+
+@dataclass
+class DistillConfig:
+    teacher: str = "few-shot"  # any registered classification strategy but distill itself
+    # JSON object of the teacher's settings, e.g. '{"k_per_class": 2}'; its defaults otherwise
+    teacher_config: str = "{}"
+    # How many of the teacher's trials (few-shot: demonstration draws) label the rows, their
+    # probabilities averaged; each is a full pass over the training rows
+    teacher_trials: int = 1
+    soft_labels: bool = True  # train on the teacher's probabilities; false: on its argmax
+    # The teacher's probabilities p become p ** (1 / temperature), renormalised: above 1 softer
+    # targets (more of the teacher's ranking of wrong labels), below 1 sharper
+    temperature: float = 1.0
+    # The student's training, as full-finetune's defaults
+    epochs: float = 3.0  # passes over the training rows
+    learning_rate: float = 1e-4  # peak AdamW learning rate; small encoders like a high one
+    batch_size: int = 16  # training examples per optimizer step
+    max_length: int = 128  # tokens per example; AG News articles fit
+    warmup_ratio: float = 0.1  # share of steps with a linear warm-up
+    weight_decay: float = 0.01
+    group_by_length: bool = True  # batches of similar lengths pad less (see full-finetune)
+    bf16: bool = False  # bf16 autocast (see full-finetune)
+
+    def __post_init__(self):
+        check_training_settings(self)
+        at_least(self, 1, "max_length", "teacher_trials")
+        above(self, 0, "temperature")
+        teacher_class(self)
+        teacher_settings(self)
+
+
+def teacher_class(config: DistillConfig) -> type:
+    """The teacher's strategy class, or a SettingError naming what would be valid."""
+    from harness import registry
+    from harness.errors import did_you_mean
+
+    known = registry.entries()
+    check(config, "teacher", config.teacher != NAME,
+          "another strategy: a student cannot teach itself")
+    check(config, "teacher", config.teacher in known,
+          f"a registered strategy{did_you_mean(config.teacher, set(known) - {NAME})}")
+    cls = registry.get(config.teacher)
+    check(config, "teacher", "classification" in cls.task_kinds,
+          "a strategy that classifies (see `harness list strategies`)")
+    return cls
+
+
+def teacher_settings(config: DistillConfig):
+    """The teacher's config: its defaults with `teacher_config` applied."""
+    from harness.strategy import make_config
+
+    try:
+        overrides = json.loads(config.teacher_config)
+    except json.JSONDecodeError:
+        overrides = None
+    check(config, "teacher_config", isinstance(overrides, dict),
+          'a JSON object of the teacher\'s settings, e.g. {"trials": 1}')
+    cls = teacher_class(config)
+    try:
+        return make_config(cls, overrides)
+    except HarnessError as error:
+        check(config, "teacher_config", False,
+              f"settings '{cls.name}' accepts ({error.message.removeprefix('-c ')})")
+
+
+class Distill:
+    name = NAME
+    description = "A teacher strategy labels the training rows; a small encoder learns its labels."
+    config_class = DistillConfig
+    task_kinds = ("classification",)
+    model_kind = "encoder"  # the student's; the teacher's is its own kind's (--model KIND=...)
+    backends = ("hf",)
+    devices = ("cuda", "cpu")
+    multi_task = False
+    trials = 1
+    deterministic = False  # the seed draws the teacher's demonstrations and the student's batches
+    uses_training_rows = True
+    # The teacher (few-shot: the 135M decoder, ~0.55 GB in float32, and its scoring) within
+    # memory_gib; the student's full fine-tuning in the multiple of its weight files.
+    resources = Resources(gpus=1, cpus=1, memory_gib=3, model_memory_multiple=4)
+    # The exported student reloaded, cast or quantized (strategies/inference.py)
+    inference_variants = ("fp32", "bf16", "fp16", "int8", "nf4")
+    # The teacher: its code and model are part of the cell's identity (harness/plan.py)
+    runs_strategies = ("teacher",)
+
+    def __init__(self, config: DistillConfig, context: Context):
+        from strategies.encoder import load_classifier
+
+        self.config, self.context = config, context
+        self.student, self.tokenizer = load_classifier(context)
+        self.student.to(context.device)
+        self.teacher_report: dict = {}
+        self.train_texts: tuple = ()
+        self.teacher_labels = np.zeros(0, dtype=np.int64)
+        self.agreement: float | None = None
+
+    def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None:
+        """The teacher labels the training rows and is freed; the student trains on the labels."""
+        from strategies.soft_labels import one_hot, train_on_distributions
+
+        task, train = only_task(tasks)
+        if not len(train):
+            raise HarnessError("distill needs training rows for its teacher to label")
+        # Timed here, an exception to "the runner times": it sees fit as a whole, and the
+        # teacher's share of it is what distill is compared on.
+        started = time.perf_counter()
+        probs, predict_s = self._label(task, train)
+        _free_memory(self.context.device)  # the teacher's, before the student trains
+        label_s = time.perf_counter() - started
+        self.train_texts, self.teacher_labels = train.texts, probs.argmax(axis=1)
+        targets = probs if self.config.soft_labels else one_hot(probs)
+        train_on_distributions(self.student, self.tokenizer, train.texts, targets, self.config,
+                               self.context)
+        spec = self.context.strategy_models.get("teacher")
+        self.teacher_report = {
+            "teacher": self.config.teacher, "teacher_model": spec.name if spec else None,
+            "soft_labels": self.config.soft_labels, "teacher_label_s": label_s,
+            "teacher_predict_s": predict_s, "teacher_rows_labelled": len(train),
+            # Against the gold labels the student never sees: the teacher's quality on the
+            # rows it labelled, what the student learns from
+            "teacher_train_accuracy": float((self.teacher_labels == train.labels).mean()),
+            # Mean top probability of the teacher's distributions: how soft its labels are
+            "teacher_mean_confidence": float(probs.max(axis=1).mean())}
+
+    def _label(self, task: Task, train: Split) -> tuple[np.ndarray, float]:
+        """The teacher's distributions over the labels of the training rows (averaged over its
+        trials), and the seconds its predictions took. The teacher lives only in this call."""
+        from strategies.soft_labels import teacher_distribution
+
+        cls = teacher_class(self.config)
+        teacher = cls(teacher_settings(self.config), self._teacher_context(cls))
+        teacher.fit([(task, train if cls.uses_training_rows else NO_TRAINING_ROWS)])
+        teacher.prepare()
+        started = time.perf_counter()
+        texts = list(train.texts)
+        probs = np.mean([teacher_distribution(teacher.predict(texts, task, trial).scores,
+                                              self.config.temperature)
+                         for trial in range(min(int(teacher.trials),
+                                                self.config.teacher_trials))], axis=0)
+        predict_s = time.perf_counter() - started
+        del teacher
+        return probs, predict_s
+
+    def _teacher_context(self, cls) -> Context:
+        """The cell's task, seed and device (the CPU if the teacher cannot use the cell's), the
+        teacher's own model and default backend, and a scratch folder of its own."""
+        device = self.context.device if self.context.device in cls.devices else "cpu"
+        work_dir = self.context.work_dir / "teacher"
+        work_dir.mkdir(parents=True, exist_ok=True)
+        return Context(self.context.task, self.context.strategy_models.get("teacher"),
+                       self.context.seed, device, work_dir, cls.backends[0])
+
+    @classmethod
+    def load_inference(cls, config: DistillConfig, context: Context, folder: Path,
+                       variant: str):
+        """The exported student in the variant, ready to predict (its teacher long gone)."""
+        from strategies.encoder import load_tokenizer
+        from strategies.inference import load_classifier_variant
+
+        loaded = cls.__new__(cls)
+        loaded.config, loaded.context = config, context
+        loaded.student = load_classifier_variant(context, folder, variant)
+        loaded.tokenizer = load_tokenizer(context)
+        loaded.teacher_report, loaded.train_texts, loaded.agreement = {}, (), None
+        return loaded
+
+    def prepare(self) -> None:
+        """Nothing one-off: the trained student predicts as it is."""
+
+    def predict(self, texts: Sequence[str], task: Task, trial: int = 0) -> Predictions:
+        from strategies.encoder import classify
+
+        return classify(self.student, self.tokenizer, texts, self.config.max_length)
+
+    def footprint(self) -> Footprint:
+        """The student's parameters, and what the teacher did for it."""
+        return torch_footprint(self.student, **self.teacher_report,
+                               teacher_student_agreement_train=self._agreement())
+
+    def _agreement(self) -> float | None:
+        """Share of training rows the student labels as the teacher did: how well it imitated.
+        Computed on first asking, outside fit, like any evaluation: no part of the method."""
+        if self.agreement is None and len(self.train_texts):
+            student = self.predict(self.train_texts, self.context.task).labels
+            self.agreement = float((student == self.teacher_labels).mean())
+        return self.agreement
+
+    def export(self, folder: Path) -> None:
+        """The student's weights, and teacher.json: which teacher labelled its training rows."""
+        from strategies.inference import save_model
+
+        save_model(self.student, folder)
+        spec = self.context.strategy_models.get("teacher")
+        described = {"teacher": self.config.teacher,
+                     "teacher_config": json.loads(self.config.teacher_config),
+                     "teacher_model": spec.name if spec else None,
+                     "teacher_model_source": spec.source if spec else None,
+                     "soft_labels": self.config.soft_labels,
+                     "temperature": self.config.temperature}
+        (folder / "teacher.json").write_text(json.dumps(described, indent=1))
+
+
+def _free_memory(device: str) -> None:
+    gc.collect()
+    if device == "cuda":
+        import torch
+
+        torch.cuda.empty_cache()
