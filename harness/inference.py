@@ -19,8 +19,8 @@ VARIANTS = {
     "fp32": "float32 weights, reloaded from what the cell exported (adapters kept apart)",
     "bf16": "bfloat16 weights and activations",
     "fp16": "float16 weights and activations (CUDA only)",
-    "int8": "8-bit weights of the Linear layers: dynamic int8 (torch.ao) on CPU, bitsandbytes "
-            "LLM.int8() on CUDA; the classification head stays in float32",
+    "int8": "8-bit weights of the Linear layers: dynamic int8 (torch.ao, per-channel scales) on "
+            "CPU, bitsandbytes LLM.int8() on CUDA; the classification head stays in float32",
     "nf4": "4-bit NormalFloat weights of the Linear layers (bitsandbytes), float32 head",
     "merged": "LoRA adapters merged into the base weights (one matrix per layer), float32",
 }

@@ -63,14 +63,16 @@ def placed(model, variant: str, device: str):
 
 
 def quantize_linear_int8(model):
-    """Dynamic int8 of every Linear layer but the head's (torch.ao; torchao's replacement does
-    not run these on CPU without its C++ kernels)."""
-    from torch.ao.quantization import quantize_dynamic
+    """Dynamic int8 of every Linear layer but the head's (torch.ao), one scale per output
+    channel: as fast as one per tensor on this CPU and closer to float32 (MiniLM-L6, 512 AG News
+    rows: 0.90 of predictions unchanged vs 0.82 with an untrained head's near-ties); faster here
+    than torchao 0.18's int8 (bench/int8_backends.py)."""
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
-    names = {name for name, module in model.named_modules()
-             if isinstance(module, torch.nn.Linear)
-             and not set(name.split(".")) & set(HEAD_MODULES)}
-    return quantize_dynamic(model, qconfig_spec=names, dtype=torch.qint8)
+    spec = {name: per_channel_dynamic_qconfig for name, module in model.named_modules()
+            if isinstance(module, torch.nn.Linear)
+            and not set(name.split(".")) & set(HEAD_MODULES)}
+    return quantize_dynamic(model, qconfig_spec=spec, dtype=torch.qint8)
 
 
 def load_classifier_variant(context: Context, folder: Path, variant: str):
