@@ -277,7 +277,7 @@ def selection_table(records: list[dict]) -> list[str]:
                   "---:|---:|"]
         for run, row in zip(figures["runs"], rows):
             config = row["config"]
-            cached = row.get("footprint_prefix_cached_share")
+            cached = row.get("footprint_prefix_cache_share")
             lines.append(
                 f"| `{run['command']}` | {config.get('selector', 'random')} | "
                 f"{config.get('order', 'random')} | "
@@ -292,6 +292,47 @@ def selection_table(records: list[dict]) -> list[str]:
                 lines.append(f"\n{a['config']['selector']} minus random: {pair['diff']:+.3f} "
                              f"[{pair['low']:+.3f}, {pair['high']:+.3f}], paired over the same "
                              f"rows and trials (p = {pair['p']:.3f}).")
+        lines.append("")
+    return lines[:-1]
+
+
+def distill_table(records: list[dict]) -> list[str]:
+    """The student against its teacher run on its own (bench/run_summary.py)."""
+    lines = []
+    for record in records:
+        figures, rows = record["figures"], record["figures"]["records"]
+        commands = "; ".join(f"`{run['command']}`" for run in figures["runs"])
+        lines += [f"{commands}:", "", "| model | accuracy [95% CI] | what it costs to make | "
+                  "examples/s | USD per 1,000 predictions |", "|---|---:|---:|---:|---:|"]
+        for row in rows:
+            if row["status"] != "ok":
+                continue
+            name = f"{row['strategy']} · {row.get('inference') or 'default'}"
+            made = f"fit {row['fit_s']:.0f} s"
+            if row.get("footprint_teacher"):
+                made += (f" (teacher {row['footprint_teacher']} labelling "
+                         f"{row['footprint_teacher_rows_labelled']} rows: "
+                         f"{row['footprint_teacher_label_s']:.0f} s, its accuracy on them "
+                         f"{row['footprint_teacher_train_accuracy']:.3f})")
+            lines.append(f"| {name} | {row['accuracy']:.3f} [{row['accuracy_ci_low']:.3f}, "
+                         f"{row['accuracy_ci_high']:.3f}] | {made} | "
+                         f"{row['throughput_eps']:.1f} | "
+                         f"{row['predict_cost_usd_per_1k']:.5f} |")
+            if row.get("footprint_teacher"):
+                per_1k = (row["usd_per_hour"] / 3600 * row["footprint_teacher_predict_s"] * 1000
+                          / row["footprint_teacher_rows_labelled"])
+                lines.append(f"| its teacher, labelling | {row['footprint_teacher_train_accuracy']:.3f} "
+                             f"on the training rows |  | "
+                             f"{row['footprint_teacher_rows_labelled'] / row['footprint_teacher_predict_s']:.1f} "
+                             f"| {per_1k:.5f} |")
+        by_key = {row["key"]: row for row in rows}
+        for pair in figures["paired"]:
+            a, b = by_key[pair["a"]], by_key[pair["b"]]
+            if a["strategy"] == "distill" and a.get("inference") in (None, "default") \
+                    and b["strategy"] != "distill":
+                lines.append(f"\nStudent minus {b['strategy']}: {pair['diff']:+.3f} "
+                             f"[{pair['low']:+.3f}, {pair['high']:+.3f}], paired over the same "
+                             f"rows (p = {pair['p']:.3f}).")
         lines.append("")
     return lines[:-1]
 
@@ -330,7 +371,7 @@ TABLES = {"lm_eval_compare": lm_eval_table, "finetune_compare": finetune_table,
           "learning_curve": learning_curve_table, "projection": projection_table,
           "executor_compare": executor_table, "ray_node_loss": node_loss_table,
           "inference_variants": variants_table, "demo_selection": selection_table,
-          "int8_backends": int8_table}
+          "int8_backends": int8_table, "distill": distill_table}
 
 
 def provenance(record: dict, path: Path) -> str:

@@ -27,7 +27,8 @@ from artifact import environment, write_artifact
 
 BIN = Path(sys.executable).parent
 FIELDS = ("task", "strategy", "model", "seed", "status", "error", "inference", "inference_of",
-          "n_train", "n_eval", "eval_fingerprint", "accuracy", "accuracy_ci_low", "accuracy_ci_high", "macro_f1",
+          "labels", "n_train", "n_eval", "eval_fingerprint", "accuracy", "accuracy_ci_low",
+          "accuracy_ci_high", "macro_f1",
           "accuracy_delta", "accuracy_delta_ci_low", "accuracy_delta_ci_high",
           "prediction_agreement", "fit_s", "load_s", "conversion_s", "predict_s", "trials",
           "latency_p50_ms", "latency_p95_ms", "throughput_eps", "rss_above_baseline_bytes",

@@ -75,15 +75,34 @@ class PhaseMemory:
         self._stop.set()
         self._thread.join()
 
-    def record(self, phases=PHASES) -> dict:
+    def release(self) -> int:
+        """Free what nothing refers to any more and hand the allocator's free pages back to the
+        system (glibc keeps freed heap memory in the process otherwise, so a later phase's
+        peak would include an earlier one's); the RSS after it."""
+        import ctypes
+        import gc
+
+        gc.collect()
+        if self.device == "cuda":
+            import torch
+
+            torch.cuda.empty_cache()
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):  # not glibc: RSS stays an upper bound
+            pass
+        return self._rss()
+
+    def record(self, phases=PHASES, baseline_bytes: int | None = None) -> dict:
         """The figures of these phases (an inference variant's are `<variant>_load`, ...,
-        reported under their last word)."""
+        reported under their last word), above the process's baseline or the one given."""
+        baseline = self.baseline_bytes if baseline_bytes is None else baseline_bytes
         peaks = {name.rsplit("_", 1)[-1]: v for name, v in self.peaks.items() if name in phases}
         cuda = {name.rsplit("_", 1)[-1]: v for name, v in self.cuda.items() if name in phases}
-        peak = max(peaks.values(), default=self.baseline_bytes)  # prepare() included:
+        peak = max(peaks.values(), default=baseline)  # prepare() included:
         # what an engine reserves there stays held while predicting
-        out = {"rss_baseline_bytes": self.baseline_bytes, "rss_peak_bytes": peak,
-               "rss_above_baseline_bytes": max(0, peak - self.baseline_bytes)}
+        out = {"rss_baseline_bytes": baseline, "rss_peak_bytes": peak,
+               "rss_above_baseline_bytes": max(0, peak - baseline)}
         out.update({f"rss_peak_{name}_bytes": value for name, value in peaks.items()})
         if cuda:
             out["cuda_peak_allocated_bytes"] = max(a for a, _ in cuda.values())

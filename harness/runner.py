@@ -146,12 +146,9 @@ def _measure_phases(cell: Cell, work_dir: Path, memory) -> dict:
                 "pred_scores": [[np.asarray(run.scores, dtype=np.float64) for run in runs]
                                 for runs in predictions]}
     if cell.inference:  # each loads the export itself: the fitted model's memory is not theirs
-        import gc
-
         from harness.variants import measure_variants
 
         del strategy
-        gc.collect()
         measured["variants"] = measure_variants(cell, work_dir / "export", work_dir, memory)
     return measured
 

@@ -10,7 +10,6 @@ its predictions compare with the cell's own, paired over the same rows.
 
 from __future__ import annotations
 
-import gc
 import traceback
 from pathlib import Path
 
@@ -20,15 +19,20 @@ from harness import stats
 
 
 def measure_variants(cell, export: Path, work_dir: Path, memory) -> list[dict]:
+    """Each variant's outcome. Its memory is counted from the RSS left once everything before
+    it was released (`rss_baseline_bytes`), so that it is the variant's own: its weights, its
+    activations, what converting it took."""
     outcomes = []
     for variant in cell.inference:
-        outcomes.append({"inference": variant,
-                         **_measure_one(cell, variant, export, work_dir, memory)})
-        gc.collect()
+        baseline = memory.release()
+        outcomes.append({"inference": variant, **_measure_one(cell, variant, export, work_dir,
+                                                              memory, baseline)})
+    memory.release()
     return outcomes
 
 
-def _measure_one(cell, variant: str, export: Path, work_dir: Path, memory) -> dict:
+def _measure_one(cell, variant: str, export: Path, work_dir: Path, memory,
+                 baseline: int) -> dict:
     from harness.inference import VariantUnavailable
     from harness.measure import stopwatch
     from harness.resources import model_bytes
@@ -58,7 +62,7 @@ def _measure_one(cell, variant: str, export: Path, work_dir: Path, memory) -> di
                 "traceback": traceback.format_exc()[-4000:]}
     # What a deployment stores: the export, and the base model when adapters stay apart
     needs_base = footprint["base_weight_bytes"] is not None
-    return {"status": "ok", **timings, **latency, **footprint, **memory.record(phases),
+    return {"status": "ok", **timings, **latency, **footprint, **memory.record(phases, baseline),
             "artifact_bytes": artifact_bytes,
             "disk_bytes": artifact_bytes + (model_bytes(cell.model) if needs_base else 0),
             "predict_s": predict_s, "trials": len(labels), "pred_labels": labels,
