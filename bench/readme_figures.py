@@ -272,26 +272,26 @@ def selection_table(records: list[dict]) -> list[str]:
     for record in records:
         figures, rows = record["figures"], record["figures"]["records"]
         by_key = {row["key"]: row for row in rows}
-        lines += ["| run | selector | order | demonstrations per prompt | accuracy [95% CI] | "
-                  "examples/s | prompt tokens from a cached prefix |", "|---|---|---|---:|---:|"
-                  "---:|---:|"]
-        for run, row in zip(figures["runs"], rows):
-            config = row["config"]
-            cached = row.get("footprint_prefix_cache_share")
+        commands = "; ".join(f"`{run['command']}`" for run in figures["runs"])
+        lines += [f"{commands}:", "", "| selector | order | calibrated | demonstrations per "
+                  "prompt | trials | accuracy [95% CI] | examples/s | prompt tokens spared by a "
+                  "kept prefix |", "|---|---|---|---:|---:|---:|---:|---:|"]
+        for row in sorted(rows, key=lambda r: (r["config"]["selector"], r["accuracy"])):
+            config, cached = row["config"], row.get("footprint_prefix_cache_share")
             lines.append(
-                f"| `{run['command']}` | {config.get('selector', 'random')} | "
-                f"{config.get('order', 'random')} | "
-                f"{config['k_per_class'] * len(row.get('labels') or [0] * 4)} | "
+                f"| {config['selector']} | {config['order']} | "
+                f"{'yes' if config['calibrate'] else 'no'} | "
+                f"{config['k_per_class'] * len(row['labels'])} | {row['trials']} | "
                 f"{row['accuracy']:.3f} [{row['accuracy_ci_low']:.3f}, "
                 f"{row['accuracy_ci_high']:.3f}] | {row['throughput_eps']:.2f} | "
                 f"{'-' if cached is None else f'{cached:.0%}'} |")
         for pair in figures["paired"]:
             a, b = by_key[pair["a"]], by_key[pair["b"]]
-            if a["config"].get("selector", "random") != "random" and \
-                    b["config"].get("selector", "random") == "random":
-                lines.append(f"\n{a['config']['selector']} minus random: {pair['diff']:+.3f} "
-                             f"[{pair['low']:+.3f}, {pair['high']:+.3f}], paired over the same "
-                             f"rows and trials (p = {pair['p']:.3f}).")
+            if a["config"]["selector"] != "random" and b["config"]["selector"] == "random":
+                calibrated = "calibrated" if b["config"]["calibrate"] else "uncalibrated"
+                lines.append(f"\n{a['config']['selector']} minus {calibrated} random: "
+                             f"{pair['diff']:+.3f} [{pair['low']:+.3f}, {pair['high']:+.3f}], "
+                             f"paired over the same rows and trials (p = {pair['p']:.3g}).")
         lines.append("")
     return lines[:-1]
 
@@ -311,7 +311,7 @@ def distill_table(records: list[dict]) -> list[str]:
             made = f"fit {row['fit_s']:.0f} s"
             if row.get("footprint_teacher"):
                 made += (f" (teacher {row['footprint_teacher']} labelling "
-                         f"{row['footprint_teacher_rows_labelled']} rows: "
+                         f"{row['footprint_teacher_rows_labelled']:.0f} rows: "
                          f"{row['footprint_teacher_label_s']:.0f} s, its accuracy on them "
                          f"{row['footprint_teacher_train_accuracy']:.3f})")
             lines.append(f"| {name} | {row['accuracy']:.3f} [{row['accuracy_ci_low']:.3f}, "
