@@ -96,7 +96,7 @@ def test_ctrl_c_cancels_running_cells_keeps_finished_ones_and_releases_claims(
         time.sleep(0.5)
     time.sleep(1.0)
     run.send_signal(signal.SIGINT)
-    stdout, stderr = run.communicate(timeout=60)
+    stdout, stderr = run.communicate(timeout=180)  # a loaded machine stops cells slowly
     assert run.returncode == 130, stdout + stderr
     assert "interrupted: 2 cells finished and kept, 2 cancelled" in stderr
     records = [json.loads(p.read_text()) for p in out.glob("*.json")]
