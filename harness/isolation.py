@@ -74,9 +74,16 @@ def _run_child(function, argument, log_path: str, timeout_s: float | None,
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(target=_child, daemon=True, args=(
         function, argument, sender, os.getpid(), log_path, placement))
+    if _STOPPED.is_set():
+        return {"status": "failed", "error": "cancelled: the run was interrupted"}
+    # A spawn start can take seconds on a loaded machine (it waits for the child to read its
+    # cell); a stop_all in that time must still reach this process.
     process.start()
     with _LOCK:
         _LIVE.add(process)
+        stopped = _STOPPED.is_set()
+    if stopped:
+        process.kill()
     sender.close()
     outcome = None
     try:
@@ -106,14 +113,22 @@ def _run_child(function, argument, log_path: str, timeout_s: float | None,
 
 _LIVE: set = set()  # cell processes running now, in any thread
 _LOCK = threading.Lock()
+_STOPPED = threading.Event()  # set by stop_all until allow_cells: no cell process may run
 
 
 def stop_all() -> None:
-    """Kill every cell process this process runs (an interrupted run)."""
+    """Kill every cell process this process runs, and any that a thread starts after this,
+    until `allow_cells()` (an interrupted run: its threads end once their cells are gone)."""
     with _LOCK:
+        _STOPPED.set()
         live = list(_LIVE)
     for process in live:
         process.kill()
+
+
+def allow_cells() -> None:
+    """After an interrupted run's threads have ended: the next run may start cells again."""
+    _STOPPED.clear()
 
 
 def _log_end(log: Path) -> str | None:

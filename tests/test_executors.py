@@ -7,12 +7,14 @@ import signal
 import subprocess
 import sys
 import time
+from multiprocessing.context import SpawnProcess
 from pathlib import Path
 
 import pytest
 
 from harness.errors import HarnessError
 from harness.execution import Execution
+from harness.isolation import allow_cells, run_isolated, stop_all
 from harness.plan import build_cells
 from harness.resources import GIB, Resources, parse_overrides, request_for
 from harness.runner import run_cells
@@ -83,7 +85,8 @@ def test_ctrl_c_cancels_running_cells_keeps_finished_ones_and_releases_claims(
         f"import sys; sys.path.insert(0, {str(REPO / 'tests')!r})\n"
         "import toy_strategies\nfrom harness import registry\n"
         "registry.register(toy_strategies.ReportsPlacement)\n")
-    env = {**os.environ, "PYTHONPATH": str(plugin), "TOY_FIT_SLEEP_S": "600"}
+    env = {**os.environ, "PYTHONPATH": str(plugin), "TOY_FIT_SLEEP_S": "600",
+           "PYTHONFAULTHANDLER": "1"}
     out = tmp_path / "results"
     run = subprocess.Popen(
         [sys.executable, "-m", "harness.cli", "run", "-s", "tfidf-logreg,toy-reports-placement",
@@ -96,12 +99,45 @@ def test_ctrl_c_cancels_running_cells_keeps_finished_ones_and_releases_claims(
         time.sleep(0.5)
     time.sleep(1.0)
     run.send_signal(signal.SIGINT)
-    stdout, stderr = run.communicate(timeout=180)  # a loaded machine stops cells slowly
+    try:
+        stdout, stderr = run.communicate(timeout=180)  # a loaded machine stops cells slowly
+    except subprocess.TimeoutExpired:
+        run.send_signal(signal.SIGABRT)  # faulthandler prints where each thread waits
+        stdout, stderr = run.communicate(timeout=60)
+        pytest.fail(f"the interrupted run did not end:\n{stdout[-3000:]}\n{stderr[-12000:]}")
     assert run.returncode == 130, stdout + stderr
     assert "interrupted: 2 cells finished and kept, 2 cancelled" in stderr
     records = [json.loads(p.read_text()) for p in out.glob("*.json")]
     assert sorted(r["strategy"] for r in records) == ["tfidf-logreg"] * 2
     assert not list(out.glob("*.claim"))
+
+
+def test_a_cell_process_starting_while_the_run_stops_is_stopped_too(monkeypatch):
+    """Ctrl-C can land while a pool thread is still starting its cell's process (seconds, on a
+    loaded machine): that process must not live on, holding the run open."""
+    started = time.monotonic()
+    stop_all()
+    try:
+        before_start = run_isolated(time.sleep, 600)
+    finally:
+        allow_cells()
+    original = SpawnProcess.start
+
+    def start_then_stop(process):
+        original(process)
+        stop_all()  # the stop arrives before the process is registered
+
+    monkeypatch.setattr(SpawnProcess, "start", start_then_stop)
+    try:
+        during_start = run_isolated(time.sleep, 600)
+    finally:
+        allow_cells()
+    monkeypatch.undo()
+    assert time.monotonic() - started < 60
+    assert (before_start["status"], before_start["error"]) == (
+        "failed", "cancelled: the run was interrupted")
+    assert during_start["status"] == "failed" and "SIGKILL" in during_start["error"]
+    assert run_isolated(dict, {"status": "ok"}) == {"status": "ok"}  # the next run starts cells
 
 
 def test_a_request_follows_the_declaration_the_device_and_the_overrides(data_dir):

@@ -14,7 +14,7 @@ from concurrent import futures
 
 from harness.errors import HarnessError
 from harness.execution import CellJob, Execution
-from harness.isolation import Placement, stop_all
+from harness.isolation import Placement, allow_cells, stop_all
 
 
 class Serial:
@@ -29,6 +29,7 @@ class Serial:
         return self
 
     def __exit__(self, *exc):
+        allow_cells()
         return False
 
     def plan(self, cells: list) -> list:
@@ -83,7 +84,10 @@ class LocalPool:
         return self
 
     def __exit__(self, *exc):
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        try:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+        finally:
+            allow_cells()
         return False
 
     def plan(self, cells: list) -> list:
