@@ -133,6 +133,15 @@ def stopwatch(into: dict, key: str, device: str):
     into[key] = into.get(key, 0.0) + time.perf_counter() - start
 
 
+def predict_trials(strategy, texts, task, device: str) -> tuple[list, list, float]:
+    """Every trial's labels and scores for `texts` (as arrays), and the seconds they took."""
+    timing: dict = {}
+    with stopwatch(timing, "predict_s", device):
+        runs = [strategy.predict(list(texts), task, trial) for trial in range(int(strategy.trials))]
+    return ([np.asarray(run.labels, dtype=np.int64) for run in runs],
+            [np.asarray(run.scores, dtype=np.float64) for run in runs], timing["predict_s"])
+
+
 def sync_device(device: str) -> None:
     if device == "cuda":
         import torch

@@ -138,13 +138,10 @@ def _measure_phases(cell: Cell, work_dir: Path, memory) -> dict:
         return _measure_generation(cell, strategy, timings, artifact_bytes, memory)
     with memory.phase("predict"):
         latency = _latency(strategy, cell)
-        predictions, predict_s = _predict_all(strategy, cell)
+        labels, scores, predict_s = _predict_all(strategy, cell)
     measured = {**timings, **latency, **_footprint(strategy), "artifact_bytes": artifact_bytes,
                 "trials": int(strategy.trials), "predict_s_per_task": predict_s,
-                "pred_labels": [[np.asarray(run.labels, dtype=np.int64) for run in runs]
-                                for runs in predictions],
-                "pred_scores": [[np.asarray(run.scores, dtype=np.float64) for run in runs]
-                                for runs in predictions]}
+                "pred_labels": labels, "pred_scores": scores}
     if cell.inference:  # each loads the export itself: the fitted model's memory is not theirs
         from harness.variants import measure_variants
 
@@ -232,19 +229,13 @@ def _latency(strategy, cell: Cell) -> dict:
                       device=cell.device)
 
 
-def _predict_all(strategy, cell: Cell):
-    """Every trial's predictions of every evaluated task, and each task's seconds."""
-    from harness.measure import stopwatch
+def _predict_all(strategy, cell: Cell) -> tuple[list, list, list]:
+    """Every evaluated task's labels and scores per trial, and each task's seconds."""
+    from harness.measure import predict_trials
 
-    predictions, predict_s = [], []
-    for task, _, evaluation in cell.evaluations:
-        timing: dict = {}
-        texts = list(evaluation.texts)
-        with stopwatch(timing, "predict_s", cell.device):
-            predictions.append([strategy.predict(texts, task, trial)
-                                for trial in range(int(strategy.trials))])
-        predict_s.append(timing["predict_s"])
-    return predictions, predict_s
+    runs = [predict_trials(strategy, evaluation.texts, task, cell.device)
+            for task, _, evaluation in cell.evaluations]
+    return [run[0] for run in runs], [run[1] for run in runs], [run[2] for run in runs]
 
 
 def _records(job: CellJob, outcome: dict, started: float) -> list[tuple]:

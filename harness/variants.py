@@ -34,7 +34,7 @@ def measure_variants(cell, export: Path, work_dir: Path, memory) -> list[dict]:
 def _measure_one(cell, variant: str, export: Path, work_dir: Path, memory,
                  baseline: int) -> dict:
     from harness.inference import VariantUnavailable
-    from harness.measure import stopwatch
+    from harness.measure import predict_trials, stopwatch
     from harness.resources import model_bytes
     from harness.runner import _export, _footprint, _latency
     from harness.strategy import Context
@@ -54,7 +54,8 @@ def _measure_one(cell, variant: str, export: Path, work_dir: Path, memory,
         footprint = _footprint(loaded)
         with memory.phase(phases[2]):
             latency = _latency(loaded, cell)
-            labels, scores, predict_s = _predict(loaded, cell)
+            labels, scores, predict_s = predict_trials(loaded, cell.eval.texts, cell.task,
+                                                       cell.device)
     except VariantUnavailable as why:
         return {"status": "skipped", "error": str(why)}
     except Exception as err:  # noqa: BLE001 - the variant fails, the cell's records stand
@@ -67,17 +68,6 @@ def _measure_one(cell, variant: str, export: Path, work_dir: Path, memory,
             "disk_bytes": artifact_bytes + (model_bytes(cell.model) if needs_base else 0),
             "predict_s": predict_s, "trials": len(labels), "pred_labels": labels,
             "pred_scores": scores}
-
-
-def _predict(loaded, cell) -> tuple[list, list, float]:
-    from harness.measure import stopwatch
-
-    timing: dict = {}
-    texts = list(cell.eval.texts)
-    with stopwatch(timing, "predict_s", cell.device):
-        runs = [loaded.predict(texts, cell.task, trial) for trial in range(int(loaded.trials))]
-    return ([np.asarray(run.labels, dtype=np.int64) for run in runs],
-            [np.asarray(run.scores, dtype=np.float64) for run in runs], timing["predict_s"])
 
 
 # The cell's own measurements that a variant shares (it is the same fitted model) or that
