@@ -37,13 +37,13 @@ from harness.settings import above, at_least, check
 from harness.strategy import NO_TRAINING_ROWS, Context, Footprint, Predictions
 from harness.tasks import Task
 from strategies.common import only_task, torch_footprint
-from strategies.training import check_training_settings
+from strategies.training import ClassifierTraining
 
 NAME = "distill"
 
 
 @dataclass
-class DistillConfig:
+class DistillConfig(ClassifierTraining):  # the student's training
     teacher: str = "few-shot"  # any registered classification strategy but distill itself
     # JSON object of the teacher's settings, e.g. '{"k_per_class": 2}'; its defaults otherwise
     teacher_config: str = "{}"
@@ -54,19 +54,10 @@ class DistillConfig:
     # The teacher's probabilities p become p ** (1 / temperature), renormalised: above 1 softer
     # targets (more of the teacher's ranking of wrong labels), below 1 sharper
     temperature: float = 1.0
-    # The student's training, as full-finetune's defaults
-    epochs: float = 3.0  # passes over the training rows
-    learning_rate: float = 1e-4  # peak AdamW learning rate; small encoders like a high one
-    batch_size: int = 16  # training examples per optimizer step
-    max_length: int = 128  # tokens per example; AG News articles fit
-    warmup_ratio: float = 0.1  # share of steps with a linear warm-up
-    weight_decay: float = 0.01
-    group_by_length: bool = True  # batches of similar lengths pad less (see full-finetune)
-    bf16: bool = False  # bf16 autocast (see full-finetune)
 
     def __post_init__(self):
-        check_training_settings(self)
-        at_least(self, 1, "max_length", "teacher_trials")
+        super().__post_init__()
+        at_least(self, 1, "teacher_trials")
         above(self, 0, "temperature")
         teacher_class(self)
         teacher_settings(self)

@@ -14,36 +14,25 @@ from harness.settings import at_least
 from harness.strategy import Context, Footprint
 from strategies.adapters import add_lora, base_weight_bytes, check_adapter_settings
 from strategies.common import torch_footprint
-from strategies.training import TrainedModel, check_training_settings, load_for_task
+from strategies.training import ClassifierTraining, TrainedModel, load_for_task
 
 
 @dataclass
-class LoraConfig:
+class LoraConfig(ClassifierTraining):
     r: int = 16  # rank of each adapter's update
     alpha: int = 32  # scaling numerator: the update is scaled by alpha / r
     dropout: float = 0.1  # dropout on the adapter's input
     target_modules: str = "auto"  # "auto" (per architecture), "all-linear" or "name,name,..."
-    epochs: float = 3.0  # passes over the training rows
     learning_rate: float = 1e-3  # adapters need a higher rate than full fine-tuning
-    batch_size: int = 16
-    max_length: int = 128
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    # Batches of similar lengths pad less: 0.62x the fit time of random batches at the same
-    # loss (bench/results/finetune_compare.json, 512 AG News rows, minilm-l6, CPU).
-    group_by_length: bool = True
-    # bf16 autocast: 0.66-0.77x the fit time on this CPU, losses equal to 3 decimals; off by
-    # default until its effect on accuracy is measured per task.
-    bf16: bool = False
     load_in_4bit: bool = False  # the QLoRA variant: an NF4-quantized, frozen base
     double_quant: bool = True  # with 4 bits: quantize the quantization constants too
     # Generation tasks: tokens per training example (instruction context + passage)
     max_gen_length: int = 256
 
     def __post_init__(self):  # qlora inherits these checks
-        check_training_settings(self)
+        super().__post_init__()
         check_adapter_settings(self)
-        at_least(self, 1, "max_length", "max_gen_length")
+        at_least(self, 1, "max_gen_length")
 
 
 class Lora(TrainedModel):
