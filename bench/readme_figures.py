@@ -226,6 +226,18 @@ def node_loss_table(records: list[dict]) -> list[str]:
 VARIANT_ORDER = ("default", "fp32", "bf16", "fp16", "int8", "nf4", "merged")
 
 
+def _accuracy(row: dict) -> str:
+    return _ci([row["accuracy"], row["accuracy_ci_low"], row["accuracy_ci_high"]], 3)
+
+
+def _signed(estimate: float, low: float, high: float) -> str:
+    return f"{estimate:+.3f} [{low:+.3f}, {high:+.3f}]"
+
+
+def _commands(figures: dict) -> str:
+    return "; ".join(f"`{run['command']}`" for run in figures["runs"])
+
+
 def _mib(value) -> str:
     return "-" if value is None else f"{value / 2**20:.0f}"
 
@@ -235,7 +247,7 @@ def variants_table(records: list[dict]) -> list[str]:
     lines = []
     for record in records:
         figures, rows = record["figures"], record["figures"]["records"]
-        commands = "; ".join(f"`{run['command']}`" for run in figures["runs"])
+        commands = _commands(figures)
         lines += [f"{commands}: each fitted model's own predictions (default) and its variants, "
                   "on the same evaluation rows; change and agreement paired against the default.",
                   "", "| model · variant | accuracy [95% CI] | change [95% CI] | agreement | "
@@ -250,15 +262,14 @@ def variants_table(records: list[dict]) -> list[str]:
                 lines.append(f"| {name} | {row['status']}: {row['error']} |" + " |" * 8)
                 continue
             change = ("reference" if row.get("accuracy_delta") is None else
-                      f"{row['accuracy_delta']:+.3f} [{row['accuracy_delta_ci_low']:+.3f}, "
-                      f"{row['accuracy_delta_ci_high']:+.3f}]")
+                      _signed(row["accuracy_delta"], row["accuracy_delta_ci_low"],
+                              row["accuracy_delta_ci_high"]))
             agreement = ("-" if row.get("prediction_agreement") is None
                          else f"{row['prediction_agreement']:.3f}")
             disk = row.get("disk_bytes") or row.get("artifact_bytes")
             convert = "-" if row.get("conversion_s") is None else f"{row['conversion_s']:.1f}"
             lines.append(
-                f"| {name} | {row['accuracy']:.3f} [{row['accuracy_ci_low']:.3f}, "
-                f"{row['accuracy_ci_high']:.3f}] | {change} | {agreement} | "
+                f"| {name} | {_accuracy(row)} | {change} | {agreement} | "
                 f"{row['latency_p50_ms']:.1f} / {row['latency_p95_ms']:.1f} | "
                 f"{row['throughput_eps']:.0f} | {_mib(row['rss_above_baseline_bytes'])} | "
                 f"{_mib(row.get('weight_bytes'))} | {_mib(disk)} | {convert} |")
@@ -272,7 +283,7 @@ def selection_table(records: list[dict]) -> list[str]:
     for record in records:
         figures, rows = record["figures"], record["figures"]["records"]
         by_key = {row["key"]: row for row in rows}
-        commands = "; ".join(f"`{run['command']}`" for run in figures["runs"])
+        commands = _commands(figures)
         lines += [f"{commands}:", "", "| selector | order | calibrated | demonstrations per "
                   "prompt | trials | accuracy [95% CI] | examples/s | prompt tokens spared by a "
                   "kept prefix |", "|---|---|---|---:|---:|---:|---:|---:|"]
@@ -282,15 +293,14 @@ def selection_table(records: list[dict]) -> list[str]:
                 f"| {config['selector']} | {config['order']} | "
                 f"{'yes' if config['calibrate'] else 'no'} | "
                 f"{config['k_per_class'] * len(row['labels'])} | {row['trials']} | "
-                f"{row['accuracy']:.3f} [{row['accuracy_ci_low']:.3f}, "
-                f"{row['accuracy_ci_high']:.3f}] | {row['throughput_eps']:.2f} | "
+                f"{_accuracy(row)} | {row['throughput_eps']:.2f} | "
                 f"{'-' if cached is None else f'{cached:.0%}'} |")
         for pair in figures["paired"]:
             a, b = by_key[pair["a"]], by_key[pair["b"]]
             if a["config"]["selector"] != "random" and b["config"]["selector"] == "random":
                 calibrated = "calibrated" if b["config"]["calibrate"] else "uncalibrated"
                 lines.append(f"\n{a['config']['selector']} minus {calibrated} random: "
-                             f"{pair['diff']:+.3f} [{pair['low']:+.3f}, {pair['high']:+.3f}], "
+                             f"{_signed(pair['diff'], pair['low'], pair['high'])}, "
                              f"paired over the same rows and trials (p = {pair['p']:.3g}).")
         lines.append("")
     return lines[:-1]
@@ -301,7 +311,7 @@ def distill_table(records: list[dict]) -> list[str]:
     lines = []
     for record in records:
         figures, rows = record["figures"], record["figures"]["records"]
-        commands = "; ".join(f"`{run['command']}`" for run in figures["runs"])
+        commands = _commands(figures)
         lines += [f"{commands}:", "", "| model | accuracy [95% CI] | what it costs to make | "
                   "examples/s | USD per 1,000 predictions |", "|---|---:|---:|---:|---:|"]
         for row in rows:
@@ -314,8 +324,7 @@ def distill_table(records: list[dict]) -> list[str]:
                          f"{row['footprint_teacher_rows_labelled']:.0f} rows: "
                          f"{row['footprint_teacher_label_s']:.0f} s, its accuracy on them "
                          f"{row['footprint_teacher_train_accuracy']:.3f})")
-            lines.append(f"| {name} | {row['accuracy']:.3f} [{row['accuracy_ci_low']:.3f}, "
-                         f"{row['accuracy_ci_high']:.3f}] | {made} | "
+            lines.append(f"| {name} | {_accuracy(row)} | {made} | "
                          f"{row['throughput_eps']:.1f} | "
                          f"{row['predict_cost_usd_per_1k']:.5f} |")
             if row.get("footprint_teacher"):
@@ -330,9 +339,9 @@ def distill_table(records: list[dict]) -> list[str]:
             a, b = by_key[pair["a"]], by_key[pair["b"]]
             if a["strategy"] == "distill" and a.get("inference") in (None, "default") \
                     and b["strategy"] != "distill":
-                lines.append(f"\nStudent minus {b['strategy']}: {pair['diff']:+.3f} "
-                             f"[{pair['low']:+.3f}, {pair['high']:+.3f}], paired over the same "
-                             f"rows (p = {pair['p']:.3f}).")
+                lines.append(f"\nStudent minus {b['strategy']}: "
+                             f"{_signed(pair['diff'], pair['low'], pair['high'])}, paired over "
+                             f"the same rows (p = {pair['p']:.3f}).")
         lines.append("")
     return lines[:-1]
 
