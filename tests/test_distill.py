@@ -3,15 +3,14 @@
 errors for a bad teacher."""
 
 import json
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from toy_strategies import _Base
 
 from harness import registry
 from harness.errors import HarnessError
-from harness.resources import Resources
-from harness.strategy import Footprint, make_config, predictions_from_scores
+from harness.strategy import make_config, predictions_from_scores
 from harness.testing import TINY_TASK, run_strategy, tiny_split
 from strategies import soft_labels
 from strategies.distill import Distill
@@ -22,48 +21,19 @@ TOPICS = {"cat": 0, "dog": 0, "horse": 0, "cow": 0, "car": 1, "bus": 1, "truck":
           "bread": 2, "apple": 2, "rice": 2, "soup": 2}
 
 
-@dataclass
-class ShiftedConfig:
-    """No settings."""
-
-
-class ShiftedTeacher:
+class ShiftedTeacher(_Base):
     """Reads the topic and answers the next label, sure at 0.8: every label it gives is wrong,
     so a student that matches it learned from the teacher, not from the gold labels."""
 
     name = "test-shifted-teacher"
     description = "Answers the label after the right one."
-    config_class = ShiftedConfig
-    task_kinds = ("classification",)
-    model_kind = None
     backends = ("python",)
-    devices = ("cpu",)
-    multi_task = False
-    trials = 1
     deterministic = True
     uses_training_rows = False
-    resources = Resources(gpus=0, memory_gib=0.1, model_memory_multiple=0)
-    inference_variants = ()
-    runs_strategies = ()
-
-    def __init__(self, config, context):
-        pass
-
-    def fit(self, tasks):
-        pass
-
-    def prepare(self):
-        pass
 
     def predict(self, texts, task, trial=0):
         shifted = [(TOPICS[text.split()[1]] + 1) % 3 for text in texts]
         return predictions_from_scores(np.log(np.where(np.eye(3)[shifted] == 1, 0.8, 0.1)))
-
-    def footprint(self):
-        return Footprint(0, 0)
-
-    def export(self, folder):
-        pass
 
 
 @pytest.fixture
