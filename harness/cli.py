@@ -7,6 +7,7 @@
     harness run -s zero-shot,full-finetune,lora -t agnews --n-train 32,128,512,2000 --n-eval 500
     harness recommend --results results --task agnews --n-train 500 --max-latency-ms 50
     harness list strategies
+    harness list settings lora
     harness report --results results --out reports --prices prices.json
 """
 
@@ -20,7 +21,7 @@ from harness.backends import BACKENDS
 from harness.errors import HarnessError, HarnessGroup
 from harness.execution_options import execution_from, execution_options
 
-_KINDS = ("strategies", "tasks", "models", "variants")
+_KINDS = ("strategies", "settings", "tasks", "models", "variants")
 _PRICES_HELP = ("JSON file of prices in USD per hour, overriding the defaults of harness/cost.py: "
                 "'cpu_core' per core-hour, GPUs by name, 'cuda' for any other GPU. Applied "
                 "when the report is written, from the stored device-seconds.")
@@ -182,10 +183,17 @@ def recommend(results, task, n_train, max_latency_ms, max_usd_per_1k, max_memory
 
 @main.command(name="list")
 @click.argument("what", type=click.Choice(_KINDS))
-def list_(what):
-    """List the registered strategies, the built-in tasks, the model presets or the inference
-    variants (and which strategies can load each)."""
-    if what == "strategies":
+@click.argument("strategies", nargs=-1)
+def list_(what, strategies):
+    """List the registered strategies, their settings (`harness list settings [STRATEGY...]`:
+    each setting's default, what it accepts and what it means), the built-in tasks, the model
+    presets or the inference variants (and which strategies can load each)."""
+    if strategies and what != "settings":
+        raise HarnessError(f"`harness list {what}` takes no names; `harness list settings "
+                           f"{' '.join(strategies)}` lists those strategies' settings")
+    if what == "settings":
+        _list_settings(strategies)
+    elif what == "strategies":
         from harness import registry
 
         for name, entry in registry.entries().items():
@@ -217,6 +225,25 @@ def list_(what):
             source = resolve_model(name).source
             where = "offline copy" if source != preset.hub_id else "hub"
             click.echo(f"{name:<24} {preset.kind:<8} {preset.description} [{where}: {source}]")
+
+
+def _list_settings(names: tuple[str, ...]) -> None:
+    import json
+    import shutil
+    import textwrap
+
+    from harness import registry
+    from harness.settings_doc import documented_settings
+
+    width = max(100, shutil.get_terminal_size().columns)
+    for name in names or registry.entries():
+        cls = registry.get(name)  # an unknown name: a one-line error with a suggestion
+        click.echo(f"{name}: {cls.description}")
+        for setting in documented_settings(cls.config_class):
+            meaning = f"; {setting.meaning}" if setting.meaning else ""
+            line = f"  {setting.name:<22} {json.dumps(setting.default):<10} {setting.accepts}"
+            click.echo(textwrap.fill(line + meaning, width, subsequent_indent=" " * 36))
+        click.echo("")
 
 
 def _register_project() -> None:

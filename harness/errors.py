@@ -7,6 +7,7 @@ the hint to rerun with HARNESS_DEBUG=1 for the traceback, and exits 2.
 
 import difflib
 import os
+import sys
 
 import click
 
@@ -56,6 +57,11 @@ class HarnessGroup(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
             raise  # click's own: already one line with the right exit code
+        except BrokenPipeError:
+            # The reader went away (`harness list settings | head`): nothing more to say to it,
+            # and Python must not complain on exit while flushing to the closed pipe.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(141)
         except Exception as err:
             if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
                 raise

@@ -27,7 +27,7 @@ class EmbeddingProbeConfig:
     max_length: int = 128  # tokens per text
     normalize: bool = True  # unit-length embeddings, as sentence-transformers models expect
     C: float = 10.0  # inverse L2 strength of the logistic regression
-    max_iter: int = 2000
+    max_iter: int = 2000  # the logistic regression's solver iterations at most
     max_batch_tokens: int = 16384  # padded tokens per forward pass
 
     def __post_init__(self):

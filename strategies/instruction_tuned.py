@@ -49,11 +49,11 @@ class InstructionTunedConfig(ScoringSettings):  # + use_chat_template (as zero-s
     dropout: float = 0.05  # LoRA dropout
     target_modules: str = "auto"  # "auto" (per architecture), "all-linear" or "name,name,..."
     max_train_rows: int = 256  # per task, stratified; SFT of a 135M decoder on CPU is ~1 s/row
-    epochs: float = 1.0
+    epochs: float = 1.0  # passes over the training rows
     learning_rate: float = 5e-4  # for LoRA; use about 5e-5 with use_lora=false
-    batch_size: int = 8
-    warmup_ratio: float = 0.05
-    weight_decay: float = 0.0
+    batch_size: int = 8  # training examples per optimizer step
+    warmup_ratio: float = 0.05  # share of steps with a linear warm-up
+    weight_decay: float = 0.0  # AdamW's decoupled weight decay
     # Batches of similar lengths pad less: 0.62x the fit time of random batches at the same
     # loss (bench/results/finetune_compare.json, 512 AG News rows, minilm-l6, CPU).
     group_by_length: bool = True

@@ -26,7 +26,7 @@ class TfidfLogregConfig:
     max_features: int = 200_000  # vocabulary cap, most frequent terms kept
     sublinear_tf: bool = True  # 1 + log(tf): long articles do not dominate
     C: float = 10.0  # inverse L2 strength; sparse TF-IDF likes weak regularization
-    max_iter: int = 1000
+    max_iter: int = 1000  # the logistic regression's solver iterations at most
 
     def __post_init__(self):
         at_least(self, 1, "max_ngram", "min_df", "max_features", "max_iter")

@@ -78,11 +78,16 @@ def test_editing_a_strategys_code_recomputes_its_cells_only(toys, tmp_path, monk
                                n_train=8, n_eval=8)
 
         before = keys(plan())
+        module.write_text(module.read_text().replace(
+            "class Edited(FirstLabel):\n", 'class Edited(FirstLabel):\n    """Documented."""\n\n'
+            "    # why it is named so\n") + "    # more comments\n")
+        documented = keys(plan())  # comments, docstrings, blank lines: no number changes
         module.write_text(module.read_text() + "    scale = 2  # a change in behaviour\n")
         after = keys(plan())
     finally:
         registry.unregister("toy-edited")
         sys.modules.pop("toy_plugin_code", None)
+    assert documented == before
     assert before[("agnews", "toy-edited")] != after[("agnews", "toy-edited")]
     assert before[("agnews", "toy-first-label")] == after[("agnews", "toy-first-label")]
 
