@@ -134,7 +134,8 @@ def check_strategy(strategy_cls, model: ModelSpec | None, work_dir: Path,
     assert single.labels.shape == (1,), "predicting one example must work (latency is measured so)"
     footprint = strategy.footprint()
     assert 0 <= footprint.trainable_params <= footprint.total_params
-    _check_export(strategy, work_dir)
+    exported = _check_export(strategy, work_dir)
+    _check_variants(strategy_cls, model, exported, texts, first, overrides)
     _same(first, run_strategy(strategy_cls, model, work_dir, texts=texts, **overrides)[1],
           "same seed must give the same predictions")
     # The plan runs a deterministic strategy for one seed only: were the declaration false, the
@@ -185,7 +186,7 @@ def _same(first, again, message: str) -> None:
                                err_msg=message)
 
 
-def _check_export(strategy, work_dir: Path) -> None:
+def _check_export(strategy, work_dir: Path) -> Path:
     """`export` writes into the folder it is given, and nowhere else in the scratch space."""
     folder = work_dir / "contract-export"
     folder.mkdir(parents=True, exist_ok=True)
@@ -193,3 +194,27 @@ def _check_export(strategy, work_dir: Path) -> None:
     strategy.export(folder)
     after = {p for p in work_dir.rglob("*") if not p.is_relative_to(folder)}
     assert after == before, f"export wrote outside its folder: {sorted(after - before)[:3]}"
+    return folder
+
+
+def _check_variants(strategy_cls, model, exported: Path, texts: list, first,
+                    overrides: dict) -> None:
+    """Every declared inference variant loads from the export and predicts well-formed labels,
+    or says why this device cannot run it; fp32 and merged are the fitted model itself."""
+    from harness.inference import VariantUnavailable
+
+    for variant in strategy_cls.inference_variants:
+        context = Context(TINY_TASK, model, 0, "cpu", exported.parent / f"variant-{variant}")
+        context.work_dir.mkdir(exist_ok=True)
+        try:
+            loaded = strategy_cls.load_inference(make_config(strategy_cls, overrides), context,
+                                                 exported, variant)
+        except VariantUnavailable:
+            continue
+        loaded.prepare()
+        run = loaded.predict(texts, TINY_TASK, 0)
+        assert np.asarray(run.scores).shape == (len(texts), TINY_TASK.num_labels), variant
+        assert (np.asarray(run.scores).argmax(axis=1) == run.labels).all(), variant
+        if variant in ("fp32", "merged"):
+            assert (run.labels == first.labels).all(), \
+                f"the {variant} variant must predict as the fitted model does"

@@ -63,8 +63,10 @@ def open_scorer(context: Context, model, tokenizer, config: ScoringSettings):
 def frozen_footprint(context: Context, model, memory_share: float) -> Footprint:
     from strategies.common import torch_footprint
 
-    if model is not None:
-        return torch_footprint(model, frozen=True)
+    if model is not None:  # all of it is the base a deployment loads as published
+        footprint = torch_footprint(model, frozen=True)
+        return Footprint(footprint.trainable_params, footprint.total_params,
+                         footprint.weight_bytes, base_weight_bytes=footprint.weight_bytes)
     footprint = meta_footprint(context)
     return Footprint(footprint.trainable_params, footprint.total_params,
                      footprint.weight_bytes, extra=vllm_reservation(context, memory_share))

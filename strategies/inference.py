@@ -21,6 +21,9 @@ from harness.strategy import Context
 from strategies.common import is_dynamic_int8
 
 HEAD_MODULES = ("classifier", "pre_classifier", "score", "pooler")
+# A decoder's output layer scores every label word: kept in its own precision, as bitsandbytes
+# keeps it by default
+DECODER_HEAD = ("lm_head",)
 
 
 def check_variant(variant: str, context: Context) -> None:
@@ -28,11 +31,14 @@ def check_variant(variant: str, context: Context) -> None:
         raise VariantUnavailable("inference variants are evaluated on classification tasks")
     if variant == "fp16" and context.device != "cuda":
         raise VariantUnavailable("fp16 runs on CUDA only; on CPU use bf16")
+    if context.backend != "hf":
+        raise VariantUnavailable(f"variants load through transformers; the {context.backend} "
+                                 f"backend serves the model its own way (use --backend hf)")
 
 
-def load_kwargs(variant: str, device: str) -> dict:
+def load_kwargs(variant: str, device: str, skip: tuple[str, ...] = HEAD_MODULES) -> dict:
     """from_pretrained arguments that load weights in the variant's precision (int8 on CPU is
-    quantized after loading, in float32)."""
+    quantized after loading, in float32); the `skip` modules stay unquantized."""
     from transformers import BitsAndBytesConfig
 
     if variant == "bf16":
@@ -41,28 +47,28 @@ def load_kwargs(variant: str, device: str) -> dict:
         return {"dtype": torch.float16}
     bnb = None
     if variant == "int8" and device == "cuda":
-        bnb = BitsAndBytesConfig(load_in_8bit=True, llm_int8_skip_modules=list(HEAD_MODULES))
+        bnb = BitsAndBytesConfig(load_in_8bit=True, llm_int8_skip_modules=list(skip))
     if variant == "nf4":
         bnb = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4",
             bnb_4bit_compute_dtype=torch.bfloat16 if device == "cuda" else torch.float32,
-            llm_int8_skip_modules=list(HEAD_MODULES))
+            llm_int8_skip_modules=list(skip))
     if bnb is None:
         return {"dtype": torch.float32}
     return {"quantization_config": bnb, "device_map": {"": 0 if device == "cuda" else "cpu"}}
 
 
-def placed(model, variant: str, device: str):
+def placed(model, variant: str, device: str, skip: tuple[str, ...] = HEAD_MODULES):
     """The loaded model on its device, int8 on CPU quantized; bitsandbytes placed it already."""
     if getattr(model, "is_quantized", False) or getattr(model, "is_loaded_in_4bit", False):
         return model.eval()
     model = model.to(device)
     if variant == "int8":  # on CPU (CUDA int8 was loaded by bitsandbytes)
-        model = quantize_linear_int8(model)
+        model = quantize_linear_int8(model, skip)
     return model.eval()
 
 
-def quantize_linear_int8(model):
+def quantize_linear_int8(model, skip: tuple[str, ...] = HEAD_MODULES):
     """Dynamic int8 of every Linear layer but the head's (torch.ao), one scale per output
     channel: as fast as one per tensor on this CPU and closer to float32 (MiniLM-L6, 512 AG News
     rows: 0.90 of predictions unchanged vs 0.82 with an untrained head's near-ties); faster here
@@ -71,7 +77,7 @@ def quantize_linear_int8(model):
 
     spec = {name: per_channel_dynamic_qconfig for name, module in model.named_modules()
             if isinstance(module, torch.nn.Linear)
-            and not set(name.split(".")) & set(HEAD_MODULES)}
+            and not set(name.split(".")) & set(skip)}
     return quantize_dynamic(model, qconfig_spec=spec, dtype=torch.qint8)
 
 
@@ -83,6 +89,20 @@ def load_classifier_variant(context: Context, folder: Path, variant: str):
     model = AutoModelForSequenceClassification.from_pretrained(
         folder, **load_kwargs(variant, context.device))
     return placed(model, variant, context.device)
+
+
+def load_decoder_variant(context: Context, variant: str):
+    """(causal LM, tokenizer) of the cell's decoder loaded in the variant, for the strategies
+    that prompt it as it is: what prompting the same model in less precision costs and changes."""
+    from transformers import AutoModelForCausalLM
+
+    from strategies.decoder import load_tokenizer
+
+    check_variant(variant, context)
+    model = AutoModelForCausalLM.from_pretrained(
+        context.model.local_path(), **context.model.load_kwargs(),
+        **load_kwargs(variant, context.device, DECODER_HEAD))
+    return placed(model, variant, context.device, DECODER_HEAD), load_tokenizer(context)
 
 
 def save_model(model, folder: Path) -> None:

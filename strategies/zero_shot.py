@@ -56,13 +56,25 @@ class ZeroShot(WritesWithGenerator):
     deterministic = True  # no sampling and no draw: the same scores for every seed
     uses_training_rows = False
     resources = Resources(gpus=1, cpus=1, memory_gib=1.5, model_memory_multiple=1.5)
-    inference_variants = ()  # only its own way of predicting (harness/inference.py)
+    # The decoder itself loaded in another precision (strategies/inference.py); hf backend only
+    inference_variants = ("fp32", "bf16", "fp16", "int8", "nf4")
     runs_strategies = ()  # runs no other strategy (harness/strategy.py)
 
     def __init__(self, config: ZeroShotConfig, context: Context):
         self.config, self.context = config, context
         self.model, self.tokenizer = load_frozen_decoder(context)
         self.scorer, self.adjust = None, None
+
+    @classmethod
+    def load_inference(cls, config, context: Context, folder: Path, variant: str):
+        """Nothing was fitted or exported: the same prompts to the decoder in the variant."""
+        from strategies.inference import load_decoder_variant
+
+        loaded = cls.__new__(cls)
+        loaded.config, loaded.context = config, context
+        loaded.model, loaded.tokenizer = load_decoder_variant(context, variant)
+        loaded.scorer, loaded.adjust = None, None
+        return loaded
 
     def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None:
         """Nothing to learn (and no rows given): the prompt is the whole adaptation."""

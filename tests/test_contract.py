@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import toy_strategies
 
 from harness import registry
 from harness.errors import HarnessError
@@ -87,6 +88,30 @@ def test_the_contract_catches_a_false_deterministic_declaration(tmp_path):
     lying = toy_class("toy-lying", deterministic=True, **guess)
     with pytest.raises(AssertionError, match="declares deterministic = True"):
         check_strategy(lying, None, tmp_path)
+
+
+def test_the_contract_loads_every_declared_variant_and_fp32_must_be_the_fitted_model(tmp_path):
+    from harness.inference import VariantUnavailable
+
+    def load_as(labels_from):
+        def load_inference(cls, config, context, folder, variant):
+            if variant == "fp16":
+                raise VariantUnavailable("fp16 runs on CUDA only")
+            loaded = cls(config, context)
+            loaded.predict = labels_from.__get__(loaded)
+            return loaded
+        return classmethod(load_inference)
+
+    first_label = toy_class("toy-first-label-variants", inference_variants=("fp32", "fp16"),
+                            load_inference=load_as(vars(toy_strategies._Base)["predict"]))
+    check_strategy(first_label, None, tmp_path)  # fp16 unavailable here: fine
+    def last_label(self, texts, task, trial=0):
+        return predictions_from_scores(np.eye(task.num_labels)[[-1] * len(texts)])
+
+    drifting = toy_class("toy-drifting", inference_variants=("fp32",),
+                         load_inference=load_as(last_label))
+    with pytest.raises(AssertionError, match="the fp32 variant must predict as the fitted"):
+        check_strategy(drifting, None, tmp_path)
 
 
 def test_a_strategy_without_training_rows_is_fitted_on_none(tmp_path):

@@ -71,3 +71,19 @@ def test_bad_variant_names_are_one_line_errors():
     with pytest.raises(HarnessError, match="'int4' is not a variant"):
         parse_variants("fp32,int4")
     assert parse_variants("default,bf16,bf16") == ("bf16",)
+
+
+def test_zero_shot_prompts_the_same_decoder_in_each_variant(tiny_decoder, data_dir, tmp_path):
+    store = Store(tmp_path / "results")
+    store.prepare()
+    cells = build_cells(["agnews"], "zero-shot", model_values=(f"decoder={tiny_decoder.source}",),
+                        n_train=8, n_eval=16, data_dir=data_dir, inference=("fp32", "int8", "nf4"))
+    summary = run_cells(cells, store, isolate=False, echo=lambda _: None)
+    records = {r["inference"]: r for r in store.records()}
+    assert set(records) == {"default", "fp32", "int8", "nf4"} and summary.failed == 0
+    assert records["fp32"]["prediction_agreement"] == pytest.approx(1.0)  # the same model
+    # The output layer that scores the label words stays float32: int8 packs the rest
+    assert records["int8"]["weight_bytes"] < records["fp32"]["weight_bytes"]
+    assert records["nf4"]["weight_bytes"] < records["fp32"]["weight_bytes"]
+    # Nothing was exported: what ships is the decoder as published, quantized when loaded
+    assert records["int8"]["disk_bytes"] == records["fp32"]["disk_bytes"] > 0
