@@ -55,6 +55,8 @@ def main() -> int:
         else:
             current.append(word)
     runs = [_run(command, work, args.data_dir) for command in commands if command]
+    if not (work / "results").is_dir():  # no run got as far as its first record
+        raise SystemExit(f"no results in {work}: every run failed (its output is above)")
     records = summarize(work / "results")
     figures = {"runs": runs, "records": records, "paired": paired(work / "results", records)}
     path = write_artifact(args.name, args, figures, started)
