@@ -248,8 +248,8 @@ def variants_table(records: list[dict]) -> list[str]:
     for record in records:
         figures, rows = record["figures"], record["figures"]["records"]
         commands = _commands(figures)
-        lines += [f"{commands}: each fitted model's own predictions (default) and its variants, "
-                  "on the same evaluation rows; change and agreement paired against the default.",
+        lines += [f"{commands}: each model's own predictions (default) and its variants, on "
+                  "the same evaluation rows; change and agreement paired against the default.",
                   "", "| model · variant | accuracy [95% CI] | change [95% CI] | agreement | "
                   "latency p50 / p95 ms | examples/s | RAM above baseline MiB | weights MiB | "
                   "on disk MiB | load + convert s |", "|---|---:|---:|---:|---:|---:|---:|---:|"
@@ -379,7 +379,8 @@ TABLES = {"lm_eval_compare": lm_eval_table, "finetune_compare": finetune_table,
           "vllm_generation_compare": vllm_generation_table, "generation_run": generation_table,
           "learning_curve": learning_curve_table, "projection": projection_table,
           "executor_compare": executor_table, "ray_node_loss": node_loss_table,
-          "inference_variants": variants_table, "demo_selection": selection_table,
+          "inference_variants": variants_table, "zero_shot_variants": variants_table,
+          "demo_selection": selection_table,
           "int8_backends": int8_table, "distill": distill_table}
 
 
