@@ -16,17 +16,18 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "bench")]
 from artifact import environment, write_artifact
 
+from harness.measure import latency_ms
+
 
 def variants(model) -> dict:
     """name -> a function making that variant of a copy of the model (None: not installed)."""
-    from strategies.inference import quantize_linear_int8
+    from strategies.inference import HEAD_MODULES, quantize_linear_int8
 
     made = {"fp32": lambda: copy.deepcopy(model),
             "bf16": lambda: copy.deepcopy(model).to(torch.bfloat16),
@@ -44,7 +45,7 @@ def variants(model) -> dict:
         def make():
             copied = copy.deepcopy(model)
             quantize_(copied, config, filter_fn=lambda m, name: isinstance(m, torch.nn.Linear)
-                      and "classifier" not in name and "pooler" not in name)
+                      and not set(name.split(".")) & set(HEAD_MODULES))
             return copied
         return make
 
@@ -59,20 +60,15 @@ def measure(model, tokenizer, texts: list[str], repeats: int) -> dict:
                            return_tensors="pt")
         return model(**inputs).logits.float().argmax(-1)
 
-    for text in texts[:5]:
-        run([text])
-    singles = []
-    for text in texts[5:105]:
-        start = time.perf_counter()
-        run([text])
-        singles.append((time.perf_counter() - start) * 1000)
+    # The runner's own batch-1 latency: 5 warm-up texts, then 100 measured
+    single = latency_ms(lambda text: run([text]), texts[5:105], texts[:5])
     batched, predictions = [], None
     for _ in range(repeats):
         start = time.perf_counter()
         predictions = torch.cat([run(texts[i:i + 32]) for i in range(0, len(texts), 32)])
         batched.append(time.perf_counter() - start)
-    return {"latency_p50_ms": float(np.percentile(singles, 50)),
-            "latency_p95_ms": float(np.percentile(singles, 95)),
+    return {"latency_p50_ms": single["latency_p50_ms"],
+            "latency_p95_ms": single["latency_p95_ms"],
             "batch32_examples_per_s": len(texts) / min(batched),
             "batch32_seconds": [round(s, 3) for s in batched],
             "predictions": predictions.numpy()}

@@ -210,8 +210,13 @@ def probabilities(scores) -> np.ndarray:
     if ((scores >= 0) & (scores <= 1)).all() and \
             np.allclose(scores.sum(axis=1), 1.0, atol=PROBABILITY_TOLERANCE):
         return scores
-    shifted = scores - scores.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
+    return softmax(scores)
+
+
+def softmax(scores) -> np.ndarray:
+    """Each row's softmax, shifted by its maximum so that no exponent overflows; -inf is 0."""
+    scores = np.asarray(scores, dtype=np.float64)
+    exp = np.exp(scores - scores.max(axis=1, keepdims=True))
     return exp / exp.sum(axis=1, keepdims=True)
 
 

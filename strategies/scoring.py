@@ -87,10 +87,10 @@ def final_scores(raw: np.ndarray, scoring: str, label_lengths, premise=None,
 def calibration_bias(content_free_scores: np.ndarray) -> np.ndarray:
     """log p_cf: the log of the label probabilities (softmax over labels) of the content-free
     inputs' scores, averaged over the inputs."""
-    scores = np.asarray(content_free_scores, dtype=np.float64)
-    probs = np.exp(scores - scores.max(axis=1, keepdims=True))
-    probs /= probs.sum(axis=1, keepdims=True)
-    return np.log(probs.mean(axis=0))
+    # Imported here: harness.stats brings scipy, and `harness list` imports this module
+    from harness.stats import softmax
+
+    return np.log(softmax(content_free_scores).mean(axis=0))
 
 
 class ScoreAdjustment:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from harness.stats import probabilities
+from harness.stats import probabilities, softmax
 from harness.strategy import Context
 from strategies.training import training_arguments
 
@@ -33,10 +33,7 @@ def teacher_distribution(scores, temperature: float = 1.0) -> np.ndarray:
         return probs
     # In log space: p ** 100 underflows to 0 for every label of a row, its log does not.
     with np.errstate(divide="ignore"):
-        tempered = np.log(probs) / temperature
-    tempered -= tempered.max(axis=1, keepdims=True)
-    exp = np.exp(tempered)
-    return exp / exp.sum(axis=1, keepdims=True)
+        return softmax(np.log(probs) / temperature)
 
 
 def one_hot(probs: np.ndarray) -> np.ndarray:
