@@ -70,12 +70,12 @@ def run_isolated(function, argument, timeout_s: float | None = None,
 
 def _run_child(function, argument, log_path: str, timeout_s: float | None,
                placement: Placement) -> dict:
+    if _STOPPED.is_set():
+        return {"status": "failed", "error": "cancelled: the run was interrupted"}
     context = mp.get_context("spawn")  # a fresh interpreter: no inherited threads or memory
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(target=_child, daemon=True, args=(
         function, argument, sender, os.getpid(), log_path, placement))
-    if _STOPPED.is_set():
-        return {"status": "failed", "error": "cancelled: the run was interrupted"}
     # A spawn start can take seconds on a loaded machine (it waits for the child to read its
     # cell); a stop_all in that time must still reach this process.
     process.start()

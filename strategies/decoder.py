@@ -3,6 +3,8 @@ strategies."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from harness.strategy import Context, Footprint
 from strategies.scoring import ScoringSettings
 
@@ -65,8 +67,7 @@ def frozen_footprint(context: Context, model, memory_share: float) -> Footprint:
 
     if model is not None:  # all of it is the base a deployment loads as published
         footprint = torch_footprint(model, frozen=True)
-        return Footprint(footprint.trainable_params, footprint.total_params,
-                         footprint.weight_bytes, base_weight_bytes=footprint.weight_bytes)
+        return dataclasses.replace(footprint, base_weight_bytes=footprint.weight_bytes)
     footprint = meta_footprint(context)
     return Footprint(footprint.trainable_params, footprint.total_params,
                      footprint.weight_bytes, extra=vllm_reservation(context, memory_share))
