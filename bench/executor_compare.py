@@ -101,7 +101,7 @@ def _ray(arguments: list[str], env: dict) -> None:
 
 
 def compare(local: Path, ray: Path) -> list[dict]:
-    from harness.store import Store
+    from harness.results.store import Store
 
     first, second = ({r["key"]: r for r in Store(p / "results").records(strict=True)}
                      for p in (local, ray))

@@ -4,7 +4,7 @@ Same model (the minilm-l6 preset, built by strategies.encoder.load_classifier an
 strategies.adapters.add_lora, seeded so both sides start from the same weights), same rows
 (a stratified subset of AG News train), same batch size, epochs, max length, learning rate,
 optimizer and schedule (see bench/plain_loop.py). The harness side is the very call the
-strategies make, strategies.training.train_classifier, timed as the runner times `fit`
+strategies make, strategies.trainer.train_classifier, timed as the runner times `fit`
 (tokenization, Trainer set-up and the training loop); the plain side is timed over the same
 scope. ratio = plain seconds / harness seconds, of the mins and of the medians of `--repeats`
 runs (>= 1.0: the harness is as fast). Each side's loss is printed: the mean of its step losses
@@ -13,7 +13,7 @@ and the trained model's loss on its training rows.
 Variants measure where the time goes: the plain loop with random batches, padded to max_length,
 or under bf16 autocast; the Trainer with random batches (`train_sampling_strategy="random"`,
 the default before length grouping was turned on) or `bf16=True` (the arguments
-strategies/training.py builds, with just that change).
+strategies/trainer.py builds, with just that change).
 
     python bench/finetune_compare.py                          # --n 512, 1 epoch, 3 repeats
     python bench/finetune_compare.py --variants harness,plain --epochs 3
@@ -31,13 +31,13 @@ from pathlib import Path
 import torch
 
 from artifact import environment, ratio, summary, write_artifact
-from harness.data import load_split, subset
-from harness.models import resolve_model
-from harness.strategy import Context
-from harness.tasks import get_task
+from harness.inputs.data import load_split, subset
+from harness.inputs.models import resolve_model
+from harness.api.strategy import Context
+from harness.inputs.tasks import get_task
 from plain_loop import LoopVariant, final_loss, plain_train
 from rows import data_dir_default
-from strategies import training
+from strategies import trainer as training
 from strategies.adapters import add_lora
 from strategies.encoder import load_classifier
 from strategies.full_finetune import FullFinetuneConfig
@@ -111,7 +111,7 @@ def observed_trainer():
 
 @contextmanager
 def trainer_arguments(changes: dict):
-    """The TrainingArguments strategies/training.py builds, with `changes` applied: measures
+    """The TrainingArguments strategies/trainer.py builds, with `changes` applied: measures
     exactly the edit a variant proposes to that file."""
     original = training.training_arguments
     if changes:

@@ -16,9 +16,9 @@ import numpy as np
 
 from artifact import RESULTS_DIR, environment, write_artifact
 
-from harness.results import load_predictions, load_results
-from harness.style_judge import style_judge
-from harness.tasks import get_task
+from harness.results.frames import load_predictions, load_results
+from harness.metrics.style_judge import style_judge
+from harness.inputs.tasks import get_task
 
 METRICS = ("perplexity", "style_accuracy", "fluency_perplexity", "distinct_1", "distinct_2",
            "repetition_rate", "chrf")

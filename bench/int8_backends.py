@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "bench")]
 from artifact import environment, write_artifact
 
-from harness.measure import latency_ms
+from harness.cell.measure import latency_ms
 
 
 def variants(model) -> dict:
@@ -85,7 +85,7 @@ def main() -> int:
     import pandas as pd
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from harness.models import resolve_model
+    from harness.inputs.models import resolve_model
 
     path = resolve_model("minilm-l6").local_path()
     tokenizer = AutoTokenizer.from_pretrained(path)

@@ -23,8 +23,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from harness.claims import SCRATCH_PREFIX
-from harness.store import TEMP_PREFIX, Store
+from harness.results.claims import SCRATCH_PREFIX
+from harness.results.store import TEMP_PREFIX, Store
 
 
 def finished(store: Store) -> dict[str, bytes]:
@@ -63,7 +63,7 @@ def main() -> None:
     scratch.mkdir()
     env = {**os.environ, "TMPDIR": str(scratch)}
     store = Store(work / "results")
-    command = [sys.executable, "-m", "harness.cli", "run", "-s", "tfidf-logreg", "--seeds",
+    command = [sys.executable, "-m", "harness.cli.main", "run", "-s", "tfidf-logreg", "--seeds",
                ",".join(map(str, range(args.seeds))), "--n-train", str(args.n_train),
                "--n-eval", str(args.n_eval), "--out", str(store.root),
                "--reports", str(work / "reports"),

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from harness.data import DATA_DIR_ENV, load_split, subset
-from harness.models import resolve_model
-from harness.tasks import get_task
+from harness.inputs.data import DATA_DIR_ENV, load_split, subset
+from harness.inputs.models import resolve_model
+from harness.inputs.tasks import get_task
 from strategies.decoder import truncate_text
 from strategies.label_scoring import LabelScorer
 from strategies.zero_shot import ZeroShotConfig

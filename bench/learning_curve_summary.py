@@ -17,13 +17,13 @@ import pandas as pd
 
 from artifact import RESULTS_DIR, environment, write_artifact
 
-from harness.anchors import anchors_for
-from harness.cost import load_prices
+from harness.report.anchors import anchors_for
+from harness.results.cost import load_prices
 from harness.errors import HarnessError
-from harness.recommend_run import finished_records
+from harness.recommend.run import finished_records
 from harness.report.curves import crossovers, learning_curves
 from harness.report.tables import leaderboard
-from harness.store import Store
+from harness.results.store import Store
 
 
 def summarize(results: str, task: str) -> dict:

@@ -30,8 +30,8 @@ import pandas as pd
 import torch
 
 from artifact import environment, ratio, summary, timed, write_artifact
-from harness.models import resolve_model
-from harness.tasks import get_task
+from harness.inputs.models import resolve_model
+from harness.inputs.tasks import get_task
 from rows import bench_parser, demonstrations, question_rows
 from strategies.label_scoring import LabelScorer
 

@@ -17,10 +17,10 @@ import torch
 
 from artifact import environment, write_artifact
 
-from harness.gpus import resolve_devices
-from harness.projection import count_architecture, load_config, project
-from harness.projection_measure import build_model, reduced_config
-from harness.projection_model import Settings, training_flops
+from harness.projection.devices import resolve_devices
+from harness.projection.project import count_architecture, load_config, project
+from harness.projection.measure import build_model, reduced_config
+from harness.projection.model import Settings, training_flops
 
 MODELS = ("smollm2-135m-instruct", "llama-3.2-1b", "minilm-l6")
 

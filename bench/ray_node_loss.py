@@ -36,11 +36,11 @@ def main() -> int:
     import ray
     from ray.cluster_utils import Cluster
 
-    from harness.execution import Execution
-    from harness.executors.ray_cluster import attempt_log_prefix
-    from harness.plan import build_cells
-    from harness.runner import run_cells
-    from harness.store import Store
+    from harness.execution.settings import Execution
+    from harness.execution.ray_cluster import attempt_log_prefix
+    from harness.plan.grid import build_cells
+    from harness.execution.driver import run_cells
+    from harness.results.store import Store
 
     work = Path(args.work or tempfile.mkdtemp(prefix="ray-node-loss-"))
     store = Store(work / "results")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.data import DATA_DIR_ENV, load_split, subset
+from harness.inputs.data import DATA_DIR_ENV, load_split, subset
 from strategies.decoder import truncate_text
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"

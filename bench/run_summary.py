@@ -85,8 +85,8 @@ def _run(arguments: list[str], work: Path, data_dir: str | None) -> dict:
 
 
 def summarize(results: Path) -> list[dict]:
-    from harness.cost import load_prices, price_records
-    from harness.results import load_results
+    from harness.results.cost import load_prices, price_records
+    from harness.results.frames import load_results
 
     frame = price_records(load_results(results), load_prices(None))
     rows = []
@@ -100,13 +100,13 @@ def summarize(results: Path) -> list[dict]:
 
 def paired(results: Path, records: list[dict]) -> list[dict]:
     """Accuracy of every ok record minus every other's scored on the same rows, paired over the
-    rows and every trial of each (harness.stats.paired_difference), as the report compares."""
+    rows and every trial of each (harness.metrics.stats.paired_difference), as the report compares."""
     import itertools
 
     import numpy as np
 
-    from harness import stats
-    from harness.results import load_predictions
+    from harness.metrics import stats
+    from harness.results.frames import load_predictions
 
     def correctness(record):
         frame = load_predictions(results, record["key"])

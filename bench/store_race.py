@@ -18,10 +18,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness.store import OK_FIELDS, Store
+from harness.results.store import OK_FIELDS, Store
 
 ROWS = pd.DataFrame({"text": ["a", "b"], "label": [0, 1], "prediction": [0, 0]})
-# A finished record that is read back as one: every field of harness.store.OK_FIELDS.
+# A finished record that is read back as one: every field of harness.results.store.OK_FIELDS.
 FINISHED = {"status": "ok", "task": "t", "strategy": "s", "model": "-", "n_eval": 2,
             **{name: kind() if isinstance(kind, type) else 0.5
                for name, kind in OK_FIELDS.items()}}

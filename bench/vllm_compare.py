@@ -19,8 +19,8 @@ import time
 import numpy as np
 import torch
 
-from harness.models import resolve_model
-from harness.tasks import get_task
+from harness.inputs.models import resolve_model
+from harness.inputs.tasks import get_task
 from rows import bench_parser, demonstrations, question_rows
 from strategies.label_scoring import LabelScorer
 

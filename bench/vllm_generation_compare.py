@@ -35,9 +35,9 @@ import numpy as np
 import torch
 
 from artifact import environment, summary, timed, write_artifact
-from harness.data import load_split
-from harness.models import resolve_model
-from harness.tasks import get_task
+from harness.inputs.data import load_split
+from harness.inputs.models import resolve_model
+from harness.inputs.tasks import get_task
 from rows import data_dir_default
 from strategies.generation import HfGenerator
 

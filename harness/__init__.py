@@ -5,3 +5,7 @@
 """
 
 __version__ = "0.1.0"
+
+from harness import _compat
+
+_compat.install()  # old module paths (harness.strategy, harness.tasks, ...) still import

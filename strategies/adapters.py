@@ -18,7 +18,7 @@ TARGET_MODULES = {
 
 def check_adapter_settings(config) -> None:
     """The ranges of LoRA's settings, for the configs that carry them (their __post_init__)."""
-    from harness.settings import above, at_least, check, within
+    from harness.api.settings import above, at_least, check, within
 
     at_least(config, 1, "r")
     above(config, 0, "alpha")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from harness.batching import length_batches  # noqa: F401 - the strategies' import path
-from harness.strategy import Footprint
+from harness.api.batching import length_batches  # noqa: F401 - the strategies' import path
+from harness.api.strategy import Footprint
 
 
 def torch_footprint(model, frozen: bool = False, **extra) -> Footprint:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from harness.strategy import Context, Footprint
+from harness.api.strategy import Context, Footprint
 from strategies.scoring import ScoringSettings
 
 

@@ -29,10 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.data import Split
+from harness.inputs.data import Split
 from harness.errors import HarnessError
-from harness.models import DEFAULT_MODELS, ModelSpec, resolve_model
-from harness.strategy import Context, Footprint
+from harness.inputs.models import DEFAULT_MODELS, ModelSpec, resolve_model
+from harness.api.strategy import Context, Footprint
 from strategies.common import save_sklearn, torch_footprint
 
 SELECTORS = ("random", "knn-tfidf", "knn-embed")

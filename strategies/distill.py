@@ -30,14 +30,14 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.data import Split
+from harness.inputs.data import Split
 from harness.errors import HarnessError
-from harness.resources import Resources
-from harness.settings import above, at_least, check
-from harness.strategy import NO_TRAINING_ROWS, Context, Footprint, Predictions
-from harness.tasks import Task
+from harness.api.resources import Resources
+from harness.api.settings import above, at_least, check
+from harness.api.strategy import NO_TRAINING_ROWS, Context, Footprint, Predictions
+from harness.inputs.tasks import Task
 from strategies.common import only_task, torch_footprint
-from strategies.training import ClassifierTraining
+from strategies.trainer import ClassifierTraining
 
 NAME = "distill"
 
@@ -65,7 +65,7 @@ class DistillConfig(ClassifierTraining):  # the student's training
 
 def teacher_class(config: DistillConfig) -> type:
     """The teacher's strategy class, or a SettingError naming what would be valid."""
-    from harness import registry
+    from harness.api import registry
     from harness.errors import did_you_mean
 
     known = registry.entries()
@@ -81,7 +81,7 @@ def teacher_class(config: DistillConfig) -> type:
 
 def teacher_settings(config: DistillConfig):
     """The teacher's config: its defaults with `teacher_config` applied."""
-    from harness.strategy import make_config
+    from harness.api.strategy import make_config
 
     try:
         overrides = json.loads(config.teacher_config)
@@ -114,7 +114,7 @@ class Distill:
     resources = Resources(gpus=1, cpus=1, memory_gib=3, model_memory_multiple=4)
     # The exported student reloaded, cast or quantized (strategies/inference.py)
     inference_variants = ("fp32", "bf16", "fp16", "int8", "nf4")
-    # The teacher: its code and model are part of the cell's identity (harness/plan.py)
+    # The teacher: its code and model are part of the cell's identity (harness/plan/grid.py)
     runs_strategies = ("teacher",)
 
     def __init__(self, config: DistillConfig, context: Context):

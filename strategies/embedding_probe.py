@@ -13,11 +13,11 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from harness.data import Split
-from harness.resources import Resources
-from harness.settings import above, at_least
-from harness.strategy import Context, Footprint, Predictions
-from harness.tasks import Task
+from harness.inputs.data import Split
+from harness.api.resources import Resources
+from harness.api.settings import above, at_least
+from harness.api.strategy import Context, Footprint, Predictions
+from harness.inputs.tasks import Task
 from strategies.common import length_batches, only_task, save_sklearn, torch_footprint
 from strategies.linear import fit_logistic_regression, predict_proba
 
@@ -48,8 +48,8 @@ class EmbeddingProbe:
     deterministic = True  # a frozen encoder and lbfgs, which has no random draw
     uses_training_rows = True
     resources = Resources(gpus=1, cpus=1, memory_gib=1.5, model_memory_multiple=1.5)
-    inference_variants = ()  # only its own way of predicting (harness/inference.py)
-    runs_strategies = ()  # runs no other strategy (harness/strategy.py)
+    inference_variants = ()  # only its own way of predicting (harness/api/variants.py)
+    runs_strategies = ()  # runs no other strategy (harness/api/strategy.py)
 
     def __init__(self, config: EmbeddingProbeConfig, context: Context):
         from transformers import AutoModel, AutoTokenizer

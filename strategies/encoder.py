@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from harness.strategy import Context, Predictions, predictions_from_scores
+from harness.api.strategy import Context, Predictions, predictions_from_scores
 from strategies.common import length_batches
 
 

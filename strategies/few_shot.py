@@ -39,11 +39,11 @@ from typing import Literal
 import numpy as np
 from tqdm.auto import tqdm
 
-from harness.data import Split
+from harness.inputs.data import Split
 from harness.errors import HarnessError
-from harness.resources import Resources
-from harness.settings import at_least, check
-from harness.strategy import (
+from harness.api.resources import Resources
+from harness.api.settings import at_least, check
+from harness.api.strategy import (
     Context,
     Footprint,
     Generations,
@@ -51,7 +51,7 @@ from harness.strategy import (
     TextScores,
     predictions_from_scores,
 )
-from harness.tasks import GenerationTask, Task
+from harness.inputs.tasks import GenerationTask, Task
 from strategies.common import only_task
 from strategies.decoder import (
     frozen_footprint,
@@ -121,8 +121,8 @@ class FewShot:
     deterministic = False  # the seed draws the demonstrations
     uses_training_rows = True  # the demonstrations come from them
     resources = Resources(gpus=1, cpus=1, memory_gib=1.5, model_memory_multiple=1.5)
-    inference_variants = ()  # only its own way of predicting (harness/inference.py)
-    runs_strategies = ()  # runs no other strategy (harness/strategy.py)
+    inference_variants = ()  # only its own way of predicting (harness/api/variants.py)
+    runs_strategies = ()  # runs no other strategy (harness/api/strategy.py)
 
     def __init__(self, config: FewShotConfig, context: Context):
         self.config, self.context = config, context

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.settings import at_least
-from harness.strategy import Context
+from harness.api.settings import at_least
+from harness.api.strategy import Context
 from strategies.common import torch_footprint
 from strategies.training import ClassifierTraining, TrainedModel, load_for_task
 

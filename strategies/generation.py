@@ -18,10 +18,10 @@ from typing import Sequence
 
 import numpy as np
 
-from harness.batching import length_batches
-from harness.lm_scoring import causal_nll
-from harness.strategy import Generations, TextScores
-from harness.tasks import GenerationTask
+from harness.api.batching import length_batches
+from harness.metrics.lm_scoring import causal_nll
+from harness.api.strategy import Generations, TextScores
+from harness.inputs.tasks import GenerationTask
 
 
 class GenerationPrompts:

@@ -1,4 +1,4 @@
-"""Loading an exported classifier in an inference variant (harness/inference.py names them), for
+"""Loading an exported classifier in an inference variant (harness/api/variants.py names them), for
 the strategies that train one: weights cast, quantized or merged as a deployment would load them.
 
     model = load_classifier_variant(context, export_folder, "int8")   # full weights exported
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from harness.inference import VariantUnavailable
-from harness.strategy import Context
+from harness.api.variants import VariantUnavailable
+from harness.api.strategy import Context
 from strategies.common import is_dynamic_int8
 
 HEAD_MODULES = ("classifier", "pre_classifier", "score", "pooler")

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from harness.data import Split, subset
+from harness.inputs.data import Split, subset
 from harness.errors import HarnessError
-from harness.resources import Resources
-from harness.settings import at_least
-from harness.strategy import (
+from harness.api.resources import Resources
+from harness.api.settings import at_least
+from harness.api.strategy import (
     Context,
     Footprint,
     Generations,
@@ -30,14 +30,14 @@ from harness.strategy import (
     TextScores,
     predictions_from_scores,
 )
-from harness.tasks import GenerationTask, Task
+from harness.inputs.tasks import GenerationTask, Task
 from strategies.adapters import add_lora, base_weight_bytes, check_adapter_settings
 from strategies.common import torch_footprint
 from strategies.decoder import load_decoder, truncate_text, vllm_reservation
 from strategies.label_scoring import LabelPrompts, LabelScorer
 from strategies.scoring import ScoreAdjustment, ScoringSettings
 from strategies.sft import train_causal_lm
-from strategies.training import check_training_settings
+from strategies.trainer import check_training_settings
 from strategies.vllm_scoring import VllmLabelScorer
 
 
@@ -84,8 +84,8 @@ class InstructionTuned:
     uses_training_rows = True
     # Weights, gradients and two Adam moments of the whole decoder.
     resources = Resources(gpus=1, cpus=1, memory_gib=2, model_memory_multiple=4)
-    inference_variants = ()  # only its own way of predicting (harness/inference.py)
-    runs_strategies = ()  # runs no other strategy (harness/strategy.py)
+    inference_variants = ()  # only its own way of predicting (harness/api/variants.py)
+    runs_strategies = ()  # runs no other strategy (harness/api/strategy.py)
 
     def __init__(self, config: InstructionTunedConfig, context: Context):
         self.config, self.context = config, context

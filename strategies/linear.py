@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.strategy import Context, Predictions, predictions_from_scores
+from harness.api.strategy import Context, Predictions, predictions_from_scores
 
 
 def fit_logistic_regression(features, labels, context: Context, C: float, max_iter: int):

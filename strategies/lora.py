@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.resources import Resources
-from harness.settings import at_least
-from harness.strategy import Context, Footprint
+from harness.api.resources import Resources
+from harness.api.settings import at_least
+from harness.api.strategy import Context, Footprint
 from strategies.adapters import add_lora, base_weight_bytes, check_adapter_settings
 from strategies.common import torch_footprint
 from strategies.training import ClassifierTraining, TrainedModel, load_for_task

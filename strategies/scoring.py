@@ -33,7 +33,7 @@ from typing import Callable, Literal
 
 import numpy as np
 
-from harness.settings import at_least, check
+from harness.api.settings import at_least, check
 
 CONTENT_FREE_INPUTS = ("N/A", "", "[MASK]")  # Zhao et al. (2021), Section 5
 SCORINGS = ("sum", "mean", "pmi")
@@ -87,8 +87,8 @@ def final_scores(raw: np.ndarray, scoring: str, label_lengths, premise=None,
 def calibration_bias(content_free_scores: np.ndarray) -> np.ndarray:
     """log p_cf: the log of the label probabilities (softmax over labels) of the content-free
     inputs' scores, averaged over the inputs."""
-    # Imported here: harness.stats brings scipy, and `harness list` imports this module
-    from harness.stats import softmax
+    # Imported here: harness.metrics.stats brings scipy, and `harness list` imports this module
+    from harness.metrics.stats import softmax
 
     return np.log(softmax(content_free_scores).mean(axis=0))
 

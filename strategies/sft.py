@@ -3,8 +3,8 @@ Trainer; the loss covers the answer tokens only (prompt positions carry the labe
 
 from __future__ import annotations
 
-from harness.strategy import Context
-from strategies.training import training_arguments
+from harness.api.strategy import Context
+from strategies.trainer import training_arguments
 
 
 def train_causal_lm(model, tokenizer, examples: list[dict], config, context: Context) -> None:

@@ -14,14 +14,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from harness.stats import probabilities, softmax
-from harness.strategy import Context
-from strategies.training import training_arguments
+from harness.metrics.stats import probabilities, softmax
+from harness.api.strategy import Context
+from strategies.trainer import training_arguments
 
 
 def teacher_distribution(scores, temperature: float = 1.0) -> np.ndarray:
     """Rows of probabilities from a strategy's scores (Predictions.scores: probabilities, or
-    log-probabilities and other logits, told apart by harness.stats.probabilities), tempered:
+    log-probabilities and other logits, told apart by harness.metrics.stats.probabilities), tempered:
     p ** (1 / temperature) renormalised, flatter above 1, sharper below. A score of -inf is a
     probability of 0; a row with NaN, +inf or no finite score says nothing: uniform."""
     scores = np.asarray(scores, dtype=np.float64)

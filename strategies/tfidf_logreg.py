@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from harness.data import Split
-from harness.resources import Resources
-from harness.settings import above, at_least
-from harness.strategy import Context, Footprint, Predictions
-from harness.tasks import Task
+from harness.inputs.data import Split
+from harness.api.resources import Resources
+from harness.api.settings import above, at_least
+from harness.api.strategy import Context, Footprint, Predictions
+from harness.inputs.tasks import Task
 from strategies.common import only_task, save_sklearn
 from strategies.linear import fit_logistic_regression, predict_proba
 
@@ -46,8 +46,8 @@ class TfidfLogreg:
     deterministic = True  # lbfgs has no random draw: the seed changes nothing
     uses_training_rows = True
     resources = Resources(gpus=0, cpus=1, memory_gib=1, model_memory_multiple=0)
-    inference_variants = ()  # only its own way of predicting (harness/inference.py)
-    runs_strategies = ()  # runs no other strategy (harness/strategy.py)
+    inference_variants = ()  # only its own way of predicting (harness/api/variants.py)
+    runs_strategies = ()  # runs no other strategy (harness/api/strategy.py)
 
     def __init__(self, config: TfidfLogregConfig, context: Context):
         from sklearn.feature_extraction.text import TfidfVectorizer

@@ -34,8 +34,8 @@ from typing import Sequence
 
 import numpy as np
 
-from harness.strategy import Generations, TextScores
-from harness.tasks import GenerationTask
+from harness.api.strategy import Generations, TextScores
+from harness.inputs.tasks import GenerationTask
 from strategies.generation import GenerationPrompts
 
 

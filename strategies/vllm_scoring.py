@@ -17,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-from harness.backends import check_installed
+from harness.api.backends import check_installed
 from harness.errors import HarnessError
 from strategies.label_scoring import LabelPrompts
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from harness.data import Split
-from harness.resources import Resources
-from harness.settings import at_least
-from harness.strategy import Context, Footprint, Predictions, predictions_from_scores
-from harness.tasks import Task
+from harness.inputs.data import Split
+from harness.api.resources import Resources
+from harness.api.settings import at_least
+from harness.api.strategy import Context, Footprint, Predictions, predictions_from_scores
+from harness.inputs.tasks import Task
 from strategies.decoder import (
     frozen_footprint,
     load_frozen_decoder,
@@ -58,7 +58,7 @@ class ZeroShot(WritesWithGenerator):
     resources = Resources(gpus=1, cpus=1, memory_gib=1.5, model_memory_multiple=1.5)
     # The decoder itself loaded in another precision (strategies/inference.py); hf backend only
     inference_variants = ("fp32", "bf16", "fp16", "int8", "nf4")
-    runs_strategies = ()  # runs no other strategy (harness/strategy.py)
+    runs_strategies = ()  # runs no other strategy (harness/api/strategy.py)
 
     def __init__(self, config: ZeroShotConfig, context: Context):
         self.config, self.context = config, context

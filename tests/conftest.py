@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.testing import tiny_model_for
+from harness.api.testing import tiny_model_for
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -44,7 +44,7 @@ def tiny_models(tiny_encoder, tiny_decoder) -> dict:
 def toys():
     """The misbehaving test strategies of toy_strategies.py, registered for one test."""
     import toy_strategies
-    from harness import registry
+    from harness.api import registry
 
     for cls in toy_strategies.ALL:
         registry.register(cls)

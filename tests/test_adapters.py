@@ -1,7 +1,7 @@
 """LoRA and QLoRA share one recipe; QLoRA's base is 4-bit, its parameter counts are the same."""
 
-from harness import registry
-from harness.testing import run_strategy
+from harness.api import registry
+from harness.api.testing import run_strategy
 
 FAST = {"epochs": 1, "batch_size": 8}
 

@@ -3,9 +3,9 @@ and a clear error when the backend is missing or the strategy does not have it."
 
 import pytest
 
-from harness import backends, registry
+from harness.api import backends, registry
 from harness.errors import HarnessError
-from harness.plan import build_cells
+from harness.plan.grid import build_cells
 
 
 def test_a_strategy_runs_on_its_first_backend_unless_asked():

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from harness.cli import main
+from harness.cli.main import main
 
 CASES = yaml.safe_load((Path(__file__).parent / "bad_inputs" / "cases.yaml").read_text())
 DEFAULTS = {
@@ -77,7 +77,7 @@ def test_an_unexpected_exception_is_one_line_with_a_debug_hint(tmp_path, monkeyp
     def broken(*args, **kwargs):
         raise KeyError("boom")
 
-    monkeypatch.setattr("harness.plan.build_cells", broken)
+    monkeypatch.setattr("harness.plan.grid.build_cells", broken)
     result = invoke("run", "--out", tmp_path / "r", "--reports", tmp_path / "rep")
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [

@@ -8,10 +8,10 @@ import pytest
 from click.testing import CliRunner
 from test_store import ROWS, record
 
-from harness.cli import main
-from harness.data import Split
+from harness.cli.main import main
+from harness.inputs.data import Split
 from harness.errors import HarnessError
-from harness.store import Store
+from harness.results.store import Store
 
 
 @pytest.fixture

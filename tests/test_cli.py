@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from harness import registry
-from harness.cli import main
+from harness.api import registry
+from harness.cli.main import main
 
 
 def harness(*args, env=None):
@@ -108,7 +108,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(args, data, message, da
 def test_no_local_data_and_no_hub_says_how_to_point_at_data(tmp_path):
     env = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"),
            "HARNESS_DATA_DIR": ""}
-    result = subprocess.run([sys.executable, "-m", "harness.cli", "run", "-s", "full-finetune",
+    result = subprocess.run([sys.executable, "-m", "harness.cli.main", "run", "-s", "full-finetune",
                              "--out", tmp_path / "r"], capture_output=True, text=True,
                             env={**os.environ, **env}, cwd=tmp_path)
     assert result.returncode == 2
@@ -127,7 +127,7 @@ def test_unwritable_output_folder(data_dir, tmp_path):
 
 def test_kill_9_mid_run_keeps_finished_cells(tiny_encoder, tiny_decoder, data_dir, tmp_path):
     # few-shot, not zero-shot: a deterministic strategy runs once whatever the seeds.
-    args = [sys.executable, "-m", "harness.cli", "run", "-s", "few-shot", "--seeds", "0,1,2",
+    args = [sys.executable, "-m", "harness.cli.main", "run", "-s", "few-shot", "--seeds", "0,1,2",
             "-c", "few-shot.trials=1",
             *map(str, tiny_args(tiny_encoder, tiny_decoder, data_dir, tmp_path))]
     results = tmp_path / "results"

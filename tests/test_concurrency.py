@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from harness import claims
-from harness.claims import HOST, Claim, read_holder, remove_scratch
-from harness.plan import build_cells
-from harness.runner import run_cells
-from harness.store import Store
+from harness.results import claims
+from harness.results.claims import HOST, Claim, read_holder, remove_scratch
+from harness.plan.grid import build_cells
+from harness.execution.driver import run_cells
+from harness.results.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -161,7 +161,7 @@ def test_scratch_folders_of_dead_processes_are_removed_at_start(store, other_pro
 
 
 def test_four_concurrent_runs_share_six_cells(data_dir, tmp_path):
-    args = [sys.executable, "-m", "harness.cli", "run", "-s", "tfidf-logreg", "--task", "agnews",
+    args = [sys.executable, "-m", "harness.cli.main", "run", "-s", "tfidf-logreg", "--task", "agnews",
             # data seeds, not seeds: tfidf-logreg is deterministic and runs once per data seed
             "--n-train", "40", "--n-eval", "20", "--data-seeds", "0,1,2,3,4,5", "--data-dir",
             str(data_dir), "--out", str(tmp_path / "results")]

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import toy_strategies
 
-from harness import registry
+from harness.api import registry
 from harness.errors import HarnessError
-from harness.strategy import model_kind_for, predictions_from_scores
-from harness.testing import check_strategy, run_strategy
+from harness.api.strategy import model_kind_for, predictions_from_scores
+from harness.api.testing import check_strategy, run_strategy
 
 # Settings that keep training strategies to a few seconds on the tiny task.
 FAST = {"full-finetune": {"epochs": 1, "batch_size": 8}, "lora": {"epochs": 1, "batch_size": 8},
@@ -66,7 +66,7 @@ def test_a_class_lacking_a_declaration_is_refused_by_name(missing):
     with pytest.raises(HarnessError) as error:
         registry.register(toy_class("toy-undeclared", drop=missing))
     message = error.value.format_message()
-    assert f"lacks {missing}" in message and "see harness.strategy.Strategy" in message
+    assert f"lacks {missing}" in message and "see harness.api.strategy.Strategy" in message
     with pytest.raises(HarnessError, match=f"{missing} must be True or False"):
         registry.register(toy_class("toy-not-bool", **{missing: "yes"}))
     assert "toy-undeclared" not in registry.entries()
@@ -91,7 +91,7 @@ def test_the_contract_catches_a_false_deterministic_declaration(tmp_path):
 
 
 def test_the_contract_loads_every_declared_variant_and_fp32_must_be_the_fitted_model(tmp_path):
-    from harness.inference import VariantUnavailable
+    from harness.api.variants import VariantUnavailable
 
     def load_as(labels_from):
         def load_inference(cls, config, context, folder, variant):

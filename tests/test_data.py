@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.data import DATA_DIR_ENV, Split, load_split, subset
+from harness.inputs.data import DATA_DIR_ENV, Split, load_split, subset
 from harness.errors import HarnessError
-from harness.tasks import Task, get_task
+from harness.inputs.tasks import Task, get_task
 
 ROWS = [("the cat sat", 0), ("dogs bark loudly", 1), ("a bird sings", 2), ("fish swim", 3),
         ("None", 1), ("NA", 2)]  # the strings "NA" and "None" must survive as text

@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 from toy_strategies import _Base
 
-from harness import registry
+from harness.api import registry
 from harness.errors import HarnessError
-from harness.strategy import make_config, predictions_from_scores
-from harness.testing import TINY_TASK, run_strategy, tiny_split
+from harness.api.strategy import make_config, predictions_from_scores
+from harness.api.testing import TINY_TASK, run_strategy, tiny_split
 from strategies import soft_labels
 from strategies.distill import Distill
 from strategies.soft_labels import teacher_distribution
 
-# The tiny task's topic words (harness.testing), by label.
+# The tiny task's topic words (harness.api.testing), by label.
 TOPICS = {"cat": 0, "dog": 0, "horse": 0, "cow": 0, "car": 1, "bus": 1, "truck": 1, "train": 1,
           "bread": 2, "apple": 2, "rice": 2, "soup": 2}
 
@@ -116,8 +116,8 @@ def test_a_bad_teacher_is_one_line_at_config_time(overrides, message):
 
 def test_the_teacher_runs_on_the_runs_model_for_its_kind_and_is_in_the_key(
         tiny_encoder, tiny_decoder, data_dir, monkeypatch):
-    from harness import identity
-    from harness.plan import build_cells
+    from harness.plan import identity
+    from harness.plan.grid import build_cells
 
     def plan(**config):
         (cell,) = build_cells(["agnews"], "distill", (f"encoder={tiny_encoder.source}",

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from harness.errors import HarnessError
-from harness.execution import Execution
-from harness.isolation import allow_cells, run_isolated, stop_all
-from harness.plan import build_cells
-from harness.resources import GIB, Resources, parse_overrides, request_for
-from harness.runner import run_cells
-from harness.store import Store
+from harness.execution.settings import Execution
+from harness.cell.isolation import allow_cells, run_isolated, stop_all
+from harness.plan.grid import build_cells
+from harness.api.resources import GIB, Resources, parse_overrides, request_for
+from harness.execution.driver import run_cells
+from harness.results.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -83,13 +83,13 @@ def test_ctrl_c_cancels_running_cells_keeps_finished_ones_and_releases_claims(
     plugin.mkdir()
     (plugin / "sitecustomize.py").write_text(
         f"import sys; sys.path.insert(0, {str(REPO / 'tests')!r})\n"
-        "import toy_strategies\nfrom harness import registry\n"
+        "import toy_strategies\nfrom harness.api import registry\n"
         "registry.register(toy_strategies.ReportsPlacement)\n")
     env = {**os.environ, "PYTHONPATH": str(plugin), "TOY_FIT_SLEEP_S": "600",
            "PYTHONFAULTHANDLER": "1"}
     out = tmp_path / "results"
     run = subprocess.Popen(
-        [sys.executable, "-m", "harness.cli", "run", "-s", "tfidf-logreg,toy-reports-placement",
+        [sys.executable, "-m", "harness.cli.main", "run", "-s", "tfidf-logreg,toy-reports-placement",
          "-t", "agnews", "--n-train", "40", "--n-eval", "20", "--data-seeds", "0,1",
          "--jobs", "2", "--data-dir", str(data_dir), "--out", str(out),
          "--reports", str(tmp_path / "reports")], cwd=REPO, env=env,
@@ -182,7 +182,7 @@ def test_a_strategy_must_declare_sound_resources():
 def test_bad_execution_options_fail_in_one_line_before_anything_is_written(
         data_dir, tmp_path, args, message):
     result = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "run", "-s", "tfidf-logreg", "-t", "agnews",
+        [sys.executable, "-m", "harness.cli.main", "run", "-s", "tfidf-logreg", "-t", "agnews",
          "--data-dir", str(data_dir), "--out", str(tmp_path / "results"), *args],
         cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 2, result.stderr

@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from harness.data import Split
+from harness.inputs.data import Split
 from harness.errors import HarnessError
-from harness.settings import build_config
-from harness.strategy import Context
-from harness.testing import (
+from harness.api.settings import build_config
+from harness.api.strategy import Context
+from harness.api.testing import (
     TINY_GENERATION_TASK,
     TINY_TASK,
     check_strategy,

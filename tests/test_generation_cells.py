@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from harness.lm_scoring import causal_nll
-from harness.plan import build_cells
-from harness.runner import run_cells
-from harness.store import Store
-from harness.tasks import GenerationTask
+from harness.metrics.lm_scoring import causal_nll
+from harness.plan.grid import build_cells
+from harness.execution.driver import run_cells
+from harness.results.store import Store
+from harness.inputs.tasks import GenerationTask
 from strategies.generation import HfGenerator
 
 TASK = GenerationTask(name="tiny-style", instruction="Write like a farmer.", prompt_words=3,

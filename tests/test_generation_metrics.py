@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from harness.generation_metrics import (_distinct_jackknife, generation_metrics, ngrams,
+from harness.metrics.generation import (_distinct_jackknife, generation_metrics, ngrams,
                                         repetition_rate, words)
 
 WITH_INTERVALS = ("perplexity", "style_accuracy", "fluency_perplexity", "distinct_1",

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from harness.cli import main
-from harness.data import load_split
+from harness.cli.main import main
+from harness.inputs.data import load_split
 from harness.errors import HarnessError
-from harness.plan import PROFILES, build_cells
-from harness.store import _fingerprint
-from harness.tasks import GenerationTask, get_task
+from harness.plan.grid import PROFILES, build_cells
+from harness.results.store import _fingerprint
+from harness.inputs.tasks import GenerationTask, get_task
 
 PASSAGE = "O! but one word.\nMy master through his art foresees the danger\nThat you are in."
 

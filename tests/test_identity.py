@@ -6,12 +6,13 @@ import textwrap
 from pathlib import Path
 
 
-from harness import identity, registry
-from harness.models import ModelSpec
-from harness.model_identity import describe, revision
-from harness.plan import build_cells
-from harness.runner import run_cells
-from harness.store import Store
+from harness.api import registry
+from harness.plan import identity
+from harness.inputs.models import ModelSpec
+from harness.inputs.model_identity import describe, revision
+from harness.plan.grid import build_cells
+from harness.execution.driver import run_cells
+from harness.results.store import Store
 
 def write_tasks(folder: Path) -> dict[str, Path]:
     """Two small YAML tasks with their data; returns the task files."""

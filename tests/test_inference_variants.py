@@ -4,10 +4,10 @@ compared with the cell's own predictions on the same rows."""
 import pytest
 
 from harness.errors import HarnessError
-from harness.inference import parse_variants
-from harness.plan import build_cells
-from harness.runner import run_cells
-from harness.store import Store
+from harness.api.variants import parse_variants
+from harness.plan.grid import build_cells
+from harness.execution.driver import run_cells
+from harness.results.store import Store
 
 FAST = {"epochs": 1, "batch_size": 8, "max_length": 32}
 

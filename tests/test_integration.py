@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from sklearn.metrics import accuracy_score
 
-from harness import registry
-from harness.data import load_split, subset
-from harness.models import PRESETS, _package_path, resolve_model
-from harness.tasks import get_task
-from harness.testing import run_strategy
+from harness.api import registry
+from harness.inputs.data import load_split, subset
+from harness.inputs.models import PRESETS, _package_path, resolve_model
+from harness.inputs.tasks import get_task
+from harness.api.testing import run_strategy
 
 pytestmark = pytest.mark.integration
 

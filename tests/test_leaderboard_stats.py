@@ -8,11 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness import registry, stats
-from harness.data import Split
-from harness.metrics import record_metrics
+from harness.api import registry
+from harness.metrics import stats
+from harness.inputs.data import Split
+from harness.metrics.classification import record_metrics
 from harness.report.tables import confusion, leaderboard, misclassified, per_class
-from harness.store import SCHEMA_VERSION, Store
+from harness.results.store import SCHEMA_VERSION, Store
 
 EMOTIONS = ("sadness", "joy", "anger")
 
@@ -36,7 +37,7 @@ def predictions_right_on(labels: np.ndarray, right: np.ndarray, k: int) -> np.nd
 
 def save_record(store: Store, strategy: str, texts, labels, trial_preds, seed: int = 0,
                 task_labels=("neg", "pos"), data_seed: int = 0, config=None, **fields) -> dict:
-    """A finished cell as the runner writes it (schema 3), metrics from harness.metrics."""
+    """A finished cell as the runner writes it (schema 3), metrics from harness.metrics.classification."""
     k = len(task_labels)
     trial_preds = [np.asarray(p) for p in trial_preds]
     scores = [np.eye(k)[p] * 0.6 + 0.4 / k for p in trial_preds]
@@ -281,9 +282,9 @@ def test_misclassified_is_keyed_by_row_name_with_the_predictions_confidence(stor
 
 
 def test_the_runner_writes_schema_3_metrics_that_the_leaderboard_reads(toys, data_dir, tmp_path):
-    from harness.plan import build_cells
-    from harness.runner import run_cells
-    from harness.tasks import get_task
+    from harness.plan.grid import build_cells
+    from harness.execution.driver import run_cells
+    from harness.inputs.tasks import get_task
 
     store = Store(tmp_path / "results")
     store.prepare()

@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 from test_leaderboard_stats import board_of, predictions_right_on, rows, save_record
 
-from harness.anchors import anchors_for
+from harness.report.anchors import anchors_for
 from harness.report import write_reports
 from harness.report.curves import crossing_size, crossovers, learning_curves
 from harness.report.curve_section import accuracy_table, crossover_table
-from harness.store import Store
+from harness.results.store import Store
 
 
 @pytest.fixture
@@ -121,7 +121,7 @@ def test_a_learning_curve_from_the_command_line_to_the_report_and_recommend(data
                                                                              tmp_path):
     from click.testing import CliRunner
 
-    from harness.cli import main
+    from harness.cli.main import main
 
     out, reports = str(tmp_path / "results"), str(tmp_path / "reports")
     result = CliRunner().invoke(main, ["run", "-s", "tfidf-logreg", "--data-dir", data_dir,

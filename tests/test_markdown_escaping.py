@@ -8,7 +8,7 @@ from test_report import record
 
 from harness.report import write_reports
 from harness.report.render import md_escape
-from harness.store import Store
+from harness.results.store import Store
 
 markdown_it = pytest.importorskip("markdown_it")
 

@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from harness.metrics import record_metrics
-from harness.stats import Clustered, wilson
+from harness.metrics.classification import record_metrics
+from harness.metrics.stats import Clustered, wilson
 
 LABELS = ("sadness", "joy", "anger")  # not alphabetical: order must survive sorted JSON
 Y_TRUE = [0, 0, 1, 1, 2, 2]

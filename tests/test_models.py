@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import HarnessError
-from harness.models import DEFAULT_MODELS, PRESETS, Preset, resolve_model
-from harness.plan import parse_model_overrides, parse_seeds
+from harness.inputs.models import DEFAULT_MODELS, PRESETS, Preset, resolve_model
+from harness.plan.grid import parse_model_overrides, parse_seeds
 
 
 @pytest.fixture(autouse=True)

@@ -8,10 +8,10 @@ import pytest
 
 from click.testing import CliRunner
 
-from harness.cli import main
-from harness.data import load_split, subset, training_rows
-from harness.plan import build_cells
-from harness.tasks import get_task
+from harness.cli.main import main
+from harness.inputs.data import load_split, subset, training_rows
+from harness.plan.grid import build_cells
+from harness.inputs.tasks import get_task
 
 
 def plan(spec, data_dir, **kwargs):

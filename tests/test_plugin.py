@@ -31,7 +31,7 @@ def plugin_env(tmp_path_factory):
 
 
 def harness(env, *args):
-    return subprocess.run([sys.executable, "-m", "harness.cli", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "harness.cli.main", *map(str, args)],
                           capture_output=True, text=True, env=env)
 
 
@@ -72,7 +72,7 @@ def test_installed_generation_plugin_runs_on_a_generation_task(plugin_env, data_
 
 
 def test_plugin_passes_the_contract_tests_it_ships(plugin_env):
-    # What a plugin author runs in their own package: harness.testing's contract.
+    # What a plugin author runs in their own package: harness.api.testing's contract.
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                              str(PLUGIN / "tests")], capture_output=True, text=True,
                             env=plugin_env, cwd=PLUGIN)

@@ -12,11 +12,11 @@ import torch
 from click.testing import CliRunner
 
 from harness.errors import HarnessError
-from harness.gpus import GPUS, present_cpu, resolve_devices
-from harness.project_cli import project as project_command
-from harness.projection import count_architecture, load_config
-from harness.projection_measure import build_model, calibrate, reduced_config
-from harness.projection_model import STRATEGIES, Settings, project_row, training_flops
+from harness.projection.devices import GPUS, present_cpu, resolve_devices
+from harness.cli.project import project as project_command
+from harness.projection.project import count_architecture, load_config
+from harness.projection.measure import build_model, calibrate, reduced_config
+from harness.projection.model import STRATEGIES, Settings, project_row, training_flops
 from strategies.common import torch_footprint
 
 TINY_LLAMA = {"model_type": "llama", "hidden_size": 64, "intermediate_size": 128,

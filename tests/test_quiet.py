@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from toy_strategies import FirstLabel
 
-from harness import registry
-from harness.claims import SCRATCH_PREFIX
-from harness.plan import build_cells
-from harness.runner import run_cells
-from harness.store import Store
+from harness.api import registry
+from harness.results.claims import SCRATCH_PREFIX
+from harness.plan.grid import build_cells
+from harness.execution.driver import run_cells
+from harness.results.store import Store
 
 
 class NoisyFails(FirstLabel):

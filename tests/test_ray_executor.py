@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from harness.claims import HOST, Claim
+from harness.results.claims import HOST, Claim
 from harness.errors import HarnessError
-from harness.execution import Execution
-from harness.executors.ray_cluster import DRIVER_CLAIM
-from harness.plan import build_cells
-from harness.runner import run_cells
-from harness.store import Store
+from harness.execution.settings import Execution
+from harness.execution.ray_cluster import DRIVER_CLAIM
+from harness.plan.grid import build_cells
+from harness.execution.driver import run_cells
+from harness.results.store import Store
 
 ray = pytest.importorskip("ray")
 REPO = Path(__file__).resolve().parents[1]
@@ -156,7 +156,7 @@ def test_a_second_ray_driver_exits_2_from_the_command_line(data_dir, tmp_path):
     try:
         (out / DRIVER_CLAIM).write_text(json.dumps({"pid": other.pid, "host": HOST}))
         result = subprocess.run(
-            [sys.executable, "-m", "harness.cli", "run", "--executor", "ray", "-s",
+            [sys.executable, "-m", "harness.cli.main", "run", "--executor", "ray", "-s",
              "tfidf-logreg", "-t", "agnews", "--n-train", "40", "--n-eval", "20",
              "--data-dir", str(data_dir), "--out", str(out)],
             cwd=REPO, capture_output=True, text=True, timeout=300, check=False)

@@ -8,17 +8,17 @@ import pytest
 from click.testing import CliRunner
 from test_leaderboard_stats import predictions_right_on, rows, save_record
 
-from harness.cli import main
-from harness.cost import load_prices, price_records
+from harness.cli.main import main
+from harness.results.cost import load_prices, price_records
 from harness.report.tables import leaderboard
-from harness.recommend import Constraints, candidates, number, recommend
+from harness.recommend.options import Constraints, candidates, number, recommend
 
 GIB = 2**30
 
 
 @pytest.fixture
 def store(tmp_path):
-    from harness.store import Store
+    from harness.results.store import Store
 
     s = Store(tmp_path / "results")
     s.prepare()

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from harness.cli import main
-from harness.cost import DEFAULT_PRICES_USD_PER_HOUR
+from harness.cli.main import main
+from harness.results.cost import DEFAULT_PRICES_USD_PER_HOUR
 from harness.report import write_reports
 from harness.report.tables import leaderboard
-from harness.store import Store
+from harness.results.store import Store
 
 LABELS = ("neg", "pos")
 CODE = {"distribution": "adapt-harness", "version": "0.4.0", "sources_sha": "a" * 40}

@@ -13,9 +13,9 @@ import pytest
 from test_report import record as classification_record
 from test_report import save as save_classification
 
-from harness.data import Split
+from harness.inputs.data import Split
 from harness.report import write_reports
-from harness.store import SCHEMA_VERSION, Store
+from harness.results.store import SCHEMA_VERSION, Store
 
 TASK = "verse"
 # Evaluation rows in file order; their indices deliberately not in order.

@@ -15,7 +15,7 @@ import pytest
 from test_report import TRUTH, feelings, save_rows
 
 from harness.report import write_reports
-from harness.store import Store
+from harness.results.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 HOSTILE = "<img src=x onerror=alert(1)> *star* `tick` [l](http://x) \\ & <b>b</b>"
@@ -81,7 +81,7 @@ def test_no_markdown_syntax_and_notes_become_elements(report):
     page = report.read_text()
     text = " ".join(parsed(report).text).replace(HOSTILE, "")
     assert "*" not in text and "`" not in text and "\\" not in text
-    assert "<em>Accuracy</em>" in page and "<code>harness.results.load_results</code>" in page
+    assert "<em>Accuracy</em>" in page and "<code>harness.results.frames.load_results</code>" in page
     assert "<strong>⚠ it predicts anger for 100% of its evaluation rows</strong>" in page
 
 

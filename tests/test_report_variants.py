@@ -10,7 +10,7 @@ from test_report import markdown_tables, record, report, save
 
 from harness.report.tables import latest_per_seed, leaderboard
 from harness.report.variants import fitted_models
-from harness.store import Store
+from harness.results.store import Store
 
 OWN_KEY = "sst2__lora__seed0__own"
 MIB = 2**20

@@ -12,8 +12,8 @@ import pytest
 from test_report import record, save
 
 from harness.errors import HarnessError
-from harness.results import load_predictions, load_results
-from harness.store import Store
+from harness.results.frames import load_predictions, load_results
+from harness.results.store import Store
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -74,7 +74,7 @@ def test_old_records_get_labels_in_task_order_not_sorted(tmp_path):
 
 
 def _fingerprint(frame: pd.DataFrame) -> str:
-    from harness.data import Split
+    from harness.inputs.data import Split
 
     return Split(tuple(frame["text"]), frame["label"].to_numpy()).fingerprint()
 

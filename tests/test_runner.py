@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from harness.plan import build_cells
-from harness.runner import run_cells
-from harness.store import Store
+from harness.plan.grid import build_cells
+from harness.execution.driver import run_cells
+from harness.results.store import Store
 
 def cells_for(spec, data_dir, **kwargs):
     return build_cells(["agnews"], spec, n_train=20, n_eval=12, data_dir=data_dir, **kwargs)
@@ -128,9 +128,9 @@ def test_latency_warm_up_never_uses_a_measured_row():
     fixed sentences: a measured row seen in the warm-up would hit a prefix cache."""
     from types import SimpleNamespace
 
-    from harness.data import Split
-    from harness.measure import LATENCY_WARMUP, latency_rows
-    from harness.runner import _latency
+    from harness.inputs.data import Split
+    from harness.cell.measure import LATENCY_WARMUP, latency_rows
+    from harness.cell.phases import single_row_latency
 
     class Recorder:
         seen: list = []
@@ -145,7 +145,7 @@ def test_latency_warm_up_never_uses_a_measured_row():
                                device="cpu")
         strategy = Recorder()
         strategy.seen = []
-        _latency(strategy, cell)
+        single_row_latency(strategy, cell)
         measured = {texts[i] for i in latency_rows(n_eval, 0)}
         warmup = strategy.seen[:LATENCY_WARMUP]
         assert len(warmup) == LATENCY_WARMUP and not measured & set(warmup)

@@ -4,7 +4,7 @@ arithmetic of strategies/scoring.py, on the scorer and through the prompting str
 import numpy as np
 import pytest
 
-from harness.testing import TINY_TASK, run_strategy, tiny_split
+from harness.api.testing import TINY_TASK, run_strategy, tiny_split
 from strategies.few_shot import FewShot
 from strategies.label_scoring import LabelScorer
 from strategies.scoring import (CONTENT_FREE_INPUTS, ScoreAdjustment, ScoringSettings,

@@ -9,11 +9,11 @@ from typing import Literal
 import pytest
 from click.testing import CliRunner
 
-from harness import registry
-from harness.cli import main
+from harness.api import registry
+from harness.cli.main import main
 from harness.errors import HarnessError
-from harness.settings import at_least, build_config, check, parse_setting
-from harness.strategy import make_config
+from harness.api.settings import at_least, build_config, check, parse_setting
+from harness.api.strategy import make_config
 
 
 def parse(raw, annotation):

@@ -9,9 +9,9 @@ from typing import Literal
 
 from click.testing import CliRunner
 
-from harness import registry
-from harness.cli import main
-from harness.settings_doc import documented_settings
+from harness.api import registry
+from harness.cli.main import main
+from harness.api.settings_doc import documented_settings
 
 
 @dataclass

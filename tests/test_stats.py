@@ -1,4 +1,4 @@
-"""harness.stats against values computed by hand, and its intervals and tests by simulation:
+"""harness.metrics.stats against values computed by hand, and its intervals and tests by simulation:
 coverage of the truth over 1,000 simulated leaderboards, error rates with equally good rows."""
 
 import itertools
@@ -8,8 +8,8 @@ import pytest
 from scipy import stats as scipy_stats
 from scipy.special import expit, logit
 
-from harness import stats
-from harness.stats import Clustered, holm, paired_difference, wilson
+from harness.metrics import stats
+from harness.metrics.stats import Clustered, holm, paired_difference, wilson
 
 # ----- Wilson -----
 

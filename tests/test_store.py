@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness import store as store_module
+from harness.results import store as store_module
 from harness.errors import HarnessError
-from harness.store import HOST_TAG, TEMP_PREFIX, Store, write_atomic
+from harness.results.store import HOST_TAG, TEMP_PREFIX, Store, write_atomic
 
 ROWS = pd.DataFrame({"text": ["a b", "", "NA"], "label": [0, 1, 1], "prediction": [0, 1, 0]})
 

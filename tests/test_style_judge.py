@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from harness.errors import HarnessError
-from harness.models import CACHE_ENV
-from harness.style_judge import CACHE_FOLDER, style_judge
-from harness.tasks import GenerationTask, get_task
+from harness.paths import CACHE_ENV
+from harness.metrics.style_judge import CACHE_FOLDER, style_judge
+from harness.inputs.tasks import GenerationTask, get_task
 
 SUMMARY_FIELDS = {"style_judge_key", "style_judge_accuracy", "style_judge_accuracy_ci_low",
                   "style_judge_accuracy_ci_high", "style_judge_n_heldout",

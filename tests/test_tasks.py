@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from harness.errors import HarnessError
-from harness.tasks import BUILTIN_TASKS, GenerationTask, Task, get_task, task_from_yaml
+from harness.inputs.tasks import BUILTIN_TASKS, GenerationTask, Task, get_task, task_from_yaml
 
 # Label order of each task's local copy / hub dataset (see ../shared/data/<task>/SOURCE.md):
 # index i of `labels` must be the class stored as integer i.
@@ -229,7 +229,7 @@ def test_the_readme_task_files_load_with_every_field(tmp_path):
 
 
 def test_the_readme_csv_loads_for_the_readme_task(tmp_path):
-    from harness.data import load_split
+    from harness.inputs.data import load_split
 
     [local, _, _] = readme_blocks("Bring your own data", "yaml")
     [rows] = readme_blocks("Bring your own data", "csv")

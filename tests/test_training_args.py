@@ -9,7 +9,7 @@ from strategies.full_finetune import FullFinetuneConfig
 from strategies.instruction_tuned import InstructionTunedConfig
 from strategies.lora import LoraConfig
 from strategies.qlora import QloraConfig
-from strategies.training import training_arguments
+from strategies.trainer import training_arguments
 
 
 @pytest.mark.parametrize("config_class", [FullFinetuneConfig, LoraConfig, QloraConfig,

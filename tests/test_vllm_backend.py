@@ -12,9 +12,9 @@ pytest.importorskip("vllm", reason="vLLM is not installed; `make test-vllm` runs
 
 from click.testing import CliRunner  # noqa: E402
 
-from harness.cli import main  # noqa: E402
-from harness.models import ModelSpec  # noqa: E402
-from harness.testing import build_tiny_decoder  # noqa: E402
+from harness.cli.main import main  # noqa: E402
+from harness.inputs.models import ModelSpec  # noqa: E402
+from harness.api.testing import build_tiny_decoder  # noqa: E402
 from strategies.label_scoring import LabelScorer  # noqa: E402
 from strategies.vllm_scoring import VllmLabelScorer, open_engine  # noqa: E402
 

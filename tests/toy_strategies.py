@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.resources import Resources
-from harness.strategy import Footprint, Predictions
+from harness.api.resources import Resources
+from harness.api.strategy import Footprint, Predictions
 
 
 @dataclass
@@ -29,8 +29,8 @@ class _Base:
     deterministic = False  # planned once per seed, as the runner tests expect
     uses_training_rows = True
     resources = Resources(gpus=0, cpus=1, memory_gib=0.5, model_memory_multiple=0)
-    inference_variants = ()  # only its own way of predicting (harness/inference.py)
-    runs_strategies = ()  # runs no other strategy (harness/strategy.py)
+    inference_variants = ()  # only its own way of predicting (harness/api/variants.py)
+    runs_strategies = ()  # runs no other strategy (harness/api/strategy.py)
 
     def __init__(self, config, context):
         self.k = context.task.num_labels

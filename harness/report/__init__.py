@@ -10,7 +10,7 @@ records from before task kinds included, a classification report.
 
 A report covers every record of its task in the results folder, whichever command made it, so
 a run that adds or fails cells never hides what an earlier run measured. Costs are worked out
-here from the records' stored seconds (harness.cost), never read from the records, so a report
+here from the records' stored seconds (harness.results.cost), never read from the records, so a report
 can be re-priced without re-running.
 """
 
@@ -20,16 +20,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.cost import load_prices, price_records
+from harness.results.cost import load_prices, price_records
 from harness.errors import HarnessError
 from harness.paths import inside
-from harness.report.build import Report, build_report
+from harness.report.build import build_report
+from harness.report.parts import Report
 from harness.report.generation import build_generation_report
 from harness.report.html_page import render_html
 from harness.report.render import render_markdown
-from harness.results import with_labels
-from harness.store import Store, write_atomic
-from harness.tasks import BUILTIN_TASKS, AnyTask
+from harness.results.frames import with_labels
+from harness.paths import write_atomic
+from harness.results.store import Store
+from harness.inputs.tasks import BUILTIN_TASKS, AnyTask
 
 PLOT_SUFFIXES = (".png", ".svg")
 
@@ -38,7 +40,7 @@ def write_reports(store: Store, out: str | Path, tasks: list[str | AnyTask] | No
                   prices: dict[str, float] | None = None, strict: bool = False) -> list[Path]:
     """One report per task: `tasks` (names or task objects; a classification task's labels
     stand in for those of records too old to carry them) or every task found. A named task without records is an
-    error; so is a folder without records. `prices` (harness.cost.load_prices) defaults to the
+    error; so is a folder without records. `prices` (harness.results.cost.load_prices) defaults to the
     built-in table. An unreadable or invalid record is left out with a warning line on stderr
     naming it (an error when `strict`)."""
     wanted = {t if isinstance(t, str) else t.name: t for t in tasks or []}

@@ -15,7 +15,8 @@ import pandas as pd
 from harness.report.display import Table, leaderboard_tables, resources_table
 from harness.report.escape import md_escape
 from harness.report.notes import majority_warning, notes, reading_notes
-from harness.report.plots import Plot, render_plots
+from harness.report.parts import Report, RowSection, Section
+from harness.report.plots import render_plots
 from harness.report.tables import (
     confusion,
     failures,
@@ -24,43 +25,7 @@ from harness.report.tables import (
     misclassified,
     per_class,
 )
-from harness.store import Store
-
-
-@dataclass(frozen=True)
-class RowSection:
-    """What the report shows of one leaderboard row, under the row's name."""
-
-    name: str
-    summary: str  # Markdown
-    per_class: pd.DataFrame
-    wrong: pd.DataFrame
-
-
-@dataclass(frozen=True)
-class Section:
-    """A part of a report beyond the leaderboard (a generation report's continuations): a
-    heading and notes (our Markdown) over titled tables whose cells are texts from data, shown
-    verbatim with their line breaks; each renderer escapes them its own way."""
-
-    heading: str  # Markdown
-    notes: list[str]  # Markdown
-    tables: list[tuple[str, pd.DataFrame]]  # (title as Markdown, cells as raw text)
-
-
-@dataclass(frozen=True)
-class Report:
-    task: str
-    notes: list[str]  # above the tables
-    tables: list[Table]  # the leaderboard, one per evaluation set
-    resources: Table | None
-    reading: list[str]  # how to read the tables
-    plots: dict[str, Plot]
-    rows: list[RowSection]
-    failed: pd.DataFrame
-    csv: str
-    board: pd.DataFrame = field(repr=False)
-    sections: list[Section] = field(default_factory=list)  # after the plots
+from harness.results.store import Store
 
 
 def build_report(store: Store, task: str, records: pd.DataFrame, prices: dict) -> Report:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from harness.anchors import anchors_for
+from harness.report.anchors import anchors_for
 from harness.report.plots import MARKERS, Plot, both_formats, plt
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from harness.anchors import anchors_for
-from harness.report.build import Section
+from harness.report.anchors import anchors_for
+from harness.report.parts import Section
 from harness.report.display import accuracy_text
 from harness.report.curves import RESAMPLES
 

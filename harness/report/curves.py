@@ -4,7 +4,7 @@ settings), and where one curve overtakes another, with the uncertainty of each c
     curves = learning_curves(board)                  # None when no curve has two sizes
     crossings = crossovers(curves, ok, store)        # one row per pair that crosses
 
-Training sizes of one data seed are nested draws (harness.data.nested_order), so a curve is one
+Training sizes of one data seed are nested draws (harness.inputs.data.nested_order), so a curve is one
 growing training set, not independent samples. A strategy that uses no training rows is a flat
 line (one record, compared at every size).
 
@@ -20,10 +20,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from harness import stats
-from harness.backends import DEFAULT
+from harness.metrics import stats
+from harness.api.backends import DEFAULT
 from harness.report.tables import correctness
-from harness.store import Store
+from harness.results.store import Store
 
 RESAMPLES = 1000
 _CURVE_COLUMNS = ("strategy", "model", "model_source", "backend", "settings", "eval_set",

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import pandas as pd
 
-from harness.cost import CPU_CORE
-from harness.report.build import Report, Section, board_csv, failed_cells
+from harness.results.cost import CPU_CORE
+from harness.report.build import board_csv, failed_cells
+from harness.report.parts import Report, Section
 from harness.report.escape import md_escape
 from harness.report.generation_plots import render_generation_plots
 from harness.report.generation_table import generation_board, generation_tables
 from harness.report.notes import notes
 from harness.report.tables import latest_per_seed
-from harness.store import Store
+from harness.results.store import Store
 
 PROMPTS_SHOWN = 3
 

@@ -10,7 +10,7 @@ import math
 
 import pandas as pd
 
-from harness.report.build import Report
+from harness.report.parts import Report
 from harness.report.display import Table
 from harness.report.escape import inline_html
 

@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from harness.cost import CPU_CORE
+from harness.results.cost import CPU_CORE
 from harness.report.display import MAJORITY_WARNING_SHARE
 from harness.report.escape import md_escape
 
@@ -47,7 +47,7 @@ def _scope_note(context) -> str:
             f"in {md_escape(context['results'])} ({made}), whichever run made it, not only the "
             f"last; generated {time.strftime('%Y-%m-%d %H:%M')}. The leaderboard as numbers is "
             f"the CSV beside this file; every record loads with "
-            f"`harness.results.load_results`.")
+            f"`harness.results.frames.load_results`.")
 
 
 def _eval_set_notes(board: pd.DataFrame) -> list[str]:
@@ -79,7 +79,7 @@ def majority_warning(row: pd.Series) -> str | None:
 
 
 def _accuracy_note() -> str:
-    # Describes harness.stats: keep the two in step.
+    # Describes harness.metrics.stats: keep the two in step.
     return ("*Accuracy*: the mean over seeds, draws of training rows and trials, with its 95% "
             "interval; *interval* names the method: Wilson for one run (or runs that predicted "
             "alike), else two-level, runs crossed with evaluation rows (variance by the method "

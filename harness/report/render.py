@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from harness.report.build import Report
+from harness.report.parts import Report
 from harness.report.escape import md_escape
 
 __all__ = ["md_escape", "render_markdown"]

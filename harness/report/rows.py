@@ -17,10 +17,10 @@ import re
 
 import pandas as pd
 
-from harness import registry
-from harness.backends import DEFAULT
+from harness.api import registry
+from harness.api.backends import DEFAULT
 from harness.errors import HarnessError
-from harness.inference import DEFAULT as OWN_INFERENCE
+from harness.api.variants import DEFAULT as OWN_INFERENCE
 
 # What, besides seed and data seed, makes two records the same experiment: rows that differ in
 # any of these never pool (other weights, other evaluation rows, another device).
@@ -69,7 +69,7 @@ def backend(records: pd.DataFrame) -> pd.Series:
 
 def inference(records: pd.DataFrame) -> pd.Series:
     """How each record's predictions were made: "default" (the strategy's own way, as fitted,
-    and every record from before variants) or a variant of harness.inference.VARIANTS."""
+    and every record from before variants) or a variant of harness.api.variants.VARIANTS."""
     if "inference" not in records:
         return pd.Series(OWN_INFERENCE, index=records.index)
     return records["inference"].map(lambda v: v if isinstance(v, str) and v else OWN_INFERENCE)

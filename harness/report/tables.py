@@ -1,5 +1,5 @@
 """Tables (pandas) built from run records: the leaderboard, a row's per-class scores and
-confusion matrix, failures and confidently wrong rows. Every statistic comes from harness.stats.
+confusion matrix, failures and confidently wrong rows. Every statistic comes from harness.metrics.stats.
 
     board = leaderboard(ok, store)       # one row per group of records, numbers not strings
     per_class(board.iloc[0], ok); confusion(board.iloc[0], ok); misclassified(ok, store)
@@ -17,8 +17,8 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from harness import stats
-from harness.inference import DEFAULT as OWN_INFERENCE
+from harness.metrics import stats
+from harness.api.variants import DEFAULT as OWN_INFERENCE
 from harness.report.rows import (
     backend,
     data_seed,
@@ -29,7 +29,7 @@ from harness.report.rows import (
     shown_source,
     shown_strategy,
 )
-from harness.store import Store
+from harness.results.store import Store
 
 __all__ = ["HIGHER_IS_BETTER", "backend", "confusion", "correctness", "failures", "group_id",
            "latest_per_seed", "leaderboard", "misclassified", "per_class", "record_accuracy",
@@ -50,7 +50,7 @@ _PEAKS = ("rss_above_baseline_bytes", "rss_baseline_bytes", "cuda_peak_reserved_
 
 def leaderboard(ok: pd.DataFrame, store: Store) -> pd.DataFrame:
     """One row per group of records, by evaluation set then accuracy, best first; numbers, not
-    strings. `ok` holds priced records (harness.cost.price_records)."""
+    strings. `ok` holds priced records (harness.results.cost.price_records)."""
     ok = ok.assign(group=group_id(ok), shown=shown_strategy(ok), backend=backend(ok),
                    source=shown_source(ok), draw=data_seed(ok))
     names, settings = row_labels(ok)

@@ -17,14 +17,14 @@ import pandas as pd
 import seaborn as sns
 from matplotlib import ticker
 
-from harness.inference import DEFAULT, VARIANTS
-from harness.report.build import Section
+from harness.api.variants import DEFAULT, VARIANTS
+from harness.report.parts import Section
 from harness.report.display import accuracy_text
 from harness.report.escape import md_escape
 from harness.report.plots import MARKERS, Plot, both_formats, plt
 from harness.report.rows import data_seed, inference
 from harness.report.tables import record_accuracy
-from harness.store import Store
+from harness.results.store import Store
 
 ORDER = (DEFAULT, *VARIANTS)  # the default row first, then the variants as harness lists them
 PLOT = "accuracy_vs_latency_by_variant"

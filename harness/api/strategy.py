@@ -1,0 +1,235 @@
+"""The strategy interface. A strategy adapts a model to a task and predicts labels (a
+classification task) or writes continuations (a generation task); it does no timing, and writes files only under `context.work_dir` (the runner measures, sizes artifacts
+and stores records, the same way for every strategy). What a strategy can do is declared here,
+on the class, and checked by the registry and the contract tests; the runner never guesses.
+
+    class MyStrategy:
+        name = "my-strategy"
+        description = "One line shown by `harness list strategies`."
+        config_class = MyConfig            # a dataclass with documented defaults
+        task_kinds = ("classification",)   # the task kinds it supports (harness.inputs.tasks.KINDS)
+        model_kind = "encoder"             # "encoder", "decoder" or None (no pretrained model),
+                                           # or per task kind: {"classification": "encoder",
+                                           #                    "generation": "decoder"}
+        backends = ("hf",)                 # inference backends, the default first
+        devices = ("cuda", "cpu")          # devices it can run on, preferred first
+        multi_task = False                 # True: one model trained on several tasks at once
+        trials = 1                         # predictions per row (few-shot: demonstration draws)
+        deterministic = False              # True: the same predictions whatever the seed
+        uses_training_rows = True          # False: never looks at training rows (zero-shot)
+        resources = Resources(gpus=1, cpus=1, memory_gib=1)  # what one cell needs (resources.py)
+        inference_variants = ("fp32", "bf16", "int8")  # ways to run the exported model
+                                           # (harness/api/variants.py); () for its own way only
+        runs_strategies = ()               # config fields naming another strategy it runs (a
+                                           # teacher): its code and model join the cell's identity
+
+        def __init__(self, config: MyConfig, context: Context): ...   # load: timed as load_s
+        def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None: ...  # one task unless multi_task
+        def prepare(self) -> None: ...     # one-off work before inference: setup_s
+        def footprint(self) -> Footprint: ...
+        def export(self, folder: Path) -> None: ...   # what ships besides the base model
+        # With inference_variants: the exported model loaded to predict in one variant, as a
+        # new instance of the strategy (or VariantUnavailable when this device cannot run it)
+        @classmethod
+        def load_inference(cls, config, context, folder: Path, variant: str): ...
+
+        # With "classification" in task_kinds:
+        def predict(self, texts, task: Task, trial: int = 0) -> Predictions: ...
+        # With "generation" in task_kinds (docs/writing-a-strategy.md):
+        def generate(self, prompts, task, trial=0, max_new_tokens=None) -> Generations: ...
+        def log_likelihood(self, texts, task, trial=0) -> TextScores: ...
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from harness.api.backends import DEFAULT
+from harness.inputs.data import Split
+from harness.inputs.models import ModelSpec
+from harness.api.resources import Resources
+from harness.api.settings import build_config
+from harness.inputs.tasks import KINDS, Task
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a strategy is given besides its config: the cell it runs in."""
+
+    task: Task
+    model: ModelSpec | None
+    seed: int
+    device: str  # "cpu" or "cuda"
+    work_dir: Path  # scratch space for this cell, removed afterwards
+    backend: str = DEFAULT  # what runs the model: one of the strategy's `backends`
+    # Per field of `runs_strategies`: the model the strategy it names runs on in this run (the
+    # one `--model` gives its kind, else that kind's preset), None if it uses none.
+    strategy_models: dict = field(default_factory=dict)
+
+
+@dataclass
+class Predictions:
+    labels: np.ndarray  # (n,) predicted label indices
+    scores: np.ndarray  # (n, num_labels): higher means more likely (log-probs or probabilities)
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """What a strategy reports about itself; nothing here is a measurement of the runner's."""
+
+    trainable_params: int
+    total_params: int
+    weight_bytes: int | None = None  # the model's weights as loaded (4-bit ones packed)
+    base_weight_bytes: int | None = None  # of the frozen base, for adapter strategies
+    # Anything else worth keeping, stored as `footprint_<key>` so it can never stand in for a
+    # field the runner measures.
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Generations:
+    """What a strategy wrote after each prompt (the prompt itself not included)."""
+
+    texts: list[str]
+    tokens: np.ndarray  # (n,) tokens generated for each prompt
+
+
+@dataclass
+class TextScores:
+    """How likely a strategy's model finds each text, conditioned as the strategy conditions
+    what it writes: summed negative log-likelihood (nats) of the text's tokens, and their count
+    (the model's tokenizer on the text alone, so every strategy of a model counts the same)."""
+
+    nll: np.ndarray  # (n,)
+    tokens: np.ndarray  # (n,)
+
+
+DEVICES = ("cpu", "cuda")
+# What fit() is given by a strategy that declares `uses_training_rows = False`.
+NO_TRAINING_ROWS = Split((), np.zeros(0, dtype=np.int64))
+
+
+@runtime_checkable
+class Strategy(Protocol):
+    name: ClassVar[str]
+    description: ClassVar[str]
+    config_class: ClassVar[type]
+    task_kinds: ClassVar[tuple[str, ...]]
+    model_kind: ClassVar[str | None | dict]
+    backends: ClassVar[tuple[str, ...]]
+    devices: ClassVar[tuple[str, ...]]
+    multi_task: ClassVar[bool]
+    trials: int
+    # Same predictions for every seed: the plan runs it once, under seed 0.
+    deterministic: ClassVar[bool]
+    # False: fit() is given no rows, and the plan runs it once whatever the data seeds.
+    uses_training_rows: ClassVar[bool]
+    # What one cell needs (GPUs when on CUDA, cores, memory): what executors ask for.
+    resources: ClassVar[Resources]
+    # Ways to run what `export` wrote besides the strategy's own (harness.api.variants.VARIANTS),
+    # each loaded by `load_inference`; () when it has none.
+    inference_variants: ClassVar[tuple[str, ...]]
+    # Fields of its config that name another registered strategy it runs inside its own cell
+    # (distill's teacher): the plan hashes that strategy's code and model into the cell's key
+    # and gives the strategy the model in `context.strategy_models[field]`.
+    runs_strategies: ClassVar[tuple[str, ...]]
+
+    def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None: ...
+
+    def prepare(self) -> None: ...
+
+    def footprint(self) -> Footprint: ...
+
+    def export(self, folder: Path) -> None: ...
+
+
+DECLARATIONS = ("name", "description", "config_class", "task_kinds", "model_kind", "backends",
+                "devices", "multi_task", "trials", "deterministic", "uses_training_rows",
+                "resources", "inference_variants", "runs_strategies")
+METHODS = ("fit", "prepare", "footprint", "export")
+# What a strategy that supports a task kind must also have.
+KIND_METHODS = {"classification": ("predict",), "generation": ("generate", "log_likelihood")}
+MODEL_KINDS = (None, "encoder", "decoder")
+
+
+def declaration_problems(cls) -> list[str]:
+    """What a strategy class fails to declare, or declares wrongly; empty when it is sound."""
+    missing = [attr for attr in DECLARATIONS + METHODS if not hasattr(cls, attr)]
+    if missing:
+        return [f"lacks {', '.join(missing)}"]
+    problems = []
+    kinds = cls.task_kinds
+    if not (isinstance(kinds, tuple) and kinds and set(kinds) <= set(KINDS)):
+        problems.append(f"task_kinds must be a non-empty tuple of {KINDS}")
+        kinds = ()
+    for kind in kinds:
+        lacking = [m for m in KIND_METHODS[kind] if not callable(getattr(cls, m, None))]
+        if lacking:
+            problems.append(f"supports {kind} tasks but lacks {', '.join(lacking)}")
+    model_kinds = cls.model_kind if isinstance(cls.model_kind, dict) else \
+        dict.fromkeys(kinds, cls.model_kind)
+    if set(model_kinds) != set(kinds) or any(v not in MODEL_KINDS for v in model_kinds.values()):
+        problems.append(f"model_kind {cls.model_kind!r} must be 'encoder', 'decoder' or None, "
+                        f"or a dict giving one per task kind of task_kinds")
+    if not (isinstance(cls.backends, tuple) and cls.backends
+            and all(isinstance(b, str) for b in cls.backends)):
+        problems.append("backends must be a non-empty tuple of names, the default first")
+    if not (isinstance(cls.devices, tuple) and "cpu" in cls.devices
+            and set(cls.devices) <= set(DEVICES)):
+        problems.append(f"devices must be a tuple of {DEVICES} that includes 'cpu'")
+    for flag in ("multi_task", "deterministic", "uses_training_rows"):
+        if not isinstance(getattr(cls, flag), bool):
+            problems.append(f"{flag} must be True or False")
+    if not isinstance(cls.resources, Resources):
+        problems.append("resources must be a harness.api.resources.Resources")
+    problems += _variant_problems(cls)
+    if not dataclasses.is_dataclass(cls.config_class):
+        problems.append("config_class must be a dataclass")
+    elif not (isinstance(cls.runs_strategies, tuple) and set(cls.runs_strategies)
+              <= {f.name for f in dataclasses.fields(cls.config_class)}):
+        problems.append("runs_strategies must be a tuple of its config's field names")
+    return problems
+
+
+def _variant_problems(cls) -> list[str]:
+    from harness.api.variants import VARIANTS
+
+    variants = cls.inference_variants
+    if not (isinstance(variants, tuple) and set(variants) <= set(VARIANTS)
+            and len(set(variants)) == len(variants)):
+        return [f"inference_variants must be a tuple of distinct names among "
+                f"{', '.join(VARIANTS)}"]
+    if variants and not callable(getattr(cls, "load_inference", None)):
+        return ["declares inference_variants but lacks load_inference"]
+    return []
+
+
+def supports(cls, task) -> bool:
+    return task.kind in cls.task_kinds
+
+
+def model_kind_for(cls, task_kind: str) -> str | None:
+    """The kind of model a strategy uses on tasks of this kind."""
+    return cls.model_kind.get(task_kind) if isinstance(cls.model_kind, dict) else cls.model_kind
+
+
+def choose_device(cls, cuda_available: bool) -> str:
+    """The device a strategy's cells run on: its first declared one that this machine has."""
+    return next(d for d in cls.devices if d == "cpu" or cuda_available)
+
+
+def predictions_from_scores(scores: np.ndarray) -> Predictions:
+    scores = np.asarray(scores, dtype=np.float64)
+    return Predictions(labels=scores.argmax(axis=1), scores=scores)
+
+
+def make_config(strategy_cls: type, overrides: dict[str, Any]):
+    """The strategy's config with overrides applied, or a one-line HarnessError: values are
+    parsed as JSON (a bare string otherwise), checked against the field annotations, then the
+    config's own `__post_init__` checks run (see harness/api/settings.py)."""
+    return build_config(strategy_cls, overrides)

@@ -1,0 +1,144 @@
+"""What the runner measures of a generation cell, the same way for every strategy: inside the
+cell's process the speed of writing (time to first token, milliseconds per token, tokens/s), the
+continuations of every trial, the held-out likelihood of the evaluation passages and, once the
+strategy is gone, the fluency of the continuations under the base model; in the parent, the
+style judge's verdicts and the record's metrics (harness.metrics.generation).
+
+    outputs = generate_all(strategy, cell)            # in the cell's process, timed
+    outputs.update(fluency(cell, outputs["continuations"]))
+    record, frame = generation_record(record, cell, task, evaluation, outcome)
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+
+# Single-prompt generations are seconds each on a CPU: a few samples give the median, not a
+# tail (the record says how many).
+LATENCY_SAMPLES = 8
+WARMUP_PROMPTS = 2
+WARMUP_TOKENS = 4
+
+
+def prompts_and_references(task, evaluation) -> tuple[list[str], list[str]]:
+    pairs = [task.split_prompt(text) for text in evaluation.texts]
+    return [p for p, _ in pairs], [r for _, r in pairs]
+
+
+def generate_all(strategy, cell) -> dict:
+    """Latency on single prompts first (no prefix of a measured prompt cached yet), then every
+    trial's continuations (timed: predict_s) and passage likelihoods (timed: scoring_s)."""
+    from harness.cell.measure import latency_rows, stopwatch, sync_device
+
+    task, device = cell.task, cell.device
+    prompts, _ = prompts_and_references(task, cell.eval)
+    measured = latency_rows(len(prompts), cell.seed, LATENCY_SAMPLES)
+    warmup = [task.split_prompt(t)[0] for t in cell.train.texts[:WARMUP_PROMPTS]] or \
+        [prompts[i] for i in range(len(prompts)) if i not in measured][:WARMUP_PROMPTS] or \
+        ["Good morrow"]
+    for prompt in warmup:
+        strategy.generate([prompt], task, 0, WARMUP_TOKENS)
+    first_token, whole, per_token = [], [], []
+    for i in measured:
+        for limit, into in ((1, first_token), (None, whole)):
+            sync_device(device)
+            start = time.perf_counter()
+            out = strategy.generate([prompts[i]], task, 0, limit)
+            sync_device(device)
+            into.append((time.perf_counter() - start) * 1000)
+        per_token.append(whole[-1] / max(int(out.tokens[0]), 1))
+    timings: dict = {}
+    continuations, tokens, passage_nll, passage_tokens = [], [], [], []
+    for trial in range(int(strategy.trials)):
+        with stopwatch(timings, "predict_s", device):
+            written = strategy.generate(prompts, task, trial)
+        with stopwatch(timings, "scoring_s", device):
+            scores = strategy.log_likelihood(list(cell.eval.texts), task, trial)
+        _check(strategy.name, len(prompts), written, scores)
+        continuations.append(list(written.texts))
+        tokens.append(np.asarray(written.tokens, dtype=np.int64))
+        passage_nll.append(np.asarray(scores.nll, dtype=np.float64))
+        passage_tokens.append(np.asarray(scores.tokens, dtype=np.int64))
+    return {**timings, "ttft_ms": float(np.median(first_token)),
+            "latency_p50_ms": float(np.percentile(whole, 50)),
+            "latency_p95_ms": float(np.percentile(whole, 95)),
+            "ms_per_token": float(np.median(per_token)), "latency_samples": len(measured),
+            "latency_warmup": len(warmup), "continuations": continuations,
+            "generated_tokens": tokens, "passage_nll": passage_nll,
+            "passage_tokens": passage_tokens}
+
+
+def _check(strategy: str, n: int, written, scores) -> None:
+    """A strategy's outputs must be one per row and finite: a wrong shape is the cell's error,
+    named here rather than as an index error in the metrics."""
+    shapes = (len(written.texts), np.shape(written.tokens), np.shape(scores.nll),
+              np.shape(scores.tokens))
+    if shapes != (n, (n,), (n,), (n,)):
+        raise ValueError(f"strategy '{strategy}' returned {shapes[0]} continuations, tokens "
+                         f"{shapes[1]}, nll {shapes[2]}, tokens scored {shapes[3]} for {n} rows")
+    if not np.isfinite(scores.nll).all() or (np.asarray(scores.tokens) <= 0).any():
+        raise ValueError(f"strategy '{strategy}' scored a passage with a non-finite "
+                         f"likelihood or no tokens")
+
+
+def fluency(cell, continuations: list[list[str]]) -> dict:
+    """Token-weighted likelihood of each continuation after its prompt (plain text) under the
+    base model of the cell, the same judge of fluency for every strategy of a model."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from harness.metrics.lm_scoring import causal_nll
+    from harness.inputs.models import DEFAULT_MODELS, resolve_model
+
+    spec = cell.model or resolve_model(DEFAULT_MODELS["decoder"])
+    path = spec.local_path()
+    tokenizer = AutoTokenizer.from_pretrained(path, **spec.load_kwargs())
+    model = AutoModelForCausalLM.from_pretrained(path, dtype="auto", **spec.load_kwargs())
+    model = model.to(cell.device).eval()
+    prompts, _ = prompts_and_references(cell.task, cell.eval)
+    contexts = [tokenizer(p).input_ids for p in prompts]
+    nll, tokens = [], []
+    for texts in continuations:
+        pairs = [(context, tokenizer(" " + text, add_special_tokens=False).input_ids
+                  if text else []) for context, text in zip(contexts, texts)]
+        scored = causal_nll(model, pairs, tokenizer.pad_token_id or tokenizer.eos_token_id)
+        nll.append(scored[0])
+        tokens.append(scored[1])
+    return {"fluency_nll": nll, "fluency_tokens": tokens}
+
+
+def generation_record(record: dict, cell, task, evaluation, outcome: dict):
+    """(record, predictions frame) of a generation cell, from the outputs of its process."""
+    from harness.metrics.generation import generation_metrics
+    from harness.metrics.style_judge import style_judge
+
+    prompts, references = prompts_and_references(task, evaluation)
+    continuations = outcome.pop("continuations")
+    tokens = outcome.pop("generated_tokens")
+    arrays = {name: outcome.pop(name) for name in
+              ("passage_nll", "passage_tokens", "fluency_nll", "fluency_tokens")}
+    judge = style_judge(task, cell.data_dir)
+    style = [judge.probability(texts) for texts in continuations]
+    record.update(outcome)
+    record.update(generation_metrics(references, continuations, style_probability=style,
+                                     **arrays))
+    record.update(judge.summary())
+    generated = int(sum(t.sum() for t in tokens))
+    record.update({
+        "task_kind": "generation", "trials": len(continuations),
+        "n_predictions": len(prompts) * len(continuations),
+        "generated_tokens_mean": generated / max(len(prompts) * len(continuations), 1),
+        "tokens_per_s": generated / max(outcome["predict_s"], 1e-9),
+        "throughput_eps": len(prompts) * len(continuations) / max(outcome["predict_s"], 1e-9)})
+    frame = pd.DataFrame({"index": np.arange(len(prompts)), "text": list(evaluation.texts),
+                          "prompt": prompts, "reference": references,
+                          "prediction": continuations[0]})
+    for t, other in enumerate(continuations[1:], start=1):
+        frame[f"prediction_trial{t}"] = other
+    frame["generated_tokens"] = tokens[0]
+    frame["style_probability"] = style[0]
+    for name, values in arrays.items():
+        frame[name] = values[0]
+    return record, frame

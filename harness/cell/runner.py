@@ -1,0 +1,244 @@
+"""Run and measure one cell, the same way whatever executes the grid: in its own child process
+(memory released, crashes contained), every phase timed and its memory sampled here, the
+records built here. Which cells run where, and writing what comes back, is harness.execution.driver's.
+
+    computed = compute(CellJob(cell))    # one cell, wherever an executor sent it
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from harness.results.claims import HOST, scratch_dir
+from harness.environment import manifest
+from harness.cell.job import CellJob
+from harness.api.variants import DEFAULT
+from harness.cell.isolation import run_isolated
+from harness.metrics.classification import record_metrics
+from harness.plan.grid import Cell
+from harness.cell.phases import (export_bytes, footprint_fields, predict_all,
+                                  single_row_latency)
+from harness.results.store import SCHEMA_VERSION
+
+
+@dataclass
+class Computed:
+    """A cell's outcome where it ran: (record, predictions) per evaluated task, and the output of
+    a failed cell's process (kept beside its record, not in it)."""
+
+    results: list[tuple[dict, pd.DataFrame | None]]
+    log: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(record["status"] == "ok" for record, _ in self.results)
+
+
+def compute(job: CellJob) -> Computed:
+    """Run one cell as placed and measure it, where the executor put it (this process, a pool
+    thread or a Ray worker); nothing is written here: the driver stores what comes back."""
+    started = time.time()
+    outcome = _run(job)
+    log = outcome.pop("log", None)
+    return Computed(_records(job, outcome, started), log)
+
+
+def failed(job: CellJob, error: str) -> Computed:
+    """The records of a cell that could not be run at all (its worker lost too often, say)."""
+    return Computed(_records(job, {"status": "failed", "error": error[:500]}, time.time()))
+
+
+def _run(job: CellJob) -> dict:
+    prepared = _prepare_model(job.cell)
+    if prepared["status"] != "ok":
+        return prepared
+    outcome = (run_isolated(_run_cell, job, job.timeout_s, job.placement) if job.isolate
+               else _run_cell(job))
+    if outcome["status"] == "ok":
+        outcome["setup_s"] = outcome.get("setup_s", 0.0) + prepared["setup_s"]
+    return outcome
+
+
+def _prepare_model(cell: Cell) -> dict:
+    """One-off work on the model (converting a GGUF file, once per machine), timed as set-up
+    and done here, before the cell's process starts, so that its memory is not the cell's."""
+    start = time.perf_counter()
+    try:
+        for model in (cell.model, *cell.strategy_models.values()):
+            if model is not None:
+                model.local_path()
+    except Exception as err:  # noqa: BLE001 - the cell fails, the grid goes on
+        return {"status": "failed", "error": f"preparing model '{cell.model_name}': "
+                                             f"{type(err).__name__}: {err}".splitlines()[0][:500]}
+    return {"status": "ok", "setup_s": time.perf_counter() - start}
+
+
+def _run_cell(job: CellJob) -> dict:
+    cell, work_dir = job.cell, scratch_dir()
+    memory = None
+    try:
+        import torch
+        from transformers import set_seed
+
+        from harness.cell.measure import PhaseMemory
+
+        set_seed(cell.seed)
+        memory = PhaseMemory(cell.device)
+        measured = _measure_phases(cell, work_dir, memory)
+        if job.artifacts:
+            measured["artifact_path"] = _keep_artifacts(work_dir / "export", job.artifacts,
+                                                        cell.key)
+        return {"status": "ok", **measured, **memory.record(),
+                "cpu_threads": torch.get_num_threads(), "host_cpu_count": os.cpu_count()}
+    except BaseException as err:  # noqa: BLE001 - any failure is the cell's result
+        if isinstance(err, KeyboardInterrupt):
+            raise
+        return {"status": "failed", "error": f"{type(err).__name__}: {err}".splitlines()[0][:500],
+                "traceback": traceback.format_exc()[-4000:]}
+    finally:
+        if memory is not None:
+            memory.close()
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _measure_phases(cell: Cell, work_dir: Path, memory) -> dict:
+    """Load, fit, export, prepare and predict, each timed and its memory sampled. One-off work
+    before inference (starting an engine, merging adapters) is `setup_s`."""
+    from harness.cell.measure import stopwatch
+    from harness.api.strategy import Context
+
+    device, timings = cell.device, {}
+    context = Context(cell.task, cell.model, cell.seed, device, work_dir, cell.backend,
+                      cell.strategy_models)
+    with memory.phase("load"), stopwatch(timings, "load_s", device):
+        strategy = cell.strategy_class(cell.config, context)
+    with memory.phase("fit"), stopwatch(timings, "fit_s", device):
+        strategy.fit([(task, train) for task, train, _ in cell.evaluations])
+    artifact_bytes = export_bytes(strategy, work_dir / "export")
+    with memory.phase("setup"), stopwatch(timings, "setup_s", device):
+        strategy.prepare()
+    if cell.task.kind == "generation":
+        return _measure_generation(cell, strategy, timings, artifact_bytes, memory)
+    with memory.phase("predict"):
+        timed_single = single_row_latency(strategy, cell)
+        labels, scores, predict_s = predict_all(strategy, cell)
+    measured = {**timings, **timed_single, **footprint_fields(strategy),
+                "artifact_bytes": artifact_bytes, "trials": int(strategy.trials),
+                "predict_s_per_task": predict_s,
+                "pred_labels": labels, "pred_scores": scores}
+    if cell.inference:  # each loads the export itself: the fitted model's memory is not theirs
+        from harness.cell.variants import measure_variants
+
+        del strategy
+        measured["variants"] = measure_variants(cell, work_dir / "export", work_dir, memory)
+    return measured
+
+
+def _measure_generation(cell: Cell, strategy, timings: dict, artifact_bytes: int,
+                        memory) -> dict:
+    """Writing and scoring, timed; then, with the strategy's model released, the fluency of
+    what it wrote under the base model (not the strategy's time or memory)."""
+    import gc
+
+    from harness.cell.generation import fluency, generate_all
+
+    with memory.phase("predict"):
+        outputs = generate_all(strategy, cell)
+    measured = {**timings, **footprint_fields(strategy), "artifact_bytes": artifact_bytes,
+                "trials": int(strategy.trials)}
+    del strategy
+    gc.collect()
+    return {**measured, **outputs, **fluency(cell, outputs["continuations"])}
+
+
+def _keep_artifacts(export: Path, artifacts: str, key: str) -> str | None:
+    """The exported artifacts copied to `<artifacts>/<key>/`, complete or not at all."""
+    if not any(export.iterdir()):
+        return None
+    target = Path(artifacts) / key
+    partial = target.with_name(f".{key}.partial-{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.copytree(export, partial)
+    shutil.rmtree(target, ignore_errors=True)  # an earlier computation of this cell, forced
+    os.replace(partial, target)
+    return str(target)
+
+
+def _records(job: CellJob, outcome: dict, started: float) -> list[tuple]:
+    """(record, predictions) for every task the cell evaluated."""
+    cell = job.cell
+    base = {**cell.identity(), "schema_version": SCHEMA_VERSION, "status": outcome["status"],
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+            "wall_s": time.time() - started, "environment": manifest(),
+            "executor": job.executor, "host": HOST}
+    if outcome["status"] != "ok":
+        return [({**base, "key": cell.key_for(task.name), "task": task.name,
+                  "error": outcome["error"], "traceback": outcome.get("traceback"),
+                  **({"timed_out": True} if outcome.get("timed_out") else {})}, None)
+                for task, _, _ in cell.evaluations]
+    if cell.task.kind == "generation":  # one task: generation strategies train no mixtures
+        from harness.cell.generation import generation_record
+
+        record = {**base, "key": cell.key, "task": cell.task.name, "fit_shared_by": 1}
+        return [generation_record(record, cell, cell.task, cell.eval, outcome)]
+    every_labels, every_scores = outcome.pop("pred_labels"), outcome.pop("pred_scores")
+    predict_s = outcome.pop("predict_s_per_task")
+    variants = outcome.pop("variants", [])
+    results = []
+    for (task, train, evaluation), labels, scores, seconds in zip(
+            cell.evaluations, every_labels, every_scores, predict_s):
+        record = {**base, "key": cell.key_for(task.name), "task": task.name,
+                  "fit_shared_by": len(cell.evaluations), "inference": DEFAULT}
+        if task is not cell.task:  # this task's own rows; the primary's are in the identity
+            record.update(n_train=len(train), train_fingerprint=train.fingerprint(),
+                          n_eval=len(evaluation), eval_fingerprint=evaluation.fingerprint())
+        results.append(_record(record, task, evaluation, {**outcome, "predict_s": seconds},
+                               labels, scores, cell.strategy))
+    if variants and results[0][0]["status"] == "ok":
+        from harness.cell.variants import variant_records
+
+        def build(record, measured, labels, scores):
+            return _record(record, cell.task, cell.eval, measured, labels, scores, cell.strategy)
+
+        results += variant_records(cell, base, results[0][0], every_labels[0], variants, build)
+    return results
+
+
+def _record(record: dict, task, evaluation, outcome: dict, trial_labels, trial_scores,
+            strategy: str):
+    problem = next(filter(None, (_prediction_problem(strategy, task, evaluation, labels, scores)
+                                 for labels, scores in zip(trial_labels, trial_scores))), None)
+    if problem:
+        return {**record, "status": "failed", "error": problem}, None
+    labels, scores = trial_labels[0], trial_scores[0]
+    scored = len(labels) * len(trial_labels)
+    record.update(outcome)
+    record.update(record_metrics(evaluation.labels, trial_labels, trial_scores, task.labels))
+    record.update({"n_predictions": scored,
+                   "throughput_eps": scored / max(outcome["predict_s"], 1e-9)})
+    frame = pd.DataFrame({"index": np.arange(len(labels)), "text": list(evaluation.texts),
+                          "label": evaluation.labels, "prediction": labels})
+    for t, other in enumerate(trial_labels[1:], start=1):
+        frame[f"prediction_trial{t}"] = other
+    for k, name in enumerate(task.labels):
+        frame[f"score_{name}"] = scores[:, k]
+    return record, frame
+
+
+def _prediction_problem(strategy: str, task, evaluation, labels: np.ndarray,
+                        scores: np.ndarray) -> str | None:
+    n, k = len(evaluation), task.num_labels
+    if labels.shape != (n,) or scores.shape != (n, k):
+        return (f"strategy '{strategy}' returned labels {labels.shape} and scores "
+                f"{scores.shape}; expected ({n},) and ({n}, {k})")
+    if labels.min() < 0 or labels.max() >= k:
+        return f"strategy '{strategy}' predicted a label outside 0..{k - 1}"
+    return None

@@ -1,0 +1,1 @@
+"""The command line (click): `harness run | report | recommend | project | list`."""

@@ -1,0 +1,215 @@
+"""The driver of a grid: which cells still need computing, claiming each before it is sent so
+that runs sharing a results folder share the grid (harness.results.claims), handing them to the executor
+(harness.execution.executors), and writing what comes back. This process is the only writer, whatever
+executes the cells; a finished cell is written once, atomically, the moment it comes back.
+
+    summary = run_grid(cells, Store("results"), force=False, echo=print,
+                       execution=Execution(executor="ray", ray_address="auto"))
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+
+from harness.results.claims import Claim, read_holder, remove_scratch
+from harness.errors import HarnessError
+from harness.cell.job import CellJob
+from harness.execution.settings import Execution
+from harness.execution.progress import Progress, Summary, result_lines
+from harness.api.resources import request_for
+from harness.results.store import Store
+
+CLAIM_POLL_S = 1.0
+
+
+class Interrupted(HarnessError):
+    """Ctrl-C: the outstanding cells were cancelled, the finished ones kept."""
+
+    exit_code = 130
+
+
+def run_cells(cells: list[Cell], store: Store, force: bool = False, isolate: bool = True,
+              echo=print, execution: Execution | None = None):
+    """Every cell not finished yet, on the executor asked (default: one at a time here), each
+    claimed first so that runs sharing the folder share the grid (harness.execution.driver)."""
+    execution = execution or Execution(isolate=isolate)
+    return run_grid(cells, store, force, echo, execution)
+
+
+def run_grid(cells: list, store: Store, force: bool, echo, execution: Execution) -> Summary:
+    from harness.execution.executors import make_executor
+
+    remove_scratch()  # leftovers of killed runs
+    with make_executor(execution, store, echo) as executor:
+        cells = executor.plan(cells)
+        summary, todo = Summary(), []
+        for number, cell in enumerate(cells, 1):
+            prefix = f"[{number}/{len(cells)}] {cell.label}"
+            if not force and _finished(store, cell):
+                summary.skipped += 1
+                echo(f"{prefix}: already finished, not recomputed (use --force to recompute)")
+            else:
+                todo.append((prefix, cell, request_for(cell, execution.resources)))
+        for _, cell, request in todo:  # a request nothing can meet fails before anything runs
+            executor.check(request, cell.label)
+        if execution.concurrent:  # the longest first, so that the last to finish is short
+            history = _history(store)
+            todo.sort(key=lambda item: -estimated_cost(item[1], history))
+        _Driver(store, executor, execution, summary, echo, len(todo)).run(todo, force)
+    return summary
+
+
+def _finished(store: Store, cell) -> bool:
+    return all(store.is_finished(key) for key in cell.keys)
+
+
+class _Driver:
+    """Claims, sends, collects and writes; see the module docstring."""
+
+    def __init__(self, store, executor, execution, summary, echo, total):
+        self.store, self.executor, self.execution = store, executor, execution
+        self.summary, self.echo = summary, echo
+        self.progress = Progress(total, parallel=execution.concurrent)
+        self.claims: dict[str, tuple[Claim, str]] = {}  # primary key -> (claim, prefix)
+        self.said_held: set[str] = set()  # each said once, however long it is held
+        self.said_waiting: set[str] = set()
+
+    def run(self, todo: list, force: bool) -> None:
+        pending, held = deque(todo), []
+        try:
+            while pending or held or self.claims:
+                self._send(pending, held, force)
+                collected = self.executor.collect(CLAIM_POLL_S if self.claims else 0)
+                for job, computed, extra in collected:
+                    self.progress.sent -= 1
+                    self._finish(job, computed, extra)
+                if not pending and held and not collected:
+                    if not self.claims:
+                        time.sleep(CLAIM_POLL_S)
+                    self._say_waiting(held)
+                    pending.extend(held)
+                    held = []
+        except KeyboardInterrupt:
+            self._interrupted()
+
+    def _send(self, pending: deque, held: list, force: bool) -> None:
+        """Every pending cell the executor has room for, claimed; a cell held by another live
+        run is put aside for later."""
+        skipped = deque()
+        while pending:
+            item = pending.popleft()
+            prefix, cell, request = item
+            if not self.executor.fits(request):  # another, smaller cell may fit
+                skipped.append(item)
+                continue
+            claim = Claim(self.store.claim_path(cell.keys[0]))
+            holder = claim.acquire()
+            if holder is not None:
+                if prefix not in self.said_held:
+                    self.echo(f"{prefix}: {_held_by(holder)}, coming back to it at the end")
+                    self.said_held.add(prefix)
+                held.append(item)
+                continue
+            if not force and _finished(self.store, cell):
+                claim.release()
+                self.summary.by_others += 1  # finished between our look and our claim
+                self.echo(f"{prefix}: finished by another process meanwhile")
+                continue
+            job = CellJob(cell, self.executor.name, self.execution.isolate,
+                          self.execution.cell_timeout_s, artifacts=self.execution.artifacts)
+            self.claims[cell.keys[0]] = (claim, prefix)
+            where = self.executor.submit(job, request)
+            self.progress.sent += 1
+            self.echo(f"{self._counts()}{prefix}: {where} on {len(cell.train)} training / "
+                      f"{len(cell.eval)} evaluation rows")
+        pending.extendleft(reversed(skipped))
+
+    def _say_waiting(self, held: list) -> None:
+        for prefix, cell, _ in held:
+            holder = read_holder(self.store.claim_path(cell.keys[0]))
+            if holder is not None and prefix not in self.said_waiting:
+                self.echo(f"{prefix}: {_held_by(holder)}, waiting")
+                self.said_waiting.add(prefix)
+
+    def _finish(self, job: CellJob, computed, extra: dict) -> None:
+        claim, prefix = self.claims.pop(job.cell.keys[0])
+        try:
+            self._save(job, computed, extra, prefix)
+        finally:
+            claim.release()
+
+    def _save(self, job: CellJob, computed, extra: dict, prefix: str) -> None:
+        for note in extra.pop("notes", []):
+            self.echo(f"{prefix}: {note}")
+        results = [({**record, **extra}, predictions) for record, predictions in computed.results]
+        try:
+            for record, predictions in results:
+                self.store.save(record, predictions)
+            if computed.log and not computed.ok:
+                self.store.save_log(job.cell.keys[0], computed.log)
+        except Exception as err:  # noqa: BLE001 - disk full, permissions: this cell fails
+            self.summary.failed += 1
+            self.echo(f"{self._counts()}{prefix}: FAILED: cannot save its record: "
+                      f"{type(err).__name__}: {err}"[:600])
+            return
+        # skipped: a variant this device cannot run (its record says why), not a failure
+        failed = [record for record, _ in results if record["status"] == "failed"]
+        if failed:
+            self.summary.failed += 1
+            self.echo(f"{self._counts()}{prefix}: FAILED: {failed[0]['error']}")
+            return
+        self.summary.ran += 1
+        for line in result_lines([record for record, _ in results], bool(job.cell.mixture)):
+            self.echo(f"{self._counts()}{prefix}: {line}")
+
+    def _counts(self) -> str:
+        if not self.progress.parallel:
+            return ""  # the numbered cell lines say as much
+        return self.progress.counts(self.summary, self.executor.running())
+
+    def _interrupted(self) -> None:
+        """Cancel what is outstanding, keep what finished, release every claim."""
+        self.executor.cancel()
+        for claim, _ in self.claims.values():
+            claim.release()
+        self.summary.cancelled = len(self.claims)
+        self.claims.clear()
+        raise Interrupted(f"interrupted: {self.summary.ran + self.summary.failed} cells finished "
+                          f"and kept, {self.summary.cancelled} cancelled; run the same command "
+                          f"again to resume") from None
+
+
+def _held_by(holder: dict) -> str:
+    return f"claimed by pid {holder.get('pid', '?')} on host {holder.get('host', '?')}"
+
+
+def estimated_cost(cell, history: list[dict]) -> float:
+    """A cell's seconds, for ordering only: the wall time of finished cells of the same strategy,
+    model and backend, scaled by rows; without any, rows times the model's size."""
+    from harness.api.resources import model_bytes
+
+    rows = len(cell.train) + len(cell.eval) * max(1, int(cell.strategy_class.trials))
+    similar = [record for record in history
+               if (record.get("strategy"), record.get("model"), record.get("backend"))
+               == (cell.strategy, cell.model_name, cell.backend) and record.get("wall_s")]
+    if similar:
+        per_row = [r["wall_s"] / max(1, r.get("n_train", 0) + r.get("n_eval", 0))
+                   for r in similar]
+        return sorted(per_row)[len(per_row) // 2] * rows
+    return rows * (1.0 + model_bytes(cell.model) / 1e7)
+
+
+def _history(store: Store) -> list[dict]:
+    """The finished records' JSON alone (their predictions are not needed to order cells)."""
+    found = []
+    for path in store.root.glob("*.json"):
+        try:
+            record = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            continue
+        if isinstance(record, dict) and record.get("status") == "ok":
+            found.append(record)
+    return found
+

@@ -1,0 +1,313 @@
+"""Tasks are data. A task is of one of two kinds:
+
+- `classification` (Task): label names, one label word per label for prompting, a prompt
+  template and where the splits come from;
+- `generation` (GenerationTask): text rows only, a style instruction, how an evaluation row
+  becomes a prompt (its first line or first words) and a reference (the rest), and the
+  generation settings.
+
+Adding a task means adding an entry here (or a YAML file with `kind: generation` or without,
+see the README's "Bring your own data"), not code.
+
+    from harness.inputs.tasks import get_task
+    task = get_task("agnews")            # or get_task("my-task.yaml")
+    task.prompt(text="Stocks fell ...")
+    get_task("shakespeare").split_prompt(passage)  # (prompt, reference)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from harness.errors import HarnessError, did_you_mean, one_line
+
+# A task name becomes part of file names (records, reports, `<data-dir>/<task>/`), so it is a
+# slug: no '/', no '..', nothing that could point outside those folders.
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}", re.IGNORECASE)
+
+
+def check_task_name(name) -> None:
+    """A task name must be a slug: it names files and folders."""
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        raise HarnessError(f"task name {name!r} must be 1-64 letters, digits, '-' or '_', "
+                           f"starting with a letter or digit (it names files)")
+
+
+KINDS = ("classification", "generation")
+
+
+@dataclass(frozen=True)
+class Task:
+    kind: ClassVar[str] = "classification"
+    name: str
+    labels: tuple[str, ...]
+    # One word per label, used by prompting strategies as the answer they score. Chosen to be
+    # common single words so that a small instruction model can say them.
+    label_words: tuple[str, ...]
+    # Format with {text} and {choices}; the answer (a label word) follows the prompt.
+    prompt_template: str
+    # None for a task whose splits only exist in a local data folder (<data-dir>/<name>/).
+    hub_id: str | None = None
+    hub_config: str | None = None
+    hub_text_column: str = "text"
+    hub_label_column: str = "label"
+    # Split names: training rows and demonstrations only ever come from train_split.
+    train_split: str = "train"
+    eval_split: str = "test"
+
+    def __post_init__(self):
+        check_task_name(self.name)
+        if any(not label.strip() for label in (*self.labels, *self.label_words)):
+            raise HarnessError(f"task '{self.name}': labels and label words must not be empty")
+        if len(set(self.labels)) != len(self.labels):
+            repeated = sorted({label for label in self.labels if self.labels.count(label) > 1})
+            raise HarnessError(f"task '{self.name}': label(s) {', '.join(repeated)} appear more "
+                               f"than once; labels must be distinct")
+        if len(self.labels) < 2:
+            raise HarnessError(f"task '{self.name}': needs at least 2 labels to classify into, "
+                               f"got {len(self.labels)}")
+        if len(self.labels) != len(self.label_words):
+            raise HarnessError(f"task '{self.name}': {len(self.labels)} labels but "
+                               f"{len(self.label_words)} label words")
+        if len(set(self.label_words)) != len(self.label_words):
+            raise HarnessError(f"task '{self.name}': label words must be distinct")
+        try:
+            self.prompt_template.format(text="", choices="")
+        except (KeyError, IndexError, ValueError) as err:
+            raise HarnessError(f"task '{self.name}': the prompt template may only use {{text}} "
+                               f"and {{choices}} (problem: {err})") from None
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.labels)
+
+    def prompt(self, text: str) -> str:
+        return self.prompt_template.format(text=text.strip(), choices=", ".join(self.label_words))
+
+
+PROMPT_FROM = ("words", "line")
+
+
+@dataclass(frozen=True)
+class GenerationTask:
+    """Write in a style: the model continues the start of each evaluation passage. Rows are
+    texts only (harness.inputs.data gives them label 0)."""
+
+    kind: ClassVar[str] = "generation"
+    name: str
+    # What every decoder strategy is asked (as the user turn of a chat template, or plain text)
+    instruction: str
+    # How an evaluation passage becomes a prompt: its first `prompt_words` words, or its first
+    # line ("line"); the rest of the passage is the reference continuation.
+    prompt_from: str = "words"
+    prompt_words: int = 12
+    max_new_tokens: int = 48
+    temperature: float = 0.8  # 0 decodes greedily
+    top_p: float = 0.95
+    # Sampling draws from this seed (not the cell's): a strategy's generations depend on what it
+    # learnt, not on which seed trained it.
+    generation_seed: int = 0
+    hub_id: str | None = None
+    hub_config: str | None = None
+    hub_text_column: str = "text"
+    train_split: str = "train"
+    eval_split: str = "test"
+    # The style judge: trained on train_split (in style) against contrast_split (not in style),
+    # its accuracy measured on validation_split against held-out contrast rows.
+    contrast_split: str = "contrast"
+    validation_split: str = "validation"
+
+    def __post_init__(self):
+        check_task_name(self.name)
+        if not self.instruction.strip():
+            raise HarnessError(f"task '{self.name}': the instruction must not be empty")
+        if self.prompt_from not in PROMPT_FROM:
+            raise HarnessError(f"task '{self.name}': prompt_from must be one of "
+                               f"{', '.join(PROMPT_FROM)}, got {self.prompt_from!r}")
+        for field_name, low in (("prompt_words", 1), ("max_new_tokens", 1)):
+            value = getattr(self, field_name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise HarnessError(f"task '{self.name}': {field_name} must be an integer >= "
+                                   f"{low}, got {value!r}")
+        if not (isinstance(self.temperature, (int, float)) and self.temperature >= 0):
+            raise HarnessError(f"task '{self.name}': temperature must be >= 0 (0: greedy)")
+        if not (isinstance(self.top_p, (int, float)) and 0 < self.top_p <= 1):
+            raise HarnessError(f"task '{self.name}': top_p must be in (0, 1]")
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+    def split_prompt(self, text: str) -> tuple[str, str]:
+        """(prompt, reference) of an evaluation passage. The prompt keeps the passage's own
+        spacing and line breaks; the reference is what follows it, stripped."""
+        text = text.strip()
+        if self.prompt_from == "line" and "\n" in text:
+            first, _, rest = text.partition("\n")
+            return first, rest.strip()
+        matches = list(re.finditer(r"\S+", text))
+        if len(matches) <= self.prompt_words:  # too short to split: half of it, at least 1 word
+            cut = matches[max(1, len(matches) // 2) - 1].end()
+        else:
+            cut = matches[self.prompt_words - 1].end()
+        return text[:cut], text[cut:].strip()
+
+
+_CLASSIFY = ("Classify the {what} into one of these categories: {{choices}}.\n\n"
+             "{field}: {{text}}\n\nAnswer with one word.")
+
+BUILTIN_TASKS: dict[str, "Task | GenerationTask"] = {
+    t.name: t
+    for t in [
+        Task(
+            name="agnews",
+            labels=("World", "Sports", "Business", "Sci/Tech"),
+            label_words=("World", "Sports", "Business", "Technology"),
+            prompt_template=_CLASSIFY.format(what="news article", field="Article"),
+            hub_id="fancyzhx/ag_news",
+        ),
+        Task(
+            name="sst2",
+            labels=("negative", "positive"),
+            label_words=("negative", "positive"),
+            prompt_template=("Is the sentiment of this movie review positive or negative?\n\n"
+                             "Review: {text}\n\nAnswer with one word: {choices}."),
+            hub_id="SetFit/sst2",
+        ),
+        Task(
+            name="trec",
+            labels=("ABBR", "ENTY", "DESC", "HUM", "LOC", "NUM"),
+            label_words=("Abbreviation", "Entity", "Description", "Person", "Location", "Number"),
+            prompt_template=_CLASSIFY.format(what="question by the type of its answer",
+                                             field="Question"),
+            hub_id="CogComp/trec",
+            hub_label_column="coarse_label",
+        ),
+        Task(
+            name="emotion",
+            labels=("sadness", "joy", "love", "anger", "fear", "surprise"),
+            label_words=("sadness", "joy", "love", "anger", "fear", "surprise"),
+            prompt_template=_CLASSIFY.format(what="emotion of the message", field="Message"),
+            hub_id="dair-ai/emotion",
+        ),
+        # The offline copy (../shared/data/shakespeare) is split by work; the hub's
+        # tiny_shakespeare is one text, not passages, hence no hub_id.
+        GenerationTask(
+            name="shakespeare",
+            instruction="Write in the style of Shakespeare.",
+        ),
+    ]
+}
+AnyTask = Task | GenerationTask
+
+
+FILE_SUFFIXES = (".yaml", ".yml")
+# Fields a task file may leave out, and why they have a default.
+_OPTIONAL_IN_FILE = {"label_words"}  # the labels themselves
+
+
+def is_task_file(name: str) -> bool:
+    """Whether a --task value names a task file rather than a task."""
+    return name.endswith(FILE_SUFFIXES)
+
+
+def get_task(name: str) -> AnyTask:
+    """A built-in task by name, or a task described in a YAML file at that path."""
+    if name in BUILTIN_TASKS:
+        return BUILTIN_TASKS[name]
+    if is_task_file(name):
+        if not Path(name).is_file():
+            raise HarnessError(f"unknown task '{name}': no such task file")
+        return task_from_yaml(Path(name))
+    raise HarnessError(f"unknown task '{name}'{did_you_mean(name, BUILTIN_TASKS)}; give a "
+                       f"built-in task name or a path to a task YAML file (.yaml or .yml)")
+
+
+def task_from_yaml(path: Path) -> AnyTask:
+    """A task from a YAML mapping of Task's (or, with `kind: generation`, GenerationTask's)
+    fields; any problem is one line naming the file."""
+    import yaml  # only needed for user-described tasks
+
+    try:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as err:
+        raise HarnessError(f"task file {path}: cannot be read ({one_line(err)})") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or one_line(err)
+        raise HarnessError(f"task file {path}: not valid YAML{where} ({problem})") from None
+    if spec is None:
+        raise HarnessError(f"task file {path}: is empty; it needs name, labels and "
+                           f"prompt_template")
+    if not isinstance(spec, dict):
+        raise HarnessError(f"task file {path}: must be a mapping of fields (name, labels, "
+                           f"prompt_template, hub_id, ...), got {type(spec).__name__}")
+    spec = dict(spec)
+    kind = spec.pop("kind", "classification")
+    try:
+        if kind == "generation":
+            return GenerationTask(**_typed_generation_fields(spec))
+        if kind != "classification":
+            raise HarnessError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
+        return Task(**_typed_fields(spec))
+    except HarnessError as err:
+        raise HarnessError(f"task file {path}: {err.message}") from None
+
+
+def _known_fields(cls, spec: dict) -> dict:
+    """The dataclass's fields, after checking that `spec` names only those and every required
+    one (`kind` is valid everywhere)."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = [str(key) for key in spec if key not in fields]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], fields, n=1, cutoff=0.5)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise HarnessError(f"unknown field '{unknown[0]}'{hint}; valid fields: kind, "
+                           f"{', '.join(fields)}")
+    required = [f.name for f in fields.values()
+                if f.default is dataclasses.MISSING and f.name not in spec
+                and f.name not in _OPTIONAL_IN_FILE]
+    if required:
+        raise HarnessError(f"missing field(s) {', '.join(required)}")
+    return fields
+
+
+def _typed_generation_fields(spec: dict) -> dict:
+    fields = _known_fields(GenerationTask, spec)
+    for key, value in spec.items():
+        expected = fields[key].type
+        ok = {"str": isinstance(value, str), "int": isinstance(value, int),
+              "float": isinstance(value, (int, float)),
+              "str | None": value is None or isinstance(value, str)}.get(expected, True)
+        if isinstance(value, bool) or not ok:
+            raise HarnessError(f"field '{key}' must be {expected.replace('|', 'or')}, "
+                               f"got {value!r}")
+    return spec
+
+
+def _typed_fields(spec: dict) -> dict:
+    _known_fields(Task, spec)
+    typed = dict(spec)
+    typed["labels"] = _names(spec["labels"], "labels")
+    typed["label_words"] = _names(spec.get("label_words", spec["labels"]), "label_words")
+    for key, value in typed.items():
+        optional = key in ("hub_id", "hub_config") and value is None
+        if key not in ("labels", "label_words") and not optional and not isinstance(value, str):
+            raise HarnessError(f"field '{key}' must be a string, got {value!r}")
+    return typed
+
+
+def _names(value, field: str) -> tuple[str, ...]:
+    # A string would be split into its characters ("np" -> n, p): demand a list.
+    if not isinstance(value, list):
+        raise HarnessError(f"'{field}' must be a list like [neg, pos], got {value!r}")
+    if not all(isinstance(item, (str, int, float, bool)) for item in value):
+        raise HarnessError(f"'{field}' must list plain names, got {value!r}")
+    # str(): YAML reads bare yes/no/1 as booleans and numbers.
+    return tuple(map(str, value))

@@ -1,0 +1,1 @@
+"""`harness recommend`: which strategy to use under constraints, and why."""

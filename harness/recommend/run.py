@@ -1,0 +1,97 @@
+"""`harness recommend`: read a task's records as the report does (latest record per cell,
+priced), turn them into options (harness.recommend.options) and say which qualify."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import pandas as pd
+
+from harness.metrics import stats
+from harness.results.cost import load_prices, price_records
+from harness.errors import HarnessError
+from harness.recommend.options import Constraints, candidates, recommend
+from harness.recommend.text import explanation, render
+from harness.report.tables import correctness, latest_per_seed, leaderboard
+from harness.results.frames import with_labels
+from harness.results.store import Store
+from harness.inputs.tasks import BUILTIN_TASKS
+
+
+def run_recommend(results: str, task: str, n_train: int | None, constraints: Constraints,
+                  explain: bool, prices: str | None) -> tuple[str, bool]:
+    """(what to print, whether anything qualified)."""
+    _check(constraints, n_train)
+    price_table = load_prices(prices)
+    store = Store(results)
+    ok = finished_records(store, task, price_table)
+    if "task_kind" in ok and (ok["task_kind"] == "generation").any():
+        raise HarnessError(f"'{task}' is a generation task: recommend ranks classification "
+                           f"tasks by accuracy; compare generation strategies in its report")
+    board = leaderboard(ok, store)
+    options = candidates(board, n_train)
+    verdict = recommend(options, constraints)
+    differences = _differences(verdict.qualifying, ok, store)
+    device = _device(options)
+    text = render(verdict, constraints, task, n_train, differences, device)
+    if explain:
+        text += "\n\n" + explanation(verdict, constraints, options, n_train, device,
+                                     differences)
+    return text, len(verdict.qualifying) > 0
+
+
+def _check(constraints: Constraints, n_train: int | None) -> None:
+    if n_train is not None and n_train <= 0:
+        raise HarnessError(f"--n-train must be positive, got {n_train}")
+    for f in fields(constraints):
+        value = getattr(constraints, f.name)
+        if value is not None and not value >= 0:
+            raise HarnessError(f"{f.metadata['option']} must be a number >= 0, got {value}")
+    if constraints.min_accuracy is not None and constraints.min_accuracy > 1:
+        raise HarnessError(f"--min-accuracy is a share in 0..1, got {constraints.min_accuracy}")
+
+
+def finished_records(store: Store, task: str, prices: dict,
+                     strict: bool = False) -> pd.DataFrame:
+    """A task's finished records as its report reads them: labelled, priced, the latest of
+    each cell; a HarnessError when there are none (or, `strict`, when one is invalid)."""
+    records = pd.DataFrame(store.records(strict=strict))
+    if records.empty:
+        raise HarnessError(f"no records in '{store.root}': run `harness run` first")
+    found = sorted(set(records["task"]))
+    if task not in found:
+        raise HarnessError(f"no records of task '{task}' in '{store.root}' (tasks with records: "
+                           f"{', '.join(found)})")
+    records = records[(records["task"] == task) & (records["status"] == "ok")]
+    if records.empty:
+        raise HarnessError(f"no finished records of task '{task}' in '{store.root}'")
+    labels = {name: t.labels for name, t in BUILTIN_TASKS.items() if t.kind == "classification"}
+    records = records.assign(labels=with_labels(records, store, labels)["labels"])
+    return latest_per_seed(price_records(records, prices))
+
+
+def _differences(qualifying: pd.DataFrame, ok: pd.DataFrame, store: Store) -> dict[str, str]:
+    """Each measured runner-up against the first, paired over the same evaluation rows; an
+    interpolated option has no rows of its own to pair."""
+    if len(qualifying) < 2 or qualifying.iloc[0].get("interpolated") is True:
+        return {}
+    best = qualifying.iloc[0]
+    first = stats.Clustered.of(correctness(best, ok, store))
+    out = {}
+    for _, option in qualifying.iloc[1:].iterrows():
+        if option.get("interpolated") is True or option["eval_set"] != best["eval_set"]:
+            continue
+        diff = stats.paired_difference(stats.Clustered.of(correctness(option, ok, store)),
+                                       first)
+        verdict = "significant" if diff.p < 0.05 else "not significant"
+        out[option["name"]] = (f"vs #1 {diff.diff:+.3f} [{diff.low:+.3f}, {diff.high:+.3f}], "
+                               f"p={diff.p:.2g}, {verdict}")
+    return out
+
+
+def _device(options: pd.DataFrame) -> str:
+    names = options.apply(lambda o: f"{o.get('device_name') or o.get('device')}"
+                          + (f", {int(o['cpu_threads'])} threads"
+                             if o.get("device") == "cpu" and pd.notna(o.get("cpu_threads"))
+                             else ""), axis=1)
+    return "; ".join(dict.fromkeys(names))

@@ -1,0 +1,263 @@
+"""Run records and per-example predictions under one folder (default `results/`).
+
+    store = Store("results"); store.prepare()
+    store.save(record, predictions); store.is_finished(key); store.records()
+
+One flat JSON record per cell (`<key>.json`) beside its predictions (`<key>.predictions.csv`).
+Every file is written to a temporary name and renamed into place, predictions first, so a
+record on disk always means a complete cell, and a killed run leaves nothing half-written.
+A record is checked when read (schema, required fields, its predictions' rows and fingerprint):
+one that fails is skipped with one warning line naming the file, and a cell whose record fails
+is not finished, so a resumed run computes it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import secrets
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from harness.errors import HarnessError
+from harness.paths import HOST_TAG, TEMP_PREFIX, temp_prefix, write_atomic
+from harness.results.claims import pid_alive
+
+RECORD_SUFFIX = ".json"
+PREDICTIONS_SUFFIX = ".predictions.csv"
+LOG_SUFFIX = ".log"
+CLAIM_SUFFIX = ".claim"
+# 2: the runner writes `schema_version`; predictions match eval_fingerprint.
+# 3: `labels` in task order and per-class values as lists aligned with it (a dict keyed by label
+#    loses that order in sorted JSON); calibration (ece, brier, nll) and prediction shares.
+# 4: generation records (`task_kind: "generation"`: perplexity, style accuracy, ... instead of
+#    accuracy and per-class values; predictions hold continuations). Classification records
+#    are as in 3.
+SCHEMA_VERSION = 4
+STATUSES = ("ok", "failed", "skipped")
+NUMBER, NUMBER_OR_NULL = "number", "number or null"
+# The fields every record has, and those a finished or a failed one adds: what reports read.
+REQUIRED_FIELDS = {"key": str, "status": str, "task": str, "strategy": str, "seed": int,
+                   "model": str}
+FAILED_FIELDS = {"error": str}
+OK_FIELDS = {"accuracy": NUMBER, "config": dict, "per_class_f1": dict, "confusion_matrix": list,
+             "device": str, **dict.fromkeys(
+                 ("accuracy_ci_low", "accuracy_ci_high", "macro_f1", "fit_s", "predict_s",
+                  "throughput_eps", "latency_p50_ms", "latency_p95_ms"), NUMBER_OR_NULL)}
+# Schema 3: per-class values are lists in the order of `labels`.
+PER_CLASS_LISTS = ("per_class_precision", "per_class_recall", "per_class_f1",
+                   "per_class_support", "prediction_shares")
+OK_FIELDS_3 = {**OK_FIELDS, "labels": list, **dict.fromkeys(PER_CLASS_LISTS, list),
+               **dict.fromkeys(("ece", "brier", "nll"), NUMBER_OR_NULL)}
+GENERATION_OK_FIELDS = {"config": dict, "device": str, **dict.fromkeys(
+    ("perplexity", "perplexity_ci_low", "perplexity_ci_high", "style_accuracy",
+     "style_accuracy_ci_low", "style_accuracy_ci_high", "fluency_perplexity", "distinct_1",
+     "distinct_2", "chrf", "fit_s", "predict_s", "tokens_per_s", "latency_p50_ms"),
+    NUMBER_OR_NULL)}
+STALE_TEMP_S = 24 * 3600  # no write takes a day: a temporary file that old is a leftover
+
+
+def _is_stale_temp(path: Path) -> bool:
+    """A leftover of a dead writer on this host, or of any writer a day ago."""
+    try:
+        age_s = time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return False  # renamed into place meanwhile
+    pid, _, rest = path.name[len(TEMP_PREFIX):].partition("-")
+    host = rest.partition("-")[0]
+    if age_s > STALE_TEMP_S or not pid.isdigit():
+        return True  # too old, or not named by this version
+    return host == HOST_TAG and not pid_alive(int(pid))
+
+
+def _warn_stderr(line: str) -> None:
+    print(f"warning: {line}", file=sys.stderr, flush=True)
+
+
+class Store:
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+
+    def prepare(self) -> None:
+        """Create the folder, prove it is writable and drop leftovers of killed runs (never
+        another live process's write in flight)."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            check = self.root / f"{temp_prefix()}check-{secrets.token_hex(4)}"
+            write_atomic(check, b"ok")
+            check.unlink()
+        except OSError as err:
+            raise HarnessError(f"cannot write to results folder '{self.root}': "
+                               f"{err.strerror or err}") from None
+        for leftover in self.root.glob(TEMP_PREFIX + "*"):
+            if _is_stale_temp(leftover):
+                leftover.unlink(missing_ok=True)
+
+    def record_path(self, key: str) -> Path:
+        return self.root / f"{key}{RECORD_SUFFIX}"
+
+    def predictions_path(self, key: str) -> Path:
+        return self.root / f"{key}{PREDICTIONS_SUFFIX}"
+
+    def claim_path(self, key: str) -> Path:
+        return self.root / f"{key}{CLAIM_SUFFIX}"
+
+    def load(self, key: str) -> dict | None:
+        """The cell's record; None when there is none or it is invalid."""
+        path = self.record_path(key)
+        return self._read(path)[0] if path.is_file() else None
+
+    def is_finished(self, key: str) -> bool:
+        record = self.load(key)
+        # skipped: a variant this device cannot run; running again would not change that
+        return record is not None and record["status"] in ("ok", "skipped")
+
+    def save(self, record: dict, predictions: pd.DataFrame | None = None) -> None:
+        key = record["key"]
+        if predictions is not None:
+            write_atomic(self.predictions_path(key), predictions.to_csv(index=False).encode())
+        text = json.dumps(record, indent=2, sort_keys=True, default=_jsonable)
+        write_atomic(self.record_path(key), text.encode())
+
+    def log_path(self, key: str) -> Path:
+        return self.root / f"{key}{LOG_SUFFIX}"
+
+    def save_log(self, key: str, text: str) -> None:
+        """What a failed cell's process printed, kept beside its record for reading."""
+        write_atomic(self.log_path(key), text.encode(errors="replace"))
+
+    def records(self, strict: bool = False, warn=None) -> list[dict]:
+        """Every valid record, by file name. An invalid one is skipped and `warn` (default: a
+        line on stderr) gets 'skipped <file>: <reason>'; with `strict` it is a HarnessError."""
+        if not self.root.is_dir():
+            return []
+        found = []
+        for path in sorted(self.root.glob(f"*{RECORD_SUFFIX}")):
+            if path.name.startswith("."):
+                continue
+            record, problem = self._read(path)
+            if problem and strict:
+                raise HarnessError(f"invalid record {path}: {problem}")
+            if problem:
+                (warn or _warn_stderr)(f"skipped {path}: {problem}")
+            else:
+                found.append(record)
+        return found
+
+    def predictions(self, key: str) -> pd.DataFrame:
+        return pd.read_csv(self.predictions_path(key), keep_default_na=False)
+
+    def _read(self, path: Path) -> tuple[dict | None, str | None]:
+        """(record, None), or (None, why it cannot be used)."""
+        try:
+            record = json.loads(path.read_bytes())
+        except OSError as err:
+            return None, f"cannot read it ({err.strerror or err})"
+        except ValueError:
+            return None, "not valid JSON (truncated, binary or corrupt)"
+        problem = _record_problem(record, path.name[:-len(RECORD_SUFFIX)])
+        if problem is None and record["status"] == "ok":
+            problem = self._predictions_problem(record)
+        return (None, problem) if problem else (record, None)
+
+    def _predictions_problem(self, record: dict) -> str | None:
+        path = self.predictions_path(record["key"])
+        try:
+            raw = path.read_bytes()
+            frame = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False)
+        except FileNotFoundError:
+            return f"its predictions file {path.name} is missing"
+        except (OSError, ValueError) as err:
+            return f"its predictions file {path.name} is unreadable ({type(err).__name__})"
+        if not raw.endswith(b"\n") or "prediction" not in frame:
+            return f"its predictions file {path.name} is truncated"
+        n_eval = record.get("n_eval")
+        if n_eval is not None and len(frame) != n_eval:
+            return f"its predictions file {path.name} has {len(frame)} rows, n_eval is {n_eval}"
+        expected = record.get("eval_fingerprint")
+        if record.get("schema_version", 1) >= 2 and expected and \
+                _fingerprint(frame) != expected:
+            return f"its predictions file {path.name} does not match its eval_fingerprint"
+        return None
+
+
+def _record_problem(record, stem: str) -> str | None:
+    """Why a parsed record cannot be used, or None."""
+    if not isinstance(record, dict):
+        return f"a JSON {type(record).__name__}, not a record object"
+    problem = _fields_problem(record, REQUIRED_FIELDS)
+    if problem:
+        return problem
+    version = record.get("schema_version", 1)  # records written before the field are version 1
+    if type(version) is not int or not 1 <= version <= SCHEMA_VERSION:
+        return f"schema_version {version!r} is not one this harness reads (1 to {SCHEMA_VERSION})"
+    if record["key"] != stem:  # the key names the predictions file: it must stay this file's
+        return f"its key '{record['key'][:80]}' is not its file name"
+    if record["status"] not in STATUSES:
+        return f"status '{record['status'][:40]}' is not one of {', '.join(STATUSES)}"
+    if record["status"] != "ok":
+        return _fields_problem(record, FAILED_FIELDS)
+    if record.get("task_kind", "classification") == "generation":
+        return _fields_problem(record, GENERATION_OK_FIELDS)
+    if version < 3:
+        return _fields_problem(record, OK_FIELDS)
+    return _fields_problem(record, OK_FIELDS_3) or _per_class_problem(record)
+
+
+def _per_class_problem(record: dict) -> str | None:
+    """Per-class lists and the confusion matrix must follow `labels`, or a report would
+    name the wrong class."""
+    k = len(record["labels"])
+    if not all(isinstance(label, str) for label in record["labels"]):
+        return "'labels' must be a list of label names"
+    wrong = [name for name in PER_CLASS_LISTS if len(record[name]) != k]
+    matrix = record["confusion_matrix"]
+    if len(matrix) != k or any(not isinstance(row, list) or len(row) != k for row in matrix):
+        wrong.append("confusion_matrix")
+    return (f"{', '.join(wrong)}: not one entry per label ({k} labels)"
+            if wrong else None)
+
+
+def _fields_problem(record: dict, fields: dict) -> str | None:
+    wrong = [f"'{name}' ({kind if isinstance(kind, str) else kind.__name__})"
+             for name, kind in fields.items() if not _is(record.get(name, ...), kind)]
+    return f"missing or mistyped field {', '.join(wrong)}" if wrong else None
+
+
+def _is(value, kind) -> bool:
+    if isinstance(value, bool):  # a JSON true is no number, text or table
+        return False
+    if kind in (NUMBER, NUMBER_OR_NULL):
+        return isinstance(value, (int, float)) or (kind == NUMBER_OR_NULL and value is None)
+    return isinstance(value, kind)
+
+
+def _fingerprint(frame: pd.DataFrame) -> str | None:
+    """harness.inputs.data.Split.fingerprint of the stored text and label columns (a generation
+    task's rows have no label column: theirs are 0)."""
+    from harness.inputs.data import Split
+
+    if "text" not in frame:
+        return None
+    if "label" not in frame:
+        return Split(tuple(frame["text"]), np.zeros(len(frame), dtype=np.int64)).fingerprint()
+    try:
+        labels = frame["label"].astype(np.int64).to_numpy()
+    except (ValueError, TypeError, OverflowError):
+        return None
+    return Split(tuple(frame["text"]), labels).fingerprint()
+
+
+def _jsonable(value):
+    if hasattr(value, "tolist"):  # numpy scalars and arrays
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot store {type(value).__name__} in a record")
