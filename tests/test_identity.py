@@ -1,6 +1,7 @@
 """A cell is recomputed whenever anything that changes its numbers changes, and nothing else:
 the task's content, the strategy's code, package versions, the device, the model's weights."""
 
+import shutil
 import sys
 import textwrap
 from pathlib import Path
@@ -91,6 +92,38 @@ def test_editing_a_strategys_code_recomputes_its_cells_only(toys, tmp_path, monk
     assert documented == before
     assert before[("agnews", "toy-edited")] != after[("agnews", "toy-edited")]
     assert before[("agnews", "toy-first-label")] == after[("agnews", "toy-first-label")]
+
+
+def test_a_module_counts_by_the_package_it_lives_in(tmp_path, monkeypatch):
+    """A new module under a computing package changes every cell's code identity; one under a
+    presenting package (harness/report) changes none: no list of modules to keep by hand."""
+    real = identity._package_root("harness")
+    copy = tmp_path / "harness"
+    shutil.copytree(real, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(identity, "_package_root",
+                        lambda top: copy if top == "harness" else real.parent / top)
+    strategy = registry.get("tfidf-logreg")
+
+    def code():
+        return identity.code_identity("adapt-harness", strategy)
+
+    before = code()
+    assert code() == before  # the same files: the same identity, nothing recomputed
+    (copy / "report" / "kappa_section.py").write_text("def section(frame):\n    return []\n")
+    assert code() == before
+    (copy / "metrics" / "kappa.py").write_text("def kappa(gold, predicted):\n    return 0.0\n")
+    after = code()
+    assert after["harness_sha"] != before["harness_sha"]
+    assert after["sources_sha"] == before["sources_sha"]  # the strategy's own code is unchanged
+
+
+def test_every_harness_package_is_computing_or_not():
+    """A new package is decided when it is made, not found missing from the identity later."""
+    root = identity._package_root("harness")
+    packages = {f"harness.{path.parent.name}" for path in root.glob("*/__init__.py")}
+    assert not set(identity.COMPUTING) & set(identity.NOT_COMPUTING)
+    assert packages == set(identity.COMPUTING) | set(identity.NOT_COMPUTING), \
+        "put the new package in identity.COMPUTING or identity.NOT_COMPUTING"
 
 
 def test_a_package_version_recomputes_the_cells_that_import_it(monkeypatch, tiny_encoder,

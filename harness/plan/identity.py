@@ -2,9 +2,24 @@
 the versions of the packages that code runs on. Part of every cell's key, so a change to any of
 them recomputes exactly the cells it can change.
 
-    code_identity(registry.entries()["zero-shot"], strategy_class)
+    code_identity(registry.entries()["zero-shot"].package, strategy_class)
     # {"distribution": "adapt-harness", "version": "0.1.0", "sources_sha": "…",
-    #  "packages": {"torch": "2.13.0", "transformers": "…", …}}
+    #  "harness_sha": "…", "packages": {"torch": "2.13.0", "transformers": "…", …}}
+
+Which harness code can change a number is decided by package, not by a list of modules: every
+module under a COMPUTING package counts (`harness_sha`), wherever it is imported from, and no
+module elsewhere in harness/ does; a new module is counted or not by where it lives. The
+strategy's own code (`sources_sha`) is its module and what that imports within its own top-level
+package and `strategies`, not followed into harness (counted by package already).
+
+harness.api is counted whole although registry, settings_doc and testing compute nothing: a
+module counted needlessly costs a recomputation when it changes, a module missed costs wrong
+numbers kept, and api holds the Strategy base whose defaults every strategy runs on. The other
+packages only plan, run, store, price or present numbers computed elsewhere: what the plan
+decides (config, rows, seeds, device, model) is in the key itself, the executor is deliberately
+not, and prices apply at report time. harness/*.py (errors, paths, environment, _compat) is
+plumbing and not counted: the device is in the key, the cache folders hold content-addressed
+files. tests/test_identity.py checks that every package of harness is one or the other.
 """
 
 from __future__ import annotations
@@ -17,27 +32,23 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
-# Modules of this distribution that compute or measure a cell's numbers, whatever the strategy.
-MEASURING = ("harness.cell.runner", "harness.cell.measure", "harness.metrics.classification", "harness.inputs.data",
-             "harness.api.strategy", "harness.inputs.tasks", "harness.inputs.models")
-# Modules that only plan, store, price or present results: a change to them moves no number,
-# so they are not followed when collecting a strategy's sources.
-NOT_COMPUTING = ("harness.cli.main", "harness.report", "harness.results.cost", "harness.results.store",
-                 "harness.plan.grid", "harness.api.registry", "harness.environment", "harness.plan.identity",
-                 "harness.errors", "harness.api.testing", "harness.api.settings", "harness.api.backends",
-                 "harness.execution.settings", "harness.execution.driver", "harness.execution.executors",
-                 "harness.execution.progress", "harness.api.resources")
+# Packages whose code can change a cell's numbers: it loads inputs, runs and measures the
+# strategy (through the api it implements), and computes the metrics.
+COMPUTING = ("harness.api", "harness.cell", "harness.inputs", "harness.metrics")
+# Packages that plan, run, store, price or present a cell's numbers without changing them.
+NOT_COMPUTING = ("harness.cli", "harness.execution", "harness.plan", "harness.projection",
+                 "harness.recommend", "harness.report", "harness.results")
 # Libraries that compute on behalf of one the code imports, without being imported by name.
 COMPUTES_FOR = {"transformers": ("tokenizers", "safetensors", "accelerate", "bitsandbytes",
                                  "gguf")}
 
 
 def code_identity(distribution: str, strategy_class: type) -> dict:
-    """The strategy's distribution and version; a hash of every first-party source file of the
-    strategy that can change its numbers, and one of the harness code that measures every
-    strategy; the versions of the third-party packages all those files import."""
-    harness = _closure(MEASURING)
-    own = {name: path for name, path in _closure((strategy_class.__module__,)).items()
+    """The strategy's distribution and version; a hash of the strategy's own source files, and
+    one of the harness packages that compute (COMPUTING) for every strategy; the versions of the
+    third-party packages all those files import."""
+    harness = computing_modules()
+    own = {name: path for name, path in _closure(strategy_class.__module__).items()
            if name not in harness}
     imported: set[str] = set()
     for path in [*harness.values(), *own.values()]:
@@ -79,22 +90,37 @@ def package_versions(top_level_modules: set[str]) -> dict[str, str | None]:
     return {name: _version(name) for name in sorted(names)}
 
 
-def _closure(roots) -> dict[str, Path]:
-    """Every module reachable by imports from `roots` within their own top-level packages and
-    this distribution's, but not through the modules that compute nothing."""
-    first_party = {root.split(".")[0] for root in roots} | {"harness", "strategies"}
+def computing_modules() -> dict[str, Path]:
+    """Every module under the COMPUTING packages, by name, with its file."""
+    found = {}
+    for package in COMPUTING:
+        folder = _source(package)
+        if folder is None:
+            continue
+        for path in sorted(folder.parent.rglob("*.py")):
+            parts = path.relative_to(folder.parent).with_suffix("").parts
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            found[".".join((package, *parts))] = path
+    return found
+
+
+def _closure(root: str) -> dict[str, Path]:
+    """`root` and every module reachable by imports from it within its own top-level package
+    and `strategies`: harness is counted by package, not followed."""
+    followed = {root.split(".")[0], "strategies"} - {"harness"}
     found: dict[str, Path] = {}
-    pending = list(roots)
+    pending = [root]
     while pending:
         name = pending.pop()
-        if name in found or name.startswith(NOT_COMPUTING) and name not in roots:
+        if name in found:
             continue
         path = _source(name)
         if path is None:
             continue
         found[name] = path
         for imported in _imports(path.read_bytes(), name):
-            if imported.split(".")[0] in first_party:
+            if imported.split(".")[0] in followed:
                 pending.append(imported)
     return found
 
