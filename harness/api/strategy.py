@@ -54,6 +54,7 @@ from harness.inputs.data import Split
 from harness.inputs.models import ModelSpec
 from harness.api.resources import Resources
 from harness.api.settings import build_config
+from harness.api.variants import VARIANTS
 from harness.inputs.tasks import KINDS, Task
 
 
@@ -197,8 +198,6 @@ def declaration_problems(cls) -> list[str]:
 
 
 def _variant_problems(cls) -> list[str]:
-    from harness.api.variants import VARIANTS
-
     variants = cls.inference_variants
     if not (isinstance(variants, tuple) and set(variants) <= set(VARIANTS)
             and len(set(variants)) == len(variants)):

@@ -17,6 +17,7 @@ import numpy as np
 from harness.inputs.data import Split
 from harness.inputs.models import PRESETS, ModelSpec, resolve_model
 from harness.api.strategy import NO_TRAINING_ROWS, Context, declaration_problems, make_config
+from harness.api.variants import VariantUnavailable
 from harness.inputs.tasks import GenerationTask, Task
 
 TINY_TASK = Task(name="tiny", labels=("animal", "vehicle", "food"),
@@ -201,8 +202,6 @@ def _check_variants(strategy_cls, model, exported: Path, texts: list, first,
                     overrides: dict) -> None:
     """Every declared inference variant loads from the export and predicts well-formed labels,
     or says why this device cannot run it; fp32 and merged are the fitted model itself."""
-    from harness.api.variants import VariantUnavailable
-
     for variant in strategy_cls.inference_variants:
         context = Context(TINY_TASK, model, 0, "cpu", exported.parent / f"variant-{variant}")
         context.work_dir.mkdir(exist_ok=True)

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import HarnessError
+from harness.inputs.data import Split
 from harness.paths import HOST_TAG, TEMP_PREFIX, temp_prefix, write_atomic
 from harness.results.claims import pid_alive
 
@@ -242,8 +243,6 @@ def _is(value, kind) -> bool:
 def _fingerprint(frame: pd.DataFrame) -> str | None:
     """harness.inputs.data.Split.fingerprint of the stored text and label columns (a generation
     task's rows have no label column: theirs are 0)."""
-    from harness.inputs.data import Split
-
     if "text" not in frame:
         return None
     if "label" not in frame:
