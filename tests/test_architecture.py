@@ -79,10 +79,6 @@ LAZY_TODO = {
                                       "harness.inputs.models"),
     # harness.plan
     "harness.plan.grid": ("harness.environment",),
-    # harness.projection
-    "harness.projection.devices": ("harness.environment",),
-    "harness.projection.measure": ("harness.cell.measure", "strategies.adapters"),
-    "harness.projection.project": ("harness.inputs.models",),
     # harness.report
     "harness.report.build": ("harness.report.curve_plots", "harness.report.curve_section",
                              "harness.report.curves", "harness.report.variants"),

@@ -12,6 +12,7 @@ import re
 import time
 from dataclasses import dataclass
 
+from harness import environment
 from harness.errors import HarnessError, did_you_mean
 
 GIB = 1024 ** 3
@@ -104,9 +105,7 @@ def resolve_devices(spec: str) -> list[Device]:
 
 def present_device() -> Device:
     """The device the check measures on: the GPU present if the table knows it, else the CPU."""
-    from harness.environment import cuda_name
-
-    gpu = cuda_name()
+    gpu = environment.cuda_name()
     # Whole words: "L4" must not match an L40S.
     match = next((d for d in GPUS.values()
                   if gpu and re.search(rf"\b{d.label.split()[0]}\b", gpu)), None)
@@ -126,7 +125,6 @@ def _measured_cpu(threads: int) -> Device:
     import psutil
 
     from harness.results.cost import CPU_CORE, DEFAULT_PRICES_USD_PER_HOUR
-    from harness.environment import cpu_name
 
     flops = _measured_matmul_flops()
     return Device("cpu", f"this CPU ({threads} thread{'s' * (threads > 1)})", flops / 1e12,
@@ -137,7 +135,7 @@ def _measured_cpu(threads: int) -> Device:
                   flops_util=0.8, bw_util=1.0, op_overhead_s=_measured_op_s(), asynchronous=False,
                   measured=True,
                   usd_per_hour=DEFAULT_PRICES_USD_PER_HOUR[CPU_CORE] * threads,
-                  source=f"measured: {cpu_name()}, float32 1024x1024 matmul and a 128 MiB copy")
+                  source=f"measured: {environment.cpu_name()}, float32 1024x1024 matmul and a 128 MiB copy")
 
 
 def _best_s(fn, repeats: int) -> float:

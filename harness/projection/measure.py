@@ -10,8 +10,10 @@ from __future__ import annotations
 import copy
 from typing import ClassVar
 
+from harness.cell.measure import PhaseMemory, stopwatch
 from harness.projection.devices import GIB, Device
 from harness.projection.model import ADAPTED, Calibration, PerToken, Settings
+from strategies.adapters import add_lora
 
 NUM_LABELS = 4  # AG News's; the head is too small for the figures to depend on it
 CALIBRATION_VOCAB = 1024  # the reduced copies' vocabulary: only the embedding depends on it
@@ -30,7 +32,6 @@ def build_model(config, what: str):
     config.num_labels = NUM_LABELS
     model = AutoModelForSequenceClassification.from_config(config, dtype=torch.float32)
     if what == "lora":
-        from strategies.adapters import add_lora
         from strategies.lora import LoraConfig
 
         model = add_lora(model, LoraConfig(), task_type="SEQ_CLS")  # the strategy's defaults
@@ -104,8 +105,6 @@ def measure_training(config, strategy: str, settings: Settings, device: Device):
 
     import torch
 
-    from harness.cell.measure import PhaseMemory, stopwatch
-
     gc.collect()  # what earlier models left behind is not this step's
     _trim_heap()
     where = torch_device(device)
@@ -157,8 +156,6 @@ def measure_inference(config, strategy: str, settings: Settings, device: Device)
     """Seconds of the fastest inference batch after a warm-up one: the classifier, or the
     causal LM scoring each prompt's last position as label scoring does."""
     import torch
-
-    from harness.cell.measure import stopwatch
 
     where = torch_device(device)
     model = build_model(config, "lm" if strategy == "prompting" else "full").to(where).eval()

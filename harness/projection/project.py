@@ -16,6 +16,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from harness.errors import HarnessError, did_you_mean, one_line
+from harness.inputs.models import PRESETS, resolve_model
 from harness.projection.devices import Device, present_device
 from harness.projection.measure import (build_model, calibrate, measure_inference,
                                         measure_training, reduced_config)
@@ -64,8 +65,6 @@ def load_config(name: str):
     """(transformers config, "encoder" or "decoder") of a built-in architecture, a preset, a
     config JSON file, a local folder or GGUF file, or a hub id."""
     from transformers import AutoConfig
-
-    from harness.inputs.models import PRESETS, resolve_model
 
     if name in BUILTIN_ARCHITECTURES:
         spec = dict(BUILTIN_ARCHITECTURES[name])
