@@ -25,7 +25,7 @@ import gc
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -44,16 +44,19 @@ NAME = "distill"
 
 @dataclass
 class DistillConfig(ClassifierTraining):  # the student's training
-    teacher: str = "few-shot"  # any registered classification strategy but distill itself
-    # JSON object of the teacher's settings, e.g. '{"k_per_class": 2}'; its defaults otherwise
-    teacher_config: str = "{}"
-    # How many of the teacher's trials (few-shot: demonstration draws) label the rows, their
-    # probabilities averaged; each is a full pass over the training rows
-    teacher_trials: int = 1
-    soft_labels: bool = True  # train on the teacher's probabilities; false: on its argmax
-    # The teacher's probabilities p become p ** (1 / temperature), renormalised: above 1 softer
-    # targets (more of the teacher's ranking of wrong labels), below 1 sharper
-    temperature: float = 1.0
+    teacher: str = field(default="few-shot", metadata={
+        "help": "any registered classification strategy but distill itself"})
+    teacher_config: str = field(default="{}", metadata={"help": (
+        "JSON object of the teacher's settings, e.g. '{\"k_per_class\": 2}'; its defaults "
+        "otherwise")})
+    teacher_trials: int = field(default=1, metadata={"help": (
+        "How many of the teacher's trials (few-shot: demonstration draws) label the rows, their "
+        "probabilities averaged; each is a full pass over the training rows")})
+    soft_labels: bool = field(default=True, metadata={
+        "help": "train on the teacher's probabilities; false: on its argmax"})
+    temperature: float = field(default=1.0, metadata={"help": (
+        "The teacher's probabilities p become p ** (1 / temperature), renormalised: above 1 "
+        "softer targets (more of the teacher's ranking of wrong labels), below 1 sharper")})
 
     def __post_init__(self):
         super().__post_init__()

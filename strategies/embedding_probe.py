@@ -6,7 +6,7 @@ cheapest use of a pretrained model (one forward pass per text, no gradient throu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -24,11 +24,15 @@ from strategies.linear import fit_logistic_regression, predict_proba
 
 @dataclass
 class EmbeddingProbeConfig:
-    max_length: int = 128  # tokens per text
-    normalize: bool = True  # unit-length embeddings, as sentence-transformers models expect
-    C: float = 10.0  # inverse L2 strength of the logistic regression
-    max_iter: int = 2000  # the logistic regression's solver iterations at most
-    max_batch_tokens: int = 16384  # padded tokens per forward pass
+    max_length: int = field(default=128, metadata={"help": "tokens per text"})
+    normalize: bool = field(default=True, metadata={
+        "help": "unit-length embeddings, as sentence-transformers models expect"})
+    C: float = field(default=10.0, metadata={
+        "help": "inverse L2 strength of the logistic regression"})
+    max_iter: int = field(default=2000, metadata={
+        "help": "the logistic regression's solver iterations at most"})
+    max_batch_tokens: int = field(default=16384, metadata={
+        "help": "padded tokens per forward pass"})
 
     def __post_init__(self):
         at_least(self, 1, "max_length", "max_iter", "max_batch_tokens")

@@ -6,7 +6,7 @@ classic baseline every comparison needs. No pretrained model.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -21,12 +21,17 @@ from strategies.linear import fit_logistic_regression, predict_proba
 
 @dataclass
 class TfidfLogregConfig:
-    max_ngram: int = 2  # word n-grams from 1 to this
-    min_df: int = 1  # ignore terms in fewer training rows than this
-    max_features: int = 200_000  # vocabulary cap, most frequent terms kept
-    sublinear_tf: bool = True  # 1 + log(tf): long articles do not dominate
-    C: float = 10.0  # inverse L2 strength; sparse TF-IDF likes weak regularization
-    max_iter: int = 1000  # the logistic regression's solver iterations at most
+    max_ngram: int = field(default=2, metadata={"help": "word n-grams from 1 to this"})
+    min_df: int = field(default=1, metadata={
+        "help": "ignore terms in fewer training rows than this"})
+    max_features: int = field(default=200_000, metadata={
+        "help": "vocabulary cap, most frequent terms kept"})
+    sublinear_tf: bool = field(default=True, metadata={
+        "help": "1 + log(tf): long articles do not dominate"})
+    C: float = field(default=10.0, metadata={
+        "help": "inverse L2 strength; sparse TF-IDF likes weak regularization"})
+    max_iter: int = field(default=1000, metadata={
+        "help": "the logistic regression's solver iterations at most"})
 
     def __post_init__(self):
         at_least(self, 1, "max_ngram", "min_df", "max_features", "max_iter")
