@@ -34,7 +34,7 @@ from harness.inputs.data import Split
 from harness.errors import HarnessError
 from harness.api.resources import Resources
 from harness.api.settings import above, at_least, check
-from harness.api.strategy import NO_TRAINING_ROWS, Context, Footprint, Predictions
+from harness.api.strategy import NO_TRAINING_ROWS, Context, Footprint, Predictions, StrategyBase
 from harness.inputs.tasks import Task
 from strategies.common import only_task, torch_footprint
 from strategies.trainer import ClassifierTraining
@@ -100,18 +100,11 @@ def teacher_settings(config: DistillConfig):
               f"settings '{cls.name}' accepts ({error.message.removeprefix('-c ')})")
 
 
-class Distill:
+class Distill(StrategyBase):
     name = NAME
     description = "A teacher strategy labels the training rows; a small encoder learns its labels."
     config_class = DistillConfig
-    task_kinds = ("classification",)
     model_kind = "encoder"  # the student's; the teacher's is its own kind's (--model KIND=...)
-    backends = ("hf",)
-    devices = ("cuda", "cpu")
-    multi_task = False
-    trials = 1
-    deterministic = False  # the seed draws the teacher's demonstrations and the student's batches
-    uses_training_rows = True
     # The teacher (few-shot: the 135M decoder, ~0.55 GB in float32, and its scoring) within
     # memory_gib; the student's full fine-tuning in the multiple of its weight files.
     resources = Resources(gpus=1, cpus=1, memory_gib=3, model_memory_multiple=4)
@@ -200,9 +193,6 @@ class Distill:
         loaded.tokenizer = load_tokenizer(context)
         loaded.teacher_report, loaded.train_texts, loaded.agreement = {}, (), None
         return loaded
-
-    def prepare(self) -> None:
-        """Nothing one-off: the trained student predicts as it is."""
 
     def predict(self, texts: Sequence[str], task: Task, trial: int = 0) -> Predictions:
         from strategies.encoder import classify

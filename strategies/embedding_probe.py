@@ -16,7 +16,7 @@ import torch
 from harness.inputs.data import Split
 from harness.api.resources import Resources
 from harness.api.settings import above, at_least
-from harness.api.strategy import Context, Footprint, Predictions
+from harness.api.strategy import Context, Footprint, Predictions, StrategyBase
 from harness.inputs.tasks import Task
 from strategies.common import length_batches, only_task, save_sklearn, torch_footprint
 from strategies.linear import fit_logistic_regression, predict_proba
@@ -39,21 +39,13 @@ class EmbeddingProbeConfig:
         above(self, 0, "C")
 
 
-class EmbeddingProbe:
+class EmbeddingProbe(StrategyBase):
     name = "embedding-probe"
     description = "Frozen encoder, mean-pooled embeddings + logistic regression."
     config_class = EmbeddingProbeConfig
-    task_kinds = ("classification",)
     model_kind = "encoder"
-    backends = ("hf",)
-    devices = ("cuda", "cpu")
-    multi_task = False
-    trials = 1
     deterministic = True  # a frozen encoder and lbfgs, which has no random draw
-    uses_training_rows = True
     resources = Resources(gpus=1, cpus=1, memory_gib=1.5, model_memory_multiple=1.5)
-    inference_variants = ()  # only its own way of predicting (harness/api/variants.py)
-    runs_strategies = ()  # runs no other strategy (harness/api/strategy.py)
 
     def __init__(self, config: EmbeddingProbeConfig, context: Context):
         from transformers import AutoModel, AutoTokenizer
@@ -85,9 +77,6 @@ class EmbeddingProbe:
         self.classifier = fit_logistic_regression(self.embed(train.texts), train.labels,
                                                   self.context, self.config.C,
                                                   self.config.max_iter)
-
-    def prepare(self) -> None:
-        """Nothing one-off."""
 
     def predict(self, texts: Sequence[str], task: Task, trial: int = 0) -> Predictions:
         return predict_proba(self.classifier, self.embed(texts), task.num_labels)

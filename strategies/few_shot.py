@@ -48,6 +48,7 @@ from harness.api.strategy import (
     Footprint,
     Generations,
     Predictions,
+    StrategyBase,
     TextScores,
     predictions_from_scores,
 )
@@ -115,7 +116,7 @@ class FewShotConfig(ScoringSettings):  # + use_chat_template, scoring, max_batch
                 check(self, "embed_model", False, f"'encoder' or a model ({error.message})")
 
 
-class FewShot:
+class FewShot(StrategyBase):
     name = "few-shot"
     description = ("In-context learning: labelled examples in the prompt, drawn at random or "
                    "nearest to each input.")
@@ -123,14 +124,7 @@ class FewShot:
     task_kinds = ("classification", "generation")
     model_kind = "decoder"
     backends = ("hf", "vllm")
-    devices = ("cuda", "cpu")
-    multi_task = False
-    trials = 1  # each instance has its config's number of demonstration draws
-    deterministic = False  # the seed draws the demonstrations
-    uses_training_rows = True  # the demonstrations come from them
     resources = Resources(gpus=1, cpus=1, memory_gib=1.5, model_memory_multiple=1.5)
-    inference_variants = ()  # only its own way of predicting (harness/api/variants.py)
-    runs_strategies = ()  # runs no other strategy (harness/api/strategy.py)
 
     def __init__(self, config: FewShotConfig, context: Context):
         self.config, self.context = config, context

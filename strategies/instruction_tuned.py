@@ -27,6 +27,7 @@ from harness.api.strategy import (
     Footprint,
     Generations,
     Predictions,
+    StrategyBase,
     TextScores,
     predictions_from_scores,
 )
@@ -78,22 +79,16 @@ class InstructionTunedConfig(ScoringSettings):  # + use_chat_template (as zero-s
         at_least(self, 1, "max_train_rows", "max_text_tokens", "max_gen_length")
 
 
-class InstructionTuned:
+class InstructionTuned(StrategyBase):
     name = "instruction-tuned"
     description = "SFT of the decoder on instruction-formatted examples (LoRA); one model, many tasks."
     config_class = InstructionTunedConfig
     task_kinds = ("classification", "generation")
     model_kind = "decoder"
     backends = ("hf", "vllm")  # trained with transformers either way; vllm serves the evaluation
-    devices = ("cuda", "cpu")
     multi_task = True
-    trials = 1
-    deterministic = False  # the seed draws the training rows and drives training
-    uses_training_rows = True
     # Weights, gradients and two Adam moments of the whole decoder.
     resources = Resources(gpus=1, cpus=1, memory_gib=2, model_memory_multiple=4)
-    inference_variants = ()  # only its own way of predicting (harness/api/variants.py)
-    runs_strategies = ()  # runs no other strategy (harness/api/strategy.py)
 
     def __init__(self, config: InstructionTunedConfig, context: Context):
         self.config, self.context = config, context

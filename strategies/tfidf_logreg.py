@@ -13,7 +13,7 @@ from typing import Sequence
 from harness.inputs.data import Split
 from harness.api.resources import Resources
 from harness.api.settings import above, at_least
-from harness.api.strategy import Context, Footprint, Predictions
+from harness.api.strategy import Context, Footprint, Predictions, StrategyBase
 from harness.inputs.tasks import Task
 from strategies.common import only_task, save_sklearn
 from strategies.linear import fit_logistic_regression, predict_proba
@@ -38,21 +38,15 @@ class TfidfLogregConfig:
         above(self, 0, "C")
 
 
-class TfidfLogreg:
+class TfidfLogreg(StrategyBase):
     name = "tfidf-logreg"
     description = "TF-IDF word/bigram features + logistic regression (scikit-learn baseline)."
     config_class = TfidfLogregConfig
-    task_kinds = ("classification",)
     model_kind = None
     backends = ("scikit-learn",)
     devices = ("cpu",)  # never uses an accelerator: priced and measured as a CPU cell
-    multi_task = False
-    trials = 1
     deterministic = True  # lbfgs has no random draw: the seed changes nothing
-    uses_training_rows = True
     resources = Resources(gpus=0, cpus=1, memory_gib=1, model_memory_multiple=0)
-    inference_variants = ()  # only its own way of predicting (harness/api/variants.py)
-    runs_strategies = ()  # runs no other strategy (harness/api/strategy.py)
 
     def __init__(self, config: TfidfLogregConfig, context: Context):
         from sklearn.feature_extraction.text import TfidfVectorizer
@@ -68,9 +62,6 @@ class TfidfLogreg:
         features = self.vectorizer.fit_transform(train.texts)
         self.classifier = fit_logistic_regression(features, train.labels, self.context,
                                                   self.config.C, self.config.max_iter)
-
-    def prepare(self) -> None:
-        """Nothing one-off."""
 
     def predict(self, texts: Sequence[str], task: Task, trial: int = 0) -> Predictions:
         return predict_proba(self.classifier, self.vectorizer.transform(list(texts)),
