@@ -27,15 +27,6 @@ def train_classifier(model, tokenizer, train: Split, config, context: Context) -
     model.eval()
 
 
-# The help of two Trainer settings that instruction-tuned declares too, with its own defaults
-# elsewhere: one text for the measured figures.
-GROUP_BY_LENGTH_HELP = (
-    "Batches of similar lengths pad less: 0.62x the fit time of random batches at the same loss "
-    "(bench/results/finetune_compare.json, 512 AG News rows, minilm-l6, CPU).")
-BF16_HELP = ("bf16 autocast: 0.66-0.77x the fit time on this CPU, losses equal to 3 decimals; "
-             "off by default until its effect on accuracy is measured per task.")
-
-
 @dataclass
 class ClassifierTraining:
     """The Trainer settings of the strategies that train a classifier (full-finetune, lora,
@@ -51,8 +42,12 @@ class ClassifierTraining:
     warmup_ratio: float = field(default=0.1, metadata={
         "help": "share of steps with a linear warm-up"})
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW's decoupled weight decay"})
-    group_by_length: bool = field(default=True, metadata={"help": GROUP_BY_LENGTH_HELP})
-    bf16: bool = field(default=False, metadata={"help": BF16_HELP})
+    group_by_length: bool = field(default=True, metadata={"help": (
+        "Batches of similar lengths pad less: 0.62x the fit time of random batches at the same "
+        "loss (bench/results/finetune_compare.json, 512 AG News rows, minilm-l6, CPU).")})
+    bf16: bool = field(default=False, metadata={"help": (
+        "bf16 autocast: 0.66-0.77x the fit time on this CPU, losses equal to 3 decimals; off by "
+        "default until its effect on accuracy is measured per task.")})
 
     def __post_init__(self):
         from harness.api.settings import at_least
