@@ -25,7 +25,7 @@ import gc
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +34,7 @@ from harness.inputs.data import Split
 from harness.errors import HarnessError
 from harness.api.resources import Resources
 from harness.api.settings import above, at_least, check
-from harness.api.strategy import NO_TRAINING_ROWS, Context, Footprint, Predictions
+from harness.api.strategy import NO_TRAINING_ROWS, Context, Footprint, Predictions, StrategyBase
 from harness.inputs.tasks import Task
 from strategies.common import only_task, torch_footprint
 from strategies.trainer import ClassifierTraining
@@ -44,16 +44,19 @@ NAME = "distill"
 
 @dataclass
 class DistillConfig(ClassifierTraining):  # the student's training
-    teacher: str = "few-shot"  # any registered classification strategy but distill itself
-    # JSON object of the teacher's settings, e.g. '{"k_per_class": 2}'; its defaults otherwise
-    teacher_config: str = "{}"
-    # How many of the teacher's trials (few-shot: demonstration draws) label the rows, their
-    # probabilities averaged; each is a full pass over the training rows
-    teacher_trials: int = 1
-    soft_labels: bool = True  # train on the teacher's probabilities; false: on its argmax
-    # The teacher's probabilities p become p ** (1 / temperature), renormalised: above 1 softer
-    # targets (more of the teacher's ranking of wrong labels), below 1 sharper
-    temperature: float = 1.0
+    teacher: str = field(default="few-shot", metadata={
+        "help": "any registered classification strategy but distill itself"})
+    teacher_config: str = field(default="{}", metadata={"help": (
+        "JSON object of the teacher's settings, e.g. '{\"k_per_class\": 2}'; its defaults "
+        "otherwise")})
+    teacher_trials: int = field(default=1, metadata={"help": (
+        "How many of the teacher's trials (few-shot: demonstration draws) label the rows, their "
+        "probabilities averaged; each is a full pass over the training rows")})
+    soft_labels: bool = field(default=True, metadata={
+        "help": "train on the teacher's probabilities; false: on its argmax"})
+    temperature: float = field(default=1.0, metadata={"help": (
+        "The teacher's probabilities p become p ** (1 / temperature), renormalised: above 1 "
+        "softer targets (more of the teacher's ranking of wrong labels), below 1 sharper")})
 
     def __post_init__(self):
         super().__post_init__()
@@ -97,18 +100,11 @@ def teacher_settings(config: DistillConfig):
               f"settings '{cls.name}' accepts ({error.message.removeprefix('-c ')})")
 
 
-class Distill:
+class Distill(StrategyBase):
     name = NAME
     description = "A teacher strategy labels the training rows; a small encoder learns its labels."
     config_class = DistillConfig
-    task_kinds = ("classification",)
     model_kind = "encoder"  # the student's; the teacher's is its own kind's (--model KIND=...)
-    backends = ("hf",)
-    devices = ("cuda", "cpu")
-    multi_task = False
-    trials = 1
-    deterministic = False  # the seed draws the teacher's demonstrations and the student's batches
-    uses_training_rows = True
     # The teacher (few-shot: the 135M decoder, ~0.55 GB in float32, and its scoring) within
     # memory_gib; the student's full fine-tuning in the multiple of its weight files.
     resources = Resources(gpus=1, cpus=1, memory_gib=3, model_memory_multiple=4)
@@ -197,9 +193,6 @@ class Distill:
         loaded.tokenizer = load_tokenizer(context)
         loaded.teacher_report, loaded.train_texts, loaded.agreement = {}, (), None
         return loaded
-
-    def prepare(self) -> None:
-        """Nothing one-off: the trained student predicts as it is."""
 
     def predict(self, texts: Sequence[str], task: Task, trial: int = 0) -> Predictions:
         from strategies.encoder import classify

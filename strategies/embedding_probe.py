@@ -6,7 +6,7 @@ cheapest use of a pretrained model (one forward pass per text, no gradient throu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -16,7 +16,7 @@ import torch
 from harness.inputs.data import Split
 from harness.api.resources import Resources
 from harness.api.settings import above, at_least
-from harness.api.strategy import Context, Footprint, Predictions
+from harness.api.strategy import Context, Footprint, Predictions, StrategyBase
 from harness.inputs.tasks import Task
 from strategies.common import length_batches, only_task, save_sklearn, torch_footprint
 from strategies.linear import fit_logistic_regression, predict_proba
@@ -24,32 +24,28 @@ from strategies.linear import fit_logistic_regression, predict_proba
 
 @dataclass
 class EmbeddingProbeConfig:
-    max_length: int = 128  # tokens per text
-    normalize: bool = True  # unit-length embeddings, as sentence-transformers models expect
-    C: float = 10.0  # inverse L2 strength of the logistic regression
-    max_iter: int = 2000  # the logistic regression's solver iterations at most
-    max_batch_tokens: int = 16384  # padded tokens per forward pass
+    max_length: int = field(default=128, metadata={"help": "tokens per text"})
+    normalize: bool = field(default=True, metadata={
+        "help": "unit-length embeddings, as sentence-transformers models expect"})
+    C: float = field(default=10.0, metadata={
+        "help": "inverse L2 strength of the logistic regression"})
+    max_iter: int = field(default=2000, metadata={
+        "help": "the logistic regression's solver iterations at most"})
+    max_batch_tokens: int = field(default=16384, metadata={
+        "help": "padded tokens per forward pass"})
 
     def __post_init__(self):
         at_least(self, 1, "max_length", "max_iter", "max_batch_tokens")
         above(self, 0, "C")
 
 
-class EmbeddingProbe:
+class EmbeddingProbe(StrategyBase):
     name = "embedding-probe"
     description = "Frozen encoder, mean-pooled embeddings + logistic regression."
     config_class = EmbeddingProbeConfig
-    task_kinds = ("classification",)
     model_kind = "encoder"
-    backends = ("hf",)
-    devices = ("cuda", "cpu")
-    multi_task = False
-    trials = 1
     deterministic = True  # a frozen encoder and lbfgs, which has no random draw
-    uses_training_rows = True
     resources = Resources(gpus=1, cpus=1, memory_gib=1.5, model_memory_multiple=1.5)
-    inference_variants = ()  # only its own way of predicting (harness/api/variants.py)
-    runs_strategies = ()  # runs no other strategy (harness/api/strategy.py)
 
     def __init__(self, config: EmbeddingProbeConfig, context: Context):
         from transformers import AutoModel, AutoTokenizer
@@ -81,9 +77,6 @@ class EmbeddingProbe:
         self.classifier = fit_logistic_regression(self.embed(train.texts), train.labels,
                                                   self.context, self.config.C,
                                                   self.config.max_iter)
-
-    def prepare(self) -> None:
-        """Nothing one-off."""
 
     def predict(self, texts: Sequence[str], task: Task, trial: int = 0) -> Predictions:
         return predict_proba(self.classifier, self.embed(texts), task.num_labels)

@@ -32,7 +32,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -48,6 +48,7 @@ from harness.api.strategy import (
     Footprint,
     Generations,
     Predictions,
+    StrategyBase,
     TextScores,
     predictions_from_scores,
 )
@@ -66,29 +67,37 @@ from strategies.scoring import ScoreAdjustment, ScoringSettings
 
 @dataclass
 class FewShotConfig(ScoringSettings):  # + use_chat_template, scoring, max_batch_tokens, ...
-    # Contextual calibration (Zhao et al., 2021). None: on for the random selector, where it
-    # also removes the bias towards the labels of the last or most frequent demonstrations that
-    # small models show; off for kNN, where the neighbours' labels are the signal that the
-    # content-free inputs would subtract (knn-embed, smollm2, 40 AG News rows: 0.675 off,
-    # 0.45 on). true on kNN: each row's content-free inputs come after its own demonstrations
-    calibrate: bool | None = None
-    # random: demonstrations per label (balanced), 4 in all on AG News; kNN: k_per_class x
-    # labels nearest rows per prompt, the same number, whatever their labels
-    k_per_class: int = 1
-    # Independent demonstration draws; the accuracy interval resamples them as well as the
-    # rows, so which demonstrations were drawn counts in it (few draws make it wide)
-    trials: int = 5
-    as_chat_turns: bool = True  # demonstrations as user/assistant turns, else inline in one turn
-    max_demo_tokens: int = 64  # each demonstration's text is cut to this; keeps prompts short
-    max_text_tokens: int = 256  # the input being classified is cut to this
-    # random: a balanced draw per trial; knn-tfidf / knn-embed: per row, its nearest training
-    # rows by tf-idf or encoder-embedding cosine (strategies/demonstrations.py)
-    selector: Literal["random", "knn-tfidf", "knn-embed"] = "random"
-    # kNN only: ascending puts the most similar last (one trial); random shuffles per trial
-    order: Literal["random", "ascending"] = "random"
-    embed_model: str = "encoder"  # knn-embed: the encoder preset, or a preset, hub id, folder
-    k_passages: int = 2  # generation tasks: demonstration passages per prompt
-    max_passage_tokens: int = 128  # generation tasks: each demonstration passage is cut to this
+    calibrate: bool | None = field(default=None, metadata={"help": (
+        "Contextual calibration (Zhao et al., 2021). None: on for the random selector, where it "
+        "also removes the bias towards the labels of the last or most frequent demonstrations "
+        "that small models show; off for kNN, where the neighbours' labels are the signal that "
+        "the content-free inputs would subtract (knn-embed, smollm2, 40 AG News rows: 0.675 "
+        "off, 0.45 on). true on kNN: each row's content-free inputs come after its own "
+        "demonstrations")})
+    k_per_class: int = field(default=1, metadata={"help": (
+        "random: demonstrations per label (balanced), 4 in all on AG News; kNN: k_per_class x "
+        "labels nearest rows per prompt, the same number, whatever their labels")})
+    trials: int = field(default=5, metadata={"help": (
+        "Independent demonstration draws; the accuracy interval resamples them as well as the "
+        "rows, so which demonstrations were drawn counts in it (few draws make it wide)")})
+    as_chat_turns: bool = field(default=True, metadata={
+        "help": "demonstrations as user/assistant turns, else inline in one turn"})
+    max_demo_tokens: int = field(default=64, metadata={
+        "help": "each demonstration's text is cut to this; keeps prompts short"})
+    max_text_tokens: int = field(default=256, metadata={
+        "help": "the input being classified is cut to this"})
+    selector: Literal["random", "knn-tfidf", "knn-embed"] = field(default="random", metadata={
+        "help": "random: a balanced draw per trial; knn-tfidf / knn-embed: per row, its "
+                "nearest training rows by tf-idf or encoder-embedding cosine "
+                "(strategies/demonstrations.py)"})
+    order: Literal["random", "ascending"] = field(default="random", metadata={"help": (
+        "kNN only: ascending puts the most similar last (one trial); random shuffles per trial")})
+    embed_model: str = field(default="encoder", metadata={
+        "help": "knn-embed: the encoder preset, or a preset, hub id, folder"})
+    k_passages: int = field(default=2, metadata={
+        "help": "generation tasks: demonstration passages per prompt"})
+    max_passage_tokens: int = field(default=128, metadata={
+        "help": "generation tasks: each demonstration passage is cut to this"})
 
     def __post_init__(self):
         if self.calibrate is None:
@@ -107,7 +116,7 @@ class FewShotConfig(ScoringSettings):  # + use_chat_template, scoring, max_batch
                 check(self, "embed_model", False, f"'encoder' or a model ({error.message})")
 
 
-class FewShot:
+class FewShot(StrategyBase):
     name = "few-shot"
     description = ("In-context learning: labelled examples in the prompt, drawn at random or "
                    "nearest to each input.")
@@ -115,14 +124,7 @@ class FewShot:
     task_kinds = ("classification", "generation")
     model_kind = "decoder"
     backends = ("hf", "vllm")
-    devices = ("cuda", "cpu")
-    multi_task = False
-    trials = 1  # each instance has its config's number of demonstration draws
-    deterministic = False  # the seed draws the demonstrations
-    uses_training_rows = True  # the demonstrations come from them
     resources = Resources(gpus=1, cpus=1, memory_gib=1.5, model_memory_multiple=1.5)
-    inference_variants = ()  # only its own way of predicting (harness/api/variants.py)
-    runs_strategies = ()  # runs no other strategy (harness/api/strategy.py)
 
     def __init__(self, config: FewShotConfig, context: Context):
         self.config, self.context = config, context

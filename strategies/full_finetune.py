@@ -8,7 +8,7 @@ on the training passages.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from harness.api.settings import at_least
 from harness.api.strategy import Context
@@ -18,9 +18,9 @@ from strategies.training import ClassifierTraining, TrainedModel, load_for_task
 
 @dataclass
 class FullFinetuneConfig(ClassifierTraining):
-    # Generation tasks: tokens per training example (instruction context + passage); the
-    # passages are 40-120 words, about 60-180 tokens
-    max_gen_length: int = 256
+    max_gen_length: int = field(default=256, metadata={"help": (
+        "Generation tasks: tokens per training example (instruction context + passage); the "
+        "passages are 40-120 words, about 60-180 tokens")})
 
     def __post_init__(self):
         super().__post_init__()

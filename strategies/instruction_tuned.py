@@ -14,7 +14,7 @@ prompt in the style, where lora learns the whole passages.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -27,6 +27,7 @@ from harness.api.strategy import (
     Footprint,
     Generations,
     Predictions,
+    StrategyBase,
     TextScores,
     predictions_from_scores,
 )
@@ -43,25 +44,33 @@ from strategies.vllm_scoring import VllmLabelScorer
 
 @dataclass
 class InstructionTunedConfig(ScoringSettings):  # + use_chat_template (as zero-shot), scoring, ...
-    use_lora: bool = True  # LoRA adapters (fits small machines); false trains every weight
-    r: int = 16  # LoRA rank
-    alpha: int = 32  # LoRA scaling numerator (update scaled by alpha / r)
-    dropout: float = 0.05  # LoRA dropout
-    target_modules: str = "auto"  # "auto" (per architecture), "all-linear" or "name,name,..."
-    max_train_rows: int = 256  # per task, stratified; SFT of a 135M decoder on CPU is ~1 s/row
-    epochs: float = 1.0  # passes over the training rows
-    learning_rate: float = 5e-4  # for LoRA; use about 5e-5 with use_lora=false
-    batch_size: int = 8  # training examples per optimizer step
-    warmup_ratio: float = 0.05  # share of steps with a linear warm-up
-    weight_decay: float = 0.0  # AdamW's decoupled weight decay
-    # Batches of similar lengths pad less: 0.62x the fit time of random batches at the same
-    # loss (bench/results/finetune_compare.json, 512 AG News rows, minilm-l6, CPU).
-    group_by_length: bool = True
-    # bf16 autocast: 0.66-0.77x the fit time on this CPU, losses equal to 3 decimals; off by
-    # default until its effect on accuracy is measured per task.
-    bf16: bool = False
-    max_text_tokens: int = 96  # the input is cut to this, in training and evaluation alike
-    max_gen_length: int = 256  # generation tasks: tokens per training example, context included
+    use_lora: bool = field(default=True, metadata={
+        "help": "LoRA adapters (fits small machines); false trains every weight"})
+    r: int = field(default=16, metadata={"help": "LoRA rank"})
+    alpha: int = field(default=32, metadata={
+        "help": "LoRA scaling numerator (update scaled by alpha / r)"})
+    dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
+    target_modules: str = field(default="auto", metadata={
+        "help": '"auto" (per architecture), "all-linear" or "name,name,..."'})
+    max_train_rows: int = field(default=256, metadata={
+        "help": "per task, stratified; SFT of a 135M decoder on CPU is ~1 s/row"})
+    epochs: float = field(default=1.0, metadata={"help": "passes over the training rows"})
+    learning_rate: float = field(default=5e-4, metadata={
+        "help": "for LoRA; use about 5e-5 with use_lora=false"})
+    batch_size: int = field(default=8, metadata={"help": "training examples per optimizer step"})
+    warmup_ratio: float = field(default=0.05, metadata={
+        "help": "share of steps with a linear warm-up"})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW's decoupled weight decay"})
+    group_by_length: bool = field(default=True, metadata={"help": (
+        "Batches of similar lengths pad less: 0.62x the fit time of random batches at the same "
+        "loss (bench/results/finetune_compare.json, 512 AG News rows, minilm-l6, CPU).")})
+    bf16: bool = field(default=False, metadata={"help": (
+        "bf16 autocast: 0.66-0.77x the fit time on this CPU, losses equal to 3 decimals; off by "
+        "default until its effect on accuracy is measured per task.")})
+    max_text_tokens: int = field(default=96, metadata={
+        "help": "the input is cut to this, in training and evaluation alike"})
+    max_gen_length: int = field(default=256, metadata={
+        "help": "generation tasks: tokens per training example, context included"})
 
     def __post_init__(self):
         super().__post_init__()
@@ -70,22 +79,16 @@ class InstructionTunedConfig(ScoringSettings):  # + use_chat_template (as zero-s
         at_least(self, 1, "max_train_rows", "max_text_tokens", "max_gen_length")
 
 
-class InstructionTuned:
+class InstructionTuned(StrategyBase):
     name = "instruction-tuned"
     description = "SFT of the decoder on instruction-formatted examples (LoRA); one model, many tasks."
     config_class = InstructionTunedConfig
     task_kinds = ("classification", "generation")
     model_kind = "decoder"
     backends = ("hf", "vllm")  # trained with transformers either way; vllm serves the evaluation
-    devices = ("cuda", "cpu")
     multi_task = True
-    trials = 1
-    deterministic = False  # the seed draws the training rows and drives training
-    uses_training_rows = True
     # Weights, gradients and two Adam moments of the whole decoder.
     resources = Resources(gpus=1, cpus=1, memory_gib=2, model_memory_multiple=4)
-    inference_variants = ()  # only its own way of predicting (harness/api/variants.py)
-    runs_strategies = ()  # runs no other strategy (harness/api/strategy.py)
 
     def __init__(self, config: InstructionTunedConfig, context: Context):
         self.config, self.context = config, context

@@ -7,7 +7,7 @@ qlora is the same recipe on a 4-bit base (see strategies/qlora.py): a configurat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from harness.api.resources import Resources
 from harness.api.settings import at_least
@@ -19,15 +19,20 @@ from strategies.training import ClassifierTraining, TrainedModel, load_for_task
 
 @dataclass
 class LoraConfig(ClassifierTraining):
-    r: int = 16  # rank of each adapter's update
-    alpha: int = 32  # scaling numerator: the update is scaled by alpha / r
-    dropout: float = 0.1  # dropout on the adapter's input
-    target_modules: str = "auto"  # "auto" (per architecture), "all-linear" or "name,name,..."
-    learning_rate: float = 1e-3  # adapters need a higher rate than full fine-tuning
-    load_in_4bit: bool = False  # the QLoRA variant: an NF4-quantized, frozen base
-    double_quant: bool = True  # with 4 bits: quantize the quantization constants too
-    # Generation tasks: tokens per training example (instruction context + passage)
-    max_gen_length: int = 256
+    r: int = field(default=16, metadata={"help": "rank of each adapter's update"})
+    alpha: int = field(default=32, metadata={
+        "help": "scaling numerator: the update is scaled by alpha / r"})
+    dropout: float = field(default=0.1, metadata={"help": "dropout on the adapter's input"})
+    target_modules: str = field(default="auto", metadata={
+        "help": '"auto" (per architecture), "all-linear" or "name,name,..."'})
+    learning_rate: float = field(default=1e-3, metadata={
+        "help": "adapters need a higher rate than full fine-tuning"})
+    load_in_4bit: bool = field(default=False, metadata={
+        "help": "the QLoRA variant: an NF4-quantized, frozen base"})
+    double_quant: bool = field(default=True, metadata={
+        "help": "with 4 bits: quantize the quantization constants too"})
+    max_gen_length: int = field(default=256, metadata={
+        "help": "Generation tasks: tokens per training example (instruction context + passage)"})
 
     def __post_init__(self):  # qlora inherits these checks
         super().__post_init__()

@@ -7,14 +7,15 @@ and on CUDA.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from strategies.lora import Lora, LoraConfig
 
 
 @dataclass
 class QloraConfig(LoraConfig):
-    load_in_4bit: bool = True  # NF4 base weights; the only difference from lora's defaults
+    load_in_4bit: bool = field(default=True, metadata={
+        "help": "NF4 base weights; the only difference from lora's defaults"})
 
 
 class Qlora(Lora):

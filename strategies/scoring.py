@@ -28,7 +28,7 @@ log-probabilities. Both are computed once per prompt context, in the strategy's 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Literal
 
 import numpy as np
@@ -44,16 +44,19 @@ class ScoringSettings:
     """Settings every prompting strategy shares; its config inherits them, and may give
     `calibrate` another default by declaring the field again."""
 
-    use_chat_template: bool = True  # wrap the prompt in the tokenizer's chat template if it has one
-    # sum or mean of the label word's token log-probs, or pmi: the sum minus the sum the same
-    # prompt gives an empty input (Holtzman et al., 2021)
-    scoring: Literal["sum", "mean", "pmi"] = "sum"
-    # Contextual calibration (Zhao et al., 2021): subtract the averaged label scores of the
-    # content-free inputs "N/A", "", "[MASK]" in the same prompt, removing the model's prior
-    # for some label words
-    calibrate: bool = False
-    max_batch_tokens: int | None = None  # padded tokens per pass, prefix included; None: auto
-    vllm_memory_share: float = 0.3  # vllm backend: share of GPU memory (or RAM) it reserves
+    use_chat_template: bool = field(default=True, metadata={
+        "help": "wrap the prompt in the tokenizer's chat template if it has one"})
+    scoring: Literal["sum", "mean", "pmi"] = field(default="sum", metadata={"help": (
+        "sum or mean of the label word's token log-probs, or pmi: the sum minus the sum the "
+        "same prompt gives an empty input (Holtzman et al., 2021)")})
+    calibrate: bool = field(default=False, metadata={"help": (
+        "Contextual calibration (Zhao et al., 2021): subtract the averaged label scores of the "
+        "content-free inputs \"N/A\", \"\", \"[MASK]\" in the same prompt, removing the model's "
+        "prior for some label words")})
+    max_batch_tokens: int | None = field(default=None, metadata={
+        "help": "padded tokens per pass, prefix included; None: auto"})
+    vllm_memory_share: float = field(default=0.3, metadata={
+        "help": "vllm backend: share of GPU memory (or RAM) it reserves"})
 
     def __post_init__(self):
         check_scoring_settings(self)

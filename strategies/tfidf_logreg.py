@@ -6,14 +6,14 @@ classic baseline every comparison needs. No pretrained model.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 from harness.inputs.data import Split
 from harness.api.resources import Resources
 from harness.api.settings import above, at_least
-from harness.api.strategy import Context, Footprint, Predictions
+from harness.api.strategy import Context, Footprint, Predictions, StrategyBase
 from harness.inputs.tasks import Task
 from strategies.common import only_task, save_sklearn
 from strategies.linear import fit_logistic_regression, predict_proba
@@ -21,33 +21,32 @@ from strategies.linear import fit_logistic_regression, predict_proba
 
 @dataclass
 class TfidfLogregConfig:
-    max_ngram: int = 2  # word n-grams from 1 to this
-    min_df: int = 1  # ignore terms in fewer training rows than this
-    max_features: int = 200_000  # vocabulary cap, most frequent terms kept
-    sublinear_tf: bool = True  # 1 + log(tf): long articles do not dominate
-    C: float = 10.0  # inverse L2 strength; sparse TF-IDF likes weak regularization
-    max_iter: int = 1000  # the logistic regression's solver iterations at most
+    max_ngram: int = field(default=2, metadata={"help": "word n-grams from 1 to this"})
+    min_df: int = field(default=1, metadata={
+        "help": "ignore terms in fewer training rows than this"})
+    max_features: int = field(default=200_000, metadata={
+        "help": "vocabulary cap, most frequent terms kept"})
+    sublinear_tf: bool = field(default=True, metadata={
+        "help": "1 + log(tf): long articles do not dominate"})
+    C: float = field(default=10.0, metadata={
+        "help": "inverse L2 strength; sparse TF-IDF likes weak regularization"})
+    max_iter: int = field(default=1000, metadata={
+        "help": "the logistic regression's solver iterations at most"})
 
     def __post_init__(self):
         at_least(self, 1, "max_ngram", "min_df", "max_features", "max_iter")
         above(self, 0, "C")
 
 
-class TfidfLogreg:
+class TfidfLogreg(StrategyBase):
     name = "tfidf-logreg"
     description = "TF-IDF word/bigram features + logistic regression (scikit-learn baseline)."
     config_class = TfidfLogregConfig
-    task_kinds = ("classification",)
     model_kind = None
     backends = ("scikit-learn",)
     devices = ("cpu",)  # never uses an accelerator: priced and measured as a CPU cell
-    multi_task = False
-    trials = 1
     deterministic = True  # lbfgs has no random draw: the seed changes nothing
-    uses_training_rows = True
     resources = Resources(gpus=0, cpus=1, memory_gib=1, model_memory_multiple=0)
-    inference_variants = ()  # only its own way of predicting (harness/api/variants.py)
-    runs_strategies = ()  # runs no other strategy (harness/api/strategy.py)
 
     def __init__(self, config: TfidfLogregConfig, context: Context):
         from sklearn.feature_extraction.text import TfidfVectorizer
@@ -63,9 +62,6 @@ class TfidfLogreg:
         features = self.vectorizer.fit_transform(train.texts)
         self.classifier = fit_logistic_regression(features, train.labels, self.context,
                                                   self.config.C, self.config.max_iter)
-
-    def prepare(self) -> None:
-        """Nothing one-off."""
 
     def predict(self, texts: Sequence[str], task: Task, trial: int = 0) -> Predictions:
         return predict_proba(self.classifier, self.vectorizer.transform(list(texts)),

@@ -6,7 +6,7 @@ use the same arguments."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from harness.api.strategy import Context
 from harness.inputs.data import Split
@@ -33,18 +33,21 @@ class ClassifierTraining:
     qlora, distill's student): one set of defaults, which a subclass changes by redefining a
     field (lora's learning rate)."""
 
-    epochs: float = 3.0  # passes over the training rows
-    learning_rate: float = 1e-4  # peak AdamW learning rate; small encoders like a high one
-    batch_size: int = 16  # training examples per optimizer step
-    max_length: int = 128  # tokens per example; AG News articles fit
-    warmup_ratio: float = 0.1  # share of steps with a linear warm-up
-    weight_decay: float = 0.01  # AdamW's decoupled weight decay
-    # Batches of similar lengths pad less: 0.62x the fit time of random batches at the same
-    # loss (bench/results/finetune_compare.json, 512 AG News rows, minilm-l6, CPU).
-    group_by_length: bool = True
-    # bf16 autocast: 0.66-0.77x the fit time on this CPU, losses equal to 3 decimals; off by
-    # default until its effect on accuracy is measured per task.
-    bf16: bool = False
+    epochs: float = field(default=3.0, metadata={"help": "passes over the training rows"})
+    learning_rate: float = field(default=1e-4, metadata={
+        "help": "peak AdamW learning rate; small encoders like a high one"})
+    batch_size: int = field(default=16, metadata={"help": "training examples per optimizer step"})
+    max_length: int = field(default=128, metadata={
+        "help": "tokens per example; AG News articles fit"})
+    warmup_ratio: float = field(default=0.1, metadata={
+        "help": "share of steps with a linear warm-up"})
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW's decoupled weight decay"})
+    group_by_length: bool = field(default=True, metadata={"help": (
+        "Batches of similar lengths pad less: 0.62x the fit time of random batches at the same "
+        "loss (bench/results/finetune_compare.json, 512 AG News rows, minilm-l6, CPU).")})
+    bf16: bool = field(default=False, metadata={"help": (
+        "bf16 autocast: 0.66-0.77x the fit time on this CPU, losses equal to 3 decimals; off by "
+        "default until its effect on accuracy is measured per task.")})
 
     def __post_init__(self):
         from harness.api.settings import at_least

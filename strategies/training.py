@@ -10,7 +10,7 @@ from typing import Sequence
 
 from harness.inputs.data import Split
 from harness.api.resources import Resources
-from harness.api.strategy import Context, Predictions
+from harness.api.strategy import Context, Predictions, StrategyBase
 from harness.inputs.tasks import Task
 from strategies.generation import WritesWithGenerator
 from strategies.sft import train_causal_lm
@@ -29,7 +29,7 @@ def load_for_task(context: Context, **kwargs):
     return load_classifier(context, **kwargs)
 
 
-class TrainedModel(WritesWithGenerator):
+class TrainedModel(WritesWithGenerator, StrategyBase):
     """The strategies that train a model on one task (set as self.model, self.tokenizer, with
     self.config and self.context; `config.max_gen_length` for generation tasks) share these
     declarations, fit, predict, generate and export."""
@@ -37,17 +37,10 @@ class TrainedModel(WritesWithGenerator):
     task_kinds = ("classification", "generation")
     # An encoder with a new head classifies; the decoder preset learns a style.
     model_kind = {"classification": "encoder", "generation": "decoder"}
-    backends = ("hf",)
-    devices = ("cuda", "cpu")
-    multi_task = False
-    trials = 1
-    deterministic = False  # the seed initialises the head and shuffles the batches
-    uses_training_rows = True
     # Weights, gradients and two Adam moments (full fine-tuning; adapters need less).
     resources = Resources(gpus=1, cpus=1, memory_gib=2, model_memory_multiple=4)
     # The exported weights reloaded, cast or quantized (strategies/inference.py)
     inference_variants = ("fp32", "bf16", "fp16", "int8", "nf4")
-    runs_strategies = ()  # runs no other strategy (harness/api/strategy.py)
 
     def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None:
         from strategies.common import only_task

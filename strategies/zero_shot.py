@@ -10,14 +10,20 @@ task.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 from harness.inputs.data import Split
 from harness.api.resources import Resources
 from harness.api.settings import at_least
-from harness.api.strategy import Context, Footprint, Predictions, predictions_from_scores
+from harness.api.strategy import (
+    Context,
+    Footprint,
+    Predictions,
+    StrategyBase,
+    predictions_from_scores,
+)
 from harness.inputs.tasks import Task
 from strategies.decoder import (
     frozen_footprint,
@@ -32,33 +38,30 @@ from strategies.scoring import ScoreAdjustment, ScoringSettings
 
 @dataclass
 class ZeroShotConfig(ScoringSettings):  # + use_chat_template, scoring, max_batch_tokens, ...
-    # Contextual calibration, on by default: without it the model's prior for some label words
-    # decides. SmolLM2-135M-Instruct, 200 test rows: TREC 0.020 -> 0.400 (it answered
-    # "Abbreviation" to every question), emotion 0.140 -> 0.385, AG News 0.520 -> 0.705
-    calibrate: bool = True
-    max_text_tokens: int = 256  # longer inputs are cut; the instruction is always kept whole
+    calibrate: bool = field(default=True, metadata={"help": (
+        "Contextual calibration, on by default: without it the model's prior for some label "
+        "words decides. SmolLM2-135M-Instruct, 200 test rows: TREC 0.020 -> 0.400 (it answered "
+        '"Abbreviation" to every question), emotion 0.140 -> 0.385, AG News 0.520 -> 0.705')})
+    max_text_tokens: int = field(default=256, metadata={
+        "help": "longer inputs are cut; the instruction is always kept whole"})
 
     def __post_init__(self):
         super().__post_init__()
         at_least(self, 1, "max_text_tokens")
 
 
-class ZeroShot(WritesWithGenerator):
+class ZeroShot(WritesWithGenerator, StrategyBase):
     name = "zero-shot"
     description = "Prompt a decoder; pick the label word with the highest log-probability."
     config_class = ZeroShotConfig
     task_kinds = ("classification", "generation")
     model_kind = "decoder"
     backends = ("hf", "vllm")
-    devices = ("cuda", "cpu")
-    multi_task = False
-    trials = 1
     deterministic = True  # no sampling and no draw: the same scores for every seed
     uses_training_rows = False
     resources = Resources(gpus=1, cpus=1, memory_gib=1.5, model_memory_multiple=1.5)
     # The decoder itself loaded in another precision (strategies/inference.py); hf backend only
     inference_variants = ("fp32", "bf16", "fp16", "int8", "nf4")
-    runs_strategies = ()  # runs no other strategy (harness/api/strategy.py)
 
     def __init__(self, config: ZeroShotConfig, context: Context):
         self.config, self.context = config, context
@@ -104,6 +107,3 @@ class ZeroShot(WritesWithGenerator):
 
     def footprint(self) -> Footprint:
         return frozen_footprint(self.context, self.model, self.config.vllm_memory_share)
-
-    def export(self, folder: Path) -> None:
-        """Nothing beyond the base model ships: the prompt template is the task's."""

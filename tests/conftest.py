@@ -53,5 +53,5 @@ def toys():
         registry.unregister(cls.name)
 
 
-# The example plugin's own tests run from test_plugin.py, once the plugin is installed.
-collect_ignore = ["plugin"]
+# The example plugins' own tests run from test_plugin.py, once the plugin is installed.
+collect_ignore = ["plugin", "plugin_legacy"]

@@ -1,5 +1,7 @@
 """A third-party package registers a strategy through the `harness.strategies` entry point; once
-installed, `harness list` shows it and `harness run` runs it like a built-in."""
+installed, `harness list` shows it and `harness run` runs it like a built-in. Two are installed:
+the example plugin on `harness.api` (tests/plugin) and one written against the old module paths
+(tests/plugin_legacy), which must keep working while those paths are kept."""
 
 import json
 import os
@@ -11,21 +13,28 @@ from pathlib import Path
 import pytest
 
 PLUGIN = Path(__file__).parent / "plugin"
+LEGACY_PLUGIN = Path(__file__).parent / "plugin_legacy"
+# What the old paths say when imported (harness/_compat.py).
+MOVED_WARNING = r"harness\.\w+ moved to harness\."
 
 
 @pytest.fixture(scope="module")
 def plugin_env(tmp_path_factory):
-    """The plugin installed (a real wheel install, dist-info and entry points) into a folder put
-    on PYTHONPATH, so the test environment itself is left untouched."""
+    """Both plugins installed (a real wheel install, dist-info and entry points) into a folder
+    put on PYTHONPATH, so the test environment itself is left untouched."""
     target = tmp_path_factory.mktemp("site")
-    source = tmp_path_factory.mktemp("source") / "plugin"
-    # Built from a copy: setuptools writes build/ and *.egg-info beside the sources.
-    shutil.copytree(PLUGIN, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
+    sources = tmp_path_factory.mktemp("source")
+    for plugin in (PLUGIN, LEGACY_PLUGIN):
+        # Built from a copy: setuptools writes build/ and *.egg-info beside the sources.
+        shutil.copytree(plugin, sources / plugin.name,
+                        ignore=shutil.ignore_patterns("build", "*.egg-info"))
     install = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(source)], capture_output=True, text=True)
+         "--target", str(target), str(sources / PLUGIN.name), str(sources / LEGACY_PLUGIN.name)],
+        capture_output=True, text=True)
     assert install.returncode == 0, install.stderr[-2000:]
     assert list(target.glob("harness_example_plugin-*.dist-info"))
+    assert list(target.glob("harness_legacy_plugin-*.dist-info"))
     path = os.pathsep.join(filter(None, [str(target), os.environ.get("PYTHONPATH")]))
     return {**os.environ, "PYTHONPATH": path}
 
@@ -35,23 +44,32 @@ def harness(env, *args):
                           capture_output=True, text=True, env=env)
 
 
-def test_installed_plugin_is_listed_with_its_package(plugin_env):
+def test_installed_plugins_are_listed_with_their_packages(plugin_env):
     listing = harness(plugin_env, "list", "strategies")
     assert listing.returncode == 0, listing.stderr
-    line = next(l for l in listing.stdout.splitlines() if l.startswith("naive-bayes"))
-    assert "harness-example-plugin" in line and "naive Bayes" in line
+    lines = {line.split()[0]: line for line in listing.stdout.splitlines()}
+    assert "harness-example-plugin" in lines["naive-bayes"]
+    assert "naive Bayes" in lines["naive-bayes"]
+    assert "harness-legacy-plugin" in lines["legacy-naive-bayes"]
+    settings = harness(plugin_env, "list", "settings", "naive-bayes")
+    assert "additive smoothing of the word counts" in settings.stdout  # its field's help
 
 
-def test_installed_plugin_runs_through_harness_run(plugin_env, data_dir, tmp_path):
-    result = harness(plugin_env, "run", "-s", "naive-bayes,tfidf-logreg", "--task", "agnews",
-                     "--data-dir", data_dir, "--n-train", 400, "--n-eval", 200,
-                     "--out", tmp_path / "results", "--reports", tmp_path / "reports")
+def test_installed_plugins_run_through_harness_run(plugin_env, data_dir, tmp_path):
+    result = harness(plugin_env, "run", "-s", "naive-bayes,legacy-naive-bayes,tfidf-logreg",
+                     "--task", "agnews", "--data-dir", data_dir, "--n-train", 400,
+                     "--n-eval", 200, "--out", tmp_path / "results",
+                     "--reports", tmp_path / "reports")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     records = {json.loads(p.read_text())["strategy"]: json.loads(p.read_text())
                for p in (tmp_path / "results").glob("*.json")}
     assert records["naive-bayes"]["status"] == "ok"
     assert records["naive-bayes"]["accuracy"] > 0.5  # chance is 0.25
-    assert "naive-bayes" in (tmp_path / "reports" / "agnews.md").read_text()
+    # The same model on the old paths and on harness.api: the same rows, the same predictions.
+    assert records["legacy-naive-bayes"]["status"] == "ok"
+    assert records["legacy-naive-bayes"]["accuracy"] == records["naive-bayes"]["accuracy"]
+    report = (tmp_path / "reports" / "agnews.md").read_text()
+    assert "naive-bayes" in report and "legacy-naive-bayes" in report
 
 
 def test_installed_generation_plugin_runs_on_a_generation_task(plugin_env, data_dir,
@@ -71,9 +89,24 @@ def test_installed_generation_plugin_runs_on_a_generation_task(plugin_env, data_
     assert "style-preamble" in (tmp_path / "reports" / "shakespeare.md").read_text()
 
 
-def test_plugin_passes_the_contract_tests_it_ships(plugin_env):
-    # What a plugin author runs in their own package: harness.api.testing's contract.
+@pytest.mark.parametrize("plugin", [PLUGIN, LEGACY_PLUGIN], ids=["api", "old-paths"])
+def test_plugin_passes_the_contract_tests_it_ships(plugin_env, plugin):
+    # What a plugin author runs in their own package: harness.api.testing's contract (imported
+    # as harness.testing by the plugin on the old paths).
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                             str(PLUGIN / "tests")], capture_output=True, text=True,
-                            env=plugin_env, cwd=PLUGIN)
+                             str(plugin / "tests")], capture_output=True, text=True,
+                            env=plugin_env, cwd=plugin)
     assert result.returncode == 0, result.stdout[-2000:]
+
+
+@pytest.mark.parametrize(("package", "warns"), [("harness_example_plugin", False),
+                                                ("harness_legacy_plugin", True)])
+def test_only_the_old_paths_warn_that_they_moved(plugin_env, package, warns):
+    # Turned into errors, the moved-path warnings fail the old plugin's import and only it's.
+    code = (f"import warnings; warnings.filterwarnings('error', {MOVED_WARNING!r}, "
+            f"DeprecationWarning); import {package}")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=plugin_env)
+    assert (result.returncode != 0) == warns, result.stderr[-2000:]
+    if warns:
+        assert "DeprecationWarning: harness.data moved to harness.inputs.data" in result.stderr

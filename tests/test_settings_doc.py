@@ -1,10 +1,11 @@
 """`harness list settings`: every setting with its default, what it accepts and what it means,
-the meaning read from the comments of the config dataclass and of those it inherits."""
+the meaning read from the `help` metadata of the config dataclass's fields and of those it
+inherits."""
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from click.testing import CliRunner
@@ -16,37 +17,37 @@ from harness.api.settings_doc import documented_settings
 
 @dataclass
 class Base:
-    """Not a comment."""
+    """Not a setting's help."""
 
-    # the first line of a comment above
-    # and its second line
-    epochs: float = 3.0
-    rate: float = 1e-4  # the base's rate
-
-    def __post_init__(self):
-        inner: int = 1  # noqa: F841 - a method's local is no setting
+    epochs: float = field(default=3.0, metadata={"help": "passes over the rows"})
+    rate: float = field(default=1e-4, metadata={"help": "the base's rate"})
+    width: int = field(default=8, metadata={"help": "the base's width"})
 
 
 @dataclass
 class Child(Base):
-    rate: float = 1e-3  # the child's own rate
+    rate: float = field(default=1e-3, metadata={"help": "the child's own rate"})
+    width: int = 16  # a new default only: a comment is no help, the base's help stays
+    mode: Literal["a", "b"] = "a"  # comments are not read
+    names: list[str] = field(default_factory=lambda: ["x"], metadata={"help": "names"})
 
-    mode: Literal["a", "b"] = "a"
-    names: list[str] = dataclasses.field(default_factory=lambda: ["x"])
 
-
-def test_meanings_come_from_the_comments_above_and_beside_each_field_inherited_or_not():
+def test_meanings_come_from_each_fields_help_its_own_or_the_base_field_it_redefines():
     settings = {s.name: s for s in documented_settings(Child)}
-    assert list(settings) == ["epochs", "rate", "mode", "names"]
-    assert settings["epochs"].meaning == "the first line of a comment above and its second line"
+    assert list(settings) == ["epochs", "rate", "width", "mode", "names"]
+    assert settings["epochs"].meaning == "passes over the rows"
     assert (settings["rate"].default, settings["rate"].meaning) == (1e-3, "the child's own rate")
+    assert (settings["width"].default, settings["width"].meaning) == (16, "the base's width")
     assert (settings["mode"].accepts, settings["mode"].meaning) == ("one of 'a', 'b'", "")
-    assert settings["names"].default == ["x"]
+    assert (settings["names"].default, settings["names"].meaning) == (["x"], "names")
 
 
-def test_a_config_made_at_run_time_lists_its_settings_without_meanings():
-    made = dataclasses.make_dataclass("Made", [("k", int, dataclasses.field(default=2))])
-    assert documented_settings(made)[0][:3] == ("k", 2, "an integer")
+def test_a_config_made_at_run_time_lists_its_settings_and_their_help():
+    made = dataclasses.make_dataclass("Made", [
+        ("k", int, field(default=2, metadata={"help": "neighbours"})),
+        ("j", int, field(default=1))])
+    assert [tuple(s) for s in documented_settings(made)] == [
+        ("k", 2, "an integer", "neighbours"), ("j", 1, "an integer", "")]
 
 
 def test_every_built_in_setting_says_what_it_means():

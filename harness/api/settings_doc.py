@@ -1,39 +1,45 @@
-"""A strategy's settings as a user reads them: name, default, what it accepts and what it means,
-the meaning taken from the comments beside each field of the config dataclass (and of the
-dataclasses it inherits from, so shared defaults are documented once).
+"""A strategy's settings as a user reads them: name, default, what it accepts and what it means.
+The meaning is the field's `help` metadata, as in PEFT's configs; a subclass that redefines a
+field only to change its default keeps the help of the field it redefines:
 
-    for setting in documented_settings(LoraConfig):
+    @dataclass
+    class MyConfig:
+        epochs: float = field(default=3.0, metadata={"help": "passes over the training rows"})
+
+    for setting in documented_settings(MyConfig):   # what `harness list settings` prints
         print(setting.name, setting.default, setting.accepts, setting.meaning)
 """
 
 from __future__ import annotations
 
 import dataclasses
-import inspect
-import io
-import re
-import tokenize
 from typing import Any, NamedTuple
 
-from harness.api.settings import type_hints, describe
+from harness.api.settings import describe, type_hints
 
 
 class Setting(NamedTuple):
     name: str
     default: Any
     accepts: str  # harness.api.settings.describe of its annotation
-    meaning: str  # its comments, joined; "" when it has none
+    meaning: str  # its help; "" when it has none
 
 
 def documented_settings(config_class: type) -> list[Setting]:
-    meanings: dict[str, str] = {}
-    for cls in reversed(config_class.__mro__):  # a subclass's comment replaces its base's
-        if dataclasses.is_dataclass(cls):
-            meanings.update(field_comments(cls))
     hints = type_hints(config_class)
     return [Setting(f.name, _default(f), describe(hints.get(f.name, Any)),
-                    meanings.get(f.name, ""))
+                    field_help(config_class, f.name))
             for f in dataclasses.fields(config_class) if f.init]
+
+
+def field_help(config_class: type, name: str) -> str:
+    """The `help` of the field as the class or, failing that, the nearest base declaring it
+    gives it; "" when none does."""
+    for cls in config_class.__mro__:
+        declared = vars(cls).get("__dataclass_fields__", {}).get(name)
+        if declared is not None and declared.metadata.get("help"):
+            return str(declared.metadata["help"])
+    return ""
 
 
 def _default(field: dataclasses.Field):
@@ -42,36 +48,3 @@ def _default(field: dataclasses.Field):
     if field.default_factory is not dataclasses.MISSING:
         return field.default_factory()
     return None
-
-
-_FIELD = re.compile(r"([A-Za-z_]\w*)\s*:")
-
-
-def field_comments(cls: type) -> dict[str, str]:
-    """The comment lines just above each field of the class body and the comment ending its
-    line; {} when the source cannot be read (a class made at run time)."""
-    try:
-        lines, _ = inspect.getsourcelines(cls)
-        tokens = list(tokenize.generate_tokens(io.StringIO("".join(lines)).readline))
-    except (OSError, TypeError, tokenize.TokenError, IndentationError):
-        return {}
-    comments = {t.start[0]: t.string.lstrip("#").strip() for t in tokens
-                if t.type == tokenize.COMMENT}
-    header = next(i for i, line in enumerate(lines, 1) if line.lstrip().startswith("class "))
-    body_indent, found, above = None, {}, []
-    for number, line in enumerate(lines, 1):
-        text = line.strip()
-        indent = len(line) - len(line.lstrip())
-        if number <= header or not text:  # decorators and the class line
-            above = []
-            continue
-        if text.startswith("#"):
-            above.append(comments.get(number, ""))
-            continue
-        body_indent = indent if body_indent is None else body_indent
-        match = _FIELD.match(text) if indent == body_indent else None
-        if match:
-            trailing = [comments[number]] if number in comments else []
-            found[match.group(1)] = " ".join(above + trailing)
-        above = []
-    return found

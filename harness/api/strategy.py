@@ -1,43 +1,37 @@
 """The strategy interface. A strategy adapts a model to a task and predicts labels (a
-classification task) or writes continuations (a generation task); it does no timing, and writes files only under `context.work_dir` (the runner measures, sizes artifacts
-and stores records, the same way for every strategy). What a strategy can do is declared here,
-on the class, and checked by the registry and the contract tests; the runner never guesses.
+classification task) or writes continuations (a generation task); it does no timing, and writes
+files only under `context.work_dir` (the runner measures, sizes artifacts and stores records, the
+same way for every strategy). What a strategy can do is declared on the class (the `Strategy`
+protocol) and checked by the registry and the contract tests; the runner never guesses.
+`StrategyBase` holds the defaults, so a strategy states only what differs from them:
 
-    class MyStrategy:
+    class MyStrategy(StrategyBase):
         name = "my-strategy"
         description = "One line shown by `harness list strategies`."
-        config_class = MyConfig            # a dataclass with documented defaults
-        task_kinds = ("classification",)   # the task kinds it supports (harness.inputs.tasks.KINDS)
+        config_class = MyConfig            # a dataclass, each field with a default and its help
         model_kind = "encoder"             # "encoder", "decoder" or None (no pretrained model),
                                            # or per task kind: {"classification": "encoder",
                                            #                    "generation": "decoder"}
-        backends = ("hf",)                 # inference backends, the default first
-        devices = ("cuda", "cpu")          # devices it can run on, preferred first
-        multi_task = False                 # True: one model trained on several tasks at once
-        trials = 1                         # predictions per row (few-shot: demonstration draws)
-        deterministic = False              # True: the same predictions whatever the seed
-        uses_training_rows = True          # False: never looks at training rows (zero-shot)
-        resources = Resources(gpus=1, cpus=1, memory_gib=1)  # what one cell needs (resources.py)
+        # What differs from StrategyBase's defaults, for example:
+        deterministic = True               # the same predictions whatever the seed
+        resources = Resources(gpus=1, cpus=1, memory_gib=2)  # what one cell needs (resources.py)
         inference_variants = ("fp32", "bf16", "int8")  # ways to run the exported model
-                                           # (harness/api/variants.py); () for its own way only
-        runs_strategies = ()               # config fields naming another strategy it runs (a
-                                           # teacher): its code and model join the cell's identity
+                                           # (harness/api/variants.py); load_inference loads them
 
         def __init__(self, config: MyConfig, context: Context): ...   # load: timed as load_s
-        def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None: ...  # one task unless multi_task
-        def prepare(self) -> None: ...     # one-off work before inference: setup_s
+        def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None: ...  # 1 unless multi_task
         def footprint(self) -> Footprint: ...
-        def export(self, folder: Path) -> None: ...   # what ships besides the base model
-        # With inference_variants: the exported model loaded to predict in one variant, as a
-        # new instance of the strategy (or VariantUnavailable when this device cannot run it)
-        @classmethod
-        def load_inference(cls, config, context, folder: Path, variant: str): ...
-
-        # With "classification" in task_kinds:
+        # With "classification" in task_kinds (the default):
         def predict(self, texts, task: Task, trial: int = 0) -> Predictions: ...
         # With "generation" in task_kinds (docs/writing-a-strategy.md):
         def generate(self, prompts, task, trial=0, max_new_tokens=None) -> Generations: ...
         def log_likelihood(self, texts, task, trial=0) -> TextScores: ...
+        # As needed: prepare() (one-off work before inference: setup_s), export(folder) (what
+        # ships besides the base model), and with inference_variants the classmethod
+        # load_inference(config, context, folder, variant) (or VariantUnavailable).
+
+A class that does not inherit the base passes as well, declaring every name of DECLARATIONS
+and METHODS itself (see `Strategy` for what each one means).
 """
 
 from __future__ import annotations
@@ -117,15 +111,19 @@ NO_TRAINING_ROWS = Split((), np.zeros(0, dtype=np.int64))
 
 @runtime_checkable
 class Strategy(Protocol):
-    name: ClassVar[str]
-    description: ClassVar[str]
+    """What the registry, the plan and the runner rely on; StrategyBase gives the defaults."""
+
+    name: ClassVar[str]  # what --strategies takes
+    description: ClassVar[str]  # one line, shown by `harness list strategies`
+    # A dataclass whose fields all have a default and `metadata={"help": ...}`.
     config_class: ClassVar[type]
-    task_kinds: ClassVar[tuple[str, ...]]
+    task_kinds: ClassVar[tuple[str, ...]]  # those it supports (harness.inputs.tasks.KINDS)
+    # "encoder", "decoder" or None (no pretrained model), or a dict giving one per task kind.
     model_kind: ClassVar[str | None | dict]
-    backends: ClassVar[tuple[str, ...]]
-    devices: ClassVar[tuple[str, ...]]
-    multi_task: ClassVar[bool]
-    trials: int
+    backends: ClassVar[tuple[str, ...]]  # what runs its model (harness.api.backends), default first
+    devices: ClassVar[tuple[str, ...]]  # where it can run, preferred first; "cpu" among them
+    multi_task: ClassVar[bool]  # True: fit() gets several tasks and trains one model on them
+    trials: int  # predictions per row (few-shot: its demonstration draws); may be set per instance
     # Same predictions for every seed: the plan runs it once, under seed 0.
     deterministic: ClassVar[bool]
     # False: fit() is given no rows, and the plan runs it once whatever the data seeds.
@@ -147,6 +145,31 @@ class Strategy(Protocol):
     def footprint(self) -> Footprint: ...
 
     def export(self, folder: Path) -> None: ...
+
+
+class StrategyBase:
+    """The `Strategy` declarations that have a sensible default, and no-op `prepare` and
+    `export`, as most built-ins declare them: a subclass overrides only what differs, field by
+    field (scikit-learn's estimator tags). Left to every strategy: name, description,
+    config_class, model_kind, `__init__`, `fit`, `footprint` and its task kinds' methods."""
+
+    task_kinds: ClassVar[tuple[str, ...]] = ("classification",)
+    backends: ClassVar[tuple[str, ...]] = (DEFAULT,)
+    devices: ClassVar[tuple[str, ...]] = ("cuda", "cpu")
+    multi_task: ClassVar[bool] = False
+    trials: int = 1
+    # The safe answer: every seed asked for is run.
+    deterministic: ClassVar[bool] = False
+    uses_training_rows: ClassVar[bool] = True
+    resources: ClassVar[Resources] = Resources()
+    inference_variants: ClassVar[tuple[str, ...]] = ()
+    runs_strategies: ClassVar[tuple[str, ...]] = ()
+
+    def prepare(self) -> None:
+        """Nothing one-off before predicting."""
+
+    def export(self, folder: Path) -> None:
+        """Nothing ships besides the base model."""
 
 
 DECLARATIONS = ("name", "description", "config_class", "task_kinds", "model_kind", "backends",

@@ -1,41 +1,49 @@
-"""naive-bayes: multinomial naive Bayes on word and bigram counts (scikit-learn)."""
+"""naive-bayes: multinomial naive Bayes on word and bigram counts (scikit-learn). Written as a
+plugin author would: imports from `harness.api`, StrategyBase's defaults, and only what differs
+from them declared."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from harness.data import Split
-from harness.resources import Resources
-from harness.strategy import Context, Footprint, Predictions, predictions_from_scores
-from harness.tasks import Task
+from harness.api import (
+    Context,
+    Footprint,
+    Predictions,
+    Resources,
+    Split,
+    StrategyBase,
+    Task,
+    above,
+    at_least,
+    predictions_from_scores,
+)
 
 
 @dataclass
 class NaiveBayesConfig:
-    alpha: float = 0.5  # additive smoothing of the word counts
-    max_ngram: int = 2  # word n-grams from 1 to this
+    alpha: float = field(default=0.5, metadata={"help": "additive smoothing of the word counts"})
+    max_ngram: int = field(default=2, metadata={"help": "word n-grams from 1 to this"})
+
+    def __post_init__(self):
+        above(self, 0, "alpha")
+        at_least(self, 1, "max_ngram")
 
 
-class NaiveBayes:
+class NaiveBayes(StrategyBase):
     name = "naive-bayes"
     description = "Multinomial naive Bayes on word/bigram counts (example plugin)."
     config_class = NaiveBayesConfig
-    task_kinds = ("classification",)
     model_kind = None  # no pretrained model
-    backends = ("scikit-learn",)  # what runs it; the first is the default
+    backends = ("scikit-learn",)  # what runs it
     devices = ("cpu",)  # never uses a GPU, so it is measured and priced as a CPU cell
-    multi_task = False  # trains on one task at a time
-    trials = 1  # one prediction per row
     deterministic = True  # no random draw: run for one seed only, whatever --seeds says
-    uses_training_rows = True  # False would give fit() no rows and run one data seed only
     # What one cell needs: no GPU, one core, a little memory (no pretrained model to hold).
     resources = Resources(gpus=0, cpus=1, memory_gib=0.5, model_memory_multiple=0)
-    inference_variants = ()  # only its own way of predicting (harness/inference.py)
-    runs_strategies = ()  # runs no other strategy (harness/strategy.py)
 
     def __init__(self, config: NaiveBayesConfig, context: Context):
         from sklearn.feature_extraction.text import CountVectorizer
@@ -48,9 +56,6 @@ class NaiveBayes:
     def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None:
         (_, train), = tasks
         self.classifier.fit(self.vectorizer.fit_transform(train.texts), train.labels)
-
-    def prepare(self) -> None:
-        """Nothing one-off before predicting."""
 
     def predict(self, texts: Sequence[str], task: Task, trial: int = 0) -> Predictions:
         log_probs = np.full((len(texts), task.num_labels), -np.inf)

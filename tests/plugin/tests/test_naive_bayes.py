@@ -1,6 +1,6 @@
 """The plugin runs the same contract tests as the built-in strategies."""
 
-from harness.testing import check_strategy
+from harness.api.testing import check_strategy
 from harness_example_plugin import NaiveBayes
 
 

@@ -1,6 +1,6 @@
 """The generation example passes the contract for its task kind, on a tiny random decoder."""
 
-from harness.testing import check_strategy, tiny_model_for
+from harness.api.testing import check_strategy, tiny_model_for
 from harness_example_plugin import StylePreamble
 
 
