@@ -108,6 +108,7 @@ class Import:
     name: str | None  # the name taken from it (`from target import name`); None: the module
     line: int
     lazy: bool  # inside a function: runs when called, not when the importer is imported
+    type_only: bool = False  # under `if TYPE_CHECKING:`: never runs (its direction still counts)
 
 
 @lru_cache(maxsize=1)
@@ -129,6 +130,13 @@ def _in_functions(module: str) -> set[int]:
     return {id(node) for function in ast.walk(tree(module))
             if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
             for node in ast.walk(function)}
+
+
+def _type_checking_only(module: str) -> set[int]:
+    """Nodes under `if TYPE_CHECKING:` (for type checkers and editors; never executed)."""
+    return {id(node) for block in ast.walk(tree(module))
+            if isinstance(block, ast.If) and "TYPE_CHECKING" in ast.unparse(block.test)
+            for statement in block.body for node in ast.walk(statement)}
 
 
 def _absolute(module: str, node: ast.ImportFrom) -> str:
@@ -158,10 +166,11 @@ def _targets(module: str, node) -> list[tuple[str, str | None]]:
 @lru_cache(maxsize=None)
 def imports(module: str) -> tuple[Import, ...]:
     """Every first-party module a module imports, one Import per name bound."""
-    lazy = _in_functions(module)
+    lazy, type_only = _in_functions(module), _type_checking_only(module)
     statements = [node for node in ast.walk(tree(module))
                   if isinstance(node, (ast.Import, ast.ImportFrom))]
-    return tuple(Import(module, target, name, node.lineno, id(node) in lazy)
+    return tuple(Import(module, target, name, node.lineno, id(node) in lazy,
+                        id(node) in type_only)
                  for node in statements for target, name in _targets(module, node))
 
 
@@ -183,7 +192,8 @@ def layer(unit: str) -> int:
 
 def cycles() -> list[list[str]]:
     """Strongly connected components of more than one module (Tarjan), each a cycle or more."""
-    edges = {m: sorted({i.target for i in imports(m) if i.target != m}) for m in modules()}
+    edges = {m: sorted({i.target for i in imports(m) if i.target != m and not i.type_only})
+             for m in modules()}
     index, low, stack, on_stack, found = {}, {}, [], set(), []
 
     def visit(node):
@@ -262,7 +272,7 @@ def against_direction() -> list[str]:
 @lru_cache(maxsize=None)
 def third_party_at_top(module: str) -> frozenset[str]:
     """Top-level names of the third-party packages a module imports outside functions."""
-    lazy = _in_functions(module)
+    lazy = _in_functions(module) | _type_checking_only(module)
     names = set()
     for node in ast.walk(tree(module)):
         if isinstance(node, ast.Import) and id(node) not in lazy:
@@ -285,7 +295,7 @@ def loads(module: str) -> frozenset[str]:
         seen.add(name)
         heavy |= third_party_at_top(name) & set(HEAVY)
         pending += [".".join(name.split(".")[:end]) for end in range(1, name.count(".") + 1)]
-        pending += [one.target for one in imports(name) if not one.lazy]
+        pending += [one.target for one in imports(name) if not (one.lazy or one.type_only)]
     return frozenset(heavy)
 
 

@@ -181,3 +181,16 @@ def test_a_gguf_preset_says_it_is_a_dequantized_conversion(tmp_path):
         "GGUF Q4_1, de-quantized to float32"
     hub = describe(ModelSpec("smollm2-135m-instruct", "HuggingFaceTB/SmolLM2-135M-Instruct"))
     assert hub.startswith("hub HuggingFaceTB/")
+
+
+def test_a_settings_help_text_is_documentation_not_code():
+    """`harness list settings` reads a field's help from its metadata: rewording it recomputes
+    nothing, while a new default does."""
+    source = ("from dataclasses import dataclass, field\n@dataclass\nclass C:\n"
+              "    epochs: int = field(default=3, metadata={{'help': '{help}'}})\n")
+    one = identity._code(source.format(help="passes over the rows").encode())
+    reworded = identity._code(source.format(help="how many passes").encode())
+    other_default = identity._code(source.replace("default=3", "default=4")
+                                   .format(help="passes over the rows").encode())
+    assert one == reworded
+    assert one != other_default

@@ -66,8 +66,9 @@ def _sources_sha(modules: dict[str, Path]) -> str:
 
 
 def _code(source: bytes) -> bytes:
-    """What of a source file can change a number: its syntax tree without docstrings, so that
-    comments, docstrings and layout (documentation, `harness list settings`) recompute nothing."""
+    """What of a source file can change a number: its syntax tree without docstrings and
+    without the text of settings' help (`field(metadata={"help": "..."})`), so that comments,
+    docstrings, help and layout (documentation, `harness list settings`) recompute nothing."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -78,6 +79,10 @@ def _code(source: bytes) -> bytes:
                 and isinstance(node.body[0].value, ast.Constant) \
                 and isinstance(node.body[0].value.value, str):
             node.body = node.body[1:] or [ast.Pass()]
+        elif isinstance(node, ast.Dict):
+            node.values = [ast.Constant("") if isinstance(key, ast.Constant)
+                           and key.value == "help" else value
+                           for key, value in zip(node.keys, node.values)]
     return ast.dump(tree).encode()
 
 
