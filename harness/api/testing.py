@@ -215,5 +215,14 @@ def _check_variants(strategy_cls, model, exported: Path, texts: list, first,
         assert np.asarray(run.scores).shape == (len(texts), TINY_TASK.num_labels), variant
         assert (np.asarray(run.scores).argmax(axis=1) == run.labels).all(), variant
         if variant in ("fp32", "merged"):
-            assert (run.labels == first.labels).all(), \
+            clear = _clear_rows(first.scores)
+            assert (run.labels == first.labels)[clear].all(), \
                 f"the {variant} variant must predict as the fitted model does"
+
+
+def _clear_rows(scores) -> np.ndarray:
+    """Rows whose best label leads the next by more than float rounding: a merged or reloaded
+    model may flip a near-tie of a tiny random model (margins of 2e-4 were seen), not a choice."""
+    scores = np.asarray(scores, dtype=np.float64)
+    top = np.sort(scores, axis=1)[:, -2:]
+    return (top[:, 1] - top[:, 0]) > 1e-3 * max(1.0, float(np.abs(scores).max()))
