@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from harness.api.settings import above, at_least, check, within
+
 # Where LoRA goes, per architecture (config.model_type): every linear layer of attention and MLP,
 # which is what brings LoRA close to full fine-tuning; unknown architectures get peft's
 # "all-linear".
@@ -18,8 +20,6 @@ TARGET_MODULES = {
 
 def check_adapter_settings(config) -> None:
     """The ranges of LoRA's settings, for the configs that carry them (their __post_init__)."""
-    from harness.api.settings import above, at_least, check, within
-
     at_least(config, 1, "r")
     above(config, 0, "alpha")
     within(config, 0, 1, "dropout", include_high=False)

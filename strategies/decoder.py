@@ -6,7 +6,10 @@ from __future__ import annotations
 import dataclasses
 
 from harness.api.strategy import Context, Footprint
+from strategies.common import torch_footprint
+from strategies.generation import HfGenerator
 from strategies.scoring import ScoringSettings
+from strategies.vllm_generation import VllmGenerator
 
 
 def load_decoder(context: Context):
@@ -63,8 +66,6 @@ def open_scorer(context: Context, model, tokenizer, config: ScoringSettings):
 
 
 def frozen_footprint(context: Context, model, memory_share: float) -> Footprint:
-    from strategies.common import torch_footprint
-
     if model is not None:  # all of it is the base a deployment loads as published
         footprint = torch_footprint(model, frozen=True)
         return dataclasses.replace(footprint, base_weight_bytes=footprint.weight_bytes)
@@ -92,7 +93,6 @@ def meta_footprint(context: Context) -> Footprint:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    from strategies.common import torch_footprint
     from strategies.vllm_scoring import config_dtype
 
     path = context.model.local_path()
@@ -116,11 +116,8 @@ def open_generator(context: Context, model, tokenizer, config: ScoringSettings):
     strategy's shared settings (a vLLM engine is started here: strategies call this from
     `prepare`)."""
     if context.backend == "vllm":
-        from strategies.vllm_generation import VllmGenerator
-
         return VllmGenerator(_engine(context, config), tokenizer, context.task,
                              config.use_chat_template)
-    from strategies.generation import HfGenerator
 
     return HfGenerator(model, tokenizer, context.task, config.use_chat_template)
 

@@ -30,11 +30,13 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.api import registry
 from harness.inputs.data import Split
-from harness.errors import HarnessError
+from harness.errors import HarnessError, did_you_mean
 from harness.api.resources import Resources
 from harness.api.settings import above, at_least, check
-from harness.api.strategy import NO_TRAINING_ROWS, Context, Footprint, Predictions, StrategyBase
+from harness.api.strategy import (NO_TRAINING_ROWS, Context, Footprint, Predictions, StrategyBase,
+                                  make_config)
 from harness.inputs.tasks import Task
 from strategies.common import only_task, torch_footprint
 from strategies.trainer import ClassifierTraining
@@ -68,9 +70,6 @@ class DistillConfig(ClassifierTraining):  # the student's training
 
 def teacher_class(config: DistillConfig) -> type:
     """The teacher's strategy class, or a SettingError naming what would be valid."""
-    from harness.api import registry
-    from harness.errors import did_you_mean
-
     known = registry.entries()
     check(config, "teacher", config.teacher != NAME,
           "another strategy: a student cannot teach itself")
@@ -84,8 +83,6 @@ def teacher_class(config: DistillConfig) -> type:
 
 def teacher_settings(config: DistillConfig):
     """The teacher's config: its defaults with `teacher_config` applied."""
-    from harness.api.strategy import make_config
-
     try:
         overrides = json.loads(config.teacher_config)
     except json.JSONDecodeError:

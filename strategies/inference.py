@@ -19,6 +19,7 @@ import torch
 from harness.api.variants import VariantUnavailable
 from harness.api.strategy import Context
 from strategies.common import is_dynamic_int8
+from strategies.decoder import load_tokenizer
 
 HEAD_MODULES = ("classifier", "pre_classifier", "score", "pooler")
 # A decoder's output layer scores every label word: kept in its own precision, as bitsandbytes
@@ -99,8 +100,6 @@ def load_decoder_variant(context: Context, variant: str):
     """(causal LM, tokenizer) of the cell's decoder loaded in the variant, for the strategies
     that prompt it as it is: what prompting the same model in less precision costs and changes."""
     from transformers import AutoModelForCausalLM
-
-    from strategies.decoder import load_tokenizer
 
     check_variant(variant, context)
     model = AutoModelForCausalLM.from_pretrained(

@@ -35,11 +35,13 @@ from harness.inputs.tasks import GenerationTask, Task
 from strategies.adapters import add_lora, base_weight_bytes, check_adapter_settings
 from strategies.common import torch_footprint
 from strategies.decoder import load_decoder, truncate_text, vllm_reservation
+from strategies.generation import GenerationPrompts, HfGenerator
 from strategies.label_scoring import LabelPrompts, LabelScorer
 from strategies.scoring import ScoreAdjustment, ScoringSettings
 from strategies.sft import train_causal_lm
 from strategies.trainer import check_training_settings
-from strategies.vllm_scoring import VllmLabelScorer
+from strategies.vllm_generation import VllmGenerator
+from strategies.vllm_scoring import VllmLabelScorer, lora_request, open_engine
 
 
 @dataclass
@@ -133,8 +135,6 @@ class InstructionTuned(StrategyBase):
         for task, train in tasks:
             rows = subset(train, min(self.config.max_train_rows, len(train)), self.context.seed)
             if task.kind == "generation":
-                from strategies.generation import GenerationPrompts
-
                 prompts = GenerationPrompts(self.tokenizer, task, self.config.use_chat_template)
                 examples += [prompts.training_example(text, self.config.max_gen_length,
                                                       from_word=True) for text in rows.texts]
@@ -169,11 +169,8 @@ class InstructionTuned(StrategyBase):
     def _generator(self, task: GenerationTask):
         chat = self.config.use_chat_template
         if self.engine is not None:
-            from strategies.vllm_generation import VllmGenerator
-
             return VllmGenerator(self.engine, self.tokenizer, task, chat,
                                  lora_request=self.lora_request)
-        from strategies.generation import HfGenerator
 
         return HfGenerator(self.model, self.tokenizer, task, chat)
 
@@ -188,8 +185,6 @@ class InstructionTuned(StrategyBase):
     def _serve_on_vllm(self) -> str:
         """Hand the tuned model to a vLLM engine: the LoRA adapter on the base weights where this
         vLLM build serves LoRA for the architecture, merged weights otherwise. Says which."""
-        from strategies.vllm_scoring import lora_request, open_engine
-
         context, work_dir = self.context, Path(self.context.work_dir)
         share = self.config.vllm_memory_share
         if self.config.use_lora:

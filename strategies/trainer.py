@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from harness.api.settings import above, at_least, within
 from harness.api.strategy import Context
 from harness.inputs.data import Split
 
@@ -50,16 +51,12 @@ class ClassifierTraining:
         "default until its effect on accuracy is measured per task.")})
 
     def __post_init__(self):
-        from harness.api.settings import at_least
-
         check_training_settings(self)
         at_least(self, 1, "max_length")
 
 
 def check_training_settings(config) -> None:
     """The ranges of the settings every Trainer-based strategy shares (its __post_init__)."""
-    from harness.api.settings import above, at_least, within
-
     at_least(config, 1, "batch_size")
     above(config, 0, "epochs", "learning_rate")
     at_least(config, 0, "weight_decay")

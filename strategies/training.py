@@ -12,7 +12,9 @@ from harness.inputs.data import Split
 from harness.api.resources import Resources
 from harness.api.strategy import Context, Predictions, StrategyBase
 from harness.inputs.tasks import Task
-from strategies.generation import WritesWithGenerator
+from strategies.common import only_task
+from strategies.decoder import load_language_model
+from strategies.generation import GenerationPrompts, HfGenerator, WritesWithGenerator
 from strategies.sft import train_causal_lm
 from strategies.trainer import ClassifierTraining, train_classifier  # noqa: F401 - re-exported
 
@@ -21,8 +23,6 @@ def load_for_task(context: Context, **kwargs):
     """(model, tokenizer) to train: a sequence-classification model on a classification task,
     the decoder as a causal LM on a generation task."""
     if context.task.kind == "generation":
-        from strategies.decoder import load_language_model
-
         return load_language_model(context, **kwargs)
     from strategies.encoder import load_classifier
 
@@ -43,12 +43,8 @@ class TrainedModel(WritesWithGenerator, StrategyBase):
     inference_variants = ("fp32", "bf16", "fp16", "int8", "nf4")
 
     def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None:
-        from strategies.common import only_task
-
         task, train = only_task(tasks)
         if task.kind == "generation":
-            from strategies.generation import GenerationPrompts
-
             prompts = GenerationPrompts(self.tokenizer, task)
             examples = [prompts.training_example(text, self.config.max_gen_length)
                         for text in train.texts]
@@ -59,8 +55,6 @@ class TrainedModel(WritesWithGenerator, StrategyBase):
     def prepare(self) -> None:
         """Nothing one-off to classify: the trained model predicts as it is."""
         if self.context.task.kind == "generation":
-            from strategies.generation import HfGenerator
-
             self.generator = HfGenerator(self.model, self.tokenizer, self.context.task)
 
 

@@ -82,16 +82,6 @@ LAZY_TODO = {
     # harness.report
     "harness.report.build": ("harness.report.curve_plots", "harness.report.curve_section",
                              "harness.report.curves", "harness.report.variants"),
-    # strategies
-    "strategies.adapters": ("harness.api.settings",),
-    "strategies.decoder": ("strategies.common", "strategies.generation",
-                           "strategies.vllm_generation"),
-    "strategies.distill": ("harness.api.registry", "harness.api.strategy", "harness.errors"),
-    "strategies.inference": ("strategies.decoder",),
-    "strategies.instruction_tuned": ("strategies.generation", "strategies.vllm_generation",
-                                     "strategies.vllm_scoring"),
-    "strategies.trainer": ("harness.api.settings",),
-    "strategies.training": ("strategies.common", "strategies.decoder", "strategies.generation"),
 }
 # Private names used across modules in packages being reworked in parallel: to make public
 # (or move the shared piece down) once those land.
