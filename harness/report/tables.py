@@ -17,7 +17,7 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from harness.metrics import stats
+from harness.metrics import catalog, stats
 from harness.api.variants import DEFAULT as OWN_INFERENCE
 from harness.report.rows import (
     backend,
@@ -31,21 +31,14 @@ from harness.report.rows import (
 )
 from harness.results.store import Store
 
-__all__ = ["HIGHER_IS_BETTER", "backend", "confusion", "correctness", "failures", "group_id",
+__all__ = ["backend", "confusion", "correctness", "failures", "group_id",
            "latest_per_seed", "leaderboard", "misclassified", "per_class", "record_accuracy",
            "shown_source", "shown_strategy"]
 
-# Metric, whether higher is better: the report's arrows and the Pareto front use this.
-HIGHER_IS_BETTER = {"accuracy": True, "macro_f1": True, "ece": False, "brier": False,
-                    "nll": False, "fit_s": False, "throughput_eps": True,
-                    "latency_p50_ms": False, "rss_above_baseline_bytes": False,
-                    "cost_usd": False}
-_MEANS = ("macro_f1", "ece", "brier", "nll", "fit_s", "throughput_eps", "latency_p50_ms",
-          "latency_p95_ms", "setup_cost_usd", "fit_cost_usd", "predict_cost_usd_per_1k",
-          "cost_usd")
-# Memory: the worst record, the figure one must provision for.
-_PEAKS = ("rss_above_baseline_bytes", "rss_baseline_bytes", "cuda_peak_reserved_bytes",
-          "footprint_vllm_reserved_bytes")
+# A row's figures besides accuracy, as the catalog pools them: means, and the worst record's
+# memory (what one must provision for).
+_MEANS = catalog.fields(catalog.pooled(catalog.CLASSIFICATION, catalog.MEAN))
+_PEAKS = catalog.fields(catalog.pooled(catalog.CLASSIFICATION, catalog.MAX))
 
 
 def leaderboard(ok: pd.DataFrame, store: Store) -> pd.DataFrame:
