@@ -110,6 +110,15 @@ CATALOG = (
            across_rows=LOG_ROWS,
            note="*macro-F1*: the mean F1 over classes that have evaluation rows; per-class "
                 "precision, recall and support are under each row below."),
+    # Cohen's kappa rather than balanced accuracy: balanced accuracy is the mean of the
+    # per-class recalls each row already shows; kappa discounts the agreement a strategy's own
+    # label frequencies give by chance, so one that answers from its prior scores near 0 on
+    # skewed rows too, where its accuracy looks fine.
+    Metric("cohen_kappa", CLASSIFICATION, True, "Cohen's kappa",
+           per_trial=("labels", "cohen_kappa"), across_rows=LOG_ROWS,
+           note="*Cohen's kappa*: agreement with the gold labels beyond what chance would give "
+                "with the same frequencies of labels and predictions (0: chance, 1: all "
+                "right), the mean over trials; '-' for records made before it was measured."),
     Metric("ece", CLASSIFICATION, False, "ECE", required=(CLASSIFICATION,), since=3,
            per_trial=("probabilities", "ece"), across_rows=LOG_ROWS, note=_CALIBRATION),
     Metric("brier", CLASSIFICATION, False, "Brier", required=(CLASSIFICATION,), since=3,
