@@ -29,13 +29,6 @@ from harness.report.rows import (
 )
 from harness.report.tables import eval_sets
 
-# A row's figures as the catalog pools them: [min low, max high] spans, means and the worst
-# record's memory.
-_SPANS = catalog.pooled(catalog.GENERATION, catalog.SPAN)
-_MEANS = catalog.fields(catalog.pooled(catalog.GENERATION, catalog.MEAN))
-_PEAKS = catalog.fields(catalog.pooled(catalog.GENERATION, catalog.MAX))
-
-
 def generation_board(ok: pd.DataFrame) -> pd.DataFrame:
     """One row per group of records, by evaluation set then style accuracy (best first, then
     lower perplexity); numbers, not strings."""
@@ -53,19 +46,12 @@ def generation_board(ok: pd.DataFrame) -> pd.DataFrame:
 
 def _board_row(cells: pd.DataFrame, name: str, settings: str) -> dict:
     first = cells.iloc[0]
-    pooled = {}
-    for metric in _SPANS:
-        value, low, high = metric.fields
-        pooled.update({value: _number(cells, value).mean(), low: _number(cells, low).min(),
-                       high: _number(cells, high).max()})
     return {
         "row": name, "strategy": first["shown"], "model": first["model"],
         "model_source": first["source"], "backend": first["backend"], "settings": settings,
         "n_train": first["n_train"], "n_eval": first["n_eval"],
         "seeds": cells["seed"].nunique(), "data_seeds": cells["draw"].nunique(),
-        "trials": int(_number(cells, "trials").fillna(1).max()), **pooled,
-        **{c: _number(cells, c).mean() for c in _MEANS},
-        **{c: _number(cells, c).max() for c in _PEAKS},
+        "trials": int(_number(cells, "trials").fillna(1).max()), **_pooled(cells),
         "style_judge_key": first.get("style_judge_key"),
         "device": first["device"], "device_name": first.get("device_name"),
         "trainable_params": first.get("trainable_params"),
@@ -73,6 +59,21 @@ def _board_row(cells: pd.DataFrame, name: str, settings: str) -> dict:
         "eval_fingerprint": first.get("eval_fingerprint"), "keys": list(cells["key"]),
         "key": first["key"],
     }
+
+
+def _pooled(cells: pd.DataFrame) -> dict:
+    """A row's figures as the catalog pools them: [min low, max high] spans, then means, then
+    the worst record's memory."""
+    pooled = {}
+    for metric in catalog.pooled(catalog.GENERATION, catalog.SPAN):
+        value, low, high = metric.fields
+        pooled.update({value: _number(cells, value).mean(), low: _number(cells, low).min(),
+                       high: _number(cells, high).max()})
+    for field in catalog.fields(catalog.pooled(catalog.GENERATION, catalog.MEAN)):
+        pooled[field] = _number(cells, field).mean()
+    for field in catalog.fields(catalog.pooled(catalog.GENERATION, catalog.MAX)):
+        pooled[field] = _number(cells, field).max()
+    return pooled
 
 
 def _number(cells: pd.DataFrame, column: str) -> pd.Series:

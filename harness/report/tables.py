@@ -35,12 +35,6 @@ __all__ = ["backend", "confusion", "correctness", "failures", "group_id",
            "latest_per_seed", "leaderboard", "misclassified", "per_class", "record_accuracy",
            "shown_source", "shown_strategy"]
 
-# A row's figures besides accuracy, as the catalog pools them: means, and the worst record's
-# memory (what one must provision for).
-_MEANS = catalog.fields(catalog.pooled(catalog.CLASSIFICATION, catalog.MEAN))
-_PEAKS = catalog.fields(catalog.pooled(catalog.CLASSIFICATION, catalog.MAX))
-
-
 def leaderboard(ok: pd.DataFrame, store: Store) -> pd.DataFrame:
     """One row per group of records, by evaluation set then accuracy, best first; numbers, not
     strings. `ok` holds priced records (harness.results.cost.price_records)."""
@@ -119,7 +113,7 @@ def _board_row(cells: pd.DataFrame, correct: _Correctness, name: str, settings: 
         "accuracy_ci_high": interval.high, "interval": _interval_text(cells, correct, interval),
         "accuracy_seed_std": accuracies.std(ddof=1) if len(accuracies) > 1 else np.nan,
         "accuracy_trial_std": correct.trial_std(),
-        **{c: _mean(cells, c) for c in _MEANS}, **{c: _max(cells, c) for c in _PEAKS},
+        **_pooled(cells),
         "majority_label": correct.labels[majority],
         "majority_share": correct.counts[majority] / max(correct.counts.sum(), 1),
         # The frozen base of an adapter strategy, else every weight of the model.
@@ -131,6 +125,14 @@ def _board_row(cells: pd.DataFrame, correct: _Correctness, name: str, settings: 
         "eval_fingerprint": first.get("eval_fingerprint"), "keys": list(cells["key"]),
         "key": first["key"], "labels": list(correct.labels),
     }
+
+
+def _pooled(cells: pd.DataFrame) -> dict:
+    """A row's figures besides accuracy, as the catalog pools them: means, and the worst
+    record's memory (what one must provision for)."""
+    means = catalog.fields(catalog.pooled(catalog.CLASSIFICATION, catalog.MEAN))
+    peaks = catalog.fields(catalog.pooled(catalog.CLASSIFICATION, catalog.MAX))
+    return {**{c: _mean(cells, c) for c in means}, **{c: _max(cells, c) for c in peaks}}
 
 
 def _interval_text(cells: pd.DataFrame, correct: _Correctness, interval) -> str:
