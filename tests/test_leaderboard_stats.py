@@ -303,6 +303,7 @@ def test_the_runner_writes_schema_3_metrics_that_the_leaderboard_reads(toys, dat
     assert record["nll"] == pytest.approx((1 - right) * -np.log(1e-15))
     assert (record["accuracy_ci_low"], record["accuracy_ci_high"]) == pytest.approx(
         stats.wilson(right * 12, 12))
+    assert record["cohen_kappa"] == pytest.approx(0.0, abs=1e-12)  # the prior: only chance
     assert "macro-F1" in lines[-1]
     ok = pd.DataFrame(store.records())
     row = leaderboard(ok, store).iloc[0]

@@ -73,6 +73,8 @@ def test_trials_average_metrics_sum_confusions_and_get_the_two_level_interval():
     expected = Clustered.of(np.array([t == y_true for t in trials])).interval()
     assert (m["accuracy_ci_low"], m["accuracy_ci_high"]) == (expected.low, expected.high)
     assert m["ece"] == pytest.approx(np.mean([0.1, 0.4]))  # per trial, then the mean
+    # Cohen's kappa per trial (1 and, with 3 of 6 right against 3 of 6 by chance, 0).
+    assert m["cohen_kappa"] == pytest.approx(np.mean([1.0, 0.0]))
 
 
 def test_one_trial_has_no_trial_spread():

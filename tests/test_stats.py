@@ -163,6 +163,28 @@ def test_macro_f1_leaves_out_a_class_with_no_rows():
     assert stats.macro_f1([0, 1], [0, 2], 3) == pytest.approx((1.0 + 0.0) / 2)
 
 
+@pytest.mark.parametrize("k", [2, 3, 7])
+def test_cohen_kappa_matches_sklearn_on_random_predictions(k):
+    from sklearn.metrics import cohen_kappa_score
+
+    rng = np.random.default_rng(k)
+    for n in (5, 40, 500):
+        y = rng.integers(0, k, n)
+        # Right with probability 0.6, else a label drawn with skewed frequencies; some labels
+        # of 0..k-1 may be absent from both.
+        guess = rng.choice(k, n, p=np.arange(1, k + 1) / (k * (k + 1) / 2))
+        pred = np.where(rng.random(n) < 0.6, y, guess)
+        expected = cohen_kappa_score(y, pred)
+        assert stats.cohen_kappa(y, pred, k) == pytest.approx(expected, abs=1e-12)
+
+
+def test_cohen_kappa_is_zero_for_the_prior_alone_and_undefined_for_one_class():
+    y = [0, 1, 1, 2, 1, 1]
+    assert stats.cohen_kappa(y, [1] * 6, 3) == pytest.approx(0.0)  # 67% right, all by chance
+    assert stats.cohen_kappa(y, y, 3) == 1.0
+    assert np.isnan(stats.cohen_kappa([2, 2], [2, 2], 3))  # chance agrees fully: no kappa
+
+
 def test_per_class_by_hand():
     # class 0: TP 1 FP 1 FN 1; class 1: TP 2 FP 1 FN 0; class 2: TP 1 FP 0 FN 1.
     scores = stats.per_class([0, 0, 1, 1, 2, 2], [0, 1, 1, 1, 2, 0], 3)

@@ -12,19 +12,18 @@ from pathlib import Path
 
 from harness.cell.measure import (LATENCY_WARMUP, WARMUP_TEXTS, latency_ms, latency_rows,
                                   predict_trials)
+from harness.metrics import catalog
 from harness.plan.grid import Cell
 
-# Fields the runner writes: a strategy's footprint may not name one, even namespaced.
+# Fields the runner writes besides the metrics (harness.metrics.catalog): a strategy's footprint
+# may name none of them, even namespaced.
 RUNNER_FIELDS = frozenset({
-    "status", "error", "setup_s", "load_s", "fit_s", "predict_s", "wall_s", "latency_p50_ms",
-    "latency_p95_ms", "latency_samples", "latency_warmup", "artifact_bytes", "trials",
-    "cpu_threads", "host_cpu_count", "n_predictions", "fit_shared_by", "peak_memory_bytes",
-    "rss_baseline_bytes", "rss_peak_bytes", "rss_above_baseline_bytes", "device", "device_name",
-    "accuracy", "throughput_eps", "cost_usd", "scoring_s", "ttft_ms", "ms_per_token",
-    "tokens_per_s", "perplexity", "style_accuracy", "fluency_perplexity", "chrf",
-    "executor", "host", "attempts", "ray_node_id", "ray_attempt_nodes", "artifact_path",
-    "timed_out", "inference", "inference_of", "prediction_agreement", "accuracy_delta",
-    "conversion_s", "disk_bytes"})
+    "status", "error", "setup_s", "load_s", "wall_s", "latency_samples", "latency_warmup",
+    "artifact_bytes", "trials", "cpu_threads", "host_cpu_count", "n_predictions",
+    "fit_shared_by", "peak_memory_bytes", "rss_peak_bytes", "device", "device_name",
+    "scoring_s", "executor", "host", "attempts", "ray_node_id", "ray_attempt_nodes",
+    "artifact_path", "timed_out", "inference", "inference_of", "prediction_agreement",
+    "accuracy_delta", "conversion_s", "disk_bytes"}) | catalog.record_fields()
 
 def export_bytes(strategy, folder: Path) -> int:
     """Bytes on disk of what the strategy ships besides the base model, written where the

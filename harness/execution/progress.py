@@ -1,5 +1,6 @@
 """What a run says while it goes: the grid's counts (done, running, failed, time left) and one
-line per cell as it finishes, in whatever order cells finish.
+line per cell as it finishes, in whatever order cells finish: the metrics whose catalog row has
+a `progress` part (harness.metrics.catalog), in the catalog's order.
 
     progress = Progress(total=12, parallel=True)
     for line in result_lines(records, mixture=False):
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+
+from harness.metrics import catalog
 
 
 @dataclass
@@ -62,12 +65,7 @@ def result_lines(records: list[dict], mixture: bool) -> list[str]:
     parts = []
     for record in records:
         if record.get("task_kind") == "generation":
-            parts.append(
-                f"perplexity {record['perplexity']:.1f} [{record['perplexity_ci_low']:.1f}, "
-                f"{record['perplexity_ci_high']:.1f}], style accuracy "
-                f"{record['style_accuracy']:.3f} [{record['style_accuracy_ci_low']:.3f}, "
-                f"{record['style_accuracy_ci_high']:.3f}], chrF {record['chrf']:.1f}, fit "
-                f"{record['fit_s']:.1f} s, {record['tokens_per_s']:.1f} tokens/s")
+            parts.append(metric_line(record, catalog.GENERATION))
             continue
         variant = record.get("inference", "default")
         if variant != "default":
@@ -75,11 +73,21 @@ def result_lines(records: list[dict], mixture: bool) -> list[str]:
             continue
         task = f" on {record['task']}" if mixture else ""
         trials = f" over {record['trials']} trials" if record["trials"] > 1 else ""
-        parts.append(f"accuracy{task} {record['accuracy']:.3f}{trials} "
-                     f"[{record['accuracy_ci_low']:.3f}, {record['accuracy_ci_high']:.3f}], "
-                     f"macro-F1 {record['macro_f1']:.3f}, fit {record['fit_s']:.1f} s, "
-                     f"{record['throughput_eps']:.1f} examples/s")
+        parts.append(metric_line(record, catalog.CLASSIFICATION, on=task, over=trials))
     return parts
+
+
+def metric_line(record: dict, kind: str, **words: str) -> str:
+    """'accuracy 0.770 [0.678, 0.842], macro-F1 0.768, ...': each metric with a progress part
+    that every ok record of `kind` carries, filled from the record (`words`: the extra names a
+    part may use)."""
+    parts = []
+    for metric in catalog.of_kind(kind):
+        if metric.progress and kind in metric.required:
+            low, high = [record.get(end) for end in metric.fields[1:]] or [None, None]
+            parts.append(metric.progress.format(value=record.get(metric.name), low=low,
+                                                high=high, **words))
+    return ", ".join(parts)
 
 
 def _variant_line(record: dict, variant: str) -> str:

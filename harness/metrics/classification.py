@@ -1,5 +1,6 @@
 """The metrics of one run record, from its predictions (every trial) and stored scores; every
-number comes from harness.metrics.stats.
+number comes from harness.metrics.stats, and those averaged over trials are the catalog's
+`per_trial` metrics (harness.metrics.catalog): a new one is a row there, not a line here.
 
     metrics = record_metrics(y_true, trial_labels, trial_scores, labels=task.labels)
     metrics["accuracy"], metrics["accuracy_ci_low"], metrics["accuracy_ci_high"]
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.metrics import stats
+from harness.metrics import catalog, stats
 
 
 def record_metrics(y_true, trial_labels: list, trial_scores: list, labels) -> dict:
@@ -32,19 +33,29 @@ def record_metrics(y_true, trial_labels: list, trial_scores: list, labels) -> di
         "labels": list(labels),
         "accuracy": float(accuracies.mean()),
         "accuracy_ci_low": interval.low, "accuracy_ci_high": interval.high,
-        "macro_f1": _mean([stats.macro_f1(y_true, t, k) for t in trial_labels]),
+        **_per_trial(y_true, trial_labels, probs, k),
         **{f"per_class_{name}": _mean_lists([e[name] for e in each])
            for name in ("precision", "recall", "f1")},
         "per_class_support": each[0]["support"],
         "prediction_shares": [float(s) for s in shares],
         "confusion_matrix": sum(stats.confusion(y_true, t, k) for t in trial_labels).tolist(),
-        "ece": _mean([stats.ece(p, y_true) for p in probs]),
-        "brier": _mean([stats.brier(p, y_true) for p in probs]),
-        "nll": _mean([stats.nll(p, y_true) for p in probs]),
         "trials": len(trial_labels),
         "trial_accuracies": [float(a) for a in accuracies],
         "trial_accuracy_std": float(np.std(accuracies, ddof=1)) if len(accuracies) > 1 else None,
     }
+
+
+def _per_trial(y_true, trial_labels: list, probs: list, k: int) -> dict:
+    """Each per-trial metric of the catalog, averaged over the trials where it is defined."""
+    out = {}
+    for metric in catalog.own(catalog.CLASSIFICATION):
+        if metric.per_trial is None:
+            continue
+        reads, name = metric.per_trial
+        function = getattr(stats, name)
+        out[metric.name] = _mean([function(y_true, t, k) for t in trial_labels]
+                                 if reads == "labels" else [function(p, y_true) for p in probs])
+    return out
 
 
 def _mean(values) -> float | None:

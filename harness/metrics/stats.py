@@ -1,5 +1,6 @@
 """Every statistic the harness reports: accuracy intervals, paired comparisons, multiple-testing
-adjustment, per-class scores and calibration. Vectorised numpy, no resampling noise.
+adjustment, per-class scores, agreement beyond chance and calibration. Vectorised numpy, no
+resampling noise.
 
     low, high = wilson(correct.sum(), len(correct))
     rows = Clustered.of(correct_by_cluster)  # (clusters, rows): trials, seeds, data seeds
@@ -188,6 +189,19 @@ def macro_f1(y_true, y_pred, num_labels: int) -> float:
     evidence either way and does not count."""
     f1 = [f for f in per_class(y_true, y_pred, num_labels)["f1"] if f is not None]
     return float(np.mean(f1)) if f1 else float("nan")
+
+
+def cohen_kappa(y_true, y_pred, num_labels: int) -> float:
+    """Cohen's kappa of the predictions against the gold labels: (p_o - p_e) / (1 - p_e), the
+    accuracy p_o beyond the agreement p_e that predictions and labels independent of each other,
+    with the same label frequencies, would reach. NaN when p_e is 1 (one class in both)."""
+    matrix = confusion(y_true, y_pred, num_labels).astype(np.float64)
+    n = matrix.sum()
+    if n == 0:
+        return float("nan")
+    observed = np.trace(matrix) / n
+    chance = float(matrix.sum(axis=1) @ matrix.sum(axis=0)) / (n * n)
+    return float((observed - chance) / (1 - chance)) if chance < 1 else float("nan")
 
 
 def confusion(y_true, y_pred, num_labels: int) -> np.ndarray:

@@ -10,8 +10,10 @@ At `n_train` rows a curve is read at that measured size, or interpolated between
 sizes around it (accuracy and its interval linearly in log rows, fit time and cost linearly in
 rows, latency, memory and price per prediction the larger of the two: they hardly depend on
 rows, and the larger is the safe side), or taken at its largest size when more rows than that
-are available (more rows might do better; that is not measured). A curve whose smallest size
-exceeds `n_train` is out. Without `n_train`, each curve offers its most accurate qualifying
+are available (more rows might do better; that is not measured). How each figure is read between
+two sizes is its catalog row's `across_rows` (harness.metrics.catalog), the worse of the two
+by its direction where it hardly depends on rows. A curve whose smallest size exceeds
+`n_train` is out. Without `n_train`, each curve offers its most accurate qualifying
 measured size.
 """
 
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 import pandas as pd
 
+from harness.metrics import catalog
 from harness.report.curves import learning_curves
 
 GIB = 2**30
@@ -115,22 +118,27 @@ def _at_size(points: pd.DataFrame, n: int) -> pd.Series:
                                                       - np.log(below["n_train"]))
     linear = (n - below["n_train"]) / (above["n_train"] - below["n_train"])
     option = above.copy()
-    for column in ("accuracy", "accuracy_ci_low", "accuracy_ci_high"):
-        option[column] = below[column] + share * (above[column] - below[column])
-    for column in ("fit_s", "fit_cost_usd", "cost_usd"):
-        if column in option:
-            option[column] = below[column] + linear * (above[column] - below[column])
-    for column in ("latency_p50_ms", "latency_p95_ms", "predict_cost_usd_per_1k",
-                   "rss_above_baseline_bytes", "rss_baseline_bytes",
-                   "cuda_peak_reserved_bytes"):
-        if column in option:
-            option[column] = np.nanmax([below[column], above[column]]) if \
-                pd.notna(below[column]) or pd.notna(above[column]) else np.nan
+    for metric in catalog.of_kind(catalog.CLASSIFICATION):
+        for column in (c for c in metric.fields if c in option):
+            option[column] = _between(metric, below[column], above[column], share, linear)
     option["n_train"] = n
     option["interpolated"] = True
     option["how"] = (f"interpolated between the measured {int(below['n_train'])} and "
                      f"{int(above['n_train'])} rows")
     return option
+
+
+def _between(metric: catalog.Metric, below: float, above: float, share: float,
+             linear: float) -> float:
+    """A figure between two measured sizes: `share` of the way in log rows, `linear` in rows."""
+    if metric.across_rows == catalog.LOG_ROWS:
+        return below + share * (above - below)
+    if metric.across_rows == catalog.ROWS:
+        return below + linear * (above - below)
+    if pd.isna(below) and pd.isna(above):
+        return np.nan
+    # The safe side: the larger of a cost, a time or memory, the smaller of a rate.
+    return (np.nanmin if metric.higher_is_better else np.nanmax)([below, above])
 
 
 def _memory_gib(option: pd.Series) -> float:

@@ -2,7 +2,9 @@
 beside the number it sorts by (HTML sorts on the number, Markdown shows the string).
 
 Columns come from harness.report.tables.leaderboard; one whose inputs are absent (records
-written before a field existed) is left out rather than shown empty.
+written before a field existed) is left out rather than shown empty. A metric's header, format
+and arrow are its catalog row's (harness.metrics.catalog); the quality columns are every
+classification metric of the catalog with a header, in its order.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from harness.report.tables import HIGHER_IS_BETTER
+from harness.metrics import catalog
+from harness.report.formats import FORMATS, metric_text
 
 # Rows predicting one class this often are flagged: the prior decides, not the text.
 MAJORITY_WARNING_SHARE = 0.9
@@ -38,7 +41,7 @@ def leaderboard_tables(board: pd.DataFrame) -> list[Table]:
     tables = []
     for number, rows in board.groupby(sets, sort=True):
         rows = rows.reset_index(drop=True)
-        columns = _Columns(rows)
+        columns = Columns(rows)
         _quality_columns(rows, board, columns)
         size = int(rows["n_eval"].iloc[0]) if "n_eval" in rows else None
         heading = f"Evaluation set {int(number)}" if sets.nunique() > 1 else ""
@@ -54,24 +57,16 @@ def resources_table(board: pd.DataFrame) -> Table | None:
     if board.empty:
         return None
     rows = board.reset_index(drop=True)
-    columns = _Columns(rows)
+    columns = Columns(rows)
     if "model_source" in rows and (rows["model_source"].fillna("") != "").any():
         columns.add("model source", rows["model_source"].fillna(""))
-    for column, header, fmt in (("fit_s", "fit (s)", _fixed(1)),
-                                ("throughput_eps", "examples/s", _fixed(1)),
-                                ("latency_p95_ms", "latency p95 (ms)", _fixed(1))):
-        columns.add(header, rows[column].map(fmt), rows[column], column)
-    columns.add("RAM above baseline (MiB)", rows["rss_above_baseline_bytes"].map(
-        lambda b: _mib(b, "{:.0f}")), rows["rss_above_baseline_bytes"],
-        "rss_above_baseline_bytes")
+    for name in ("fit_s", "throughput_eps", "latency_p95_ms", "rss_above_baseline_bytes"):
+        columns.metric(name)
     gpu = [c for c in ("cuda_peak_reserved_bytes", "footprint_vllm_reserved_bytes") if c in rows]
     if gpu and not rows[gpu].isna().all(axis=None):
-        columns.add("GPU reserved (MiB)", rows.apply(_gpu_memory, axis=1),
-                    rows["cuda_peak_reserved_bytes"], "cuda_peak_reserved_bytes")
-    columns.add("weights (MiB)", rows["weight_bytes"].map(lambda b: _mib(b, "{:.1f}")),
-                rows["weight_bytes"], "weight_bytes")
-    columns.add("set-up (USD, once)", rows["setup_cost_usd"].map(usd), rows["setup_cost_usd"],
-                "cost_usd")
+        columns.metric("cuda_peak_reserved_bytes", rows.apply(_gpu_memory, axis=1))
+    for name in ("weight_bytes", "setup_cost_usd"):
+        columns.metric(name)
     columns.add("trainable / total params", rows.apply(
         lambda r: f"{_count(r['trainable_params'])} / {_count(r['total_params'])}", axis=1),
         rows["trainable_params"])
@@ -79,7 +74,7 @@ def resources_table(board: pd.DataFrame) -> Table | None:
     return columns.table("", "")
 
 
-class _Columns:
+class Columns:
     """Columns gathered for one Table: shown text, sort numbers and directions."""
 
     def __init__(self, rows: pd.DataFrame):
@@ -89,40 +84,44 @@ class _Columns:
     def add(self, header: str, text, key=None, metric: str | None = None) -> None:
         self.shown[header] = list(text)
         self.keys[header] = list(key) if key is not None else [np.nan] * len(self.rows)
-        # The direction of a metric comes from its declaration next to the metrics.
-        if metric in HIGHER_IS_BETTER:
-            self.directions[header] = HIGHER_IS_BETTER[metric]
+        # The direction of a metric comes from its row in the catalog, next to the metrics.
+        if catalog.direction(metric) is not None:
+            self.directions[header] = catalog.direction(metric)
+
+    def metric(self, name: str, text=None, header: str | None = None) -> None:
+        """A catalog metric's column: its header, its values in its format (or `text`), sorted
+        by its value, with its arrow."""
+        metric = catalog.METRICS[name]
+        if text is None:
+            text = self.rows.apply(lambda row: metric_text(metric, row), axis=1)
+        self.add(header or metric.column, text, self.rows[name], name)
 
     def table(self, heading: str, note: str) -> Table:
         return Table(heading, note, pd.DataFrame(self.shown), pd.DataFrame(self.keys),
                      self.directions)
 
 
-def _quality_columns(rows: pd.DataFrame, board: pd.DataFrame, columns: _Columns) -> None:
+def _quality_columns(rows: pd.DataFrame, board: pd.DataFrame, columns: Columns) -> None:
     add = columns.add
     if "settings" in rows and (board["settings"].fillna("") != "").any():
         add("settings", rows["settings"].fillna(""))
     for column in ("n_train", "n_eval"):
         if column in rows:
             add(column, rows[column].map(_int), rows[column])
-    add("accuracy (95% CI)", rows.apply(accuracy_text, axis=1), rows["accuracy"], "accuracy")
+    columns.metric("accuracy")
     add("interval", rows.apply(_interval, axis=1))
     if "diff_vs_best" in rows:
         add("Δ vs best (95% CI)", rows.apply(_difference, axis=1),
             rows["diff_vs_best"].where(~_is_best(rows), 0.0), "accuracy")
     if "p_holm" in rows:
         add("p vs best (Holm)", rows.apply(_p_value, axis=1), rows["p_holm"])
-    for column, header in (("macro_f1", "macro-F1"), ("ece", "ECE"), ("brier", "Brier"),
-                           ("nll", "NLL")):
-        if column in rows:
-            add(header, rows[column].map(_fixed(3)), rows[column], column)
+    for metric in catalog.own(catalog.CLASSIFICATION):  # accuracy's is above
+        if metric.pooling == catalog.MEAN and metric.header and metric.name in rows:
+            columns.metric(metric.name)
     if "majority_share" in rows:
         add("top class share", rows.apply(_majority, axis=1), rows["majority_share"])
-    add("latency p50 (ms)", rows["latency_p50_ms"].map(_fixed(1)), rows["latency_p50_ms"],
-        "latency_p50_ms")
-    for column, header in (("fit_cost_usd", "fit (USD)"),
-                           ("predict_cost_usd_per_1k", "USD per 1k predictions")):
-        add(header, rows[column].map(usd), rows[column], "cost_usd")
+    for name in ("latency_p50_ms", "fit_cost_usd", "predict_cost_usd_per_1k"):
+        columns.metric(name)
 
 
 def _fallback_names(rows: pd.DataFrame) -> pd.Series:
@@ -137,10 +136,7 @@ def _is_best(rows: pd.DataFrame) -> pd.Series:
 
 def accuracy_text(row) -> str:
     """0.812 [0.776, 0.843]; the estimate alone when there is no interval."""
-    low, high = row.get("accuracy_ci_low", np.nan), row.get("accuracy_ci_high", np.nan)
-    if pd.isna(low) or pd.isna(high):
-        return f"{row['accuracy']:.3f}"
-    return f"{row['accuracy']:.3f} [{low:.3f}, {high:.3f}]"
+    return metric_text(catalog.METRICS["accuracy"], row)
 
 
 def _interval(row) -> str:
@@ -186,34 +182,16 @@ def _majority(row) -> str:
     return text + (" ⚠" if share > MAJORITY_WARNING_SHARE else "")
 
 
-def _fixed(digits: int):
-    return lambda value: "-" if pd.isna(value) else f"{value:.{digits}f}"
-
-
 def _int(value) -> str:
     return "-" if pd.isna(value) else f"{int(value)}"
 
 
-def _mib(n_bytes, fmt: str) -> str:
-    return "-" if pd.isna(n_bytes) else fmt.format(n_bytes / 2**20)
-
-
 def _gpu_memory(row) -> str:
-    text = _mib(row.get("cuda_peak_reserved_bytes"), "{:.0f}")
+    mib = FORMATS[catalog.METRICS["cuda_peak_reserved_bytes"].format]
+    text = mib(row.get("cuda_peak_reserved_bytes"))
     if pd.notna(row.get("footprint_vllm_reserved_bytes")):
-        text += f" (vLLM {_mib(row['footprint_vllm_reserved_bytes'], '{:.0f}')})"
+        text += f" (vLLM {mib(row['footprint_vllm_reserved_bytes'])})"
     return text
-
-
-def usd(value) -> str:
-    # Three significant digits, never in e-notation: costs span 1e-7 (tf-idf) to dollars;
-    # under a millionth of a dollar the digits say nothing a reader needs.
-    if pd.isna(value):
-        return "-"
-    if 0 < value < 1e-6:
-        return "<0.000001"
-    return np.format_float_positional(value, precision=3, unique=False, fractional=False,
-                                      trim="-")
 
 
 def _device(row) -> str:

@@ -6,8 +6,10 @@ numbers first (`generation_board`), then one display table per evaluation set
     tables = generation_tables(board)  # harness.report.display.Table, one per evaluation set
 
 A row pools its seeds and draws of training rows as the records give them, without reading
-predictions: each number is the mean of its records', and each interval runs from the lowest
-record's low end to the highest record's high end.
+predictions: each number is the mean of its records' (the worst record's for memory), and each
+interval runs from the lowest record's low end to the highest record's high end. Which metrics,
+their headers, formats and arrows are the catalog's (harness.metrics.catalog): the quality
+columns are every generation metric of the catalog with a header, in its order.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from harness.report.display import Table, usd
+from harness.metrics import catalog
+from harness.report.display import Columns, Table
 from harness.report.rows import (
     backend,
     data_seed,
@@ -24,24 +27,7 @@ from harness.report.rows import (
     shown_source,
     shown_strategy,
 )
-from harness.report.tables import HIGHER_IS_BETTER, eval_sets
-
-# The generation metrics with an interval in the records, and whether higher is better (the
-# table's arrows and the plot's Pareto front read this).
-INTERVAL_METRICS = {"perplexity": False, "style_accuracy": True, "fluency_perplexity": False,
-                    "distinct_1": True, "distinct_2": True, "repetition_rate": False,
-                    "chrf": True}
-GENERATION_HIGHER_IS_BETTER = {**HIGHER_IS_BETTER, **INTERVAL_METRICS, "tokens_per_s": True,
-                               "ms_per_token": False, "ttft_ms": False,
-                               "cuda_peak_reserved_bytes": False}
-_MEANS = ("style_score", "generated_tokens_mean", "tokens_per_s", "ms_per_token", "ttft_ms",
-          "latency_p50_ms", "latency_p95_ms", "throughput_eps", "fit_s", "predict_s",
-          "setup_cost_usd", "fit_cost_usd", "predict_cost_usd_per_1k", "cost_usd",
-          "style_judge_accuracy", "style_judge_accuracy_ci_low", "style_judge_accuracy_ci_high",
-          "style_judge_n_heldout", "style_judge_on_reference", "style_judge_on_contrast")
-_PEAKS = ("rss_above_baseline_bytes", "rss_baseline_bytes", "cuda_peak_reserved_bytes",
-          "footprint_vllm_reserved_bytes")
-
+from harness.report.tables import eval_sets
 
 def generation_board(ok: pd.DataFrame) -> pd.DataFrame:
     """One row per group of records, by evaluation set then style accuracy (best first, then
@@ -60,19 +46,12 @@ def generation_board(ok: pd.DataFrame) -> pd.DataFrame:
 
 def _board_row(cells: pd.DataFrame, name: str, settings: str) -> dict:
     first = cells.iloc[0]
-    pooled = {}
-    for metric in INTERVAL_METRICS:
-        pooled[metric] = _number(cells, metric).mean()
-        pooled[f"{metric}_ci_low"] = _number(cells, f"{metric}_ci_low").min()
-        pooled[f"{metric}_ci_high"] = _number(cells, f"{metric}_ci_high").max()
     return {
         "row": name, "strategy": first["shown"], "model": first["model"],
         "model_source": first["source"], "backend": first["backend"], "settings": settings,
         "n_train": first["n_train"], "n_eval": first["n_eval"],
         "seeds": cells["seed"].nunique(), "data_seeds": cells["draw"].nunique(),
-        "trials": int(_number(cells, "trials").fillna(1).max()), **pooled,
-        **{c: _number(cells, c).mean() for c in _MEANS},
-        **{c: _number(cells, c).max() for c in _PEAKS},
+        "trials": int(_number(cells, "trials").fillna(1).max()), **_pooled(cells),
         "style_judge_key": first.get("style_judge_key"),
         "device": first["device"], "device_name": first.get("device_name"),
         "trainable_params": first.get("trainable_params"),
@@ -80,6 +59,21 @@ def _board_row(cells: pd.DataFrame, name: str, settings: str) -> dict:
         "eval_fingerprint": first.get("eval_fingerprint"), "keys": list(cells["key"]),
         "key": first["key"],
     }
+
+
+def _pooled(cells: pd.DataFrame) -> dict:
+    """A row's figures as the catalog pools them: [min low, max high] spans, then means, then
+    the worst record's memory."""
+    pooled = {}
+    for metric in catalog.pooled(catalog.GENERATION, catalog.SPAN):
+        value, low, high = metric.fields
+        pooled.update({value: _number(cells, value).mean(), low: _number(cells, low).min(),
+                       high: _number(cells, high).max()})
+    for field in catalog.fields(catalog.pooled(catalog.GENERATION, catalog.MEAN)):
+        pooled[field] = _number(cells, field).mean()
+    for field in catalog.fields(catalog.pooled(catalog.GENERATION, catalog.MAX)):
+        pooled[field] = _number(cells, field).max()
+    return pooled
 
 
 def _number(cells: pd.DataFrame, column: str) -> pd.Series:
@@ -103,70 +97,24 @@ def generation_tables(board: pd.DataFrame) -> list[Table]:
 
 
 def _table(rows: pd.DataFrame, board: pd.DataFrame, heading: str, note: str) -> Table:
-    shown, keys, directions = {}, {}, {}
-
-    def add(header: str, text, key=None, metric: str | None = None) -> None:
-        shown[header] = list(text)
-        keys[header] = list(key) if key is not None else [np.nan] * len(rows)
-        if metric in GENERATION_HIGHER_IS_BETTER:
-            directions[header] = GENERATION_HIGHER_IS_BETTER[metric]
-
-    add("row", rows["row"])
+    columns = Columns(rows)
     if (board["settings"].fillna("") != "").any():
-        add("settings", rows["settings"].fillna(""))
-    for metric, header, digits in (
-            ("perplexity", "perplexity (95% CI)", perplexity_digits),
-            ("style_accuracy", "style accuracy (95% CI)", lambda _: 3),
-            ("fluency_perplexity", "fluency perplexity (95% CI)", perplexity_digits)):
-        add(header, rows.apply(lambda r, m=metric, d=digits: _with_interval(r, m, d), axis=1),
-            rows[metric], metric)
-    for metric, header in (("distinct_1", "distinct-1"), ("distinct_2", "distinct-2"),
-                           ("repetition_rate", "repetition")):
-        add(header, rows[metric].map(_fixed(3)), rows[metric], metric)
-    add("chrF (95% CI)", rows.apply(lambda r: _with_interval(r, "chrf", lambda _: 1), axis=1),
-        rows["chrf"], "chrf")
-    for metric, header in (("tokens_per_s", "tokens/s"), ("ms_per_token", "ms/token"),
-                           ("ttft_ms", "TTFT (ms)"), ("fit_s", "fit (s)")):
-        add(header, rows[metric].map(_fixed(1)), rows[metric], metric)
-    add("fit (USD)", rows["fit_cost_usd"].map(usd), rows["fit_cost_usd"], "cost_usd")
-    add("USD per 1k continuations", rows["predict_cost_usd_per_1k"].map(usd),
-        rows["predict_cost_usd_per_1k"], "cost_usd")
-    add("RAM above baseline (MiB)", rows["rss_above_baseline_bytes"].map(_mib),
-        rows["rss_above_baseline_bytes"], "rss_above_baseline_bytes")
+        columns.add("settings", rows["settings"].fillna(""))
+    for metric in catalog.own(catalog.GENERATION):
+        if metric.header:
+            columns.metric(metric.name)
+    for name in ("fit_s", "fit_cost_usd"):
+        columns.metric(name)
+    columns.metric("predict_cost_usd_per_1k", header="USD per 1k continuations")
+    columns.metric("rss_above_baseline_bytes")
     if board["cuda_peak_reserved_bytes"].notna().any():
-        add("GPU reserved (MiB)", rows["cuda_peak_reserved_bytes"].map(_mib),
-            rows["cuda_peak_reserved_bytes"], "cuda_peak_reserved_bytes")
+        columns.metric("cuda_peak_reserved_bytes")
     for column in ("n_train", "n_eval"):
-        add(column, rows[column].map(lambda v: "-" if pd.isna(v) else f"{int(v)}"),
-            rows[column])
-    add("trials × seeds", rows.apply(_runs, axis=1),
-        rows["trials"] * rows["seeds"] * rows["data_seeds"])
-    return Table(heading, note, pd.DataFrame(shown), pd.DataFrame(keys), directions)
-
-
-def perplexity_digits(value: float) -> int:
-    """Perplexities run from ~2 to the vocabulary's size: a few significant digits, never
-    e-notation."""
-    return 2 if value < 10 else 1 if value < 1000 else 0
-
-
-def _fixed(digits: int):
-    return lambda value: "-" if pd.isna(value) else f"{value:.{digits}f}"
-
-
-def _with_interval(row: pd.Series, metric: str, digits) -> str:
-    """'point [low, high]', all three with the point's digits (`digits(point)`)."""
-    point, low, high = row[metric], row[f"{metric}_ci_low"], row[f"{metric}_ci_high"]
-    if pd.isna(point):
-        return "-"
-    d = digits(point)
-    if pd.isna(low) or pd.isna(high):
-        return f"{point:.{d}f}"
-    return f"{point:.{d}f} [{low:.{d}f}, {high:.{d}f}]"
-
-
-def _mib(n_bytes) -> str:
-    return "-" if pd.isna(n_bytes) else f"{n_bytes / 2**20:.0f}"
+        columns.add(column, rows[column].map(lambda v: "-" if pd.isna(v) else f"{int(v)}"),
+                    rows[column])
+    columns.add("trials × seeds", rows.apply(_runs, axis=1),
+                rows["trials"] * rows["seeds"] * rows["data_seeds"])
+    return columns.table(heading, note)
 
 
 def _runs(row: pd.Series) -> str:

@@ -13,6 +13,7 @@ import time
 import numpy as np
 import pandas as pd
 
+from harness.metrics import catalog
 from harness.results.cost import CPU_CORE
 from harness.report.display import MAJORITY_WARNING_SHARE
 from harness.report.escape import md_escape
@@ -92,12 +93,10 @@ def _accuracy_note() -> str:
 
 
 def _calibration_note() -> str:
-    return ("*macro-F1*: the mean F1 over classes that have evaluation rows; per-class "
-            "precision, recall and support are under each row below. *ECE* (15 equal-width "
-            "bins of the top label's probability), *Brier* (multi-class) and *NLL* say how "
-            "well the stored scores, as probabilities (softmax where they are not), match "
-            "the outcomes; lower is better. *top class share*: the share of the row's "
-            "predictions going to its most predicted class; ⚠ above 90%.")
+    """The notes of the catalog's classification metrics (harness.metrics.catalog), in order."""
+    metrics = [m.note for m in catalog.own(catalog.CLASSIFICATION) if m.note]
+    return " ".join([*metrics, "*top class share*: the share of the row's predictions going "
+                               "to its most predicted class; ⚠ above 90%."])
 
 
 def _memory_note(ok: pd.DataFrame, board: pd.DataFrame) -> str:

@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from harness.report.tables import HIGHER_IS_BETTER  # noqa: E402
+from harness.metrics import catalog  # noqa: E402
 
 MARKERS = "osD^vP*Xph<>"
 
@@ -72,7 +72,7 @@ def _tradeoff(board: pd.DataFrame, x: str, xlabel: str, title: str):
         ax.scatter(row[x], row["accuracy"], s=80, color=colours[i], label=row["row"],
                    marker=MARKERS[i % len(MARKERS)], gid=gid, zorder=3)
     # Directions come from the metrics' declaration: cheaper / faster and more accurate win.
-    sign = 1 if HIGHER_IS_BETTER.get(x, False) else -1
+    sign = 1 if catalog.direction(x) else -1
     front = points[pareto_front(-sign * points[x].to_numpy(),
                                 points["accuracy"].to_numpy())].sort_values(x)
     ax.plot(front[x], front["accuracy"], "--", color="black", lw=1, label="Pareto front")

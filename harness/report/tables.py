@@ -17,7 +17,7 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from harness.metrics import stats
+from harness.metrics import catalog, stats
 from harness.api.variants import DEFAULT as OWN_INFERENCE
 from harness.report.rows import (
     backend,
@@ -31,22 +31,9 @@ from harness.report.rows import (
 )
 from harness.results.store import Store
 
-__all__ = ["HIGHER_IS_BETTER", "backend", "confusion", "correctness", "failures", "group_id",
+__all__ = ["backend", "confusion", "correctness", "failures", "group_id",
            "latest_per_seed", "leaderboard", "misclassified", "per_class", "record_accuracy",
            "shown_source", "shown_strategy"]
-
-# Metric, whether higher is better: the report's arrows and the Pareto front use this.
-HIGHER_IS_BETTER = {"accuracy": True, "macro_f1": True, "ece": False, "brier": False,
-                    "nll": False, "fit_s": False, "throughput_eps": True,
-                    "latency_p50_ms": False, "rss_above_baseline_bytes": False,
-                    "cost_usd": False}
-_MEANS = ("macro_f1", "ece", "brier", "nll", "fit_s", "throughput_eps", "latency_p50_ms",
-          "latency_p95_ms", "setup_cost_usd", "fit_cost_usd", "predict_cost_usd_per_1k",
-          "cost_usd")
-# Memory: the worst record, the figure one must provision for.
-_PEAKS = ("rss_above_baseline_bytes", "rss_baseline_bytes", "cuda_peak_reserved_bytes",
-          "footprint_vllm_reserved_bytes")
-
 
 def leaderboard(ok: pd.DataFrame, store: Store) -> pd.DataFrame:
     """One row per group of records, by evaluation set then accuracy, best first; numbers, not
@@ -126,7 +113,7 @@ def _board_row(cells: pd.DataFrame, correct: _Correctness, name: str, settings: 
         "accuracy_ci_high": interval.high, "interval": _interval_text(cells, correct, interval),
         "accuracy_seed_std": accuracies.std(ddof=1) if len(accuracies) > 1 else np.nan,
         "accuracy_trial_std": correct.trial_std(),
-        **{c: _mean(cells, c) for c in _MEANS}, **{c: _max(cells, c) for c in _PEAKS},
+        **_pooled(cells),
         "majority_label": correct.labels[majority],
         "majority_share": correct.counts[majority] / max(correct.counts.sum(), 1),
         # The frozen base of an adapter strategy, else every weight of the model.
@@ -138,6 +125,14 @@ def _board_row(cells: pd.DataFrame, correct: _Correctness, name: str, settings: 
         "eval_fingerprint": first.get("eval_fingerprint"), "keys": list(cells["key"]),
         "key": first["key"], "labels": list(correct.labels),
     }
+
+
+def _pooled(cells: pd.DataFrame) -> dict:
+    """A row's figures besides accuracy, as the catalog pools them: means, and the worst
+    record's memory (what one must provision for)."""
+    means = catalog.fields(catalog.pooled(catalog.CLASSIFICATION, catalog.MEAN))
+    peaks = catalog.fields(catalog.pooled(catalog.CLASSIFICATION, catalog.MAX))
+    return {**{c: _mean(cells, c) for c in means}, **{c: _max(cells, c) for c in peaks}}
 
 
 def _interval_text(cells: pd.DataFrame, correct: _Correctness, interval) -> str:

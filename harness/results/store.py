@@ -28,6 +28,7 @@ import pandas as pd
 
 from harness.errors import HarnessError
 from harness.inputs.data import Split
+from harness.metrics import catalog
 from harness.paths import HOST_TAG, TEMP_PREFIX, temp_prefix, write_atomic
 from harness.results.claims import pid_alive
 
@@ -43,25 +44,21 @@ CLAIM_SUFFIX = ".claim"
 #    are as in 3.
 SCHEMA_VERSION = 4
 STATUSES = ("ok", "failed", "skipped")
-NUMBER, NUMBER_OR_NULL = "number", "number or null"
 # The fields every record has, and those a finished or a failed one adds: what reports read.
+# Which metrics an ok record carries, and their types, is the catalog's (harness.metrics.catalog);
+# the record's own structure is here.
 REQUIRED_FIELDS = {"key": str, "status": str, "task": str, "strategy": str, "seed": int,
                    "model": str}
 FAILED_FIELDS = {"error": str}
-OK_FIELDS = {"accuracy": NUMBER, "config": dict, "per_class_f1": dict, "confusion_matrix": list,
-             "device": str, **dict.fromkeys(
-                 ("accuracy_ci_low", "accuracy_ci_high", "macro_f1", "fit_s", "predict_s",
-                  "throughput_eps", "latency_p50_ms", "latency_p95_ms"), NUMBER_OR_NULL)}
+OK_FIELDS = {**catalog.required_fields(catalog.CLASSIFICATION, 1), "config": dict,
+             "per_class_f1": dict, "confusion_matrix": list, "device": str}
 # Schema 3: per-class values are lists in the order of `labels`.
 PER_CLASS_LISTS = ("per_class_precision", "per_class_recall", "per_class_f1",
                    "per_class_support", "prediction_shares")
 OK_FIELDS_3 = {**OK_FIELDS, "labels": list, **dict.fromkeys(PER_CLASS_LISTS, list),
-               **dict.fromkeys(("ece", "brier", "nll"), NUMBER_OR_NULL)}
-GENERATION_OK_FIELDS = {"config": dict, "device": str, **dict.fromkeys(
-    ("perplexity", "perplexity_ci_low", "perplexity_ci_high", "style_accuracy",
-     "style_accuracy_ci_low", "style_accuracy_ci_high", "fluency_perplexity", "distinct_1",
-     "distinct_2", "chrf", "fit_s", "predict_s", "tokens_per_s", "latency_p50_ms"),
-    NUMBER_OR_NULL)}
+               **catalog.required_fields(catalog.CLASSIFICATION, 3)}
+GENERATION_OK_FIELDS = {**catalog.required_fields(catalog.GENERATION, SCHEMA_VERSION),
+                        "config": dict, "device": str}
 STALE_TEMP_S = 24 * 3600  # no write takes a day: a temporary file that old is a leftover
 
 
@@ -235,8 +232,9 @@ def _fields_problem(record: dict, fields: dict) -> str | None:
 def _is(value, kind) -> bool:
     if isinstance(value, bool):  # a JSON true is no number, text or table
         return False
-    if kind in (NUMBER, NUMBER_OR_NULL):
-        return isinstance(value, (int, float)) or (kind == NUMBER_OR_NULL and value is None)
+    if kind in (catalog.NUMBER, catalog.NUMBER_OR_NULL):
+        return isinstance(value, (int, float)) or (kind == catalog.NUMBER_OR_NULL and
+                                                   value is None)
     return isinstance(value, kind)
 
 

@@ -1,0 +1,58 @@
+"""How a report writes a metric's value: each format a catalog row can name
+(harness.metrics.catalog.FORMATS) as a function, and a metric's cell with its interval where
+the catalog shows one. A missing value is "-".
+
+    metric_text(catalog.METRICS["chrf"], row)   # '31.0 [25.0, 37.0]'
+    FORMATS["usd"](0.0000549)                   # '0.0000549'
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from harness.metrics import catalog
+
+
+def fixed(digits: int):
+    return lambda value: "-" if pd.isna(value) else f"{value:.{digits}f}"
+
+
+def mib(digits: int):
+    return lambda n_bytes: "-" if pd.isna(n_bytes) else f"{n_bytes / 2**20:.{digits}f}"
+
+
+def usd(value) -> str:
+    # Three significant digits, never in e-notation: costs span 1e-7 (tf-idf) to dollars;
+    # under a millionth of a dollar the digits say nothing a reader needs.
+    if pd.isna(value):
+        return "-"
+    if 0 < value < 1e-6:
+        return "<0.000001"
+    return np.format_float_positional(value, precision=3, unique=False, fractional=False,
+                                      trim="-")
+
+
+def perplexity_digits(value: float) -> int:
+    """Perplexities run from ~2 to the vocabulary's size: a few significant digits, never
+    e-notation."""
+    return 2 if value < 10 else 1 if value < 1000 else 0
+
+
+# Digits of a number by its size, for the formats an interval can be shown in.
+DIGITS = {".3f": lambda _: 3, ".1f": lambda _: 1, "perplexity": perplexity_digits}
+FORMATS = {".3f": fixed(3), ".1f": fixed(1), "usd": usd, "MiB": mib(0), "MiB.1f": mib(1),
+           "perplexity": lambda v: "-" if pd.isna(v) else f"{v:.{perplexity_digits(v)}f}"}
+
+
+def metric_text(metric: catalog.Metric, row: pd.Series) -> str:
+    """A leaderboard row's value of `metric`: 'point [low, high]' (all with the point's digits)
+    where the catalog shows its interval and the row has one, else the point alone."""
+    point = row.get(metric.name, np.nan)
+    if metric.interval != catalog.SHOWN or pd.isna(point):
+        return FORMATS[metric.format](point)
+    low, high = (row.get(field, np.nan) for field in metric.fields[1:])
+    d = DIGITS[metric.format](point)
+    if pd.isna(low) or pd.isna(high):
+        return f"{point:.{d}f}"
+    return f"{point:.{d}f} [{low:.{d}f}, {high:.{d}f}]"
