@@ -182,8 +182,8 @@ def _interval(values: np.ndarray, centre: float, bounds) -> tuple[float, float]:
     if values.shape[1] < 2 or np.isnan(values).any():
         return NAN, NAN
     clustered = stats.Clustered.of(values)
-    variance, df = stats._combine(clustered.row_means, clustered.cluster_terms)
-    low, high = stats._t_interval(centre, variance, df, stats.CONFIDENCE)
+    variance, df = stats.combine_variance(clustered.row_means, clustered.cluster_terms)
+    low, high = stats.t_interval(centre, variance, df, stats.CONFIDENCE)
     return tuple(np.clip([low, high], *bounds))
 
 

@@ -109,12 +109,12 @@ class Clustered:
         if self.identical:
             return Interval(*wilson(float(self.row_means.sum()), n, confidence), np.inf,
                             "Wilson")
-        variance, df = _combine(self.row_means, self.cluster_terms)
-        low, high = _t_interval(self.accuracy, variance, df, confidence)
+        variance, df = combine_variance(self.row_means, self.cluster_terms)
+        low, high = t_interval(self.accuracy, variance, df, confidence)
         return Interval(max(0.0, low), min(1.0, high), df, "t")
 
 
-def _combine(row_values: np.ndarray, *cluster_terms) -> tuple[float, float]:
+def combine_variance(row_values: np.ndarray, *cluster_terms) -> tuple[float, float]:
     """Variance of a mean over rows plus cluster terms, and Satterthwaite's degrees of freedom.
     The rows' term (variance of the per-row values / n) holds the row and interaction parts."""
     n = len(row_values)
@@ -127,7 +127,7 @@ def _combine(row_values: np.ndarray, *cluster_terms) -> tuple[float, float]:
     return max(variance, 0.0), max(df, 1.0)
 
 
-def _t_interval(centre: float, variance: float, df: float,
+def t_interval(centre: float, variance: float, df: float,
                 confidence: float) -> tuple[float, float]:
     half = scipy_stats.t.ppf(0.5 + confidence / 2, df) * np.sqrt(variance)
     return float(centre - half), float(centre + half)
@@ -142,14 +142,14 @@ def paired_difference(a: Clustered, b: Clustered, confidence: float = CONFIDENCE
                          f"{len(b.row_means)}")
     per_row = a.row_means - b.row_means
     diff = float(per_row.mean())
-    variance, df = _combine(per_row, a.cluster_terms, b.cluster_terms)
+    variance, df = combine_variance(per_row, a.cluster_terms, b.cluster_terms)
     if variance <= 0:
         # Every row differs by the same amount and no cluster varies: t is undefined; the exact
         # sign test's p-value (1 when nothing differs).
         changed = int(np.count_nonzero(per_row))
         p = 1.0 if changed == 0 else min(1.0, 2 * 0.5 ** changed)
         return Difference(diff, diff, diff, p, df)
-    low, high = _t_interval(diff, variance, df, confidence)
+    low, high = t_interval(diff, variance, df, confidence)
     p = float(2 * scipy_stats.t.sf(abs(diff) / np.sqrt(variance), df))
     return Difference(diff, max(-1.0, low), min(1.0, high), p, df)
 
