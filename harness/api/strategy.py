@@ -7,7 +7,7 @@ on the class, and checked by the registry and the contract tests; the runner nev
         name = "my-strategy"
         description = "One line shown by `harness list strategies`."
         config_class = MyConfig            # a dataclass with documented defaults
-        task_kinds = ("classification",)   # the task kinds it supports (harness.inputs.tasks.KINDS)
+        task_kinds = ("classification",)   # the task kinds it supports (harness.inputs.kinds)
         model_kind = "encoder"             # "encoder", "decoder" or None (no pretrained model),
                                            # or per task kind: {"classification": "encoder",
                                            #                    "generation": "decoder"}
@@ -33,9 +33,10 @@ on the class, and checked by the registry and the contract tests; the runner nev
         @classmethod
         def load_inference(cls, config, context, folder: Path, variant: str): ...
 
-        # With "classification" in task_kinds:
+        # Per task kind in task_kinds, the methods of its Kind (harness.inputs.kinds):
+        # classification
         def predict(self, texts, task: Task, trial: int = 0) -> Predictions: ...
-        # With "generation" in task_kinds (docs/writing-a-strategy.md):
+        # generation (docs/writing-a-strategy.md)
         def generate(self, prompts, task, trial=0, max_new_tokens=None) -> Generations: ...
         def log_likelihood(self, texts, task, trial=0) -> TextScores: ...
 """
@@ -54,7 +55,8 @@ from harness.inputs.data import Split
 from harness.inputs.models import ModelSpec
 from harness.api.resources import Resources
 from harness.api.settings import build_config
-from harness.inputs.tasks import KINDS, Task
+from harness.inputs.kinds import KINDS, kind_named
+from harness.inputs.tasks import Task
 
 
 @dataclass(frozen=True)
@@ -152,8 +154,6 @@ DECLARATIONS = ("name", "description", "config_class", "task_kinds", "model_kind
                 "devices", "multi_task", "trials", "deterministic", "uses_training_rows",
                 "resources", "inference_variants", "runs_strategies")
 METHODS = ("fit", "prepare", "footprint", "export")
-# What a strategy that supports a task kind must also have.
-KIND_METHODS = {"classification": ("predict",), "generation": ("generate", "log_likelihood")}
 MODEL_KINDS = (None, "encoder", "decoder")
 
 
@@ -165,10 +165,10 @@ def declaration_problems(cls) -> list[str]:
     problems = []
     kinds = cls.task_kinds
     if not (isinstance(kinds, tuple) and kinds and set(kinds) <= set(KINDS)):
-        problems.append(f"task_kinds must be a non-empty tuple of {KINDS}")
+        problems.append(f"task_kinds must be a non-empty tuple of {tuple(KINDS)}")
         kinds = ()
-    for kind in kinds:
-        lacking = [m for m in KIND_METHODS[kind] if not callable(getattr(cls, m, None))]
+    for kind in kinds:  # what a strategy that supports a kind must also have
+        lacking = [m for m in kind_named(kind).methods if not callable(getattr(cls, m, None))]
         if lacking:
             problems.append(f"supports {kind} tasks but lacks {', '.join(lacking)}")
     model_kinds = cls.model_kind if isinstance(cls.model_kind, dict) else \

@@ -11,6 +11,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from harness.inputs.kinds import record_kind
+
 
 @dataclass
 class Summary:
@@ -58,28 +60,28 @@ def _duration(seconds: float) -> str:
 
 
 def result_lines(records: list[dict], mixture: bool) -> list[str]:
-    """What one finished cell scored, a line per evaluated task."""
-    parts = []
-    for record in records:
-        if record.get("task_kind") == "generation":
-            parts.append(
-                f"perplexity {record['perplexity']:.1f} [{record['perplexity_ci_low']:.1f}, "
-                f"{record['perplexity_ci_high']:.1f}], style accuracy "
-                f"{record['style_accuracy']:.3f} [{record['style_accuracy_ci_low']:.3f}, "
-                f"{record['style_accuracy_ci_high']:.3f}], chrF {record['chrf']:.1f}, fit "
-                f"{record['fit_s']:.1f} s, {record['tokens_per_s']:.1f} tokens/s")
-            continue
-        variant = record.get("inference", "default")
-        if variant != "default":
-            parts.append(_variant_line(record, variant))
-            continue
-        task = f" on {record['task']}" if mixture else ""
-        trials = f" over {record['trials']} trials" if record["trials"] > 1 else ""
-        parts.append(f"accuracy{task} {record['accuracy']:.3f}{trials} "
-                     f"[{record['accuracy_ci_low']:.3f}, {record['accuracy_ci_high']:.3f}], "
-                     f"macro-F1 {record['macro_f1']:.3f}, fit {record['fit_s']:.1f} s, "
-                     f"{record['throughput_eps']:.1f} examples/s")
-    return parts
+    """What one finished cell scored, a line per evaluated task (its kind's `progress`)."""
+    return [record_kind(record).part("progress")(record, mixture) for record in records]
+
+
+def generation_line(record: dict, mixture: bool) -> str:
+    return (f"perplexity {record['perplexity']:.1f} [{record['perplexity_ci_low']:.1f}, "
+            f"{record['perplexity_ci_high']:.1f}], style accuracy "
+            f"{record['style_accuracy']:.3f} [{record['style_accuracy_ci_low']:.3f}, "
+            f"{record['style_accuracy_ci_high']:.3f}], chrF {record['chrf']:.1f}, fit "
+            f"{record['fit_s']:.1f} s, {record['tokens_per_s']:.1f} tokens/s")
+
+
+def classification_line(record: dict, mixture: bool) -> str:
+    variant = record.get("inference", "default")
+    if variant != "default":
+        return _variant_line(record, variant)
+    task = f" on {record['task']}" if mixture else ""
+    trials = f" over {record['trials']} trials" if record["trials"] > 1 else ""
+    return (f"accuracy{task} {record['accuracy']:.3f}{trials} "
+            f"[{record['accuracy_ci_low']:.3f}, {record['accuracy_ci_high']:.3f}], "
+            f"macro-F1 {record['macro_f1']:.3f}, fit {record['fit_s']:.1f} s, "
+            f"{record['throughput_eps']:.1f} examples/s")
 
 
 def _variant_line(record: dict, variant: str) -> str:

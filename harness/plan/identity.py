@@ -17,6 +17,8 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
+from harness.inputs.kinds import KINDS
+
 # Modules of this distribution that compute or measure a cell's numbers, whatever the strategy.
 MEASURING = ("harness.cell.runner", "harness.cell.measure", "harness.metrics.classification", "harness.inputs.data",
              "harness.api.strategy", "harness.inputs.tasks", "harness.inputs.models")
@@ -36,7 +38,7 @@ def code_identity(distribution: str, strategy_class: type) -> dict:
     """The strategy's distribution and version; a hash of every first-party source file of the
     strategy that can change its numbers, and one of the harness code that measures every
     strategy; the versions of the third-party packages all those files import."""
-    harness = _closure(MEASURING)
+    harness = _closure(measuring_modules())
     own = {name: path for name, path in _closure((strategy_class.__module__,)).items()
            if name not in harness}
     imported: set[str] = set()
@@ -45,6 +47,14 @@ def code_identity(distribution: str, strategy_class: type) -> dict:
     return {"distribution": distribution, "version": _version(distribution),
             "sources_sha": _sources_sha(own), "harness_sha": _sources_sha(harness),
             "packages": package_versions(imported)}
+
+
+def measuring_modules() -> tuple[str, ...]:
+    """MEASURING, and the modules where each task kind measures a cell and builds its records:
+    its Kind names them by reference (harness.inputs.kinds), so no import leads there."""
+    by_kinds = [module for kind in KINDS.values() for module in kind.modules("measure",
+                                                                              "records")]
+    return tuple(dict.fromkeys((*MEASURING, *by_kinds)))
 
 
 def _sources_sha(modules: dict[str, Path]) -> str:
