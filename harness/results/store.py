@@ -213,12 +213,14 @@ def _record_problem(record, stem: str) -> str | None:
 
 
 def classification_record_problem(record: dict, version: int) -> str | None:
+    """The classification kind's check of a finished record (harness.inputs.kinds)."""
     if version < 3:
         return _fields_problem(record, OK_FIELDS)
     return _fields_problem(record, OK_FIELDS_3) or _per_class_problem(record)
 
 
 def generation_record_problem(record: dict, version: int) -> str | None:
+    """The generation kind's check of a finished record."""
     return _fields_problem(record, GENERATION_OK_FIELDS)
 
 
