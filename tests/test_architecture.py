@@ -60,8 +60,8 @@ LAZY_TODO = {
     # harness.cell
     "harness.cell.generation": ("harness.cell.measure", "harness.inputs.models",
                                 "harness.metrics.lm_scoring"),
-    "harness.cell.runner": ("harness.api.strategy", "harness.cell.generation",
-                            "harness.cell.measure", "harness.cell.variants"),
+    "harness.cell.runner": ("harness.api.strategy", "harness.cell.measure",
+                            "harness.cell.variants"),
     "harness.cell.variants": ("harness.api.resources", "harness.api.variants",
                               "harness.cell.measure"),
     # harness.cli

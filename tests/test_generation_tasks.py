@@ -8,7 +8,8 @@ from click.testing import CliRunner
 from harness.cli.main import main
 from harness.inputs.data import load_split
 from harness.errors import HarnessError
-from harness.plan.grid import PROFILES, build_cells
+from harness.inputs.kinds import KINDS
+from harness.plan.grid import build_cells
 from harness.results.store import _fingerprint
 from harness.inputs.tasks import GenerationTask, get_task
 
@@ -105,7 +106,7 @@ def test_all_plans_only_the_strategies_of_each_task_kind(data_dir, tiny_decoder,
 def test_the_quick_profile_of_a_generation_task_is_small(data_dir, tiny_decoder):
     (cell,) = build_cells(["shakespeare"], "lora", (f"decoder={tiny_decoder.source}",),
                           data_dir=data_dir)
-    assert (len(cell.train), len(cell.eval)) == PROFILES["quick"]["generation"] == (64, 48)
+    assert (len(cell.train), len(cell.eval)) == KINDS["generation"].profiles["quick"] == (64, 48)
 
 
 def test_a_grid_no_strategy_can_run_is_one_line(data_dir):

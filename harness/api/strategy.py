@@ -21,9 +21,10 @@ protocol) and checked by the registry and the contract tests; the runner never g
         def __init__(self, config: MyConfig, context: Context): ...   # load: timed as load_s
         def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None: ...  # 1 unless multi_task
         def footprint(self) -> Footprint: ...
-        # With "classification" in task_kinds (the default):
+        # Per task kind in task_kinds, the methods of its Kind (harness.inputs.kinds);
+        # classification (the default):
         def predict(self, texts, task: Task, trial: int = 0) -> Predictions: ...
-        # With "generation" in task_kinds (docs/writing-a-strategy.md):
+        # generation (docs/writing-a-strategy.md)
         def generate(self, prompts, task, trial=0, max_new_tokens=None) -> Generations: ...
         def log_likelihood(self, texts, task, trial=0) -> TextScores: ...
         # As needed: prepare() (one-off work before inference: setup_s), export(folder) (what
@@ -49,7 +50,8 @@ from harness.inputs.models import ModelSpec
 from harness.api.resources import Resources
 from harness.api.settings import build_config
 from harness.api.variants import VARIANTS
-from harness.inputs.tasks import KINDS, Task
+from harness.inputs.kinds import KINDS, kind_named
+from harness.inputs.tasks import Task
 
 
 @dataclass(frozen=True)
@@ -176,8 +178,6 @@ DECLARATIONS = ("name", "description", "config_class", "task_kinds", "model_kind
                 "devices", "multi_task", "trials", "deterministic", "uses_training_rows",
                 "resources", "inference_variants", "runs_strategies")
 METHODS = ("fit", "prepare", "footprint", "export")
-# What a strategy that supports a task kind must also have.
-KIND_METHODS = {"classification": ("predict",), "generation": ("generate", "log_likelihood")}
 MODEL_KINDS = (None, "encoder", "decoder")
 
 
@@ -189,10 +189,10 @@ def declaration_problems(cls) -> list[str]:
     problems = []
     kinds = cls.task_kinds
     if not (isinstance(kinds, tuple) and kinds and set(kinds) <= set(KINDS)):
-        problems.append(f"task_kinds must be a non-empty tuple of {KINDS}")
+        problems.append(f"task_kinds must be a non-empty tuple of {tuple(KINDS)}")
         kinds = ()
-    for kind in kinds:
-        lacking = [m for m in KIND_METHODS[kind] if not callable(getattr(cls, m, None))]
+    for kind in kinds:  # what a strategy that supports a kind must also have
+        lacking = [m for m in kind_named(kind).methods if not callable(getattr(cls, m, None))]
         if lacking:
             problems.append(f"supports {kind} tasks but lacks {', '.join(lacking)}")
     model_kinds = cls.model_kind if isinstance(cls.model_kind, dict) else \

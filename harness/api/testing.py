@@ -1,5 +1,6 @@
 """Contract checks every strategy passes, and tiny random models to run them in seconds.
-Plugin authors run the same checks on their own strategy, for every task kind it supports:
+Plugin authors run the same checks on their own strategy, for every task kind it supports (each
+kind's check is its Kind's `contract`, harness.inputs.kinds):
 
     from harness.api.testing import check_strategy, tiny_model_for
     def test_my_strategy(tmp_path):
@@ -18,6 +19,7 @@ from harness.inputs.data import Split
 from harness.inputs.models import PRESETS, ModelSpec, resolve_model
 from harness.api.strategy import NO_TRAINING_ROWS, Context, declaration_problems, make_config
 from harness.api.variants import VariantUnavailable
+from harness.inputs.kinds import UNNAMED, kind_named, kind_of
 from harness.inputs.tasks import GenerationTask, Task
 
 TINY_TASK = Task(name="tiny", labels=("animal", "vehicle", "food"),
@@ -90,7 +92,8 @@ def run_strategy(strategy_cls, model: ModelSpec | None, work_dir: Path, seed: in
                  strategy_models: dict | None = None, **overrides):
     """Build, fit, prepare and predict once (the first trial), as the runner would, without the
     measuring; a strategy that uses no training rows is fitted on none, as in the plan. On a
-    generation task the first trial's continuations of `texts` (as prompts) come back.
+    generation task the first trial's continuations of `texts` (as prompts) come back: what
+    the first method of the task's kind returns.
     `strategy_models`: the models of the strategies it runs (`runs_strategies`), by field."""
     from transformers import set_seed
 
@@ -102,23 +105,25 @@ def run_strategy(strategy_cls, model: ModelSpec | None, work_dir: Path, seed: in
     strategy.fit([(task, train)])
     strategy.prepare()
     texts = list(texts if texts is not None else tiny_split(9, 1).texts)
-    if task.kind == "generation":
-        return strategy, strategy.generate(texts, task, 0)
-    return strategy, strategy.predict(texts, task, 0)
+    return strategy, getattr(strategy, kind_of(task).methods[0])(texts, task, 0)
 
 
 def check_strategy(strategy_cls, model: ModelSpec | None, work_dir: Path,
-                   task_kind: str = "classification", **overrides) -> None:
-    """The contract: capabilities declared, predictions well-formed for every trial, artifacts
-    written where asked, same seed -> same predictions, and for another seed too when declared
-    deterministic; one that declares it uses no training rows is fitted on none. With
-    `task_kind="generation"`, the same for continuations and passage likelihoods."""
+                   task_kind: str = UNNAMED, **overrides) -> None:
+    """The contract: capabilities declared, then the task kind's own checks (`check_...`
+    below for the built-in kinds)."""
     problems = declaration_problems(strategy_cls)
     assert not problems, f"{strategy_cls.__name__}: {'; '.join(problems)}"
+    assert task_kind in strategy_cls.task_kinds, f"does not declare the {task_kind} kind"
     make_config(strategy_cls, {})  # every setting has a default
-    if task_kind == "generation":
-        _check_generation(strategy_cls, model, work_dir, overrides)
-        return
+    kind_named(task_kind).part("contract")(strategy_cls, model, work_dir, overrides)
+
+
+def check_classification(strategy_cls, model: ModelSpec | None, work_dir: Path,
+                         overrides: dict) -> None:
+    """Predictions well-formed for every trial, artifacts written where asked, same seed ->
+    same predictions, and for another seed too when declared deterministic; one that declares
+    it uses no training rows is fitted on none."""
     texts = list(tiny_split(9, 1).texts)
     strategy, first = run_strategy(strategy_cls, model, work_dir, texts=texts, **overrides)
     assert isinstance(strategy.trials, int) and strategy.trials >= 1, "trials must be >= 1"
@@ -147,9 +152,9 @@ def check_strategy(strategy_cls, model: ModelSpec | None, work_dir: Path,
               "declares deterministic = True, but another seed changed its predictions")
 
 
-def _check_generation(strategy_cls, model, work_dir: Path, overrides: dict) -> None:
+def check_generation(strategy_cls, model, work_dir: Path, overrides: dict) -> None:
+    """The same for continuations and passage likelihoods."""
     task = TINY_GENERATION_TASK
-    assert "generation" in strategy_cls.task_kinds, "does not declare the generation kind"
     prompts = [" ".join(text.split()[:4]) for text in tiny_split(5, 1).texts]
     strategy, first = run_strategy(strategy_cls, model, work_dir, texts=prompts, task=task,
                                    **overrides)

@@ -7,14 +7,20 @@ style judge's verdicts and the record's metrics (harness.metrics.generation).
     outputs = generate_all(strategy, cell)            # in the cell's process, timed
     outputs.update(fluency(cell, outputs["continuations"]))
     record, frame = generation_record(record, cell, task, evaluation, outcome)
+
+The generation Kind (harness.inputs.kinds) points the runner at `measure_generation` and
+`generation_records`.
 """
 
 from __future__ import annotations
 
+import gc
 import time
 
 import numpy as np
 import pandas as pd
+
+from harness.cell.phases import footprint_fields
 
 # Single-prompt generations are seconds each on a CPU: a few samples give the median, not a
 # tail (the record says how many).
@@ -71,6 +77,18 @@ def generate_all(strategy, cell) -> dict:
             "passage_tokens": passage_tokens}
 
 
+def measure_generation(cell, strategy, timings: dict, artifact_bytes: int, memory) -> dict:
+    """Writing and scoring, timed; then, with the strategy's model released, the fluency of
+    what it wrote under the base model (not the strategy's time or memory)."""
+    with memory.phase("predict"):
+        outputs = generate_all(strategy, cell)
+    measured = {**timings, **footprint_fields(strategy), "artifact_bytes": artifact_bytes,
+                "trials": int(strategy.trials)}
+    del strategy
+    gc.collect()
+    return {**measured, **outputs, **fluency(cell, outputs["continuations"])}
+
+
 def _check(strategy: str, n: int, written, scores) -> None:
     """A strategy's outputs must be one per row and finite: a wrong shape is the cell's error,
     named here rather than as an index error in the metrics."""
@@ -107,6 +125,12 @@ def fluency(cell, continuations: list[list[str]]) -> dict:
         nll.append(scored[0])
         tokens.append(scored[1])
     return {"fluency_nll": nll, "fluency_tokens": tokens}
+
+
+def generation_records(cell, base: dict, outcome: dict) -> list[tuple]:
+    """The one record of a generation cell (generation strategies train no mixtures)."""
+    record = {**base, "key": cell.key, "task": cell.task.name, "fit_shared_by": 1}
+    return [generation_record(record, cell, cell.task, cell.eval, outcome)]
 
 
 def generation_record(record: dict, cell, task, evaluation, outcome: dict):

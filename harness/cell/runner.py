@@ -1,6 +1,9 @@
 """Run and measure one cell, the same way whatever executes the grid: in its own child process
 (memory released, crashes contained), every phase timed and its memory sampled here, the
 records built here. Which cells run where, and writing what comes back, is harness.execution.driver's.
+After load, fit, export and prepare, the task's kind measures the rest and builds the records
+(its Kind's `measure` and `records`, harness.inputs.kinds): a classification cell's below, a
+generation cell's in harness.cell.generation.
 
     computed = compute(CellJob(cell))    # one cell, wherever an executor sent it
 """
@@ -22,6 +25,7 @@ from harness.environment import manifest
 from harness.cell.job import CellJob
 from harness.api.variants import DEFAULT
 from harness.cell.isolation import run_isolated
+from harness.inputs.kinds import kind_of
 from harness.metrics.classification import record_metrics
 from harness.plan.grid import Cell
 from harness.cell.phases import (export_bytes, footprint_fields, predict_all,
@@ -110,8 +114,9 @@ def _run_cell(job: CellJob) -> dict:
 
 
 def _measure_phases(cell: Cell, work_dir: Path, memory) -> dict:
-    """Load, fit, export, prepare and predict, each timed and its memory sampled. One-off work
-    before inference (starting an engine, merging adapters) is `setup_s`."""
+    """Load, fit, export and prepare, each timed and its memory sampled, then what the task's
+    kind measures. One-off work before inference (starting an engine, merging adapters) is
+    `setup_s`."""
     from harness.cell.measure import stopwatch
     from harness.api.strategy import Context
 
@@ -125,8 +130,14 @@ def _measure_phases(cell: Cell, work_dir: Path, memory) -> dict:
     artifact_bytes = export_bytes(strategy, work_dir / "export")
     with memory.phase("setup"), stopwatch(timings, "setup_s", device):
         strategy.prepare()
-    if cell.task.kind == "generation":
-        return _measure_generation(cell, strategy, timings, artifact_bytes, memory)
+    measure = kind_of(cell.task).part("measure")
+    return measure(cell, strategy, timings, artifact_bytes, memory)
+
+
+def measure_classification(cell: Cell, strategy, timings: dict, artifact_bytes: int,
+                           memory) -> dict:
+    """Latency at batch size 1, then every evaluated task's labels and scores, timed; then each
+    inference variant asked."""
     with memory.phase("predict"):
         timed_single = single_row_latency(strategy, cell)
         labels, scores, predict_s = predict_all(strategy, cell)
@@ -140,23 +151,6 @@ def _measure_phases(cell: Cell, work_dir: Path, memory) -> dict:
         del strategy
         measured["variants"] = measure_variants(cell, work_dir / "export", work_dir, memory)
     return measured
-
-
-def _measure_generation(cell: Cell, strategy, timings: dict, artifact_bytes: int,
-                        memory) -> dict:
-    """Writing and scoring, timed; then, with the strategy's model released, the fluency of
-    what it wrote under the base model (not the strategy's time or memory)."""
-    import gc
-
-    from harness.cell.generation import fluency, generate_all
-
-    with memory.phase("predict"):
-        outputs = generate_all(strategy, cell)
-    measured = {**timings, **footprint_fields(strategy), "artifact_bytes": artifact_bytes,
-                "trials": int(strategy.trials)}
-    del strategy
-    gc.collect()
-    return {**measured, **outputs, **fluency(cell, outputs["continuations"])}
 
 
 def _keep_artifacts(export: Path, artifacts: str, key: str) -> str | None:
@@ -184,11 +178,11 @@ def _records(job: CellJob, outcome: dict, started: float) -> list[tuple]:
                   "error": outcome["error"], "traceback": outcome.get("traceback"),
                   **({"timed_out": True} if outcome.get("timed_out") else {})}, None)
                 for task, _, _ in cell.evaluations]
-    if cell.task.kind == "generation":  # one task: generation strategies train no mixtures
-        from harness.cell.generation import generation_record
+    return kind_of(cell.task).part("records")(cell, base, outcome)
 
-        record = {**base, "key": cell.key, "task": cell.task.name, "fit_shared_by": 1}
-        return [generation_record(record, cell, cell.task, cell.eval, outcome)]
+
+def classification_records(cell: Cell, base: dict, outcome: dict) -> list[tuple]:
+    """A record per evaluated task of a cell that measured, and per inference variant."""
     every_labels, every_scores = outcome.pop("pred_labels"), outcome.pop("pred_scores")
     predict_s = outcome.pop("predict_s_per_task")
     variants = outcome.pop("variants", [])

@@ -212,12 +212,8 @@ def list_(what, strategies):
         from harness.inputs.tasks import BUILTIN_TASKS
 
         for name, task in BUILTIN_TASKS.items():
-            if task.kind == "generation":
-                what_it_is = (f"'{task.instruction}' continuing {task.prompt_words} words, "
-                              f"{task.max_new_tokens} new tokens")
-            else:
-                what_it_is = f"{task.num_labels} labels: {', '.join(task.labels)}"
-            click.echo(f"{name:<12} {task.kind:<15} {what_it_is}  (hub: {task.hub_id or '-'})")
+            click.echo(f"{name:<12} {task.kind:<15} {task.summary()}  "
+                       f"(hub: {task.hub_id or '-'})")
     else:
         from harness.inputs.models import PRESETS, resolve_model
 

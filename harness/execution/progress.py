@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from harness.inputs.kinds import record_kind
 from harness.metrics import catalog
 
 
@@ -61,20 +62,21 @@ def _duration(seconds: float) -> str:
 
 
 def result_lines(records: list[dict], mixture: bool) -> list[str]:
-    """What one finished cell scored, a line per evaluated task."""
-    parts = []
-    for record in records:
-        if record.get("task_kind") == "generation":
-            parts.append(metric_line(record, catalog.GENERATION))
-            continue
-        variant = record.get("inference", "default")
-        if variant != "default":
-            parts.append(_variant_line(record, variant))
-            continue
-        task = f" on {record['task']}" if mixture else ""
-        trials = f" over {record['trials']} trials" if record["trials"] > 1 else ""
-        parts.append(metric_line(record, catalog.CLASSIFICATION, on=task, over=trials))
-    return parts
+    """What one finished cell scored, a line per evaluated task (its kind's `progress`)."""
+    return [record_kind(record).part("progress")(record, mixture) for record in records]
+
+
+def generation_line(record: dict, mixture: bool) -> str:
+    return metric_line(record, catalog.GENERATION)
+
+
+def classification_line(record: dict, mixture: bool) -> str:
+    variant = record.get("inference", "default")
+    if variant != "default":
+        return _variant_line(record, variant)
+    task = f" on {record['task']}" if mixture else ""
+    trials = f" over {record['trials']} trials" if record["trials"] > 1 else ""
+    return metric_line(record, catalog.CLASSIFICATION, on=task, over=trials)
 
 
 def metric_line(record: dict, kind: str, **words: str) -> str:

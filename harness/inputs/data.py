@@ -24,6 +24,7 @@ import pandas as pd
 
 from harness.errors import HarnessError, one_line
 from harness.paths import inside
+from harness.inputs.kinds import kind_of
 from harness.inputs.tasks import Task
 
 DATA_DIR_ENV = "HARNESS_DATA_DIR"
@@ -37,7 +38,7 @@ _READERS = {
 @dataclass(frozen=True)
 class Split:
     """Texts and integer labels of one (sub)split; what strategies fit on and predict. The
-    rows of a generation task have no labels: theirs are all 0."""
+    rows of a kind without labels (generation) have none: theirs are all 0."""
 
     texts: tuple[str, ...]
     labels: np.ndarray
@@ -119,22 +120,21 @@ def _hub_frame(task: Task, split: str) -> pd.DataFrame:
             f"cannot load task '{task.name}' split '{split}' from the hub ({reason}); point "
             f"--data-dir or {DATA_DIR_ENV} at a folder holding {task.name}/{split}.csv "
             f"with columns text,label") from None
-    label_column = task.hub_label_column if task.kind == "classification" else None
+    label_column = task.hub_label_column if kind_of(task).labelled else None
     return frame.rename(columns={task.hub_text_column: "text",
                                  **({label_column: "label"} if label_column else {})})
 
 
 def _validate(frame: pd.DataFrame, task: Task, source: str) -> Split:
-    generation = task.kind == "generation"
-    missing = [c for c in ("text",) if c not in frame.columns] if generation else \
-        [c for c in ("text", "label") if c not in frame.columns]
+    labelled = kind_of(task).labelled
+    missing = [c for c in ("text", "label")[:2 if labelled else 1] if c not in frame.columns]
     if missing:
         raise HarnessError(f"{source}: missing column(s) {', '.join(missing)} "
                            f"(found: {', '.join(map(str, frame.columns))})")
     if frame.empty:
         raise HarnessError(f"{source}: the split is empty")
-    labels = pd.Series(np.zeros(len(frame), dtype=np.int64)) if generation else \
-        _label_indices(frame["label"], task, source)
+    labels = _label_indices(frame["label"], task, source) if labelled else \
+        pd.Series(np.zeros(len(frame), dtype=np.int64))
     empty = frame["text"].isna() | frame["text"].astype(str).str.strip().eq("")
     if empty.any():
         row = int(np.flatnonzero(empty.to_numpy())[0])

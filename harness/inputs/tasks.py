@@ -7,7 +7,9 @@
   generation settings.
 
 Adding a task means adding an entry here (or a YAML file with `kind: generation` or without,
-see the README's "Bring your own data"), not code.
+see the README's "Bring your own data"), not code. Adding a kind of task is a dataclass here
+and its Kind (harness.inputs.kinds): each dataclass says its kind's name in `kind`, builds
+itself from a task file's fields (`from_fields`) and describes itself in a line (`summary`).
 
     from harness.inputs.tasks import get_task
     task = get_task("agnews")            # or get_task("my-task.yaml")
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from harness.errors import HarnessError, did_you_mean, one_line
+from harness.inputs.kinds import UNNAMED, kind_named
 
 # A task name becomes part of file names (records, reports, `<data-dir>/<task>/`), so it is a
 # slug: no '/', no '..', nothing that could point outside those folders.
@@ -36,9 +39,6 @@ def check_task_name(name) -> None:
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise HarnessError(f"task name {name!r} must be 1-64 letters, digits, '-' or '_', "
                            f"starting with a letter or digit (it names files)")
-
-
-KINDS = ("classification", "generation")
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,14 @@ class Task:
 
     def prompt(self, text: str) -> str:
         return self.prompt_template.format(text=text.strip(), choices=", ".join(self.label_words))
+
+    @classmethod
+    def from_fields(cls, spec: dict) -> "Task":
+        """The task of a task file's fields (`kind` already taken out)."""
+        return cls(**_typed_fields(spec))
+
+    def summary(self) -> str:
+        return f"{self.num_labels} labels: {', '.join(self.labels)}"
 
 
 PROMPT_FROM = ("words", "line")
@@ -142,6 +150,14 @@ class GenerationTask:
     @property
     def greedy(self) -> bool:
         return self.temperature == 0
+
+    @classmethod
+    def from_fields(cls, spec: dict) -> "GenerationTask":
+        return cls(**_typed_generation_fields(spec))
+
+    def summary(self) -> str:
+        return (f"'{self.instruction}' continuing {self.prompt_words} words, "
+                f"{self.max_new_tokens} new tokens")
 
     def split_prompt(self, text: str) -> tuple[str, str]:
         """(prompt, reference) of an evaluation passage. The prompt keeps the passage's own
@@ -229,8 +245,8 @@ def get_task(name: str) -> AnyTask:
 
 
 def task_from_yaml(path: Path) -> AnyTask:
-    """A task from a YAML mapping of Task's (or, with `kind: generation`, GenerationTask's)
-    fields; any problem is one line naming the file."""
+    """A task from a YAML mapping of its kind's task fields (`kind: generation`:
+    GenerationTask's; no `kind`: Task's); any problem is one line naming the file."""
     import yaml  # only needed for user-described tasks
 
     try:
@@ -249,13 +265,9 @@ def task_from_yaml(path: Path) -> AnyTask:
         raise HarnessError(f"task file {path}: must be a mapping of fields (name, labels, "
                            f"prompt_template, hub_id, ...), got {type(spec).__name__}")
     spec = dict(spec)
-    kind = spec.pop("kind", "classification")
+    kind = spec.pop("kind", UNNAMED)
     try:
-        if kind == "generation":
-            return GenerationTask(**_typed_generation_fields(spec))
-        if kind != "classification":
-            raise HarnessError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
-        return Task(**_typed_fields(spec))
+        return kind_named(kind).part("task_class").from_fields(spec)
     except HarnessError as err:
         raise HarnessError(f"task file {path}: {err.message}") from None
 

@@ -21,19 +21,14 @@ from harness.inputs.data import Split, load_split, subset, training_rows
 from harness.errors import HarnessError
 from harness.plan.identity import code_identity
 from harness.inputs.models import DEFAULT_MODELS, ModelSpec, check_model, resolve_model
-from harness.api.strategy import NO_TRAINING_ROWS, choose_device, make_config, model_kind_for
+from harness.api.strategy import (NO_TRAINING_ROWS, choose_device, make_config,
+                                  model_kind_for, supports)
+from harness.inputs.kinds import KINDS, kind_of
 from harness.inputs.tasks import AnyTask, Task, get_task
 
 # Seeds feed numpy and scikit-learn, which take 0 <= seed < 2**32; a larger one would be
 # refused deep inside (or, for stratified subsets, silently fall back to an unstratified draw).
 SEED_LIMIT = 2**32
-
-# Rows per profile and task kind: (training rows, evaluation rows); None means the whole split.
-# A training step of the 135M decoder on 16 passages is ~2.6 TFLOP (~30 s on 2 CPU cores), and
-# each evaluation row is written and scored once per trial: a quick generation run stays
-# within minutes per strategy on a CPU.
-PROFILES = {"quick": {"classification": (2000, 1000), "generation": (64, 48)},
-            "full": {"classification": (None, None), "generation": (None, None)}}
 
 
 @dataclass(frozen=True)
@@ -92,9 +87,8 @@ class Cell:
         """Everything that can change the cell's numbers; its hash names the record."""
         return {
             "task": self.task.name, "task_sha": task_sha(self.task),
-            # Classification records predate kinds: only a generation record names its kind
-            # (and the classification keys stay as they were).
-            **({"task_kind": self.task.kind} if self.task.kind != "classification" else {}),
+            # Classification records predate kinds and do not name theirs (their keys stay).
+            **kind_of(self.task).identity(),
             "strategy": self.strategy, "model": self.model_name, **self.model_identity,
             "seed": self.seed, "config": dataclasses.asdict(self.config),
             "deterministic": self.strategy_class.deterministic,
@@ -237,7 +231,7 @@ def build_cells(task_names: list[str], strategy_spec: str, model_values: tuple[s
     models = _models(classes, kinds, chosen_models, trust_remote_code)
     inner = _inner_strategies(classes, configs, codes, kinds, chosen_models, trust_remote_code)
     sizes = train_sizes(n_train, n_per_class)
-    data = _data(tasks, data_dir, PROFILES[profile], sizes, n_eval, data_seeds, eval_seed)
+    data = _data(tasks, data_dir, profile, sizes, n_eval, data_seeds, eval_seed)
     cells = []
     for name in names:
         cls = classes[name]
@@ -251,13 +245,13 @@ def build_cells(task_names: list[str], strategy_spec: str, model_values: tuple[s
         for drawn, size in draws if cls.uses_training_rows else draws[:1]:
             rows = [(task, train if cls.uses_training_rows else NO_TRAINING_ROWS, evaluation)
                     for task, train, evaluation in data[drawn, size]
-                    if task.kind in cls.task_kinds]
+                    if supports(cls, task)]
             per_class = size[1] if cls.uses_training_rows else None
             data_seed = drawn if cls.uses_training_rows else 0
             # A strategy that can train one model on a task mixture does so when given several
-            # classification tasks (one cell, one record per task); any other task runs in a
-            # cell of its own.
-            mixed = [one for one in rows if cls.multi_task and one[0].kind == "classification"]
+            # tasks of a kind that mixes (classification): one cell, one record per task; any
+            # other task runs in a cell of its own.
+            mixed = [one for one in rows if cls.multi_task and kind_of(one[0]).mixes]
             groups = [mixed] + [[one] for one in rows if not any(one is m for m in mixed)]
             for (task, train, evaluation), *rest in filter(None, groups):
                 model = models[name, task.kind]
@@ -269,7 +263,7 @@ def build_cells(task_names: list[str], strategy_spec: str, model_values: tuple[s
                                       # absolute: a Ray worker's folder is not ours
                                       str(Path(data_dir).resolve()) if data_dir else None,
                                       per_class,
-                                      variants[name] if task.kind == "classification" else (),
+                                      variants[name] if kind_of(task).variants else (),
                                       inner.get((name, task.kind), {})))
     return cells
 
@@ -303,8 +297,9 @@ def _variants(classes: dict[str, type], asked: tuple[str, ...], tasks: list[AnyT
         if missing and notes is not None:
             has = ", ".join(cls.inference_variants) or "none besides its own"
             notes.append(f"{name}: no {', '.join(missing)} inference (its variants: {has})")
-    if asked and notes is not None and any(t.kind != "classification" for t in tasks):
-        notes.append("inference variants are evaluated on classification tasks only")
+    if asked and notes is not None and any(not kind_of(t).variants for t in tasks):
+        on = " and ".join(name for name, kind in KINDS.items() if kind.variants)
+        notes.append(f"inference variants are evaluated on {on} tasks only")
     return chosen
 
 
@@ -314,7 +309,7 @@ def _check_supported(tasks: list[AnyTask], classes: dict[str, type],
     empty is an error naming what supports what."""
     planned = False
     for task in tasks:
-        unsupported = [name for name, cls in classes.items() if task.kind not in cls.task_kinds]
+        unsupported = [name for name, cls in classes.items() if not supports(cls, task)]
         planned = planned or len(unsupported) < len(classes)
         if unsupported and notes is not None:
             notes.append(f"{', '.join(unsupported)}: skipped on {task.name}, a {task.kind} "
@@ -355,7 +350,7 @@ def parse_sizes(text: str | None, option: str) -> list[int] | None:
     return sizes
 
 
-def _data(tasks: list[AnyTask], data_dir, profiles: dict, sizes: list[TrainSize],
+def _data(tasks: list[AnyTask], data_dir, profile: str, sizes: list[TrainSize],
           n_eval: int | None, data_seeds: list[int],
           eval_seed: int) -> dict[tuple[int, TrainSize], list[tuple[Task, Split, Split]]]:
     """(task, training rows, evaluation rows) of every task, per data seed and training size:
@@ -363,7 +358,7 @@ def _data(tasks: list[AnyTask], data_dir, profiles: dict, sizes: list[TrainSize]
     nested), the evaluation rows drawn with `eval_seed`, hence the same for all."""
     data: dict[tuple, list] = {(seed, size): [] for seed in data_seeds for size in sizes}
     for task in tasks:
-        profile_train, profile_eval = profiles[task.kind]
+        profile_train, profile_eval = kind_of(task).profiles[profile]
         train_split = load_split(task, task.train_split, data_dir)
         evaluation = _rows(load_split(task, task.eval_split, data_dir), n_eval, profile_eval,
                            eval_seed, "--n-eval")

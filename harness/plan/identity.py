@@ -32,6 +32,8 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
+from harness.inputs.kinds import KINDS
+
 # Packages whose code can change a cell's numbers: it loads inputs, runs and measures the
 # strategy (through the api it implements), and computes the metrics.
 COMPUTING = ("harness.api", "harness.cell", "harness.inputs", "harness.metrics")
@@ -45,9 +47,10 @@ COMPUTES_FOR = {"transformers": ("tokenizers", "safetensors", "accelerate", "bit
 
 def code_identity(distribution: str, strategy_class: type) -> dict:
     """The strategy's distribution and version; a hash of the strategy's own source files, and
-    one of the harness packages that compute (COMPUTING) for every strategy; the versions of the
-    third-party packages all those files import."""
-    harness = computing_modules()
+    one of the harness packages that compute (COMPUTING) for every strategy, with the modules
+    where a task kind from outside harness measures; the versions of the third-party packages
+    all those files import."""
+    harness = {**computing_modules(), **kind_modules()}
     own = {name: path for name, path in _closure(strategy_class.__module__).items()
            if name not in harness}
     imported: set[str] = set()
@@ -56,6 +59,18 @@ def code_identity(distribution: str, strategy_class: type) -> dict:
     return {"distribution": distribution, "version": _version(distribution),
             "sources_sha": _sources_sha(own), "harness_sha": _sources_sha(harness),
             "packages": package_versions(imported)}
+
+
+def kind_modules() -> dict[str, Path]:
+    """Where a task kind registered from outside harness (a plugin's) measures a cell and builds
+    its records, with what those modules import: its Kind names them by reference
+    (harness.inputs.kinds), so no import leads there. The built-in kinds' live in harness.cell."""
+    found: dict[str, Path] = {}
+    for kind in KINDS.values():
+        for module in kind.modules("measure", "records"):
+            if module.split(".")[0] != "harness":
+                found.update(_closure(module))
+    return found
 
 
 def _sources_sha(modules: dict[str, Path]) -> str:

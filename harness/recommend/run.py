@@ -15,6 +15,7 @@ from harness.recommend.text import explanation, render
 from harness.report.tables import correctness, latest_per_seed, leaderboard
 from harness.results.frames import with_labels
 from harness.results.store import Store
+from harness.inputs.kinds import KINDS, kind_of, record_kind
 from harness.inputs.tasks import BUILTIN_TASKS
 
 
@@ -25,9 +26,7 @@ def run_recommend(results: str, task: str, n_train: int | None, constraints: Con
     price_table = load_prices(prices)
     store = Store(results)
     ok = finished_records(store, task, price_table)
-    if "task_kind" in ok and (ok["task_kind"] == "generation").any():
-        raise HarnessError(f"'{task}' is a generation task: recommend ranks classification "
-                           f"tasks by accuracy; compare generation strategies in its report")
+    _check_ranked(task, ok)
     board = leaderboard(ok, store)
     options = candidates(board, n_train)
     verdict = recommend(options, constraints)
@@ -38,6 +37,16 @@ def run_recommend(results: str, task: str, n_train: int | None, constraints: Con
         text += "\n\n" + explanation(verdict, constraints, options, n_train, device,
                                      differences)
     return text, len(verdict.qualifying) > 0
+
+
+def _check_ranked(task: str, ok: pd.DataFrame) -> None:
+    """Recommend ranks strategies by accuracy: only on tasks of a kind it ranks."""
+    unranked = [kind for kind in map(record_kind, ok.to_dict("records")) if not kind.ranked]
+    if unranked:
+        ranked = " and ".join(name for name, kind in KINDS.items() if kind.ranked)
+        raise HarnessError(f"'{task}' is a {unranked[0].name} task: recommend ranks {ranked} "
+                           f"tasks by accuracy; compare {unranked[0].name} strategies in its "
+                           f"report")
 
 
 def _check(constraints: Constraints, n_train: int | None) -> None:
@@ -65,7 +74,7 @@ def finished_records(store: Store, task: str, prices: dict,
     records = records[(records["task"] == task) & (records["status"] == "ok")]
     if records.empty:
         raise HarnessError(f"no finished records of task '{task}' in '{store.root}'")
-    labels = {name: t.labels for name, t in BUILTIN_TASKS.items() if t.kind == "classification"}
+    labels = {name: t.labels for name, t in BUILTIN_TASKS.items() if kind_of(t).labelled}
     records = records.assign(labels=with_labels(records, store, labels)["labels"])
     return latest_per_seed(price_records(records, prices))
 

@@ -4,9 +4,10 @@ leaderboard as numbers.
 
     write_reports(Store("results"), "reports", prices=load_prices("prices.json"))
 
-A task whose records say `task_kind: "generation"` gets a generation report
-(harness.report.generation: perplexity, style accuracy, continuations side by side); any other,
-records from before task kinds included, a classification report.
+Each task gets the report of its kind (its Kind's `report`, harness.inputs.kinds): the kind its
+records name, a generation report for `task_kind: "generation"` (harness.report.generation:
+perplexity, style accuracy, continuations side by side); records that name none (from before
+task kinds) a classification report (harness.report.build).
 
 A report covers every record of its task in the results folder, whichever command made it, so
 a run that adds or fails cells never hides what an earlier run measured. Costs are worked out
@@ -23,9 +24,8 @@ import pandas as pd
 from harness.results.cost import load_prices, price_records
 from harness.errors import HarnessError
 from harness.paths import inside
-from harness.report.build import build_report
+from harness.inputs.kinds import Kind, kind_among, kind_of
 from harness.report.parts import Report
-from harness.report.generation import build_generation_report
 from harness.report.html_page import render_html
 from harness.report.render import render_markdown
 from harness.results.frames import with_labels
@@ -55,10 +55,11 @@ def write_reports(store: Store, out: str | Path, tasks: list[str | AnyTask] | No
     if wanted:
         records = records[records["task"].isin(wanted)]
     known = {**BUILTIN_TASKS, **{t.name: t for t in wanted.values() if not isinstance(t, str)}}
-    generation = _generation_tasks(records, known)
-    labels = {name: task.labels for name, task in known.items() if task.kind == "classification"}
+    kinds = _task_kinds(records, known)
+    labels = {name: task.labels for name, task in known.items() if kind_of(task).labelled}
+    labelled = [task for task, kind in kinds.items() if kind.labelled]
     records = records.assign(labels=with_labels(
-        records[~records["task"].isin(generation)], store, labels)["labels"])
+        records[records["task"].isin(labelled)], store, labels)["labels"])
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -68,19 +69,19 @@ def write_reports(store: Store, out: str | Path, tasks: list[str | AnyTask] | No
     records = price_records(records, prices)
     paths = []
     for task, task_records in records.groupby("task", sort=True):
-        build = build_generation_report if task in generation else build_report
+        build = kinds[task].part("report")
         paths += _write_task_report(store, out, str(task), build(store, str(task),
                                                                  task_records, prices))
     return paths
 
 
-def _generation_tasks(records: pd.DataFrame, known: dict[str, AnyTask]) -> set[str]:
-    """Tasks whose records say they are generation tasks (older records do not say: they are
-    classification), or, for records that do not say, whose task definition does."""
+def _task_kinds(records: pd.DataFrame, known: dict[str, AnyTask]) -> dict[str, Kind]:
+    """The kind of every task: the one its records name, or, for records that name none (older
+    than kinds), the one its task definition has (harness.inputs.kinds.kind_among)."""
     said = records["task_kind"] if "task_kind" in records else pd.Series(None, records.index)
-    kinds = said.where(said.notna(), records["task"].map(
-        lambda name: known[name].kind if name in known else "classification"))
-    return set(records.loc[kinds == "generation", "task"])
+    defined = records["task"].map(lambda name: known[name].kind if name in known else None)
+    names = said.where(said.notna(), defined)
+    return {task: kind_among(group) for task, group in names.groupby(records["task"])}
 
 
 def _write_task_report(store: Store, out: Path, task: str, report: Report) -> list[Path]:

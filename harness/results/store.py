@@ -28,6 +28,7 @@ import pandas as pd
 
 from harness.errors import HarnessError
 from harness.inputs.data import Split
+from harness.inputs.kinds import record_kind
 from harness.metrics import catalog
 from harness.paths import HOST_TAG, TEMP_PREFIX, temp_prefix, write_atomic
 from harness.results.claims import pid_alive
@@ -202,11 +203,23 @@ def _record_problem(record, stem: str) -> str | None:
         return f"status '{record['status'][:40]}' is not one of {', '.join(STATUSES)}"
     if record["status"] != "ok":
         return _fields_problem(record, FAILED_FIELDS)
-    if record.get("task_kind", "classification") == "generation":
-        return _fields_problem(record, GENERATION_OK_FIELDS)
+    try:
+        kind = record_kind(record)  # what a finished record holds is its kind's
+    except HarnessError as err:
+        return f"task_kind: {err.message}"
+    return kind.part("record_problem")(record, version)
+
+
+def classification_record_problem(record: dict, version: int) -> str | None:
+    """The classification kind's check of a finished record (harness.inputs.kinds)."""
     if version < 3:
         return _fields_problem(record, OK_FIELDS)
     return _fields_problem(record, OK_FIELDS_3) or _per_class_problem(record)
+
+
+def generation_record_problem(record: dict, version: int) -> str | None:
+    """The generation kind's check of a finished record."""
+    return _fields_problem(record, GENERATION_OK_FIELDS)
 
 
 def _per_class_problem(record: dict) -> str | None:
