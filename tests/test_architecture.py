@@ -57,13 +57,6 @@ LAZY_BEFORE = 120
 # Function-level imports that save nothing, in packages being reworked in parallel: to hoist to
 # module top once those land (then delete the line; a line that no longer matches fails).
 LAZY_TODO = {
-    # harness.cell
-    "harness.cell.generation": ("harness.cell.measure", "harness.inputs.models",
-                                "harness.metrics.lm_scoring"),
-    "harness.cell.runner": ("harness.api.strategy", "harness.cell.measure",
-                            "harness.cell.variants"),
-    "harness.cell.variants": ("harness.api.resources", "harness.api.variants",
-                              "harness.cell.measure"),
     # harness.cli
     "harness.cli.execution_options": ("harness.api.resources", "harness.errors"),
     "harness.cli.main": ("harness.api.registry", "harness.api.settings_doc",

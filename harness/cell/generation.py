@@ -20,7 +20,10 @@ import time
 import numpy as np
 import pandas as pd
 
+from harness.cell.measure import latency_rows, stopwatch, sync_device
 from harness.cell.phases import footprint_fields
+from harness.inputs.models import DEFAULT_MODELS, resolve_model
+from harness.metrics.lm_scoring import causal_nll
 
 # Single-prompt generations are seconds each on a CPU: a few samples give the median, not a
 # tail (the record says how many).
@@ -37,8 +40,6 @@ def prompts_and_references(task, evaluation) -> tuple[list[str], list[str]]:
 def generate_all(strategy, cell) -> dict:
     """Latency on single prompts first (no prefix of a measured prompt cached yet), then every
     trial's continuations (timed: predict_s) and passage likelihoods (timed: scoring_s)."""
-    from harness.cell.measure import latency_rows, stopwatch, sync_device
-
     task, device = cell.task, cell.device
     prompts, _ = prompts_and_references(task, cell.eval)
     measured = latency_rows(len(prompts), cell.seed, LATENCY_SAMPLES)
@@ -107,8 +108,6 @@ def fluency(cell, continuations: list[list[str]]) -> dict:
     base model of the cell, the same judge of fluency for every strategy of a model."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from harness.metrics.lm_scoring import causal_nll
-    from harness.inputs.models import DEFAULT_MODELS, resolve_model
 
     spec = cell.model or resolve_model(DEFAULT_MODELS["decoder"])
     path = spec.local_path()

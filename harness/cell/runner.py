@@ -20,16 +20,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.results.claims import HOST, scratch_dir
-from harness.environment import manifest
-from harness.cell.job import CellJob
+from harness.api.strategy import Context
 from harness.api.variants import DEFAULT
 from harness.cell.isolation import run_isolated
+from harness.cell.job import CellJob
+from harness.cell.measure import PhaseMemory, stopwatch
+from harness.cell.phases import (export_bytes, footprint_fields, predict_all,
+                                  single_row_latency)
+from harness.cell.variants import measure_variants, variant_records
+from harness.environment import manifest
 from harness.inputs.kinds import kind_of
 from harness.metrics.classification import record_metrics
 from harness.plan.grid import Cell
-from harness.cell.phases import (export_bytes, footprint_fields, predict_all,
-                                  single_row_latency)
+from harness.results.claims import HOST, scratch_dir
 from harness.results.store import SCHEMA_VERSION
 
 
@@ -92,7 +95,6 @@ def _run_cell(job: CellJob) -> dict:
         import torch
         from transformers import set_seed
 
-        from harness.cell.measure import PhaseMemory
 
         set_seed(cell.seed)
         memory = PhaseMemory(cell.device)
@@ -117,9 +119,6 @@ def _measure_phases(cell: Cell, work_dir: Path, memory) -> dict:
     """Load, fit, export and prepare, each timed and its memory sampled, then what the task's
     kind measures. One-off work before inference (starting an engine, merging adapters) is
     `setup_s`."""
-    from harness.cell.measure import stopwatch
-    from harness.api.strategy import Context
-
     device, timings = cell.device, {}
     context = Context(cell.task, cell.model, cell.seed, device, work_dir, cell.backend,
                       cell.strategy_models)
@@ -131,13 +130,17 @@ def _measure_phases(cell: Cell, work_dir: Path, memory) -> dict:
     with memory.phase("setup"), stopwatch(timings, "setup_s", device):
         strategy.prepare()
     measure = kind_of(cell.task).part("measure")
-    return measure(cell, strategy, timings, artifact_bytes, memory)
+    measured = measure(cell, strategy, timings, artifact_bytes, memory)
+    if cell.inference:  # each loads the export itself: the fitted model's memory is not theirs
+        del strategy
+        measured["variants"] = measure_variants(cell, work_dir / "export", work_dir, memory)
+    return measured
 
 
 def measure_classification(cell: Cell, strategy, timings: dict, artifact_bytes: int,
                            memory) -> dict:
-    """Latency at batch size 1, then every evaluated task's labels and scores, timed; then each
-    inference variant asked."""
+    """Latency at batch size 1, then every evaluated task's labels and scores, timed (the
+    runner measures the inference variants asked once this returns and the model is released)."""
     with memory.phase("predict"):
         timed_single = single_row_latency(strategy, cell)
         labels, scores, predict_s = predict_all(strategy, cell)
@@ -145,11 +148,6 @@ def measure_classification(cell: Cell, strategy, timings: dict, artifact_bytes: 
                 "artifact_bytes": artifact_bytes, "trials": int(strategy.trials),
                 "predict_s_per_task": predict_s,
                 "pred_labels": labels, "pred_scores": scores}
-    if cell.inference:  # each loads the export itself: the fitted model's memory is not theirs
-        from harness.cell.variants import measure_variants
-
-        del strategy
-        measured["variants"] = measure_variants(cell, work_dir / "export", work_dir, memory)
     return measured
 
 
@@ -197,8 +195,6 @@ def classification_records(cell: Cell, base: dict, outcome: dict) -> list[tuple]
         results.append(_record(record, task, evaluation, {**outcome, "predict_s": seconds},
                                labels, scores, cell.strategy))
     if variants and results[0][0]["status"] == "ok":
-        from harness.cell.variants import variant_records
-
         def build(record, measured, labels, scores):
             return _record(record, cell.task, cell.eval, measured, labels, scores, cell.strategy)
 

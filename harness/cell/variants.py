@@ -15,6 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.cell.measure import predict_trials, stopwatch
+from harness.api.variants import VariantUnavailable
+from harness.api.resources import model_bytes
 from harness.metrics import stats
 
 
@@ -33,9 +36,6 @@ def measure_variants(cell, export: Path, work_dir: Path, memory) -> list[dict]:
 
 def _measure_one(cell, variant: str, export: Path, work_dir: Path, memory,
                  baseline: int) -> dict:
-    from harness.api.variants import VariantUnavailable
-    from harness.cell.measure import predict_trials, stopwatch
-    from harness.api.resources import model_bytes
     from harness.cell.phases import export_bytes, footprint_fields, single_row_latency
     from harness.api.strategy import Context
 
