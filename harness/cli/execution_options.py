@@ -10,13 +10,31 @@ from __future__ import annotations
 
 import click
 
-from harness.execution.settings import EXECUTORS, Execution
+from harness.execution import executors
+from harness.execution.settings import Execution
+
+
+class _ExecutorChoice(click.Choice):
+    """The registered executors (harness.execution.executors) as choices, looked up when the
+    option is shown or checked: finding them imports harness.execution, which `harness --help`
+    and the other verbs need not pay for."""
+
+    def __init__(self):
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return executors.names()
+
+    @choices.setter
+    def choices(self, value) -> None:
+        pass  # click.Choice.__init__ assigns the (empty) choices; the registry has them
 
 
 # By parameter name: execution_from reads exactly these from the command's options.
 _OPTIONS = {
     "executor": click.option(
-        "--executor", type=click.Choice(EXECUTORS), default="local", show_default=True,
+        "--executor", type=_ExecutorChoice(), default="local", show_default=True,
         help="local: cells in child processes on this machine; ray: cells as Ray "
              "tasks (pip install 'adapt-harness[ray]')."),
     "jobs": click.option(

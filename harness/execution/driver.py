@@ -16,6 +16,7 @@ from collections import deque
 from harness.results.claims import Claim, read_holder, remove_scratch
 from harness.errors import HarnessError
 from harness.cell.job import CellJob
+from harness.execution import executors
 from harness.execution.settings import Execution
 from harness.execution.progress import Progress, Summary, result_lines
 from harness.api.resources import request_for
@@ -39,10 +40,8 @@ def run_cells(cells: list[Cell], store: Store, force: bool = False, isolate: boo
 
 
 def run_grid(cells: list, store: Store, force: bool, echo, execution: Execution) -> Summary:
-    from harness.execution.executors import make_executor
-
     remove_scratch()  # leftovers of killed runs
-    with make_executor(execution, store, echo) as executor:
+    with executors.create(execution, store, echo) as executor:
         cells = executor.plan(cells)
         summary, todo = Summary(), []
         for number, cell in enumerate(cells, 1):
@@ -54,7 +53,7 @@ def run_grid(cells: list, store: Store, force: bool, echo, execution: Execution)
                 todo.append((prefix, cell, request_for(cell, execution.resources)))
         for _, cell, request in todo:  # a request nothing can meet fails before anything runs
             executor.check(request, cell.label)
-        if execution.concurrent:  # the longest first, so that the last to finish is short
+        if executor.concurrent:  # the longest first, so that the last to finish is short
             history = _history(store)
             todo.sort(key=lambda item: -estimated_cost(item[1], history))
         _Driver(store, executor, execution, summary, echo, len(todo)).run(todo, force)
@@ -71,7 +70,7 @@ class _Driver:
     def __init__(self, store, executor, execution, summary, echo, total):
         self.store, self.executor, self.execution = store, executor, execution
         self.summary, self.echo = summary, echo
-        self.progress = Progress(total, parallel=execution.concurrent)
+        self.progress = Progress(total, parallel=executor.concurrent)
         self.claims: dict[str, tuple[Claim, str]] = {}  # primary key -> (claim, prefix)
         self.said_held: set[str] = set()  # each said once, however long it is held
         self.said_waiting: set[str] = set()
@@ -117,8 +116,9 @@ class _Driver:
                 self.summary.by_others += 1  # finished between our look and our claim
                 self.echo(f"{prefix}: finished by another process meanwhile")
                 continue
-            job = CellJob(cell, self.executor.name, self.execution.isolate,
-                          self.execution.cell_timeout_s, artifacts=self.execution.artifacts)
+            job = CellJob(cell=cell, executor=self.executor.name,
+                          isolate=self.execution.isolate, timeout_s=self.execution.cell_timeout_s,
+                          artifacts=self.execution.artifacts)
             self.claims[cell.keys[0]] = (claim, prefix)
             where = self.executor.submit(job, request)
             self.progress.sent += 1

@@ -19,12 +19,20 @@ from harness.cell.isolation import Placement, allow_cells, stop_all
 
 
 class Serial:
-    """Today's runner: each cell in its own process, one after another."""
+    """`--executor local`: each cell in its own process, one after another (`create` gives a
+    LocalPool instead for `--jobs N`)."""
 
     name = "local"
+    concurrent = False
 
     def __init__(self):
         self.job = None
+
+    @classmethod
+    def create(cls, execution: Execution, store, echo):
+        if (execution.jobs or 1) > 1:
+            return LocalPool(execution, echo)
+        return cls()
 
     def __enter__(self):
         return self
@@ -66,6 +74,7 @@ class LocalPool:
     """`--jobs N` cells at once on this machine; see the module docstring."""
 
     name = "local"
+    concurrent = True
 
     def __init__(self, execution: Execution, echo):
         self.jobs = execution.jobs

@@ -28,7 +28,10 @@ PROBE_TIMEOUT_S = 300  # the cluster may have to start a node before a probe can
 
 
 class RayExecutor:
+    """`--executor ray`; see the module docstring."""
+
     name = "ray"
+    concurrent = True
 
     def __init__(self, execution: Execution, store, echo):
         self.execution, self.store, self.echo = execution, store, echo
@@ -36,6 +39,10 @@ class RayExecutor:
         self.started_ray = False
         self.attempts = None  # the attempt log actor, once connected
         self.driver_claim = Claim(store.root / DRIVER_CLAIM)
+
+    @classmethod
+    def create(cls, execution: Execution, store, echo):
+        return cls(execution, store, echo)
 
     def __enter__(self):
         holder = self.driver_claim.acquire()
