@@ -162,7 +162,8 @@ def test_scratch_folders_of_dead_processes_are_removed_at_start(store, other_pro
 
 
 def test_four_concurrent_runs_share_six_cells(data_dir, tmp_path):
-    args = [sys.executable, "-m", "harness.cli.main", "run", "-s", "tfidf-logreg", "--task", "agnews",
+    args = [sys.executable, "-m", "harness.cli.main", "run", "-s", "tfidf-logreg",
+            "--task", "agnews",
             # data seeds, not seeds: tfidf-logreg is deterministic and runs once per data seed
             "--n-train", "40", "--n-eval", "20", "--data-seeds", "0,1,2,3,4,5", "--data-dir",
             str(data_dir), "--out", str(tmp_path / "results")]

@@ -91,7 +91,8 @@ def test_ctrl_c_cancels_running_cells_keeps_finished_ones_and_releases_claims(
            "PYTHONFAULTHANDLER": "1"}
     out = tmp_path / "results"
     run = subprocess.Popen(
-        [sys.executable, "-m", "harness.cli.main", "run", "-s", "tfidf-logreg,toy-reports-placement",
+        [sys.executable, "-m", "harness.cli.main", "run",
+         "-s", "tfidf-logreg,toy-reports-placement",
          "-t", "agnews", "--n-train", "40", "--n-eval", "20", "--data-seeds", "0,1",
          "--jobs", "2", "--data-dir", str(data_dir), "--out", str(out),
          "--reports", str(tmp_path / "reports")], cwd=REPO, env=env,

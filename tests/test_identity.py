@@ -76,7 +76,8 @@ def test_editing_a_strategys_code_recomputes_its_cells_only(toys, tmp_path, monk
     registry.register(Edited)
     try:
         def plan():
-            return build_cells(GridRequest(tasks=["agnews"], strategies="toy-edited,toy-first-label",
+            return build_cells(GridRequest(tasks=["agnews"],
+                                           strategies="toy-edited,toy-first-label",
                                            data_dir=data_dir, n_train=8, n_eval=8))
 
         before = keys(plan())

@@ -12,9 +12,9 @@ import click
 
 from harness.errors import HarnessError
 
-PRICES_HELP = ("JSON file of prices in USD per hour, overriding the defaults of harness/results/cost.py: "
-               "'cpu_core' per core-hour, GPUs by name, 'cuda' for any other GPU. Applied "
-               "when the report is written, from the stored device-seconds.")
+PRICES_HELP = ("JSON file of prices in USD per hour, overriding the defaults of "
+               "harness/results/cost.py: 'cpu_core' per core-hour, GPUs by name, 'cuda' for any "
+               "other GPU. Applied when the report is written, from the stored device-seconds.")
 
 
 def write_reports(store, folder, **options) -> list:

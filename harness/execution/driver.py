@@ -1,7 +1,8 @@
 """The driver of a grid: which cells still need computing, claiming each before it is sent so
-that runs sharing a results folder share the grid (harness.results.claims), handing them to the executor
-(harness.execution.executors), and writing what comes back. This process is the only writer, whatever
-executes the cells; a finished cell is written once, atomically, the moment it comes back.
+that runs sharing a results folder share the grid (harness.results.claims), handing them to the
+executor (harness.execution.executors), and writing what comes back. This process is the only
+writer, whatever executes the cells; a finished cell is written once, atomically, the moment it
+comes back.
 
     summary = run_grid(cells, Store("results"), force=False, echo=print,
                        execution=Execution(executor="ray", ray_address="auto"))

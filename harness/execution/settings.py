@@ -21,7 +21,8 @@ class Execution:
     max_retries: int = 3  # a cell whose Ray worker or node was lost; never a cell's own error
     cell_timeout_s: float | None = None
     artifacts: str | None = None  # keep each cell's exported artifacts under <artifacts>/<key>/
-    resources: dict = field(default_factory=dict)  # overrides, harness.api.resources.parse_overrides
+    # overrides of what cells ask for (harness.api.resources.parse_overrides)
+    resources: dict = field(default_factory=dict)
     accelerator_type: str | None = None  # Ray: GPU cells only on nodes of this accelerator
     isolate: bool = True
 
