@@ -124,3 +124,17 @@ def test_a_class_missing_part_of_the_protocol_is_refused_when_registered():
     with pytest.raises(TypeError, match="lacks __enter__, __exit__, plan, check, fits"):
         executors.register(NoCollect)
     assert "no-collect" not in executors.names()
+
+
+def test_a_ray_worker_finds_a_preset_again_and_checks_its_weights(data_dir):
+    """A preset installed at another path on a worker than on the driver is loaded from there,
+    if its identity (the driver's, in the cell's provenance) is the same."""
+    from harness.execution.ray_cluster import _model_on_this_node
+
+    cell, = build_cells(GridRequest(tasks=["agnews"], strategies="embedding-probe", n_train=8,
+                                    n_eval=8, data_dir=data_dir))
+    moved = replace(cell, model=replace(cell.model, source="/not/on/this/node"))
+    assert _model_on_this_node(moved).model == cell.model
+    other = replace(moved, provenance=replace(cell.provenance, model_identity={"x": 1}))
+    with pytest.raises(HarnessError, match="not the driver's {'x': 1}"):
+        _model_on_this_node(other)

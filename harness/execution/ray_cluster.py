@@ -232,9 +232,9 @@ def _model_on_this_node(cell):
         raise HarnessError(f"model '{spec.source}' is not on node {socket.gethostname()}: "
                            f"copy it to the same path on every node")
     here = resolve_model(spec.name, spec.trust_remote_code)
-    if here.identity() != cell.model_identity:
+    if here.identity() != cell.provenance.model_identity:
         raise HarnessError(f"preset '{spec.name}' on node {socket.gethostname()} is "
-                           f"{here.identity()}, not the driver's {cell.model_identity}")
+                           f"{here.identity()}, not the driver's {cell.provenance.model_identity}")
     return replace(cell, model=here)
 
 
