@@ -39,6 +39,7 @@ def main() -> int:
     from harness.execution.settings import Execution
     from harness.execution.ray_cluster import attempt_log_prefix
     from harness.plan.grid import build_cells
+    from harness.plan.request import GridRequest
     from harness.execution.driver import run_cells
     from harness.results.store import Store
 
@@ -53,8 +54,9 @@ def main() -> int:
         real_save(record, predictions)
 
     store.save = counted_save
-    cells = build_cells(args.tasks.split(","), "embedding-probe", n_train=64, n_eval=args.n_eval,
-                        data_dir=args.data_dir, data_seeds=list(range(args.data_seeds)))
+    cells = build_cells(GridRequest(tasks=args.tasks.split(","), strategies="embedding-probe",
+                                    n_train=64, n_eval=args.n_eval, data_dir=args.data_dir,
+                                    data_seeds=range(args.data_seeds)))
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
     worker = cluster.add_node(num_cpus=1)
     ray.init(address=cluster.address, log_to_driver=False, logging_level="ERROR")

@@ -48,37 +48,12 @@ EXCEPTIONS = {
 # torch 1.3, sklearn 1.0, transformers 0.8, datasets 0.7, pandas 0.3, joblib 0.2, scipy 0.1),
 # and those that a strategy or a report pulls in whole. Deferring one shortens start-up.
 HEAVY = ("torch", "transformers", "peft", "accelerate", "datasets", "bitsandbytes", "gguf",
-         "sklearn", "scipy", "pandas", "joblib", "matplotlib", "seaborn", "vllm", "ray",
+         "sklearn", "scipy", "pandas", "numpy", "joblib", "matplotlib", "seaborn", "vllm", "ray",
          "lm_eval")
 # Installed only with an extra (pyproject's optional-dependencies): imported lazily or not at all.
 OPTIONAL = ("ray", "vllm", "lm_eval")
 # Function-level first-party imports when the packages by stage landed (commit 41407e7).
 LAZY_BEFORE = 120
-# Function-level imports that save nothing, in packages being reworked in parallel: to hoist to
-# module top once those land (then delete the line; a line that no longer matches fails).
-LAZY_TODO = {
-    # harness.cli
-    "harness.cli.execution_options": ("harness.api.resources", "harness.errors"),
-    "harness.cli.main": ("harness.api.registry", "harness.api.settings_doc",
-                         "harness.api.variants", "harness.cli.project", "harness.inputs.models",
-                         "harness.inputs.tasks", "harness.paths"),
-    "harness.cli.project": ("harness.projection.devices", "harness.projection.model",
-                            "harness.projection.project"),
-    # harness.execution
-    "harness.execution.driver": ("harness.api.resources", "harness.execution.executors"),
-    "harness.execution.executors": ("harness.execution.local", "harness.execution.ray_cluster"),
-    "harness.execution.local": ("harness.environment",),
-    "harness.execution.ray_cluster": ("harness.cell.isolation", "harness.environment",
-                                      "harness.inputs.models"),
-    # harness.plan
-    "harness.plan.grid": ("harness.environment",),
-    # harness.report
-    "harness.report.build": ("harness.report.curve_plots", "harness.report.curve_section",
-                             "harness.report.curves", "harness.report.variants"),
-}
-# Private names used across modules in packages being reworked in parallel: to make public
-# (or move the shared piece down) once those land.
-PRIVATE_TODO: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -299,10 +274,6 @@ def lazy_statements() -> dict[tuple[str, int], list[Import]]:
     return found
 
 
-def todo_pairs() -> set[tuple[str, str]]:
-    return {(importer, target) for importer, targets in LAZY_TODO.items() for target in targets}
-
-
 def unjustified_lazy() -> set[tuple[str, str]]:
     return {(one.importer, one.target) for ones in lazy_statements().values() for one in ones
             if why_lazy(one) is None}
@@ -310,12 +281,10 @@ def unjustified_lazy() -> set[tuple[str, str]]:
 
 def lazy_report() -> str:
     statements = lazy_statements()
-    todo = sum(1 for ones in statements.values()
-               if any((one.importer, one.target) in todo_pairs() for one in ones))
     lines = [f"function-level first-party imports: {LAZY_BEFORE} before (41407e7), "
-             f"{len(statements)} now, {todo} of them on the TODO list"]
+             f"{len(statements)} now"]
     for (importer, line), ones in sorted(statements.items()):
-        reasons = sorted({why_lazy(one) or "TODO: hoist to module top" for one in ones})
+        reasons = sorted({why_lazy(one) or "no reason: hoist to module top" for one in ones})
         targets = ", ".join(sorted({one.target for one in ones}))
         lines.append(f"  {importer}:{line} -> {targets}: {'; '.join(reasons)}")
     return "\n".join(lines)
@@ -341,10 +310,7 @@ def test_no_import_cycle():
 
 def test_no_module_imports_another_modules_private_name():
     found = private_uses()
-    new = [f"{what} (line {line})" for what, line in found.items() if what not in PRIVATE_TODO]
-    assert not new, "\n".join(new)
-    done = [what for what in PRIVATE_TODO if what not in found]
-    assert not done, "made public or gone: delete from PRIVATE_TODO:\n" + "\n".join(done)
+    assert not found, "\n".join(f"{what} (line {line})" for what, line in found.items())
 
 
 def test_imports_run_one_way():
@@ -354,13 +320,10 @@ def test_imports_run_one_way():
 
 def test_a_function_level_import_saves_start_up_or_waits_for_an_optional_dependency():
     print("\n" + lazy_report())
-    found = unjustified_lazy()
-    new = sorted(found - todo_pairs())
-    assert not new, ("import at module top (a function-level import must defer a heavy or "
-                     "optional package the importer does not load):\n"
-                     + "\n".join(f"  {importer} -> {target}" for importer, target in new))
-    done = sorted(todo_pairs() - found)
-    assert not done, "hoisted or gone: delete from LAZY_TODO:\n" + "\n".join(map(str, done))
+    found = sorted(unjustified_lazy())
+    assert not found, ("import at module top (a function-level import must defer a heavy or "
+                       "optional package the importer does not load):\n"
+                       + "\n".join(f"  {importer} -> {target}" for importer, target in found))
 
 
 def test_the_architecture_doc_states_the_direction_this_file_checks():

@@ -6,6 +6,7 @@ import pytest
 from harness.api import backends, registry
 from harness.errors import HarnessError
 from harness.plan.grid import build_cells
+from harness.plan.request import GridRequest
 
 
 def test_a_strategy_runs_on_its_first_backend_unless_asked():
@@ -21,21 +22,21 @@ def test_a_strategy_runs_on_its_first_backend_unless_asked():
 def test_missing_backend_says_how_to_install_it(monkeypatch, data_dir):
     monkeypatch.setitem(backends._NEEDS, "vllm", ("no_such_module_here", "install it like so"))
     with pytest.raises(HarnessError, match="install it like so"):
-        build_cells(["agnews"], "zero-shot", n_train=8, n_eval=8, data_dir=data_dir,
-                    backend="vllm")
+        build_cells(GridRequest(tasks=["agnews"], strategies="zero-shot", n_train=8, n_eval=8,
+                                data_dir=data_dir, backend="vllm"))
 
 
 def test_the_backend_is_in_the_identity_and_a_non_default_one_in_the_name(monkeypatch,
                                                                           data_dir):
     monkeypatch.setitem(backends._NEEDS, "vllm", ("json", ""))  # any importable module
-    common = dict(n_train=8, n_eval=8, data_dir=data_dir)
-    plain, = build_cells(["agnews"], "zero-shot", **common)
-    hf, = build_cells(["agnews"], "zero-shot", backend="hf", **common)
-    vllm, = build_cells(["agnews"], "zero-shot", backend="vllm", **common)
+    common = dict(tasks=["agnews"], n_train=8, n_eval=8, data_dir=data_dir)
+    plain, = build_cells(GridRequest(strategies="zero-shot", **common))
+    hf, = build_cells(GridRequest(strategies="zero-shot", backend="hf", **common))
+    vllm, = build_cells(GridRequest(strategies="zero-shot", backend="vllm", **common))
     assert plain.key == hf.key and hf.identity()["backend"] == "hf"
     assert vllm.key != hf.key and "__zero-shot-vllm__" in vllm.key
     assert vllm.identity()["backend"] == "vllm" and "· vllm ·" in vllm.label
-    cells = build_cells(["agnews"], "all", backend="vllm", **common)
+    cells = build_cells(GridRequest(strategies="all", backend="vllm", **common))
     chosen = {cell.strategy: cell.backend for cell in cells}
     assert chosen["few-shot"] == chosen["instruction-tuned"] == "vllm"
     assert chosen["full-finetune"] == "hf" and chosen["tfidf-logreg"] == "scikit-learn"

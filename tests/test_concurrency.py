@@ -16,6 +16,7 @@ import pytest
 from harness.results import claims
 from harness.results.claims import HOST, Claim, read_holder, remove_scratch
 from harness.plan.grid import build_cells
+from harness.plan.request import GridRequest
 from harness.execution.driver import run_cells
 from harness.results.store import Store
 
@@ -84,8 +85,8 @@ def test_a_stale_claim_is_broken_and_a_live_one_is_not(tmp_path, other_process, 
 
 
 def cells_for(data_dir, seeds=(0, 1, 2)):
-    return build_cells(["agnews"], "toy-first-label", n_train=20, n_eval=12,
-                       data_dir=data_dir, seeds=list(seeds))
+    return build_cells(GridRequest(tasks=["agnews"], strategies="toy-first-label", n_train=20,
+                                   n_eval=12, data_dir=data_dir, seeds=seeds))
 
 
 def test_a_cell_claimed_by_a_live_run_is_left_for_the_end_then_waited_for(
@@ -161,7 +162,8 @@ def test_scratch_folders_of_dead_processes_are_removed_at_start(store, other_pro
 
 
 def test_four_concurrent_runs_share_six_cells(data_dir, tmp_path):
-    args = [sys.executable, "-m", "harness.cli.main", "run", "-s", "tfidf-logreg", "--task", "agnews",
+    args = [sys.executable, "-m", "harness.cli.main", "run", "-s", "tfidf-logreg",
+            "--task", "agnews",
             # data seeds, not seeds: tfidf-logreg is deterministic and runs once per data seed
             "--n-train", "40", "--n-eval", "20", "--data-seeds", "0,1,2,3,4,5", "--data-dir",
             str(data_dir), "--out", str(tmp_path / "results")]

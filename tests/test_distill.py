@@ -118,12 +118,13 @@ def test_the_teacher_runs_on_the_runs_model_for_its_kind_and_is_in_the_key(
         tiny_encoder, tiny_decoder, data_dir, monkeypatch):
     from harness.plan import identity
     from harness.plan.grid import build_cells
+    from harness.plan.request import GridRequest
 
     def plan(**config):
-        (cell,) = build_cells(["agnews"], "distill", (f"encoder={tiny_encoder.source}",
-                                                      f"decoder={tiny_decoder.source}"),
-                              n_train=8, n_eval=8, data_dir=data_dir,
-                              config_overrides={"distill": config})
+        (cell,) = build_cells(GridRequest(
+            tasks=["agnews"], strategies="distill",
+            models=(f"encoder={tiny_encoder.source}", f"decoder={tiny_decoder.source}"),
+            n_train=8, n_eval=8, data_dir=data_dir, config={"distill": config}))
         return cell
 
     cell = plan()

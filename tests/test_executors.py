@@ -16,6 +16,7 @@ from harness.errors import HarnessError
 from harness.execution.settings import Execution
 from harness.cell.isolation import allow_cells, run_isolated, stop_all
 from harness.plan.grid import build_cells
+from harness.plan.request import GridRequest
 from harness.api.resources import GIB, Resources, parse_overrides, request_for
 from harness.execution.driver import run_cells
 from harness.results.store import Store
@@ -31,7 +32,8 @@ def store(tmp_path):
 
 
 def cells_for(spec, data_dir, **kwargs):
-    return build_cells(["agnews"], spec, n_train=20, n_eval=12, data_dir=data_dir, **kwargs)
+    return build_cells(GridRequest(tasks=["agnews"], strategies=spec, n_train=20, n_eval=12,
+                                   data_dir=data_dir, **kwargs))
 
 
 def test_jobs_run_cells_at_once_each_on_its_own_cores(toys, data_dir, store, monkeypatch):
@@ -89,7 +91,8 @@ def test_ctrl_c_cancels_running_cells_keeps_finished_ones_and_releases_claims(
            "PYTHONFAULTHANDLER": "1"}
     out = tmp_path / "results"
     run = subprocess.Popen(
-        [sys.executable, "-m", "harness.cli.main", "run", "-s", "tfidf-logreg,toy-reports-placement",
+        [sys.executable, "-m", "harness.cli.main", "run",
+         "-s", "tfidf-logreg,toy-reports-placement",
          "-t", "agnews", "--n-train", "40", "--n-eval", "20", "--data-seeds", "0,1",
          "--jobs", "2", "--data-dir", str(data_dir), "--out", str(out),
          "--reports", str(tmp_path / "reports")], cwd=REPO, env=env,

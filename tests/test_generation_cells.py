@@ -9,6 +9,7 @@ import torch
 
 from harness.metrics.lm_scoring import causal_nll
 from harness.plan.grid import build_cells
+from harness.plan.request import GridRequest
 from harness.execution.driver import run_cells
 from harness.results.store import Store
 from harness.inputs.tasks import GenerationTask
@@ -78,9 +79,9 @@ def test_training_examples_mask_the_context_and_for_instruction_tuning_the_promp
 def test_a_generation_cell_is_measured_written_and_found_finished(data_dir, tiny_decoder,
                                                                   tmp_path):
     # The style judge comes from the shared cache (tests/test_style_judge.py tests the cache).
-    cells = build_cells(["shakespeare"], "zero-shot,few-shot", (f"decoder={tiny_decoder.source}",),
-                        data_dir=data_dir, n_train=4, n_eval=5,
-                        config_overrides={"few-shot": {"trials": "2"}})
+    cells = build_cells(GridRequest(tasks=["shakespeare"], strategies="zero-shot,few-shot",
+                                    models=(f"decoder={tiny_decoder.source}",), data_dir=data_dir,
+                                    n_train=4, n_eval=5, config={"few-shot": {"trials": "2"}}))
     store = Store(tmp_path / "results")
     store.prepare()
     summary = run_cells(cells, store, isolate=False, echo=lambda line: None)

@@ -10,6 +10,7 @@ from harness.inputs.data import load_split
 from harness.errors import HarnessError
 from harness.inputs.kinds import KINDS
 from harness.plan.grid import build_cells
+from harness.plan.request import GridRequest
 from harness.results.store import _fingerprint
 from harness.inputs.tasks import GenerationTask, get_task
 
@@ -82,9 +83,10 @@ def test_list_shows_the_kind_of_every_task_and_strategy():
 
 def test_all_plans_only_the_strategies_of_each_task_kind(data_dir, tiny_decoder, tiny_encoder):
     notes = []
-    cells = build_cells(["agnews", "shakespeare"], "all",
-                        (f"decoder={tiny_decoder.source}", f"encoder={tiny_encoder.source}"),
-                        data_dir=data_dir, n_eval=8, n_train=16, notes=notes)
+    cells = build_cells(GridRequest(
+        tasks=["agnews", "shakespeare"], strategies="all",
+        models=(f"decoder={tiny_decoder.source}", f"encoder={tiny_encoder.source}"),
+        data_dir=data_dir, n_eval=8, n_train=16), notes)
     on = {kind: {c.strategy for c in cells if c.task.kind == kind}
           for kind in ("classification", "generation")}
     assert on["generation"] == {"zero-shot", "few-shot", "full-finetune", "lora", "qlora",
@@ -104,22 +106,25 @@ def test_all_plans_only_the_strategies_of_each_task_kind(data_dir, tiny_decoder,
 
 
 def test_the_quick_profile_of_a_generation_task_is_small(data_dir, tiny_decoder):
-    (cell,) = build_cells(["shakespeare"], "lora", (f"decoder={tiny_decoder.source}",),
-                          data_dir=data_dir)
+    (cell,) = build_cells(GridRequest(tasks=["shakespeare"], strategies="lora",
+                                      models=(f"decoder={tiny_decoder.source}",),
+                                      data_dir=data_dir))
     assert (len(cell.train), len(cell.eval)) == KINDS["generation"].profiles["quick"] == (64, 48)
 
 
 def test_a_grid_no_strategy_can_run_is_one_line(data_dir):
     with pytest.raises(HarnessError, match="no strategy given supports the tasks' kind "
                                            r"\(shakespeare is a generation task\)"):
-        build_cells(["shakespeare"], "tfidf-logreg,embedding-probe", data_dir=data_dir)
+        build_cells(GridRequest(tasks=["shakespeare"], strategies="tfidf-logreg,embedding-probe",
+                                data_dir=data_dir))
 
 
 def test_instruction_tuned_mixes_classification_tasks_but_not_a_generation_one(
         data_dir, tiny_decoder):
-    cells = build_cells(["agnews", "sst2", "shakespeare"], "instruction-tuned",
-                        (f"decoder={tiny_decoder.source}",), data_dir=data_dir, n_eval=8,
-                        n_train=16)
+    cells = build_cells(GridRequest(tasks=["agnews", "sst2", "shakespeare"],
+                                    strategies="instruction-tuned",
+                                    models=(f"decoder={tiny_decoder.source}",),
+                                    data_dir=data_dir, n_eval=8, n_train=16))
     shapes = sorted(tuple(t.name for t, _, _ in c.evaluations) for c in cells)
     assert shapes == [("agnews", "sst2"), ("shakespeare",)]
     assert np.all([len(c.eval) == 8 for c in cells])

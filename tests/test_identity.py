@@ -12,6 +12,7 @@ from harness.plan import identity
 from harness.inputs.models import ModelSpec
 from harness.inputs.model_identity import describe, revision
 from harness.plan.grid import build_cells
+from harness.plan.request import GridRequest
 from harness.execution.driver import run_cells
 from harness.results.store import Store
 
@@ -44,9 +45,9 @@ def test_editing_a_task_file_recomputes_that_tasks_cells_only(toys, tmp_path):
     store.prepare()
 
     def plan():
-        return build_cells([str(tasks["alpha"]), str(tasks["beta"])],
-                           "toy-first-label,toy-writes-artifact", data_dir=tmp_path / "data",
-                           n_train=8, n_eval=8)
+        return build_cells(GridRequest(tasks=[str(tasks["alpha"]), str(tasks["beta"])],
+                                       strategies="toy-first-label,toy-writes-artifact",
+                                       data_dir=tmp_path / "data", n_train=8, n_eval=8))
 
     before = plan()
     # In this process: which cells recompute is the driver's business, not the cell's.
@@ -76,8 +77,9 @@ def test_editing_a_strategys_code_recomputes_its_cells_only(toys, tmp_path, monk
     registry.register(Edited)
     try:
         def plan():
-            return build_cells(["agnews"], "toy-edited,toy-first-label", data_dir=data_dir,
-                               n_train=8, n_eval=8)
+            return build_cells(GridRequest(tasks=["agnews"],
+                                           strategies="toy-edited,toy-first-label",
+                                           data_dir=data_dir, n_train=8, n_eval=8))
 
         before = keys(plan())
         module.write_text(module.read_text().replace(
@@ -129,10 +131,10 @@ def test_every_harness_package_is_computing_or_not():
 def test_a_package_version_recomputes_the_cells_that_import_it(monkeypatch, tiny_encoder,
                                                                tiny_decoder, data_dir):
     def plan():
-        cells = build_cells(["agnews"], "lora,tfidf-logreg,zero-shot", data_dir=data_dir,
-                            n_train=8, n_eval=8,
-                            model_values=(f"encoder={tiny_encoder.source}",
-                                          f"decoder={tiny_decoder.source}"))
+        cells = build_cells(GridRequest(tasks=["agnews"], strategies="lora,tfidf-logreg,zero-shot",
+                                        data_dir=data_dir, n_train=8, n_eval=8,
+                                        models=(f"encoder={tiny_encoder.source}",
+                                                f"decoder={tiny_decoder.source}")))
         return {c.strategy: c.key for c in cells}
 
     before = plan()
@@ -145,8 +147,9 @@ def test_a_package_version_recomputes_the_cells_that_import_it(monkeypatch, tiny
 
 def test_another_device_recomputes_the_cells_that_use_it(monkeypatch, tiny_decoder, data_dir):
     def plan():
-        cells = build_cells(["agnews"], "tfidf-logreg,zero-shot", data_dir=data_dir,
-                            n_train=8, n_eval=8, model_values=(f"decoder={tiny_decoder.source}",))
+        cells = build_cells(GridRequest(tasks=["agnews"], strategies="tfidf-logreg,zero-shot",
+                                        data_dir=data_dir, n_train=8, n_eval=8,
+                                        models=(f"decoder={tiny_decoder.source}",)))
         return {c.strategy: c for c in cells}
 
     before = plan()

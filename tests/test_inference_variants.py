@@ -6,6 +6,7 @@ import pytest
 from harness.errors import HarnessError
 from harness.api.variants import parse_variants
 from harness.plan.grid import build_cells
+from harness.plan.request import GridRequest
 from harness.execution.driver import run_cells
 from harness.results.store import Store
 
@@ -16,9 +17,10 @@ def _run(spec, tiny_encoder, data_dir, tmp_path, variants, **config):
     store = Store(tmp_path / "results")
     store.prepare()
     notes = []
-    cells = build_cells(["agnews"], spec, (str(tiny_encoder.source),), n_train=24, n_eval=16,
-                        data_dir=data_dir, notes=notes, inference=variants,
-                        config_overrides={name: dict(FAST, **config) for name in spec.split(",")})
+    cells = build_cells(GridRequest(
+        tasks=["agnews"], strategies=spec, models=(str(tiny_encoder.source),), n_train=24,
+        n_eval=16, data_dir=data_dir, inference=variants,
+        config={name: dict(FAST, **config) for name in spec.split(",")}), notes)
     lines = []
     summary = run_cells(cells, store, isolate=False, echo=lines.append)
     return store, cells, summary, lines, notes
@@ -76,8 +78,10 @@ def test_bad_variant_names_are_one_line_errors():
 def test_zero_shot_prompts_the_same_decoder_in_each_variant(tiny_decoder, data_dir, tmp_path):
     store = Store(tmp_path / "results")
     store.prepare()
-    cells = build_cells(["agnews"], "zero-shot", model_values=(f"decoder={tiny_decoder.source}",),
-                        n_train=8, n_eval=16, data_dir=data_dir, inference=("fp32", "int8", "nf4"))
+    cells = build_cells(GridRequest(tasks=["agnews"], strategies="zero-shot",
+                                    models=(f"decoder={tiny_decoder.source}",), n_train=8,
+                                    n_eval=16, data_dir=data_dir,
+                                    inference=("fp32", "int8", "nf4")))
     summary = run_cells(cells, store, isolate=False, echo=lambda _: None)
     records = {r["inference"]: r for r in store.records()}
     assert set(records) == {"default", "fp32", "int8", "nf4"} and summary.failed == 0

@@ -27,6 +27,7 @@ from harness.inputs.kinds import (KINDS, Kind, kind_among, kind_named, kind_of, 
 from harness.inputs.tasks import get_task
 from harness.plan.grid import build_cells
 from harness.plan.identity import computing_modules, kind_modules
+from harness.plan.request import GridRequest
 from harness.report import write_reports
 from harness.report.build import failed_cells
 from harness.report.parts import Report, Section
@@ -294,8 +295,8 @@ def test_a_third_kind_runs_from_plan_to_report(word_count, tmp_path):
     task_file, data_dir = word_count
     assert get_task(task_file) == CountTask("counting")
     notes: list[str] = []
-    cells = build_cells([task_file], "toy-words-per-char,tfidf-logreg", data_dir=data_dir,
-                        notes=notes)
+    cells = build_cells(GridRequest(tasks=[task_file], strategies="toy-words-per-char,tfidf-logreg",
+                                    data_dir=data_dir), notes=notes)
     assert [(c.strategy, len(c.train), len(c.eval)) for c in cells] == \
         [("toy-words-per-char", 20, 10)]  # the kind's quick profile
     assert cells[0].identity()["task_kind"] == "word-count"

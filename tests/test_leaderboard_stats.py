@@ -283,12 +283,14 @@ def test_misclassified_is_keyed_by_row_name_with_the_predictions_confidence(stor
 
 def test_the_runner_writes_schema_3_metrics_that_the_leaderboard_reads(toys, data_dir, tmp_path):
     from harness.plan.grid import build_cells
+    from harness.plan.request import GridRequest
     from harness.execution.driver import run_cells
     from harness.inputs.tasks import get_task
 
     store = Store(tmp_path / "results")
     store.prepare()
-    cells = build_cells(["agnews"], "toy-first-label", n_train=20, n_eval=12, data_dir=data_dir)
+    cells = build_cells(GridRequest(tasks=["agnews"], strategies="toy-first-label", n_train=20,
+                                    n_eval=12, data_dir=data_dir))
     lines = []
     run_cells(cells, store, isolate=False, echo=lines.append)
     (record,) = store.records(strict=True)

@@ -7,7 +7,7 @@ import pytest
 
 from harness.errors import HarnessError
 from harness.inputs.models import DEFAULT_MODELS, PRESETS, Preset, resolve_model
-from harness.plan.grid import parse_model_overrides, parse_seeds
+from harness.plan.request import parse_model_overrides, parse_seeds
 
 
 @pytest.fixture(autouse=True)

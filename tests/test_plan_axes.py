@@ -11,11 +11,13 @@ from click.testing import CliRunner
 from harness.cli.main import main
 from harness.inputs.data import load_split, subset, training_rows
 from harness.plan.grid import build_cells
+from harness.plan.request import GridRequest
 from harness.inputs.tasks import get_task
 
 
 def plan(spec, data_dir, **kwargs):
-    return build_cells(["agnews"], spec, n_train=24, n_eval=12, data_dir=data_dir, **kwargs)
+    return build_cells(GridRequest(tasks=["agnews"], strategies=spec, n_train=24, n_eval=12,
+                                   data_dir=data_dir, **kwargs))
 
 
 def test_a_deterministic_strategy_is_planned_once_under_seed_0(data_dir):
@@ -29,10 +31,10 @@ def test_a_deterministic_strategy_is_planned_once_under_seed_0(data_dir):
 def test_a_strategy_without_training_rows_is_planned_once_whatever_the_data_seeds(
         data_dir, tiny_decoder):
     cells = plan("zero-shot", data_dir, seeds=[0, 1], data_seeds=[3, 0],
-                 model_values=(tiny_decoder.source,))
+                 models=(tiny_decoder.source,))
     assert [(c.seed, c.data_seed) for c in cells] == [(0, 0)]
     again = plan("zero-shot", data_dir, seeds=[4], data_seeds=[7],
-                 model_values=(tiny_decoder.source,))
+                 models=(tiny_decoder.source,))
     assert again[0].key == cells[0].key
     identity = cells[0].identity()
     assert len(cells[0].train) == 0
@@ -42,7 +44,7 @@ def test_a_strategy_without_training_rows_is_planned_once_whatever_the_data_seed
 
 def test_data_seeds_draw_other_training_rows_on_the_same_evaluation_rows(data_dir):
     few_shot = plan("few-shot", data_dir, seeds=[0, 1], data_seeds=[0, 1],
-                    model_values=("decoder=smollm2-135m-instruct",))
+                    models=("decoder=smollm2-135m-instruct",))
     assert sorted((c.data_seed, c.seed) for c in few_shot) == [(0, 0), (0, 1), (1, 0), (1, 1)]
     tfidf = plan("tfidf-logreg", data_dir, seeds=[0, 1, 2], data_seeds=[0, 1])
     assert [(c.data_seed, c.seed) for c in tfidf] == [(0, 0), (1, 0)]
@@ -93,8 +95,9 @@ def test_data_seed_stays_a_one_value_alias(data_dir, tmp_path):
 
 def test_training_sizes_are_nested_draws_and_a_strategy_without_training_rows_runs_once(
         data_dir, tiny_decoder):
-    cells = build_cells(["agnews"], "tfidf-logreg,zero-shot", n_train=[40, 8, 16, 16],
-                        n_eval=12, data_dir=data_dir, model_values=(tiny_decoder.source,))
+    cells = build_cells(GridRequest(tasks=["agnews"], strategies="tfidf-logreg,zero-shot",
+                                    n_train=[40, 8, 16, 16], n_eval=12, data_dir=data_dir,
+                                    models=(tiny_decoder.source,)))
     sizes = [len(c.train) for c in cells if c.strategy == "tfidf-logreg"]
     assert sizes == [8, 16, 40]  # smallest first, each once
     assert [len(c.train) for c in cells if c.strategy == "zero-shot"] == [0]
@@ -105,20 +108,22 @@ def test_training_sizes_are_nested_draws_and_a_strategy_without_training_rows_ru
         assert counts.max() - counts.min() <= 1 and "training rows" in cell.label
     assert len({c.key for c in cells}) == len(cells)
     # A size is the same rows whichever other sizes are asked with it.
-    alone, = build_cells(["agnews"], "tfidf-logreg", n_train=16, n_eval=12, data_dir=data_dir)
+    alone, = build_cells(GridRequest(tasks=["agnews"], strategies="tfidf-logreg", n_train=16,
+                                     n_eval=12, data_dir=data_dir))
     assert alone.key == cells[1].key
 
 
 def test_rows_per_label_draw_that_many_of_each_label_and_name_it_in_the_identity(data_dir):
-    small, large = build_cells(["agnews"], "tfidf-logreg", n_per_class=[5, 2], n_eval=12,
-                               data_dir=data_dir)
+    small, large = build_cells(GridRequest(tasks=["agnews"], strategies="tfidf-logreg",
+                                           n_per_class=[5, 2], n_eval=12, data_dir=data_dir))
     assert np.bincount(small.train.labels).tolist() == [2, 2, 2, 2]
     assert np.bincount(large.train.labels).tolist() == [5, 5, 5, 5]
     assert set(small.train.texts) < set(large.train.texts)
     assert small.identity()["n_per_class"] == 2 and "n_per_class" not in plan(
         "tfidf-logreg", data_dir)[0].identity()
     # Drawn per label or in rows, the same seed orders the rows alike.
-    rows, = build_cells(["agnews"], "tfidf-logreg", n_train=8, n_eval=12, data_dir=data_dir)
+    rows, = build_cells(GridRequest(tasks=["agnews"], strategies="tfidf-logreg", n_train=8,
+                                    n_eval=12, data_dir=data_dir))
     assert set(rows.train.texts) == set(small.train.texts)
 
 

@@ -13,6 +13,7 @@ from toy_strategies import FirstLabel
 from harness.api import registry
 from harness.results.claims import SCRATCH_PREFIX
 from harness.plan.grid import build_cells
+from harness.plan.request import GridRequest
 from harness.execution.driver import run_cells
 from harness.results.store import Store
 
@@ -40,7 +41,8 @@ def test_a_cells_output_goes_to_its_log_and_a_failed_cell_keeps_it(noisy, data_d
                                                                    capfd):
     store = Store(tmp_path / "results")
     store.prepare()
-    cells = build_cells(["agnews"], "toy-noisy-fails", n_train=20, n_eval=12, data_dir=data_dir)
+    cells = build_cells(GridRequest(tasks=["agnews"], strategies="toy-noisy-fails", n_train=20,
+                                    n_eval=12, data_dir=data_dir))
     lines = []
     summary = run_cells(cells, store, echo=lines.append)
     assert summary.failed == 1 and "the noisy toy fails" in lines[-1]

@@ -16,6 +16,7 @@ from harness.errors import HarnessError
 from harness.execution.settings import Execution
 from harness.execution.ray_cluster import DRIVER_CLAIM
 from harness.plan.grid import build_cells
+from harness.plan.request import GridRequest
 from harness.execution.driver import run_cells
 from harness.results.store import Store
 
@@ -44,7 +45,8 @@ def store(tmp_path):
 
 
 def cells_for(spec, data_dir, tasks=("agnews",), **kwargs):
-    return build_cells(list(tasks), spec, n_train=40, n_eval=20, data_dir=data_dir, **kwargs)
+    return build_cells(GridRequest(tasks=tasks, strategies=spec, n_train=40, n_eval=20,
+                                   data_dir=data_dir, **kwargs))
 
 
 def comparable(store: Store) -> dict:
@@ -111,7 +113,7 @@ def test_a_worker_killed_mid_cell_is_retried_and_the_record_written_once(toys, d
     markers = tmp_path / "markers"
     markers.mkdir()
     cells = cells_for("toy-kills-its-worker-once", data_dir,
-                      config_overrides={"toy-kills-its-worker-once": {
+                      config={"toy-kills-its-worker-once": {
                           "marker_dir": str(markers)}})
     lines = []
     summary = run_cells(cells, store, echo=lines.append, execution=RAY)

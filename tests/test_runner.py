@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 
 from harness.plan.grid import build_cells
+from harness.plan.request import GridRequest
 from harness.execution.driver import run_cells
 from harness.results.store import Store
 
 def cells_for(spec, data_dir, **kwargs):
-    return build_cells(["agnews"], spec, n_train=20, n_eval=12, data_dir=data_dir, **kwargs)
+    return build_cells(GridRequest(tasks=["agnews"], strategies=spec, n_train=20, n_eval=12,
+                                   data_dir=data_dir, **kwargs))
 
 
 def test_failures_are_recorded_and_the_grid_goes_on(toys, data_dir, tmp_path):
@@ -49,7 +51,7 @@ def test_a_record_holds_identity_metrics_timings_and_environment(tiny_decoder, d
                                                                  tmp_path):
     store = Store(tmp_path / "results")
     store.prepare()
-    cells = cells_for("zero-shot", data_dir, model_values=(str(tiny_decoder.source),))
+    cells = cells_for("zero-shot", data_dir, models=(str(tiny_decoder.source),))
     run_cells(cells, store, echo=lambda _: None)
     (record,) = store.records()
     assert record["status"] == "ok", record.get("error")
@@ -77,9 +79,9 @@ def test_a_record_holds_identity_metrics_timings_and_environment(tiny_decoder, d
 def test_cell_key_changes_with_config_and_rows(data_dir):
     base = cells_for("zero-shot", data_dir)[0]
     other_config = cells_for("zero-shot", data_dir,
-                             config_overrides={"zero-shot": {"scoring": "mean"}})[0]
-    other_rows = build_cells(["agnews"], "zero-shot", n_train=20, n_eval=13,
-                             data_dir=data_dir)[0]
+                             config={"zero-shot": {"scoring": "mean"}})[0]
+    other_rows = build_cells(GridRequest(tasks=["agnews"], strategies="zero-shot", n_train=20,
+                                         n_eval=13, data_dir=data_dir))[0]
     assert len({base.key, other_config.key, other_rows.key}) == 3
     assert base.key == cells_for("zero-shot", data_dir)[0].key
 
@@ -106,8 +108,8 @@ def test_artifacts_are_sized_by_the_runner(toys, data_dir, tmp_path):
 def test_latency_uses_up_to_100_rows_after_a_warm_up(toys, data_dir, tmp_path):
     store = Store(tmp_path / "results")
     store.prepare()
-    cells = build_cells(["agnews"], "toy-first-label", n_train=20, n_eval=150,
-                        data_dir=data_dir)
+    cells = build_cells(GridRequest(tasks=["agnews"], strategies="toy-first-label", n_train=20,
+                                    n_eval=150, data_dir=data_dir))
     run_cells(cells, store, echo=lambda _: None)
     (record,) = store.records()
     assert (record["latency_samples"], record["latency_warmup"]) == (100, 5)

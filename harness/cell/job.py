@@ -14,7 +14,7 @@ from harness.cell.isolation import Placement
 class CellJob:
     """One cell as an executor sends it to where it runs."""
 
-    cell: object  # harness.plan.grid.Cell
+    cell: object  # harness.plan.cell.Cell
     executor: str = "local"
     isolate: bool = True
     timeout_s: float | None = None

@@ -13,7 +13,7 @@ from pathlib import Path
 from harness.cell.measure import (LATENCY_WARMUP, WARMUP_TEXTS, latency_ms, latency_rows,
                                   predict_trials)
 from harness.metrics import catalog
-from harness.plan.grid import Cell
+from harness.plan.cell import Cell
 
 # Fields the runner writes besides the metrics (harness.metrics.catalog): a strategy's footprint
 # may name none of them, even namespaced.

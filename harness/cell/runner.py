@@ -31,7 +31,7 @@ from harness.cell.variants import measure_variants, variant_records
 from harness.environment import manifest
 from harness.inputs.kinds import kind_of
 from harness.metrics.classification import record_metrics
-from harness.plan.grid import Cell
+from harness.plan.cell import Cell
 from harness.results.claims import HOST, scratch_dir
 from harness.results.store import SCHEMA_VERSION
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import click
 
 from harness.errors import HarnessError, did_you_mean
-from harness.projection.devices import DEVICE_NAMES  # light: the heavy imports wait for the command
-from harness.projection.model import STRATEGIES as STRATEGY_NAMES
+# Light: the projection itself (numpy, torch) waits for the command.
+from harness.projection.devices import DEVICE_NAMES, resolve_devices
+from harness.projection.model import STRATEGIES as STRATEGY_NAMES, Settings
 
 DEFAULT_MODELS = ("smollm2-135m-instruct", "llama-3.2-1b")
 _UTIL = click.FloatRange(0, 1, min_open=True)
@@ -29,10 +30,10 @@ _UTIL = click.FloatRange(0, 1, min_open=True)
               help=f"'all' or comma-separated: {', '.join(STRATEGY_NAMES)}.")
 @click.option("--seq-len", type=click.IntRange(min=1), default=128, show_default=True,
               help="Tokens per example (and per prompt).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True,
-              help="Examples per training step.")
-@click.option("--infer-batch-size", type=click.IntRange(min=1), default=32, show_default=True,
-              help="Examples per inference batch.")
+@click.option("--batch-size", "train_batch", type=click.IntRange(min=1), default=16,
+              show_default=True, help="Examples per training step.")
+@click.option("--infer-batch-size", "infer_batch", type=click.IntRange(min=1), default=32,
+              show_default=True, help="Examples per inference batch.")
 @click.option("--flops-util", type=_UTIL, help="Share of the matmul peak reached (default per "
                                                "device: 0.4 on GPUs, 0.8 of the measured CPU).")
 @click.option("--bw-util", type=_UTIL, help="Share of the memory bandwidth reached (default per "
@@ -43,18 +44,16 @@ _UTIL = click.FloatRange(0, 1, min_open=True)
               help="Examples per step and per batch in that check.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False),
               help="Also write every figure, the device table and the calibration as JSON.")
-def project(models, devices, strategies, seq_len, batch_size, infer_batch_size, flops_util,
-            bw_util, check, check_batch_size, json_path):
+def project(models, devices, strategies, check, check_batch_size, json_path, **settings):
     """Project memory, time and price per strategy onto GPUs you do not have."""
     import warnings
 
-    from harness.projection.devices import resolve_devices
     from harness.projection.project import project as run_projection
-    from harness.projection.model import Settings
 
     chosen = _strategies(strategies)
     targets = resolve_devices(devices)
-    settings = Settings(seq_len, batch_size, infer_batch_size, flops_util, bw_util)
+    # --seq-len, --batch-size, --infer-batch-size, --flops-util, --bw-util: Settings' fields
+    settings = Settings(**settings)
     _quiet_libraries()
     with warnings.catch_warnings():  # peft and transformers deprecations say nothing here
         warnings.simplefilter("ignore", FutureWarning)
@@ -62,8 +61,8 @@ def project(models, devices, strategies, seq_len, batch_size, infer_batch_size, 
                                 check_batch=check_batch_size, echo=click.echo)
     result["rows"] = [row for row in result["rows"] if row["strategy"] in chosen]
     for name in dict.fromkeys(row["model"] for row in result["rows"]):
-        click.echo(f"\n{name}: projected (seq len {seq_len}, train batch {batch_size}, "
-                   f"inference batch {infer_batch_size})")
+        click.echo(f"\n{name}: projected (seq len {settings.seq_len}, train batch "
+                   f"{settings.train_batch}, inference batch {settings.infer_batch})")
         click.echo(_table([r for r in result["rows"] if r["model"] == name], PROJECTED))
     if result["checks"]:
         click.echo(f"\nchecked on {result['present_device']['label']}: measured vs projected "

@@ -1,7 +1,8 @@
 """The driver of a grid: which cells still need computing, claiming each before it is sent so
-that runs sharing a results folder share the grid (harness.results.claims), handing them to the executor
-(harness.execution.executors), and writing what comes back. This process is the only writer, whatever
-executes the cells; a finished cell is written once, atomically, the moment it comes back.
+that runs sharing a results folder share the grid (harness.results.claims), handing them to the
+executor (harness.execution.executors), and writing what comes back. This process is the only
+writer, whatever executes the cells; a finished cell is written once, atomically, the moment it
+comes back.
 
     summary = run_grid(cells, Store("results"), force=False, echo=print,
                        execution=Execution(executor="ray", ray_address="auto"))
@@ -16,9 +17,10 @@ from collections import deque
 from harness.results.claims import Claim, read_holder, remove_scratch
 from harness.errors import HarnessError
 from harness.cell.job import CellJob
+from harness.execution import executors
 from harness.execution.settings import Execution
 from harness.execution.progress import Progress, Summary, result_lines
-from harness.api.resources import request_for
+from harness.api.resources import model_bytes, request_for
 from harness.results.store import Store
 
 CLAIM_POLL_S = 1.0
@@ -39,10 +41,8 @@ def run_cells(cells: list[Cell], store: Store, force: bool = False, isolate: boo
 
 
 def run_grid(cells: list, store: Store, force: bool, echo, execution: Execution) -> Summary:
-    from harness.execution.executors import make_executor
-
     remove_scratch()  # leftovers of killed runs
-    with make_executor(execution, store, echo) as executor:
+    with executors.create(execution, store, echo) as executor:
         cells = executor.plan(cells)
         summary, todo = Summary(), []
         for number, cell in enumerate(cells, 1):
@@ -54,7 +54,7 @@ def run_grid(cells: list, store: Store, force: bool, echo, execution: Execution)
                 todo.append((prefix, cell, request_for(cell, execution.resources)))
         for _, cell, request in todo:  # a request nothing can meet fails before anything runs
             executor.check(request, cell.label)
-        if execution.concurrent:  # the longest first, so that the last to finish is short
+        if executor.concurrent:  # the longest first, so that the last to finish is short
             history = _history(store)
             todo.sort(key=lambda item: -estimated_cost(item[1], history))
         _Driver(store, executor, execution, summary, echo, len(todo)).run(todo, force)
@@ -71,7 +71,7 @@ class _Driver:
     def __init__(self, store, executor, execution, summary, echo, total):
         self.store, self.executor, self.execution = store, executor, execution
         self.summary, self.echo = summary, echo
-        self.progress = Progress(total, parallel=execution.concurrent)
+        self.progress = Progress(total, parallel=executor.concurrent)
         self.claims: dict[str, tuple[Claim, str]] = {}  # primary key -> (claim, prefix)
         self.said_held: set[str] = set()  # each said once, however long it is held
         self.said_waiting: set[str] = set()
@@ -117,8 +117,9 @@ class _Driver:
                 self.summary.by_others += 1  # finished between our look and our claim
                 self.echo(f"{prefix}: finished by another process meanwhile")
                 continue
-            job = CellJob(cell, self.executor.name, self.execution.isolate,
-                          self.execution.cell_timeout_s, artifacts=self.execution.artifacts)
+            job = CellJob(cell=cell, executor=self.executor.name,
+                          isolate=self.execution.isolate, timeout_s=self.execution.cell_timeout_s,
+                          artifacts=self.execution.artifacts)
             self.claims[cell.keys[0]] = (claim, prefix)
             where = self.executor.submit(job, request)
             self.progress.sent += 1
@@ -188,8 +189,6 @@ def _held_by(holder: dict) -> str:
 def estimated_cost(cell, history: list[dict]) -> float:
     """A cell's seconds, for ordering only: the wall time of finished cells of the same strategy,
     model and backend, scaled by rows; without any, rows times the model's size."""
-    from harness.api.resources import model_bytes
-
     rows = len(cell.train) + len(cell.eval) * max(1, int(cell.strategy_class.trials))
     similar = [record for record in history
                if (record.get("strategy"), record.get("model"), record.get("backend"))

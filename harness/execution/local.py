@@ -12,6 +12,7 @@ import math
 import os
 from concurrent import futures
 
+from harness.environment import cuda_count
 from harness.errors import HarnessError
 from harness.cell.job import CellJob
 from harness.execution.settings import Execution
@@ -19,12 +20,20 @@ from harness.cell.isolation import Placement, allow_cells, stop_all
 
 
 class Serial:
-    """Today's runner: each cell in its own process, one after another."""
+    """`--executor local`: each cell in its own process, one after another (`create` gives a
+    LocalPool instead for `--jobs N`)."""
 
     name = "local"
+    concurrent = False
 
     def __init__(self):
         self.job = None
+
+    @classmethod
+    def create(cls, execution: Execution, store, echo):
+        if (execution.jobs or 1) > 1:
+            return LocalPool(execution, echo)
+        return cls()
 
     def __enter__(self):
         return self
@@ -66,6 +75,7 @@ class LocalPool:
     """`--jobs N` cells at once on this machine; see the module docstring."""
 
     name = "local"
+    concurrent = True
 
     def __init__(self, execution: Execution, echo):
         self.jobs = execution.jobs
@@ -150,7 +160,6 @@ def _gpu_ids() -> list[str]:
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:
         return [g.strip() for g in visible.split(",") if g.strip()]
-    from harness.environment import cuda_count
 
     return [str(i) for i in range(cuda_count())]
 

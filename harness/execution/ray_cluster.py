@@ -18,6 +18,9 @@ import socket
 import time
 from dataclasses import replace
 
+from harness.inputs.models import PRESETS, resolve_model
+from harness.environment import cpu_name, cuda_name
+from harness.cell.isolation import Placement
 from harness.results.claims import Claim
 from harness.errors import HarnessError
 from harness.cell.job import CellJob
@@ -28,7 +31,10 @@ PROBE_TIMEOUT_S = 300  # the cluster may have to start a node before a probe can
 
 
 class RayExecutor:
+    """`--executor ray`; see the module docstring."""
+
     name = "ray"
+    concurrent = True
 
     def __init__(self, execution: Execution, store, echo):
         self.execution, self.store, self.echo = execution, store, echo
@@ -36,6 +42,10 @@ class RayExecutor:
         self.started_ray = False
         self.attempts = None  # the attempt log actor, once connected
         self.driver_claim = Claim(store.root / DRIVER_CLAIM)
+
+    @classmethod
+    def create(cls, execution: Execution, store, echo):
+        return cls(execution, store, echo)
 
     def __enter__(self):
         holder = self.driver_claim.acquire()
@@ -193,7 +203,6 @@ def run_on_worker(job: CellJob, gets_gpus: bool, attempts):
     (none for a CPU cell) with as many threads as CPUs asked; returns (computed, node id)."""
     import ray
 
-    from harness.cell.isolation import Placement
     from harness.cell.runner import compute
 
     context = ray.get_runtime_context()
@@ -216,8 +225,6 @@ def run_on_worker(job: CellJob, gets_gpus: bool, attempts):
 def _model_on_this_node(cell):
     """The cell with its model where this node has it: a preset installed at another path than
     on the driver's machine is found again, and must be the same weights."""
-    from harness.inputs.models import PRESETS, resolve_model
-
     spec = cell.model
     if spec is None or os.path.exists(spec.source) or not os.path.isabs(spec.source):
         return cell  # no model, present here, or a hub id
@@ -225,15 +232,13 @@ def _model_on_this_node(cell):
         raise HarnessError(f"model '{spec.source}' is not on node {socket.gethostname()}: "
                            f"copy it to the same path on every node")
     here = resolve_model(spec.name, spec.trust_remote_code)
-    if here.identity() != cell.model_identity:
+    if here.identity() != cell.provenance.model_identity:
         raise HarnessError(f"preset '{spec.name}' on node {socket.gethostname()} is "
-                           f"{here.identity()}, not the driver's {cell.model_identity}")
+                           f"{here.identity()}, not the driver's {cell.provenance.model_identity}")
     return replace(cell, model=here)
 
 
 def _device_names() -> tuple[str | None, str]:
-    from harness.environment import cpu_name, cuda_name
-
     return cuda_name(), cpu_name()
 
 

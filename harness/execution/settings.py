@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from harness.errors import HarnessError
-
-EXECUTORS = ("local", "ray")
+from harness.execution import executors
 
 
 @dataclass(frozen=True)
@@ -22,28 +21,25 @@ class Execution:
     max_retries: int = 3  # a cell whose Ray worker or node was lost; never a cell's own error
     cell_timeout_s: float | None = None
     artifacts: str | None = None  # keep each cell's exported artifacts under <artifacts>/<key>/
-    resources: dict = field(default_factory=dict)  # overrides, harness.api.resources.parse_overrides
+    # overrides of what cells ask for (harness.api.resources.parse_overrides)
+    resources: dict = field(default_factory=dict)
     accelerator_type: str | None = None  # Ray: GPU cells only on nodes of this accelerator
     isolate: bool = True
 
     def __post_init__(self):
-        if self.executor not in EXECUTORS:
+        if self.executor not in executors.names():
             raise HarnessError(f"--executor '{self.executor}' is not one of "
-                               f"{', '.join(EXECUTORS)}")
+                               f"{', '.join(executors.names())}")
         if self.jobs is not None and self.jobs < 1:
             raise HarnessError(f"--jobs {self.jobs} must be at least 1")
         if self.max_retries < 0:
             raise HarnessError(f"--max-retries {self.max_retries} must be 0 or more")
         if self.cell_timeout_s is not None and self.cell_timeout_s <= 0:
             raise HarnessError(f"--cell-timeout {self.cell_timeout_s:g} must be positive")
-        if self.executor == "local" and self.ray_address is not None:
+        if self.executor != "ray" and self.ray_address is not None:
             raise HarnessError("--ray-address needs --executor ray")
-        if self.executor == "local" and self.accelerator_type is not None:
+        if self.executor != "ray" and self.accelerator_type is not None:
             raise HarnessError("--accelerator-type needs --executor ray")
         if not self.isolate and (self.executor != "local" or (self.jobs or 1) > 1):
             raise HarnessError("--no-isolation runs one cell at a time in this process: it "
                                "cannot be combined with --jobs or --executor ray")
-
-    @property
-    def concurrent(self) -> bool:
-        return self.executor == "ray" or (self.jobs or 1) > 1

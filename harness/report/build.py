@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from harness.report.curves import crossovers, learning_curves
+from harness.report.curve_section import curve_section
+from harness.report.curve_plots import render_curve_plots
 from harness.report.display import Table, leaderboard_tables, resources_table
 from harness.report.escape import md_escape
 from harness.report.notes import majority_warning, notes, reading_notes
@@ -25,6 +28,7 @@ from harness.report.tables import (
     misclassified,
     per_class,
 )
+from harness.report.variants import variant_parts
 from harness.results.store import Store
 
 
@@ -51,10 +55,6 @@ def build_report(store: Store, task: str, records: pd.DataFrame, prices: dict) -
 def _learning_curves(board: pd.DataFrame, ok: pd.DataFrame, store: Store,
                      task: str) -> tuple[dict, list]:
     """Plots and a section when some curve has two training sizes; nothing otherwise."""
-    from harness.report.curve_plots import render_curve_plots
-    from harness.report.curve_section import curve_section
-    from harness.report.curves import crossovers, learning_curves
-
     curves = learning_curves(board)
     if curves is None:
         return {}, []
@@ -65,8 +65,6 @@ def _learning_curves(board: pd.DataFrame, ok: pd.DataFrame, store: Store,
 def _inference_variants(records: pd.DataFrame, ok: pd.DataFrame, board: pd.DataFrame,
                         store: Store, task: str) -> tuple[dict, list]:
     """A plot and a section when some record is an inference variant; nothing otherwise."""
-    from harness.report.variants import variant_parts
-
     return variant_parts(records, ok, board, store, task)
 
 
