@@ -12,7 +12,7 @@ import math
 import os
 from concurrent import futures
 
-from harness.environment import cuda_count
+from harness import environment
 from harness.errors import HarnessError
 from harness.cell.job import CellJob
 from harness.execution.settings import Execution
@@ -161,7 +161,7 @@ def _gpu_ids() -> list[str]:
     if visible is not None:
         return [g.strip() for g in visible.split(",") if g.strip()]
 
-    return [str(i) for i in range(cuda_count())]
+    return [str(i) for i in range(environment.cuda_count())]
 
 
 def _span(cores: tuple[int, ...]) -> str:

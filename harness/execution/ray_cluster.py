@@ -19,7 +19,7 @@ import time
 from dataclasses import replace
 
 from harness.inputs.models import PRESETS, resolve_model
-from harness.environment import cpu_name, cuda_name
+from harness import environment
 from harness.cell.isolation import Placement
 from harness.results.claims import Claim
 from harness.errors import HarnessError
@@ -239,7 +239,7 @@ def _model_on_this_node(cell):
 
 
 def _device_names() -> tuple[str | None, str]:
-    return cuda_name(), cpu_name()
+    return environment.cuda_name(), environment.cpu_name()
 
 
 def attempt_log_prefix(driver_pid: int) -> str:

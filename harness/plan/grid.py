@@ -16,7 +16,7 @@ from pathlib import Path
 
 from harness.api import registry
 from harness.api.backends import check_installed, choose
-from harness.environment import cpu_name, cuda_name
+from harness import environment
 from harness.inputs.data import Split, load_split, subset, training_rows
 from harness.errors import HarnessError
 from harness.plan.cell import Cell, Provenance, Rows
@@ -263,11 +263,11 @@ def _size(split: Split, asked: int | None, profile_size: int | None) -> int | No
 def _devices(classes: dict[str, type]) -> dict[str, tuple[str, str]]:
     """(device, device name) per strategy; CUDA is looked for only if a strategy can use it."""
     wants_cuda = any("cuda" in cls.devices for cls in classes.values())
-    gpu = cuda_name() if wants_cuda else None
+    gpu = environment.cuda_name() if wants_cuda else None
     chosen = {}
     for name, cls in classes.items():
         device = choose_device(cls, gpu is not None)
-        chosen[name] = (device, gpu if device == "cuda" else cpu_name())
+        chosen[name] = (device, gpu if device == "cuda" else environment.cpu_name())
     return chosen
 
 
