@@ -100,7 +100,8 @@ def summarize(results: Path) -> list[dict]:
 
 def paired(results: Path, records: list[dict]) -> list[dict]:
     """Accuracy of every ok record minus every other's scored on the same rows, paired over the
-    rows and every trial of each (harness.metrics.stats.paired_difference), as the report compares."""
+    rows and every trial of each (harness.metrics.stats.paired_difference), as the report
+    compares."""
     import itertools
 
     import numpy as np

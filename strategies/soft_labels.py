@@ -21,8 +21,8 @@ from strategies.trainer import training_arguments
 
 def teacher_distribution(scores, temperature: float = 1.0) -> np.ndarray:
     """Rows of probabilities from a strategy's scores (Predictions.scores: probabilities, or
-    log-probabilities and other logits, told apart by harness.metrics.stats.probabilities), tempered:
-    p ** (1 / temperature) renormalised, flatter above 1, sharper below. A score of -inf is a
+    log-probabilities and other logits, told apart by harness.metrics.stats.probabilities),
+    tempered: p ** (1 / temperature) renormalised, flatter above 1, sharper below. A score of -inf is a
     probability of 0; a row with NaN, +inf or no finite score says nothing: uniform."""
     scores = np.asarray(scores, dtype=np.float64)
     usable = np.isfinite(scores).any(axis=1) & ~(np.isnan(scores) | np.isposinf(scores)).any(axis=1)

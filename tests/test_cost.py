@@ -7,7 +7,8 @@ import re
 import pandas as pd
 import pytest
 
-from harness.results.cost import DEFAULT_PRICES_USD_PER_HOUR, load_prices, price_records, usd_per_hour
+from harness.results.cost import (DEFAULT_PRICES_USD_PER_HOUR, load_prices, price_records,
+                                  usd_per_hour)
 from harness.errors import HarnessError
 
 CORE = DEFAULT_PRICES_USD_PER_HOUR["cpu_core"]

@@ -37,7 +37,8 @@ def predictions_right_on(labels: np.ndarray, right: np.ndarray, k: int) -> np.nd
 
 def save_record(store: Store, strategy: str, texts, labels, trial_preds, seed: int = 0,
                 task_labels=("neg", "pos"), data_seed: int = 0, config=None, **fields) -> dict:
-    """A finished cell as the runner writes it (schema 3), metrics from harness.metrics.classification."""
+    """A finished cell as the runner writes it (schema 3), metrics from
+    harness.metrics.classification."""
     k = len(task_labels)
     trial_preds = [np.asarray(p) for p in trial_preds]
     scores = [np.eye(k)[p] * 0.6 + 0.4 / k for p in trial_preds]

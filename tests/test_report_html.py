@@ -81,7 +81,8 @@ def test_no_markdown_syntax_and_notes_become_elements(report):
     page = report.read_text()
     text = " ".join(parsed(report).text).replace(HOSTILE, "")
     assert "*" not in text and "`" not in text and "\\" not in text
-    assert "<em>Accuracy</em>" in page and "<code>harness.results.frames.load_results</code>" in page
+    assert "<em>Accuracy</em>" in page
+    assert "<code>harness.results.frames.load_results</code>" in page
     assert "<strong>⚠ it predicts anger for 100% of its evaluation rows</strong>" in page
 
 

@@ -1,6 +1,7 @@
 """Run and measure one cell, the same way whatever executes the grid: in its own child process
 (memory released, crashes contained), every phase timed and its memory sampled here, the
-records built here. Which cells run where, and writing what comes back, is harness.execution.driver's.
+records built here. Which cells run where, and writing what comes back, is
+harness.execution.driver's.
 After load, fit, export and prepare, the task's kind measures the rest and builds the records
 (its Kind's `measure` and `records`, harness.inputs.kinds): a classification cell's below, a
 generation cell's in harness.cell.generation.

@@ -135,7 +135,8 @@ def _measured_cpu(threads: int) -> Device:
                   flops_util=0.8, bw_util=1.0, op_overhead_s=_measured_op_s(), asynchronous=False,
                   measured=True,
                   usd_per_hour=DEFAULT_PRICES_USD_PER_HOUR[CPU_CORE] * threads,
-                  source=f"measured: {environment.cpu_name()}, float32 1024x1024 matmul and a 128 MiB copy")
+                  source=f"measured: {environment.cpu_name()}, float32 1024x1024 matmul and a "
+                         f"128 MiB copy")
 
 
 def _best_s(fn, repeats: int) -> float:

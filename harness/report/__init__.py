@@ -11,8 +11,8 @@ task kinds) a classification report (harness.report.build).
 
 A report covers every record of its task in the results folder, whichever command made it, so
 a run that adds or fails cells never hides what an earlier run measured. Costs are worked out
-here from the records' stored seconds (harness.results.cost), never read from the records, so a report
-can be re-priced without re-running.
+here from the records' stored seconds (harness.results.cost), never read from the records, so a
+report can be re-priced without re-running.
 """
 
 from __future__ import annotations
@@ -39,9 +39,9 @@ PLOT_SUFFIXES = (".png", ".svg")
 def write_reports(store: Store, out: str | Path, tasks: list[str | AnyTask] | None = None,
                   prices: dict[str, float] | None = None, strict: bool = False) -> list[Path]:
     """One report per task: `tasks` (names or task objects; a classification task's labels
-    stand in for those of records too old to carry them) or every task found. A named task without records is an
-    error; so is a folder without records. `prices` (harness.results.cost.load_prices) defaults to the
-    built-in table. An unreadable or invalid record is left out with a warning line on stderr
+    stand in for those of records too old to carry them) or every task found. A named task
+    without records is an error; so is a folder without records. `prices`
+    (harness.results.cost.load_prices) defaults to the built-in table. An unreadable or invalid record is left out with a warning line on stderr
     naming it (an error when `strict`)."""
     wanted = {t if isinstance(t, str) else t.name: t for t in tasks or []}
     records = pd.DataFrame(store.records(strict=strict))

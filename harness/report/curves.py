@@ -4,8 +4,8 @@ settings), and where one curve overtakes another, with the uncertainty of each c
     curves = learning_curves(board)                  # None when no curve has two sizes
     crossings = crossovers(curves, ok, store)        # one row per pair that crosses
 
-Training sizes of one data seed are nested draws (harness.inputs.data.nested_order), so a curve is one
-growing training set, not independent samples. A strategy that uses no training rows is a flat
+Training sizes of one data seed are nested draws (harness.inputs.data.nested_order), so a curve
+is one growing training set, not independent samples. A strategy that uses no training rows is a flat
 line (one record, compared at every size).
 
 Uncertainty of a crossing: a paired bootstrap. Each replicate draws the evaluation rows with

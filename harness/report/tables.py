@@ -1,5 +1,6 @@
 """Tables (pandas) built from run records: the leaderboard, a row's per-class scores and
-confusion matrix, failures and confidently wrong rows. Every statistic comes from harness.metrics.stats.
+confusion matrix, failures and confidently wrong rows. Every statistic comes from
+harness.metrics.stats.
 
     board = leaderboard(ok, store)       # one row per group of records, numbers not strings
     per_class(board.iloc[0], ok); confusion(board.iloc[0], ok); misclassified(ok, store)
