@@ -108,7 +108,6 @@ def fluency(cell, continuations: list[list[str]]) -> dict:
     base model of the cell, the same judge of fluency for every strategy of a model."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-
     spec = cell.model or resolve_model(DEFAULT_MODELS["decoder"])
     path = spec.local_path()
     tokenizer = AutoTokenizer.from_pretrained(path, **spec.load_kwargs())

@@ -96,7 +96,6 @@ def _run_cell(job: CellJob) -> dict:
         import torch
         from transformers import set_seed
 
-
         set_seed(cell.seed)
         memory = PhaseMemory(cell.device)
         measured = _measure_phases(cell, work_dir, memory)

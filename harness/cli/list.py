@@ -57,7 +57,6 @@ def _list_settings(names: tuple[str, ...]) -> None:
     import shutil
     import textwrap
 
-
     width = max(100, shutil.get_terminal_size().columns)
     for name in names or registry.entries():
         cls = registry.get(name)  # an unknown name: a one-line error with a suggestion
