@@ -38,13 +38,10 @@ class KnnVote(EmbeddingProbe):
 
     def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None:
         _, train = only_task(tasks)
-        self.index, self.index_labels = self.embed(train.texts), np.asarray(train.labels)
+        self.index, self.index_labels = self._unit_embed(train.texts), np.asarray(train.labels)
 
     def predict(self, texts: Sequence[str], task: Task, trial: int = 0) -> Predictions:
-        query = self.embed(texts)
-        if not self.config.normalize:  # cosine, whatever the embeddings' lengths
-            query = _unit(query)
-        similarity = query @ (self.index if self.config.normalize else _unit(self.index)).T
+        similarity = self._unit_embed(texts) @ self.index.T  # cosine
         k = min(self.config.k, similarity.shape[1])
         # A stable sort on -similarity breaks ties towards the lower row, as few-shot's kNN does.
         nearest = np.argsort(-similarity, axis=1, kind="stable")[:, :k]
@@ -65,11 +62,15 @@ class KnnVote(EmbeddingProbe):
                          weight_bytes=encoder.weight_bytes,
                          extra={"index_rows": int(len(self.index_labels))})
 
+    def _unit_embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length embeddings: `normalize` gives them already, else they are scaled here
+        (once for the index, in fit, not at every prediction)."""
+        vectors = self.embed(texts)
+        if self.config.normalize:
+            return vectors
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
     def export(self, folder: Path) -> None:
         """The index a deployment searches: every training row's embedding and label."""
         np.save(folder / "index_embeddings.npy", self.index)
         np.save(folder / "index_labels.npy", self.index_labels)
-
-
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)

@@ -25,3 +25,12 @@ def test_the_vote_is_the_share_of_the_k_nearest_labels(tiny_encoder, tmp_path):
                          for row in nearest]) / 5
     assert np.allclose(predicted.scores, expected)
     assert strategy.footprint().trainable_params == 0
+
+
+def test_neighbours_are_by_cosine_whatever_the_embeddings_lengths(tiny_encoder, tmp_path):
+    train = tiny_split(24)
+    unit, by_unit = run_strategy(KnnVote, tiny_encoder, tmp_path, train=train, k=5)
+    raw, by_raw = run_strategy(KnnVote, tiny_encoder, tmp_path, train=train, k=5,
+                               normalize=False)
+    assert np.allclose(np.linalg.norm(raw.index, axis=1), 1)  # scaled once, in fit
+    assert np.allclose(by_raw.scores, by_unit.scores, atol=1e-5)
