@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.api.search import LogUniform, Uniform
 from harness.api import registry
 from harness.inputs.data import Split
 from harness.errors import HarnessError, did_you_mean
@@ -101,6 +102,9 @@ class Distill(StrategyBase):
     name = NAME
     description = "A teacher strategy labels the training rows; a small encoder learns its labels."
     config_class = DistillConfig
+    # The student's schedule and how soft the teacher's labels are
+    search_space = {"learning_rate": LogUniform(1e-5, 5e-4), "epochs": Uniform(1.0, 10.0),
+                    "temperature": LogUniform(0.5, 4.0)}
     model_kind = "encoder"  # the student's; the teacher's is its own kind's (--model KIND=...)
     # The teacher (few-shot: the 135M decoder, ~0.55 GB in float32, and its scoring) within
     # memory_gib; the student's full fine-tuning in the multiple of its weight files.
@@ -136,8 +140,8 @@ class Distill(StrategyBase):
         label_s = time.perf_counter() - started
         self.train_texts, self.teacher_labels = train.texts, probs.argmax(axis=1)
         targets = probs if self.config.soft_labels else one_hot(probs)
-        train_on_distributions(self.student, self.tokenizer, train.texts, targets, self.config,
-                               self.context)
+        log = train_on_distributions(self.student, self.tokenizer, train.texts, targets,
+                                     self.config, self.context)
         spec = self.context.strategy_models.get("teacher")
         self.teacher_report = {
             "teacher": self.config.teacher, "teacher_model": spec.name if spec else None,
@@ -147,7 +151,7 @@ class Distill(StrategyBase):
             # rows it labelled, what the student learns from
             "teacher_train_accuracy": float((self.teacher_labels == train.labels).mean()),
             # Mean top probability of the teacher's distributions: how soft its labels are
-            "teacher_mean_confidence": float(probs.max(axis=1).mean())}
+            "teacher_mean_confidence": float(probs.max(axis=1).mean()), **log.footprint()}
 
     def _label(self, task: Task, train: Split) -> tuple[np.ndarray, float]:
         """The teacher's distributions over the labels of the training rows (averaged over its

@@ -13,6 +13,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from harness.api.search import LogUniform
 from harness.inputs.data import Split
 from harness.api.resources import Resources
 from harness.api.settings import above, at_least
@@ -43,6 +44,7 @@ class EmbeddingProbe(StrategyBase):
     name = "embedding-probe"
     description = "Frozen encoder, mean-pooled embeddings + logistic regression."
     config_class = EmbeddingProbeConfig
+    search_space = {"C": LogUniform(1e-2, 1e3)}
     model_kind = "encoder"
     deterministic = True  # a frozen encoder and lbfgs, which has no random draw
     resources = Resources(gpus=1, cpus=1, memory_gib=1.5, model_memory_multiple=1.5)

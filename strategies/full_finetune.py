@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from harness.api.search import Choice, LogUniform, Uniform
 from harness.api.settings import at_least
 from harness.api.strategy import Context
 from strategies.common import torch_footprint
@@ -31,6 +32,8 @@ class FullFinetune(TrainedModel):
     name = "full-finetune"
     description = "Train all weights of a sequence-classification model (Trainer, AdamW)."
     config_class = FullFinetuneConfig
+    search_space = {"learning_rate": LogUniform(1e-5, 5e-4), "epochs": Uniform(1.0, 10.0),
+                    "batch_size": Choice(8, 16, 32)}
 
     def __init__(self, config: FullFinetuneConfig, context: Context):
         self.config, self.context = config, context
@@ -38,4 +41,4 @@ class FullFinetune(TrainedModel):
         self.model.to(context.device)
 
     def footprint(self):
-        return torch_footprint(self.model)
+        return torch_footprint(self.model, **self.training_footprint())

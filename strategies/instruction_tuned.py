@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from harness.api.search import Choice, LogUniform, Uniform
 from harness.inputs.data import Split, subset
 from harness.errors import HarnessError
 from harness.api.resources import Resources
@@ -39,13 +40,13 @@ from strategies.generation import GenerationPrompts, HfGenerator
 from strategies.label_scoring import LabelPrompts, LabelScorer
 from strategies.scoring import ScoreAdjustment, ScoringSettings
 from strategies.sft import train_causal_lm
-from strategies.trainer import check_training_settings
+from strategies.trainer import TrainerSettings, TrainingLog, check_training_settings
 from strategies.vllm_generation import VllmGenerator
 from strategies.vllm_scoring import VllmLabelScorer, lora_request, open_engine
 
 
 @dataclass
-class InstructionTunedConfig(ScoringSettings):  # + use_chat_template (as zero-shot), scoring, ...
+class InstructionTunedConfig(ScoringSettings, TrainerSettings):  # + calibration, Trainer, ...
     use_lora: bool = field(default=True, metadata={
         "help": "LoRA adapters (fits small machines); false trains every weight"})
     r: int = field(default=16, metadata={"help": "LoRA rank"})
@@ -56,6 +57,9 @@ class InstructionTunedConfig(ScoringSettings):  # + use_chat_template (as zero-s
         "help": '"auto" (per architecture), "all-linear" or "name,name,..."'})
     max_train_rows: int = field(default=256, metadata={
         "help": "per task, stratified; SFT of a 135M decoder on CPU is ~1 s/row"})
+    max_validation_rows: int = field(default=32, metadata={
+        "help": "validation rows per evaluation of the loss (early stopping), stratified"})
+    # The Trainer settings (strategies/trainer.py) whose defaults differ for the decoder.
     epochs: float = field(default=1.0, metadata={"help": "passes over the training rows"})
     learning_rate: float = field(default=5e-4, metadata={
         "help": "for LoRA; use about 5e-5 with use_lora=false"})
@@ -63,12 +67,6 @@ class InstructionTunedConfig(ScoringSettings):  # + use_chat_template (as zero-s
     warmup_ratio: float = field(default=0.05, metadata={
         "help": "share of steps with a linear warm-up"})
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW's decoupled weight decay"})
-    group_by_length: bool = field(default=True, metadata={"help": (
-        "Batches of similar lengths pad less: 0.62x the fit time of random batches at the same "
-        "loss (bench/results/finetune_compare.json, 512 AG News rows, minilm-l6, CPU).")})
-    bf16: bool = field(default=False, metadata={"help": (
-        "bf16 autocast: 0.66-0.77x the fit time on this CPU, losses equal to 3 decimals; off by "
-        "default until its effect on accuracy is measured per task.")})
     max_text_tokens: int = field(default=96, metadata={
         "help": "the input is cut to this, in training and evaluation alike"})
     max_gen_length: int = field(default=256, metadata={
@@ -78,17 +76,22 @@ class InstructionTunedConfig(ScoringSettings):  # + use_chat_template (as zero-s
         super().__post_init__()
         check_training_settings(self)
         check_adapter_settings(self)
-        at_least(self, 1, "max_train_rows", "max_text_tokens", "max_gen_length")
+        at_least(self, 1, "max_train_rows", "max_validation_rows", "max_text_tokens",
+                 "max_gen_length")
 
 
 class InstructionTuned(StrategyBase):
     name = "instruction-tuned"
     description = "SFT of the decoder on instruction-formatted examples (LoRA); one model, many tasks."
     config_class = InstructionTunedConfig
+    search_space = {"learning_rate": LogUniform(5e-5, 2e-3), "epochs": Uniform(0.5, 3.0),
+                    "r": Choice(4, 8, 16, 32)}
     task_kinds = ("classification", "generation")
     model_kind = "decoder"
     backends = ("hf", "vllm")  # trained with transformers either way; vllm serves the evaluation
     multi_task = True
+    uses_validation = True  # early stopping on the primary task's validation loss
+    training_log: TrainingLog | None = None
     # Weights, gradients and two Adam moments of the whole decoder.
     resources = Resources(gpus=1, cpus=1, memory_gib=2, model_memory_multiple=4)
 
@@ -130,32 +133,39 @@ class InstructionTuned(StrategyBase):
         return self.adjustments[task.name]
 
     def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None:
-        """Train one model on the mixture of every task's instruction-formatted rows."""
+        """Train one model on the mixture of every task's instruction-formatted rows, stopping
+        early on the primary task's validation rows where the cell holds some out."""
         examples, self.tasks = [], [task for task, _ in tasks]
         for task, train in tasks:
-            rows = subset(train, min(self.config.max_train_rows, len(train)), self.context.seed)
-            if task.kind == "generation":
-                prompts = GenerationPrompts(self.tokenizer, task, self.config.use_chat_template)
-                examples += [prompts.training_example(text, self.config.max_gen_length,
-                                                      from_word=True) for text in rows.texts]
-                continue
-            examples += [self._example(task, text, int(label))
-                         for text, label in zip(rows.texts, rows.labels)]
-        train_causal_lm(self.model, self.tokenizer, examples, self.config, self.context)
+            examples += self._examples(task, train, self.config.max_train_rows)
+        validation = self.context.validation
+        held = (self._examples(tasks[0][0], validation, self.config.max_validation_rows)
+                if validation is not None and len(validation) else None)
+        self.training_log = train_causal_lm(self.model, self.tokenizer, examples, self.config,
+                                            self.context, held)
         self.trained = torch_footprint(self.model)
         self.scorers.clear()
+
+    def _examples(self, task: Task, split: Split, limit: int) -> list[dict]:
+        """Instruction-formatted examples of at most `limit` of the rows, stratified."""
+        rows = subset(split, min(limit, len(split)), self.context.seed)
+        if task.kind == "generation":
+            prompts = GenerationPrompts(self.tokenizer, task, self.config.use_chat_template)
+            return [prompts.training_example(text, self.config.max_gen_length, from_word=True)
+                    for text in rows.texts]
+        return [self._example(task, text, int(label))
+                for text, label in zip(rows.texts, rows.labels)]
 
     def export(self, folder: Path) -> None:
         """The LoRA adapter, or every weight when trained in full."""
         self.model.save_pretrained(folder)
 
     def prepare(self) -> None:
-        """Ready the tuned model for inference: merged weights on transformers (the base
-        model's speed, no adapter overhead), or a vLLM engine serving it."""
+        """Ready the tuned model for inference: on transformers the adapters as trained,
+        unmerged, as lora and qlora predict (one merge policy for every adapter-trained
+        strategy, so that their speeds compare); or a vLLM engine serving it."""
         if self.context.backend == "vllm":
             self.vllm_weights = self._serve_on_vllm()
-        elif self.config.use_lora:
-            self.model = self.model.merge_and_unload()
         if self.model is not None:
             self.model.eval()
         self.scorers.clear()
@@ -237,9 +247,9 @@ class InstructionTuned(StrategyBase):
 
     def footprint(self) -> Footprint:
         counts = self.trained or torch_footprint(self.model)
-        extra = {}
+        extra = self.training_log.footprint() if self.training_log else {}
         if self.vllm_weights:
-            extra = {"vllm_weights": self.vllm_weights,
+            extra |= {"vllm_weights": self.vllm_weights,
                      **vllm_reservation(self.context, self.config.vllm_memory_share)}
         return Footprint(counts.trainable_params, counts.total_params, counts.weight_bytes,
                          base_weight_bytes=self.base_bytes, extra=extra)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from harness.api.search import Choice, LogUniform, Uniform
 from harness.api.resources import Resources
 from harness.api.settings import at_least
 from harness.api.strategy import Context, Footprint
@@ -44,6 +45,10 @@ class Lora(TrainedModel):
     name = "lora"
     description = "LoRA adapters (peft) on a frozen base: a classifier, or a decoder's style."
     config_class = LoraConfig
+    # qlora inherits it: the same search for the same recipe on a 4-bit base
+    search_space = {"learning_rate": LogUniform(1e-4, 5e-3), "epochs": Uniform(1.0, 10.0),
+                    "batch_size": Choice(8, 16, 32), "r": Choice(4, 8, 16, 32),
+                    "alpha": Choice(8, 16, 32, 64)}
     # The frozen base and its activations; adapters and their optimizer state are small.
     resources = Resources(gpus=1, cpus=1, memory_gib=2, model_memory_multiple=1.5)
     # The base reloaded with the exported adapters kept apart or merged (strategies/inference.py)
@@ -79,7 +84,7 @@ class Lora(TrainedModel):
     def footprint(self) -> Footprint:
         counts = torch_footprint(self.model)
         return Footprint(counts.trainable_params, counts.total_params, counts.weight_bytes,
-                         base_weight_bytes=self.base_bytes)
+                         base_weight_bytes=self.base_bytes, extra=self.training_footprint())
 
 
 def quantization_settings(config: LoraConfig, context: Context) -> dict:

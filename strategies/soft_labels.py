@@ -16,7 +16,7 @@ import numpy as np
 
 from harness.metrics.stats import probabilities, softmax
 from harness.api.strategy import Context
-from strategies.trainer import training_arguments
+from strategies.trainer import TrainingLog, run_trainer
 
 
 def teacher_distribution(scores, temperature: float = 1.0) -> np.ndarray:
@@ -51,9 +51,9 @@ def soft_cross_entropy(logits, targets):
 
 
 def train_on_distributions(model, tokenizer, texts: Sequence[str], targets: np.ndarray, config,
-                           context: Context) -> None:
-    """`config` as for strategies.training.training_arguments, and max_length; `targets` one
-    distribution over the model's labels per text."""
+                           context: Context) -> TrainingLog:
+    """`config`: a ClassifierTraining; `targets` one distribution over the model's labels per
+    text."""
     from datasets import Dataset
     from transformers import DataCollatorWithPadding
 
@@ -61,11 +61,8 @@ def train_on_distributions(model, tokenizer, texts: Sequence[str], targets: np.n
                               "labels": np.asarray(targets, dtype=np.float32).tolist()})
     rows = rows.map(lambda b: tokenizer(b["text"], truncation=True, max_length=config.max_length),
                     batched=True, remove_columns=["text"])
-    trainer = _trainer_class()(model=model, args=training_arguments(config, context, len(rows)),
-                               train_dataset=rows,
-                               data_collator=DataCollatorWithPadding(tokenizer))
-    trainer.train()
-    model.eval()
+    return run_trainer(model, config, context, rows, DataCollatorWithPadding(tokenizer),
+                       trainer_class=_trainer_class())
 
 
 def _trainer_class():

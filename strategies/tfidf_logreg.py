@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from harness.api.search import Choice, IntRange, LogUniform
 from harness.inputs.data import Split
 from harness.api.resources import Resources
 from harness.api.settings import above, at_least
@@ -42,6 +43,8 @@ class TfidfLogreg(StrategyBase):
     name = "tfidf-logreg"
     description = "TF-IDF word/bigram features + logistic regression (scikit-learn baseline)."
     config_class = TfidfLogregConfig
+    search_space = {"C": LogUniform(1e-1, 1e3), "max_ngram": IntRange(1, 3),
+                    "sublinear_tf": Choice(True, False)}
     model_kind = None
     backends = ("scikit-learn",)
     devices = ("cpu",)  # never uses an accelerator: priced and measured as a CPU cell

@@ -1,7 +1,16 @@
-"""The transformers Trainer as every training strategy runs it: one set of classifier-training
-defaults (ClassifierTraining), their checks, the TrainingArguments built from them, and the
-training of a sequence classifier. Causal-LM training (strategies/sft.py) and instruction tuning
-use the same arguments."""
+"""The transformers Trainer as every training strategy runs it: one set of defaults
+(TrainerSettings; ClassifierTraining adds the classifier's), their checks, the schedule, the
+TrainingArguments built from them, early stopping on the validation rows, and the training of a
+sequence classifier. Causal-LM training (strategies/sft.py), soft labels and instruction tuning
+go through the same `run_trainer`.
+
+The schedule is counted in optimizer steps: `epochs` passes over the rows fitted on, but never
+fewer than `min_steps` (3 epochs of 32 rows in batches of 16 are 6 steps, too few to move a
+new classification head: the small sizes of a learning curve would measure an unfinished
+schedule). Given validation rows, the model is evaluated `evaluations` times over the schedule
+and training stops after `patience` evaluations without a lower validation loss, the best
+weights restored (kept in memory: no checkpoint is written).
+"""
 
 from __future__ import annotations
 
@@ -13,33 +22,25 @@ from harness.api.strategy import Context
 from harness.inputs.data import Split
 
 
-def train_classifier(model, tokenizer, train: Split, config, context: Context) -> None:
-    """`config` as for training_arguments, and max_length."""
-    from datasets import Dataset
-    from transformers import DataCollatorWithPadding, Trainer
-
-    rows = Dataset.from_dict({"text": list(train.texts), "label": train.labels.tolist()})
-    rows = rows.map(lambda b: tokenizer(b["text"], truncation=True, max_length=config.max_length),
-                    batched=True, remove_columns=["text"])
-    args = training_arguments(config, context, len(train))
-    trainer = Trainer(model=model, args=args, train_dataset=rows,
-                      data_collator=DataCollatorWithPadding(tokenizer))
-    trainer.train()
-    model.eval()
-
-
 @dataclass
-class ClassifierTraining:
-    """The Trainer settings of the strategies that train a classifier (full-finetune, lora,
-    qlora, distill's student): one set of defaults, which a subclass changes by redefining a
-    field (lora's learning rate)."""
+class TrainerSettings:
+    """The Trainer settings every training strategy shares; a subclass changes a default by
+    redefining the field (lora's learning rate, instruction-tuned's batch size)."""
 
-    epochs: float = field(default=3.0, metadata={"help": "passes over the training rows"})
+    epochs: float = field(default=3.0, metadata={
+        "help": "passes over the rows fitted on, unless min_steps asks for more"})
+    min_steps: int = field(default=100, metadata={"help": (
+        "classifiers: optimizer steps at least, whatever the number of rows, as a new head "
+        "needs them (bench/results/schedule.json); a causal LM (generation tasks, instruction "
+        "tuning) starts from its own head and runs its epochs")})
+    patience: int = field(default=3, metadata={"help": (
+        "with validation rows: evaluations without a lower validation loss before training "
+        "stops, the best weights kept; 0 runs the whole schedule")})
+    evaluations: int = field(default=8, metadata={
+        "help": "with validation rows: evaluations of the validation loss over the schedule"})
     learning_rate: float = field(default=1e-4, metadata={
         "help": "peak AdamW learning rate; small encoders like a high one"})
     batch_size: int = field(default=16, metadata={"help": "training examples per optimizer step"})
-    max_length: int = field(default=128, metadata={
-        "help": "tokens per example; AG News articles fit"})
     warmup_ratio: float = field(default=0.1, metadata={
         "help": "share of steps with a linear warm-up"})
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW's decoupled weight decay"})
@@ -52,35 +53,148 @@ class ClassifierTraining:
 
     def __post_init__(self):
         check_training_settings(self)
+
+
+@dataclass
+class ClassifierTraining(TrainerSettings):
+    """The settings of the strategies that train a classifier (full-finetune, lora, qlora,
+    distill's student)."""
+
+    max_length: int = field(default=128, metadata={
+        "help": "tokens per example; AG News articles fit"})
+
+    def __post_init__(self):
+        super().__post_init__()
         at_least(self, 1, "max_length")
 
 
 def check_training_settings(config) -> None:
     """The ranges of the settings every Trainer-based strategy shares (its __post_init__)."""
-    at_least(config, 1, "batch_size")
+    at_least(config, 1, "batch_size", "evaluations")
+    at_least(config, 0, "weight_decay", "min_steps", "patience")
     above(config, 0, "epochs", "learning_rate")
-    at_least(config, 0, "weight_decay")
     within(config, 0, 1, "warmup_ratio")
 
 
-def training_arguments(config, context: Context, n_rows: int):
-    """`config` needs epochs, learning_rate, batch_size, warmup_ratio, weight_decay,
-    group_by_length and bf16."""
+@dataclass
+class TrainingLog:
+    """What a training run did, for the strategy's footprint: the schedule's steps, those run,
+    and with validation rows the step whose weights were kept and the losses seen."""
+
+    planned_steps: int
+    steps: int = 0
+    best_step: int | None = None
+    validation_losses: list = field(default_factory=list)
+
+    def footprint(self) -> dict:
+        out = {"schedule_steps": self.planned_steps, "trained_steps": self.steps}
+        if self.validation_losses:
+            out.update(best_step=self.best_step,
+                       best_validation_loss=min(loss for _, loss in self.validation_losses),
+                       validation_evaluations=len(self.validation_losses))
+        return out
+
+
+def schedule_steps(n_rows: int, config, floor: bool = True) -> int:
+    """Optimizer steps of the schedule: `epochs` passes over n rows, and with `floor` at least
+    `min_steps`."""
+    per_epoch = math.ceil(max(n_rows, 1) / config.batch_size)
+    return max(config.min_steps if floor else 1, math.ceil(per_epoch * config.epochs))
+
+
+def train_classifier(model, tokenizer, train: Split, config, context: Context,
+                     validation: Split | None = None) -> TrainingLog:
+    """`config` as for training_arguments, and max_length."""
+    from transformers import DataCollatorWithPadding
+
+    def rows(split: Split):
+        from datasets import Dataset
+
+        data = Dataset.from_dict({"text": list(split.texts), "label": split.labels.tolist()})
+        return data.map(lambda b: tokenizer(b["text"], truncation=True,
+                                            max_length=config.max_length),
+                        batched=True, remove_columns=["text"])
+
+    return run_trainer(model, config, context, rows(train), DataCollatorWithPadding(tokenizer),
+                       rows(validation) if validation is not None and len(validation) else None)
+
+
+def run_trainer(model, config, context: Context, rows, collator, validation=None,
+                trainer_class=None, floor: bool = True) -> TrainingLog:
+    """Train `model` on the dataset `rows` on the schedule (`floor`: at least min_steps); with
+    a `validation` dataset, stop early on its loss and keep the best weights. `trainer_class`:
+    a Trainer subclass (a loss of its own), the Trainer by default."""
+    from transformers import Trainer
+
+    steps = schedule_steps(len(rows), config, floor)
+    log = TrainingLog(steps)
+    validate = validation is not None and config.patience > 0
+    keeper = _keep_best_callback(model, config.patience, log) if validate else None
+    trainer = (trainer_class or Trainer)(
+        model=model, args=training_arguments(config, context, steps, validate),
+        train_dataset=rows, eval_dataset=validation if validate else None,
+        data_collator=collator, callbacks=[keeper] if keeper else None)
+    trainer.train()
+    log.steps = trainer.state.global_step
+    if keeper:
+        keeper.restore()
+    model.eval()
+    return log
+
+
+def _keep_best_callback(model, patience: int, log: TrainingLog):
+    """A TrainerCallback that keeps a copy of the trainable weights at each new lowest
+    validation loss and stops training after `patience` evaluations without one."""
+    import torch
+    from transformers import TrainerCallback
+
+    class KeepBest(TrainerCallback):
+        def __init__(self):
+            self.best, self.waited, self.saved = math.inf, 0, None
+
+        def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+            loss = float((metrics or {}).get("eval_loss", math.nan))
+            log.validation_losses.append((state.global_step, loss))
+            if loss < self.best:
+                self.best, self.waited, log.best_step = loss, 0, state.global_step
+                self.saved = {name: p.detach().clone() for name, p in model.named_parameters()
+                              if p.requires_grad}
+            else:  # NaN (a diverged model) is never better
+                self.waited += 1
+                control.should_training_stop = self.waited >= patience
+
+        def restore(self):
+            if self.saved is not None:
+                with torch.no_grad():
+                    for name, p in model.named_parameters():
+                        if name in self.saved:
+                            p.copy_(self.saved[name])
+
+    return KeepBest()
+
+
+def training_arguments(config, context: Context, steps: int, validate: bool = False):
+    """`config`: a TrainerSettings; `steps` the schedule's (schedule_steps). `validate`:
+    evaluate on an eval dataset during training."""
     from transformers import TrainingArguments
 
+    every = max(1, math.ceil(steps / config.evaluations))
     return TrainingArguments(
         output_dir=str(context.work_dir / "trainer"),
-        num_train_epochs=config.epochs,
+        max_steps=steps,
         learning_rate=config.learning_rate,
         per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=2 * config.batch_size,  # no gradients: twice the rows fit
         # A step count rather than warmup_ratio: the name changed across transformers versions.
-        warmup_steps=int(config.warmup_ratio * _total_steps(n_rows, config)),
+        warmup_steps=int(config.warmup_ratio * steps),
         weight_decay=config.weight_decay,
         lr_scheduler_type="linear",
         seed=context.seed,
         data_seed=context.seed,
         train_sampling_strategy="group_by_length" if config.group_by_length else "random",
         bf16=config.bf16,
+        eval_strategy="steps" if validate else "no",
+        eval_steps=every if validate else None,
         save_strategy="no",
         report_to=[],
         # The cell's stdout is its log file (harness.cell.isolation): losses every 50 steps are kept
@@ -91,7 +205,3 @@ def training_arguments(config, context: Context, n_rows: int):
         use_cpu=context.device == "cpu",
         dataloader_num_workers=0,
     )
-
-
-def _total_steps(n_rows: int, config) -> int:
-    return math.ceil(math.ceil(n_rows / config.batch_size) * config.epochs)

@@ -16,7 +16,11 @@ from strategies.common import only_task
 from strategies.decoder import load_language_model
 from strategies.generation import GenerationPrompts, HfGenerator, WritesWithGenerator
 from strategies.sft import train_causal_lm
-from strategies.trainer import ClassifierTraining, train_classifier  # noqa: F401 - re-exported
+from strategies.trainer import (  # noqa: F401 - ClassifierTraining re-exported
+    ClassifierTraining,
+    TrainingLog,
+    train_classifier,
+)
 
 
 def load_for_task(context: Context, **kwargs):
@@ -41,16 +45,30 @@ class TrainedModel(WritesWithGenerator, StrategyBase):
     resources = Resources(gpus=1, cpus=1, memory_gib=2, model_memory_multiple=4)
     # The exported weights reloaded, cast or quantized (strategies/inference.py)
     inference_variants = ("fp32", "bf16", "fp16", "int8", "nf4")
+    # Early stopping on the validation loss (strategies/trainer.py)
+    uses_validation = True
+    training_log: TrainingLog | None = None
 
     def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None:
         task, train = only_task(tasks)
+        validation = self.context.validation
         if task.kind == "generation":
             prompts = GenerationPrompts(self.tokenizer, task)
-            examples = [prompts.training_example(text, self.config.max_gen_length)
-                        for text in train.texts]
-            train_causal_lm(self.model, self.tokenizer, examples, self.config, self.context)
+
+            def examples(split):
+                return [prompts.training_example(text, self.config.max_gen_length)
+                        for text in split.texts]
+
+            self.training_log = train_causal_lm(
+                self.model, self.tokenizer, examples(train), self.config, self.context,
+                examples(validation) if validation is not None else None)
         else:
-            train_classifier(self.model, self.tokenizer, train, self.config, self.context)
+            self.training_log = train_classifier(self.model, self.tokenizer, train, self.config,
+                                                 self.context, validation)
+
+    def training_footprint(self) -> dict:
+        """What the schedule did (footprint_schedule_steps, ...), once fitted."""
+        return self.training_log.footprint() if self.training_log else {}
 
     def prepare(self) -> None:
         """Nothing one-off to classify: the trained model predicts as it is."""

@@ -21,7 +21,7 @@ FAST = {"full-finetune": {"epochs": 1, "batch_size": 8}, "lora": {"epochs": 1, "
 # pinned here, so that a strategy cannot drop one unnoticed.
 KINDS = {"zero-shot": 2, "few-shot": 2, "full-finetune": 2, "lora": 2, "qlora": 2,
          "instruction-tuned": 2, "tfidf-logreg": 1, "embedding-probe": 1, "distill": 1,
-         "knn-vote": 1}
+         "knn": 1}
 PAIRS = [(name, kind) for name in registry.entries()
          for kind in registry.get(name).task_kinds]
 

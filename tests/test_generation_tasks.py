@@ -92,7 +92,7 @@ def test_all_plans_only_the_strategies_of_each_task_kind(data_dir, tiny_decoder,
     assert on["generation"] == {"zero-shot", "few-shot", "full-finetune", "lora", "qlora",
                                 "instruction-tuned"}
     assert {"tfidf-logreg", "embedding-probe"} <= on["classification"]
-    assert notes == ["distill, embedding-probe, knn-vote, tfidf-logreg: skipped on shakespeare, a "
+    assert notes == ["distill, embedding-probe, knn, tfidf-logreg: skipped on shakespeare, a "
                      "generation task (not among the task kinds they support)"]
     # On a generation task the fine-tuning strategies train the decoder, not the encoder.
     models = {(c.strategy, c.task.kind): c.model.source for c in cells if c.model}

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from harness.api.registry import register
     from harness.api.resources import Resources
+    from harness.api.search import Choice, IntRange, LogUniform, Uniform
     from harness.api.settings import above, at_least, check, within
     from harness.api.strategy import (
         NO_TRAINING_ROWS,
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 EXPORTS = {
     "harness.api.registry": ("register",),
     "harness.api.resources": ("Resources",),
+    "harness.api.search": ("Choice", "IntRange", "LogUniform", "Uniform"),
     "harness.api.settings": ("above", "at_least", "check", "within"),
     "harness.api.strategy": ("NO_TRAINING_ROWS", "Context", "Footprint", "Generations",
                              "Predictions", "Strategy", "StrategyBase", "TextScores",

@@ -48,6 +48,7 @@ from harness.api.backends import DEFAULT
 from harness.inputs.data import Split
 from harness.inputs.models import ModelSpec
 from harness.api.resources import Resources
+from harness.api.search import RANGES
 from harness.api.settings import build_config
 from harness.api.variants import VARIANTS
 from harness.inputs.kinds import KINDS, kind_named
@@ -67,6 +68,9 @@ class Context:
     # Per field of `runs_strategies`: the model the strategy it names runs on in this run (the
     # one `--model` gives its kind, else that kind's preset), None if it uses none.
     strategy_models: dict = field(default_factory=dict)
+    # The rows held out of the training rows for a strategy that `uses_validation` (to stop
+    # early on); None when there are none, or it does not.
+    validation: Split | None = None
 
 
 @dataclass
@@ -139,6 +143,11 @@ class Strategy(Protocol):
     # (distill's teacher): the plan hashes that strategy's code and model into the cell's key
     # and gives the strategy the model in `context.strategy_models[field]`.
     runs_strategies: ClassVar[tuple[str, ...]]
+    # True: fit() is given the training rows less a stratified validation share, which the
+    # strategy reads from `context.validation` (to stop training early); False: all of them.
+    uses_validation: ClassVar[bool]
+    # Config field -> range (harness.api.search) that `--tune N` searches; {}: not tunable.
+    search_space: ClassVar[dict]
 
     def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None: ...
 
@@ -166,6 +175,8 @@ class StrategyBase:
     resources: ClassVar[Resources] = Resources()
     inference_variants: ClassVar[tuple[str, ...]] = ()
     runs_strategies: ClassVar[tuple[str, ...]] = ()
+    uses_validation: ClassVar[bool] = False
+    search_space: ClassVar[dict] = {}
 
     def prepare(self) -> None:
         """Nothing one-off before predicting."""
@@ -176,7 +187,8 @@ class StrategyBase:
 
 DECLARATIONS = ("name", "description", "config_class", "task_kinds", "model_kind", "backends",
                 "devices", "multi_task", "trials", "deterministic", "uses_training_rows",
-                "resources", "inference_variants", "runs_strategies")
+                "resources", "inference_variants", "runs_strategies", "uses_validation",
+                "search_space")
 METHODS = ("fit", "prepare", "footprint", "export")
 MODEL_KINDS = (None, "encoder", "decoder")
 
@@ -206,7 +218,7 @@ def declaration_problems(cls) -> list[str]:
     if not (isinstance(cls.devices, tuple) and "cpu" in cls.devices
             and set(cls.devices) <= set(DEVICES)):
         problems.append(f"devices must be a tuple of {DEVICES} that includes 'cpu'")
-    for flag in ("multi_task", "deterministic", "uses_training_rows"):
+    for flag in ("multi_task", "deterministic", "uses_training_rows", "uses_validation"):
         if not isinstance(getattr(cls, flag), bool):
             problems.append(f"{flag} must be True or False")
     if not isinstance(cls.resources, Resources):
@@ -214,9 +226,34 @@ def declaration_problems(cls) -> list[str]:
     problems += _variant_problems(cls)
     if not dataclasses.is_dataclass(cls.config_class):
         problems.append("config_class must be a dataclass")
-    elif not (isinstance(cls.runs_strategies, tuple) and set(cls.runs_strategies)
-              <= {f.name for f in dataclasses.fields(cls.config_class)}):
+        return problems
+    problems += _search_problems(cls)
+    if not (isinstance(cls.runs_strategies, tuple) and set(cls.runs_strategies)
+            <= {f.name for f in dataclasses.fields(cls.config_class)}):
         problems.append("runs_strategies must be a tuple of its config's field names")
+    return problems
+
+
+def _search_problems(cls) -> list[str]:
+    """A search space names config fields, each with a range holding the field's default (the
+    first trial), over settings that train (a strategy fitted on no rows has none)."""
+    space = cls.search_space
+    if not isinstance(space, dict):
+        return ["search_space must be a dict of config field -> harness.api.search range"]
+    if space and not cls.uses_training_rows:
+        return ["search_space needs uses_training_rows: it is searched on validation rows"]
+    fields = {f.name: f for f in dataclasses.fields(cls.config_class)}
+    problems = []
+    for name, searched in space.items():
+        if name not in fields:
+            problems.append(f"search_space names '{name}', not a field of its config")
+        elif not isinstance(searched, RANGES):
+            problems.append(f"search_space['{name}'] must be one of "
+                            f"{', '.join(r.__name__ for r in RANGES)}")
+        elif fields[name].default is not dataclasses.MISSING and \
+                not searched.contains(fields[name].default):
+            problems.append(f"search_space['{name}'] ({searched}) must hold the default "
+                            f"{fields[name].default!r}: the defaults are the first trial")
     return problems
 
 

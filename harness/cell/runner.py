@@ -28,6 +28,7 @@ from harness.cell.job import CellJob
 from harness.cell.measure import PhaseMemory, stopwatch
 from harness.cell.phases import (export_bytes, footprint_fields, predict_all,
                                   single_row_latency)
+from harness.cell.tuning import tune
 from harness.cell.variants import measure_variants, variant_records
 from harness.environment import manifest
 from harness.inputs.kinds import kind_of
@@ -119,18 +120,26 @@ def _measure_phases(cell: Cell, work_dir: Path, memory) -> dict:
     """Load, fit, export and prepare, each timed and its memory sampled, then what the task's
     kind measures. One-off work before inference (starting an engine, merging adapters) is
     `setup_s`."""
-    device, timings = cell.device, {}
+    device, timings, tuning = cell.device, {}, None
     context = Context(cell.task, cell.model, cell.seed, device, work_dir, cell.backend,
-                      cell.strategy_models)
+                      cell.strategy_models,
+                      cell.validation if cell.strategy_class.uses_validation else None)
+    fit_tasks = [(cell.task, cell.fit_train), *((task, train) for task, train, _ in cell.mixture)]
     with memory.phase("load"), stopwatch(timings, "load_s", device):
         strategy = cell.strategy_class(cell.config, context)
     with memory.phase("fit"), stopwatch(timings, "fit_s", device):
-        strategy.fit([(task, train) for task, train, _ in cell.evaluations])
+        if cell.tune:  # every trial prepares to be validated: the search holds its set-up
+            strategy, tuning = tune(cell, strategy, context, fit_tasks)
+        else:
+            strategy.fit(fit_tasks)
     artifact_bytes = export_bytes(strategy, work_dir / "export")
     with memory.phase("setup"), stopwatch(timings, "setup_s", device):
-        strategy.prepare()
+        if not cell.tune:
+            strategy.prepare()
     measure = kind_of(cell.task).part("measure")
     measured = measure(cell, strategy, timings, artifact_bytes, memory)
+    if tuning:
+        measured["tuning"] = tuning
     if cell.inference:  # each loads the export itself: the fitted model's memory is not theirs
         del strategy
         measured["variants"] = measure_variants(cell, work_dir / "export", work_dir, memory)

@@ -206,6 +206,28 @@ def training_rows(split: Split, seed: int, n: int | None = None, per_class: int 
     return split.take(np.sort(order[:n]))
 
 
+# Every VALIDATION_PERIOD-th row of each label, in the seed's nested order, is held out for
+# validation, starting with its second: about a fifth of each training size, at least one row
+# of every label that has two, and nested like the sizes themselves (the validation rows of 128
+# training rows contain those of 32).
+VALIDATION_PERIOD = 5
+
+
+def validation_rows(split: Split, seed: int, n: int | None = None,
+                    per_class: int | None = None) -> tuple[Split, Split]:
+    """(rows to fit on, validation rows) of the training draw `training_rows` gives for the
+    same arguments: a stratified share held out of it, never of the evaluation rows."""
+    order, rank = nested_order(split.labels, seed)
+    if per_class is not None:
+        chosen = np.flatnonzero(rank < per_class)
+    elif n is None or n == len(split):
+        chosen = np.arange(len(split))
+    else:  # a class's rows among the first n are its ranks 0..m-1: the held-out ones nest
+        chosen = np.sort(order[:n])
+    held = rank[chosen] % VALIDATION_PERIOD == 1
+    return split.take(chosen[~held]), split.take(chosen[held])
+
+
 def subset(split: Split, n: int | None, seed: int, what: str = "rows") -> Split:
     """A seeded, label-stratified subset of n rows (all rows, in order, when n is None)."""
     if n is None or n == len(split):

@@ -33,7 +33,7 @@ UNNAMED = "classification"
 _NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")
 # The parts a Kind names by "module:attr" (or gives as the object itself).
 _PARTS = ("task_class", "measure", "records", "record_problem", "progress", "report",
-          "contract")
+          "contract", "validate")
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,11 @@ class Kind:
     report: Any
     # The contract a strategy passes on it: (strategy class, model, work_dir, overrides).
     contract: Any
+    # What `--tune` selects on: (metric, "maximize" | "minimize") of the validation rows, and
+    # the part scoring a fitted, prepared strategy on them: (strategy, task, rows) -> float.
+    # None: the kind's strategies cannot be tuned.
+    validation: tuple[str, str] | None = None
+    validate: Any = None
     labelled: bool = False  # rows carry a label each; else texts only, read with label 0
     mixes: bool = False  # a multi-task strategy trains several such tasks into one model
     variants: bool = False  # inference variants (harness.api.variants) are evaluated on it
@@ -170,6 +175,7 @@ register_kind(Kind(
     progress="harness.execution.progress:classification_line",
     report="harness.report.build:build_report",
     contract="harness.api.testing:check_classification",
+    validation=("macro_f1", "maximize"), validate="harness.cell.tuning:macro_f1_of",
     labelled=True, mixes=True, variants=True, ranked=True, named=False))
 
 register_kind(Kind(
@@ -185,4 +191,5 @@ register_kind(Kind(
     record_problem="harness.results.store:generation_record_problem",
     progress="harness.execution.progress:generation_line",
     report="harness.report.generation:build_generation_report",
-    contract="harness.api.testing:check_generation"))
+    contract="harness.api.testing:check_generation",
+    validation=("perplexity", "minimize"), validate="harness.cell.tuning:perplexity_of"))

@@ -154,6 +154,28 @@ def paired_difference(a: Clustered, b: Clustered, confidence: float = CONFIDENCE
     return Difference(diff, max(-1.0, low), min(1.0, high), p, df)
 
 
+SIGNIFICANT = "significant"
+NOT_SIGNIFICANT = "not significant"
+CONDITIONAL = "conditional on one run"
+
+
+def verdict(p: float, conditional: bool, alpha: float = 1 - CONFIDENCE) -> str:
+    """What a comparison may claim. `conditional`: a side is one run of a strategy whose runs
+    differ (one seed, one draw of training rows, one trial): its interval covers the
+    evaluation rows only, so a difference may be that run's luck, and is never called
+    significant (tests/test_significance.py simulates how often it would be)."""
+    if conditional:
+        return CONDITIONAL
+    return SIGNIFICANT if p < alpha else NOT_SIGNIFICANT
+
+
+def covers(seeds: int, draws: int, trials: int) -> str:
+    """What an accuracy interval covers: 'rows', 'rows + 3 seeds + 5 trials', ..."""
+    parts = ["rows"] + [f"{n} {what}" for n, what in ((seeds, "seeds"), (draws, "data seeds"),
+                                                      (trials, "trials")) if n > 1]
+    return " + ".join(parts)
+
+
 def holm(p_values) -> np.ndarray:
     """Holm's step-down adjustment (family-wise error); NaN entries are left out and kept."""
     p = np.asarray(p_values, dtype=np.float64)

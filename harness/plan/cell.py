@@ -33,6 +33,10 @@ class Rows:
     eval_seed: int = 0  # drew the evaluation rows, the same for every data seed
     n_per_class: int | None = None  # the training rows were drawn as this many per label
     data_dir: str | None = None  # where the task's other splits are (the style judge's)
+    # Held out of `train` for a strategy that validates (early stopping, tuning): what it fits
+    # on and what it is validated on, the two together being `train`. None: it fits on all.
+    fit_train: Split | None = None
+    validation: Split | None = None
     # Other tasks trained into the same model and evaluated too (a multi-task strategy run on
     # several tasks): (task, train, eval) each. Empty for the usual one-task cell.
     mixture: tuple = ()
@@ -65,6 +69,9 @@ class Cell:
     inference: tuple[str, ...] = ()
     # Per config field of `runs_strategies` (distill's teacher): the model that strategy runs on
     strategy_models: dict = field(default_factory=dict)
+    # Settings tried on the validation rows before the evaluation rows are scored once with
+    # the best (harness.cell.tuning); 0: the config as given.
+    tune: int = 0
 
     # The rows' parts that the runner and the reports read, by their short names.
     @property
@@ -74,6 +81,15 @@ class Cell:
     @property
     def eval(self) -> Split:
         return self.rows.eval
+
+    @property
+    def fit_train(self) -> Split:
+        """What the strategy fits on: the training rows less those held out for validation."""
+        return self.rows.train if self.rows.validation is None else self.rows.fit_train
+
+    @property
+    def validation(self) -> Split | None:
+        return self.rows.validation
 
     @property
     def mixture(self) -> tuple:
@@ -105,6 +121,7 @@ class Cell:
         tasks = "+".join(task.name for task, _, _ in self.evaluations)
         backend = "" if self.default_backend else f" · {self.backend}"
         data = f" · data seed {self.data_seed}" if self.data_seed else ""
+        data += f" · tuned over {self.tune} trials" if self.tune else ""
         rows = f" · {len(self.train)} training rows" if len(self.train) else ""
         return (f"{tasks} · {self.strategy}{backend} · {self.model_name}{rows} · "
                 f"seed {self.seed}{data}")
@@ -123,6 +140,10 @@ class Cell:
             "eval_seed": rows.eval_seed, "train_fingerprint": _fingerprint(rows.train),
             **({"n_per_class": rows.n_per_class} if rows.n_per_class is not None else {}),
             "eval_fingerprint": rows.eval.fingerprint(),
+            **({"n_validation": len(rows.validation),
+                "validation_fingerprint": rows.validation.fingerprint()}
+               if rows.validation is not None else {}),
+            **({"tune": self.tune} if self.tune else {}),
             **({"trained_on": _trained_on(self.evaluations)} if rows.mixture else {}),
             "backend": self.backend, "device": self.device, "device_name": self.device_name,
             "code": provenance.code, "packages": provenance.packages,

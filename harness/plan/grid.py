@@ -17,7 +17,7 @@ from pathlib import Path
 from harness.api import registry
 from harness.api.backends import check_installed, choose
 from harness import environment
-from harness.inputs.data import Split, load_split, subset, training_rows
+from harness.inputs.data import Split, load_split, subset, training_rows, validation_rows
 from harness.errors import HarnessError
 from harness.plan.cell import Cell, Provenance, Rows
 from harness.plan.identity import code_identity
@@ -58,7 +58,24 @@ def build_cells(request: GridRequest, notes: list[str] | None = None) -> list[Ce
     data = _data(tasks, request.data_dir, request.profile, sizes, request.n_eval,
                  request.data_seeds, request.eval_seed)
     draws = [(seed, size) for seed in request.data_seeds for size in sizes]
+    _check_tuning(request, strategies, notes)
     return [cell for planned in strategies for cell in _cells_of(planned, request, data, draws)]
+
+
+def _check_tuning(request: GridRequest, strategies: list, notes: list[str] | None) -> None:
+    """`--tune N`: N >= 0; a note for each strategy it leaves as configured."""
+    if not isinstance(request.tune, int) or isinstance(request.tune, bool) or request.tune < 0:
+        raise HarnessError(f"--tune {request.tune!r} must be a whole number of trials, 0 or more")
+    untuned = [p.name for p in strategies if not p.cls.search_space]
+    if request.tune and untuned and notes is not None:
+        notes.append(f"{', '.join(untuned)}: nothing to tune (no search space); run with "
+                     f"the settings given")
+
+
+def _validated(cls: type, request: GridRequest) -> bool:
+    """Rows are held out for a strategy that stops early on them, and for one being tuned."""
+    return cls.uses_training_rows and (cls.uses_validation or bool(
+        request.tune and cls.search_space))
 
 
 def _tasks(request: GridRequest) -> list[AnyTask]:
@@ -113,12 +130,14 @@ def _strategies(request: GridRequest, tasks: list[AnyTask],
     return planned
 
 
-def _cells_of(planned: _Planned, request: GridRequest, data: dict, draws: list) -> list[Cell]:
+def _cells_of(planned: _Planned, request: GridRequest, data: tuple,
+              draws: list) -> list[Cell]:
     """A strategy's cells. What it declares prunes the grid: a deterministic one gives the same
     predictions for every seed, one that uses no training rows for every data seed. Such a cell
     is planned once, under seed / data seed 0 whatever was asked, so that it is one cell (found
     finished) across runs with other seeds."""
     cls = planned.cls
+    data, held = data
     # absolute: a Ray worker's folder is not ours
     data_dir = str(Path(request.data_dir).resolve()) if request.data_dir else None
     cells = []
@@ -128,7 +147,10 @@ def _cells_of(planned: _Planned, request: GridRequest, data: dict, draws: list) 
                 if supports(cls, task)]
         for (task, train, evaluation), *rest in _groups(cls, rows):
             model = planned.models[task.kind]
-            drawn_rows = Rows(train=train, eval=evaluation,
+            fit_train, validation = (_held_out(task, *held[drawn, size, task.name], request)
+                                     if _validated(cls, request) else (None, None))
+            drawn_rows = Rows(train=train, eval=evaluation, fit_train=fit_train,
+                              validation=validation,
                               data_seed=drawn if cls.uses_training_rows else 0,
                               eval_seed=request.eval_seed,
                               n_per_class=size[1] if cls.uses_training_rows else None,
@@ -142,8 +164,19 @@ def _cells_of(planned: _Planned, request: GridRequest, data: dict, draws: list) 
                     device=planned.device, device_name=planned.device_name,
                     provenance=provenance,
                     inference=planned.variants if kind_of(task).variants else (),
-                    strategy_models=planned.inner.get(task.kind, {})))
+                    strategy_models=planned.inner.get(task.kind, {}),
+                    tune=request.tune if cls.search_space and kind_of(task).validation
+                    else 0))
     return cells
+
+
+def _held_out(task, train: Split, validation: Split, request: GridRequest):
+    """A tuned cell needs validation rows (two training rows of a label at least)."""
+    if request.tune and not len(validation):
+        raise HarnessError(f"--tune needs validation rows, held out of the training rows: "
+                           f"{len(train)} training rows of '{task.name}' leave none (a "
+                           f"label needs two rows)")
+    return train, validation
 
 
 def _groups(cls: type, rows: list[tuple]) -> list[list[tuple]]:
@@ -228,11 +261,14 @@ def train_sizes(n_train: int | list[int] | None,
 
 def _data(tasks: list[AnyTask], data_dir, profile: str, sizes: list[TrainSize],
           n_eval: int | None, data_seeds: list[int],
-          eval_seed: int) -> dict[tuple[int, TrainSize], list[tuple[Task, Split, Split]]]:
+          eval_seed: int) -> tuple[dict, dict]:
     """(task, training rows, evaluation rows) of every task, per data seed and training size:
     the training rows a prefix of the data seed's nested order (so the sizes of one seed are
-    nested), the evaluation rows drawn with `eval_seed`, hence the same for all."""
+    nested), the evaluation rows drawn with `eval_seed`, hence the same for all. And per
+    (data seed, size, task name) those training rows split into (rows to fit on, validation
+    rows), for the strategies that hold some out."""
     data: dict[tuple, list] = {(seed, size): [] for seed in data_seeds for size in sizes}
+    held: dict[tuple, tuple[Split, Split]] = {}
     for task in tasks:
         profile_train, profile_eval = kind_of(task).profiles[profile]
         train_split = load_split(task, task.train_split, data_dir)
@@ -245,7 +281,8 @@ def _data(tasks: list[AnyTask], data_dir, profile: str, sizes: list[TrainSize],
                     n = _size(train_split, n, profile_train)
                 train = training_rows(train_split, seed, n, per_class, "--n-train")
                 data[seed, size].append((task, train, evaluation))
-    return data
+                held[seed, size, task.name] = validation_rows(train_split, seed, n, per_class)
+    return data, held
 
 
 def _rows(split: Split, asked: int | None, profile_size: int | None, seed: int, option: str):

@@ -39,6 +39,8 @@ class GridRequest:
     trust_remote_code: bool = False
     backend: str | None = None  # None: each strategy's own
     inference: tuple[str, ...] = ()  # inference variants evaluated besides the default
+    # Trials of each strategy's search space on validation rows (harness.cell.tuning); 0: none
+    tune: int = 0
 
     def __post_init__(self):
         for name in ("tasks", "models", "seeds", "data_seeds", "inference"):

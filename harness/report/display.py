@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from harness.metrics import catalog
+from harness.metrics import catalog, stats
 from harness.report.formats import FORMATS, metric_text
 
 # Rows predicting one class this often are flagged: the prior decides, not the text.
@@ -171,7 +171,8 @@ def _p_value(row) -> str:
     p = row.get("p_holm", np.nan)
     if pd.isna(p):
         return "n/a"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
+    text = "<0.001" if p < 0.001 else f"{p:.3f}"
+    return f"{text} ({stats.CONDITIONAL})" if row.get("verdict") == stats.CONDITIONAL else text
 
 
 def _majority(row) -> str:

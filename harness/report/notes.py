@@ -24,7 +24,8 @@ MIB = 2**20
 def notes(context) -> list[str]:
     """What the report covers and what to watch for: shown above the leaderboard."""
     board, ok = context["leaderboard"], context["ok"]
-    lines = [_scope_note(context), *_eval_set_notes(board), *_majority_notes(board)]
+    lines = [_scope_note(context), *_eval_set_notes(board), *_tuning_notes(board),
+             *_majority_notes(board)]
     if context.get("superseded"):
         lines.append(f"{context['superseded']} older record(s) of the same cells (made before a "
                      f"change of code, packages or task text) are left out: the newest per "
@@ -64,6 +65,27 @@ def _eval_set_notes(board: pd.DataFrame) -> list[str]:
             f"one set only (n/a across sets)."]
 
 
+def _tuning_notes(board: pd.DataFrame) -> list[str]:
+    """Which rows were tuned, and on what budget; a warning where tuned and untuned rows of one
+    evaluation set are ranked together."""
+    if board.empty or "tune" not in board or not (board["tune"] > 0).any():
+        return []
+    budgets = sorted(set(board.loc[board["tune"] > 0, "tune"].astype(int)))
+    lines = [f"Rows marked *tuned ×N* searched N settings (Optuna TPE, the first their "
+             f"defaults) on validation rows held out of their training rows (a fifth, "
+             f"stratified), chose by validation macro-F1 and scored the evaluation rows once; "
+             f"their fit time and cost hold the whole search (budgets here: "
+             f"{', '.join(map(str, budgets))}). The settings chosen are in the *Tuning* "
+             f"section."]
+    sets = board["eval_set"] if "eval_set" in board else pd.Series(1, index=board.index)
+    mixed = [s for s, rows in board.groupby(sets) if rows["tune"].nunique() > 1]
+    if mixed:
+        lines.append("**Tuned and untuned rows are ranked together**: an untuned row runs "
+                     "its defaults, so its difference to a tuned row is partly the tuning; "
+                     "compare strategies tuned on the same budget.")
+    return lines
+
+
 def _majority_notes(board: pd.DataFrame) -> list[str]:
     warnings = [(row["row"], majority_warning(row)) for _, row in board.iterrows()]
     return [f"*{md_escape(name)}*: {warning}" for name, warning in warnings if warning]
@@ -82,14 +104,18 @@ def majority_warning(row: pd.Series) -> str | None:
 def _accuracy_note() -> str:
     # Describes harness.metrics.stats: keep the two in step.
     return ("*Accuracy*: the mean over seeds, draws of training rows and trials, with its 95% "
-            "interval; *interval* names the method: Wilson for one run (or runs that predicted "
-            "alike), else two-level, runs crossed with evaluation rows (variance by the method "
-            "of moments, t on Satterthwaite's degrees of freedom), so that it holds the spread "
-            "between runs as well as the sampling of rows. *Δ vs best*: the row's accuracy "
-            "minus the best's on the same evaluation rows, paired row by row (each row's "
-            "correctness averaged over the runs), with its 95% interval. *p vs best (Holm)*: "
-            "the paired test's p-value, Holm-adjusted over every pair of rows of the set (the "
-            "best is picked from the same data); the raw one is `p_vs_best` in the CSV.")
+            "interval; *interval* says what it covers and how it was made: evaluation rows "
+            "alone for one run (Wilson), else two-level, runs crossed with evaluation rows "
+            "(variance by the method of moments, t on Satterthwaite's degrees of freedom), so "
+            "that it holds the spread between runs as well as the sampling of rows. One run of "
+            "a strategy whose runs differ (one seed, one draw, one trial) is *conditional on "
+            "one run*: another seed could land outside its interval, so a comparison with it "
+            "is never called significant; `--seeds`/`--data-seeds` give the runs that make it "
+            "a claim about the method. *Δ vs best*: the row's accuracy minus the best's on the "
+            "same evaluation rows, paired row by row (each row's correctness averaged over the "
+            "runs), with its 95% interval. *p vs best (Holm)*: the paired test's p-value, "
+            "Holm-adjusted over every pair of rows of the set (the best is picked from the same "
+            "data); the raw one is `p_vs_best` in the CSV.")
 
 
 def _calibration_note() -> str:

@@ -25,7 +25,7 @@ from harness.api.variants import DEFAULT as OWN_INFERENCE
 # What, besides seed and data seed, makes two records the same experiment: rows that differ in
 # any of these never pool (other weights, other evaluation rows, another device).
 _GROUP_COLUMNS = ("strategy", "model", "model_source", "n_train", "n_eval", "eval_fingerprint",
-                  "device", "device_name")
+                  "device", "device_name", "tune")
 
 
 def _text(values: pd.Series) -> pd.Series:
@@ -100,7 +100,10 @@ def row_labels(ok: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     settings = _settings(first, ok)
     on = backend(first).map(lambda b: "" if b == DEFAULT else f" on {b}")
     variant = inference(first).map(lambda v: "" if v == OWN_INFERENCE else f" · {v}")
-    base = shown_strategy(first) + on + variant
+    tuned = (pd.to_numeric(first["tune"], errors="coerce").fillna(0) if "tune" in first
+             else pd.Series(0, index=first.index))
+    base = shown_strategy(first) + on + variant + tuned.map(
+        lambda n: f" · tuned ×{int(n)}" if n else "")
     model = first["model"].map(lambda m: "" if m in (None, "-") else str(m))
     # What may tell two rows of one base name apart, in the order it is tried.
     candidates = [settings.map(lambda s: s or "default settings"), shown_source(first),

@@ -110,6 +110,7 @@ def _board_row(cells: pd.DataFrame, correct: _Correctness, name: str, settings: 
         "n_per_class": first.get("n_per_class", np.nan),
         "seeds": cells["seed"].nunique(), "data_seeds": cells["draw"].nunique(),
         "trials": max(correct.trials),
+        "tune": _tune(first), "conditional": _conditional(first, correct),
         "accuracy": correct.clustered.accuracy, "accuracy_ci_low": interval.low,
         "accuracy_ci_high": interval.high, "interval": _interval_text(cells, correct, interval),
         "accuracy_seed_std": accuracies.std(ddof=1) if len(accuracies) > 1 else np.nan,
@@ -136,15 +137,31 @@ def _pooled(cells: pd.DataFrame) -> dict:
     return {**{c: _mean(cells, c) for c in means}, **{c: _max(cells, c) for c in peaks}}
 
 
+def _tune(record: pd.Series) -> int:
+    value = pd.to_numeric(record.get("tune"), errors="coerce")
+    return 0 if pd.isna(value) else int(value)
+
+
+def _conditional(record: pd.Series, correct: _Correctness) -> bool:
+    """One run (one record with one trial) of a strategy whose runs differ: how far another
+    run would land is unknown. A record from before `deterministic` was stored counts as one."""
+    deterministic = record.get("deterministic")
+    return correct.clustered.clusters == 1 and not (
+        isinstance(deterministic, (bool, np.bool_)) and bool(deterministic))
+
+
 def _interval_text(cells: pd.DataFrame, correct: _Correctness, interval) -> str:
+    """What the interval covers (stats.covers) and how it was made."""
     seeds, draws, trials = cells["seed"].nunique(), cells["draw"].nunique(), max(correct.trials)
-    parts = [f"{n} {what}" for n, what in ((seeds, "seeds"), (draws, "data seeds"),
-                                            (trials, "trials")) if n > 1]
+    covered = stats.covers(seeds, draws, trials)
     if interval.method == "Wilson":
-        same = f" ({' x '.join(parts)}, identical predictions)" if parts else ""
-        return f"Wilson{same}"
+        if _conditional(cells.iloc[0], correct):
+            return f"covers rows only, Wilson: {stats.CONDITIONAL}"
+        if covered != "rows":
+            return f"covers {covered}, Wilson (identical predictions)"
+        return "covers rows, Wilson (deterministic: another run predicts alike)"
     df = f"{interval.df:.1f}" if interval.df < 100 else f"{interval.df:.0f}"
-    return f"two-level: {' x '.join(parts)} x rows, t on {df} df"
+    return f"covers {covered}, two-level t on {df} df"
 
 
 def eval_sets(board: pd.DataFrame) -> pd.Series:
@@ -163,6 +180,7 @@ def _comparisons(board: pd.DataFrame, pooled: list) -> pd.DataFrame:
     picked by the same data, so the family is all pairs, not only those with the best)."""
     out = pd.DataFrame(np.nan, index=board.index, columns=[
         "diff_vs_best", "diff_ci_low", "diff_ci_high", "p_vs_best", "p_holm"])
+    verdicts = pd.Series(None, index=board.index, dtype=object)
     is_best = pd.Series(False, index=board.index)
     for _, members in board.groupby("eval_set", sort=False):
         best = members["accuracy"].idxmax()  # the board is sorted: the first of equals
@@ -172,9 +190,11 @@ def _comparisons(board: pd.DataFrame, pooled: list) -> pd.DataFrame:
         adjusted = dict(zip(pairs, stats.holm(raw)))
         for row in members.index.drop(best):
             diff = stats.paired_difference(pooled[row], pooled[best])
-            out.loc[row] = [diff.diff, diff.low, diff.high, diff.p,
-                            adjusted[(min(row, best), max(row, best))]]
-    return pd.concat([is_best.rename("is_best"), out], axis=1)
+            p_holm = adjusted[(min(row, best), max(row, best))]
+            out.loc[row] = [diff.diff, diff.low, diff.high, diff.p, p_holm]
+            verdicts[row] = stats.verdict(p_holm, bool(board.loc[row, "conditional"]
+                                                       or board.loc[best, "conditional"]))
+    return pd.concat([is_best.rename("is_best"), out, verdicts.rename("verdict")], axis=1)
 
 
 def _mean(cells: pd.DataFrame, column: str) -> float:

@@ -1,9 +1,9 @@
-"""knn-vote: the k training rows nearest to a text (cosine of the frozen encoder's mean-pooled
+"""knn: the k training rows nearest to a text (cosine of the frozen encoder's mean-pooled
 embeddings, as few-shot's `selector=knn-embed` finds its demonstrations) vote for its label.
 No model learns anything: it is the baseline that says how much of a retrieved-demonstrations
 gain the neighbours' labels alone explain.
 
-    harness run --strategies knn-vote,few-shot -t agnews -c few-shot.selector=knn-embed
+    harness run --strategies knn,few-shot -t agnews -c few-shot.selector=knn-embed
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ from typing import Sequence
 
 import numpy as np
 
+from harness.api.search import Choice, IntRange
 from harness.api import Footprint, Predictions, Split, Task, at_least, predictions_from_scores
 from strategies.common import only_task, torch_footprint
 from strategies.embedding_probe import EmbeddingProbe, EmbeddingProbeConfig
 
 
 @dataclass
-class KnnVoteConfig(EmbeddingProbeConfig):
+class KnnConfig(EmbeddingProbeConfig):
     # few-shot's kNN prompts hold k_per_class x labels demonstrations: 8 on AG News by default.
     k: int = field(default=8, metadata={"help": "nearest training rows that vote"})
     weighted: bool = field(default=True, metadata={
@@ -31,10 +32,11 @@ class KnnVoteConfig(EmbeddingProbeConfig):
         at_least(self, 1, "k")
 
 
-class KnnVote(EmbeddingProbe):
-    name = "knn-vote"
+class Knn(EmbeddingProbe):
+    name = "knn"
     description = "The k nearest training rows (frozen encoder embeddings) vote for the label."
-    config_class = KnnVoteConfig
+    config_class = KnnConfig
+    search_space = {"k": IntRange(1, 32, log=True), "weighted": Choice(True, False)}
 
     def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None:
         _, train = only_task(tasks)
