@@ -13,6 +13,7 @@ from harness.metrics import stats
 from harness.inputs.data import Split
 from harness.metrics.classification import record_metrics
 from harness.report.tables import confusion, leaderboard, misclassified, per_class
+from harness.report.display import leaderboard_tables
 from harness.results.store import SCHEMA_VERSION, Store
 
 EMOTIONS = ("sadness", "joy", "anger")
@@ -95,7 +96,7 @@ def test_every_seeds_predictions_count_in_the_p_value(store):
     # Seed 0 alone (the old p-value) shows no difference at all.
     assert stats.paired_difference(stats.Clustered.of(base), stats.Clustered.of(right[0])).p == 1
     assert np.isnan(knn["p_vs_best"]) and np.isnan(knn["diff_vs_best"])
-    assert knn["interval"].startswith("two-level: 3 seeds x rows")
+    assert knn["interval"].startswith("covers rows + 3 seeds, two-level t on")
     assert knn["accuracy_seed_std"] == pytest.approx(np.std([r.mean() for r in right], ddof=1))
 
 
@@ -152,7 +153,7 @@ def test_a_deterministic_row_of_three_seeds_keeps_its_row_interval(store):
     row = board_of(store).iloc[0]
     assert (row["accuracy_ci_low"], row["accuracy_ci_high"]) == pytest.approx(stats.wilson(90, 100))
     assert row["accuracy_seed_std"] == 0 and row["seeds"] == 3
-    assert row["interval"] == "Wilson (3 seeds, identical predictions)"
+    assert row["interval"] == "covers rows + 3 seeds, Wilson (identical predictions)"
 
 
 def test_seeds_and_data_seeds_pool_into_one_row(store):
@@ -167,7 +168,7 @@ def test_seeds_and_data_seeds_pool_into_one_row(store):
     assert len(board) == 1
     row = board.iloc[0]
     assert (row["seeds"], row["data_seeds"], len(row["keys"])) == (2, 2, 4)
-    assert row["interval"].startswith("two-level: 2 seeds x 2 data seeds x rows")
+    assert row["interval"].startswith("covers rows + 2 seeds + 2 data seeds, two-level t")
 
 
 def test_few_shot_trials_are_clusters_of_the_row_interval(store):
@@ -179,8 +180,9 @@ def test_few_shot_trials_are_clusters_of_the_row_interval(store):
     row = board_of(store).iloc[0]
     expected = stats.Clustered.of(np.stack(right)).interval()
     assert (row["accuracy_ci_low"], row["accuracy_ci_high"]) == (expected.low, expected.high)
-    assert row["trials"] == 5 and row["interval"] == f"two-level: 5 trials x rows, t on " \
-                                                     f"{expected.df:.1f} df"
+    assert row["trials"] == 5 and row["interval"] == f"covers rows + 5 trials, two-level t " \
+                                                     f"on {expected.df:.1f} df"
+    assert not row["conditional"]
     assert row["accuracy_trial_std"] == pytest.approx(np.std([r.mean() for r in right], ddof=1))
 
 
@@ -312,3 +314,29 @@ def test_the_runner_writes_schema_3_metrics_that_the_leaderboard_reads(toys, dat
     row = leaderboard(ok, store).iloc[0]
     assert row["labels"] == labels and row["majority_label"] == labels[0]
     assert confusion(row, ok)[1][:, 0].sum() == 12
+
+
+def test_one_run_of_a_seed_dependent_strategy_is_conditional_and_never_significant(store):
+    """A single-seed lora row far below a deterministic one: its p-value is tiny, but the
+    spread of lora's runs is unknown, so the comparison is marked, not claimed."""
+    texts, labels = rows(300)
+    rng = np.random.default_rng(7)
+    save_record(store, "zero-shot", texts, labels,
+                [predictions_right_on(labels, rng.random(300) < 0.9, 2)], deterministic=True)
+    save_record(store, "lora", texts, labels,
+                [predictions_right_on(labels, rng.random(300) < 0.6, 2)], deterministic=False)
+    board = board_of(store)
+    zero, lora = by_row(board, "zero-shot (tiny)"), by_row(board, "lora (tiny)")
+    assert not zero["conditional"] and lora["conditional"]
+    assert lora["p_holm"] < 0.001 and lora["verdict"] == stats.CONDITIONAL
+    assert lora["interval"] == f"covers rows only, Wilson: {stats.CONDITIONAL}"
+    assert zero["interval"].startswith("covers rows, Wilson (deterministic")
+    shown = leaderboard_tables(board)[0].shown.set_index("row")
+    assert shown.loc["lora (tiny)", "p vs best (Holm)"] == f"<0.001 ({stats.CONDITIONAL})"
+    # Three seeds of lora make it a claim about the method
+    for seed in (1, 2):
+        save_record(store, "lora", texts, labels,
+                    [predictions_right_on(labels, rng.random(300) < 0.6, 2)], seed=seed,
+                    deterministic=False)
+    lora = by_row(board_of(store), "lora (tiny)")
+    assert not lora["conditional"] and lora["verdict"] == stats.SIGNIFICANT

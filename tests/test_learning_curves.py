@@ -36,7 +36,8 @@ def grow(store, strategy, accuracies, sizes=(32, 128, 512), n=400, seed=0, trial
             preds.append(predictions_right_on(labels, right, 2))
         per_label = {"n_per_class": size // 2} if fields.get("per_label") else {}
         save_record(store, strategy, texts, labels, preds, n_train=size,
-                    fit_s=size / 10, train_fingerprint=f"{strategy}-{size}", **per_label)
+                    fit_s=size / 10, train_fingerprint=f"{strategy}-{size}", **per_label,
+                    **{k: v for k, v in fields.items() if k != "per_label"})
 
 
 def test_a_crossing_is_interpolated_on_log_rows_where_the_difference_turns_for_good():
@@ -55,7 +56,7 @@ def test_a_trained_curve_overtakes_a_flat_line_with_an_interval_around_the_cross
     texts, labels = rows(400)
     right = np.random.default_rng(1).random(400) < 0.75
     save_record(store, "zero-shot", texts, labels, [predictions_right_on(labels, right, 2)],
-                n_train=0, train_fingerprint=None)
+                n_train=0, train_fingerprint=None, deterministic=True)
     board = board_of(store)
     curves = learning_curves(board)
     assert set(curves.loc[curves["flat"], "strategy"]) == {"zero-shot"}
@@ -65,9 +66,19 @@ def test_a_trained_curve_overtakes_a_flat_line_with_an_interval_around_the_cross
     assert row.leader.startswith("lora") and row.other.startswith("zero-shot")
     assert 128 < row.crossing_rows < 512
     assert row.low <= row.crossing_rows <= row.high
-    assert row.significant_from == 512 and row.diff > 0.1
+    # One run of lora per size: the crossing is conditional on it, nothing is claimed
+    assert row.conditional and row.significant_from is None and row.diff > 0.1
+    assert row.covers == "rows"
     shown = crossover_table(crossings).iloc[0]
     assert "lora (tiny) overtakes zero-shot (tiny)" == shown["overtakes"]
+    assert shown["significantly ahead from"] == "not claimed: conditional on one run"
+    # Two more draws of lora's training rows make it a claim about the method
+    for draw in (1, 2):
+        grow(store, "lora", [0.5, 0.65, 0.9], seed=draw, data_seed=draw)
+    ok = pd.DataFrame(store.records(strict=True))
+    row, = crossovers(learning_curves(board_of(store)), ok, store).itertuples()
+    assert not row.conditional and row.covers == "rows + 3 data seeds"
+    assert row.significant_from == 512
     table = accuracy_table(curves)
     assert list(table.columns) == ["curve", "32 rows", "128 rows", "512 rows"]
     assert table.iloc[-1]["512 rows"] == "lora (tiny) (0.900)"

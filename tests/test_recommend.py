@@ -110,7 +110,23 @@ def test_measured_options_are_compared_pairwise_with_the_first(grid):
     result = CliRunner().invoke(main, ["recommend", "--results", str(grid.root), "-t", "t",
                                        "--n-train", "512"])
     assert result.exit_code == 0
-    assert "vs #1" in result.output and "significant" in result.output
+    assert "vs #1" in result.output
+    # One run each of strategies whose runs differ: marked, never claimed
+    assert "conditional on one run" in result.output
+
+
+def test_deterministic_options_are_called_significant_or_not(store):
+    texts, labels = rows(400)
+    order = np.random.default_rng(0).permutation(400)
+    for strategy, accuracy in (("tfidf-logreg", 0.9), ("zero-shot", 0.6)):
+        right = np.zeros(400, dtype=bool)
+        right[order[:int(accuracy * 400)]] = True
+        save_record(store, strategy, texts, labels, [predictions_right_on(labels, right, 2)],
+                    n_train=512, deterministic=True, train_fingerprint=strategy)
+    result = CliRunner().invoke(main, ["recommend", "--results", str(store.root), "-t", "t",
+                                       "--n-train", "512"])
+    assert result.exit_code == 0, result.output
+    assert ", significant" in result.output and "conditional" not in result.output
 
 
 @pytest.mark.parametrize("options, message", [

@@ -274,7 +274,7 @@ def test_every_row_has_its_named_matrix_section_and_settings(store, tmp_path):
     assert (rows["k=1"]["n_train"], rows["k=1"]["n_eval"]) == ("8", "12")
     for row in rows.values():  # the row's interval, always; never a lone spread over seeds
         assert re.fullmatch(r"\d\.\d{3} \\\[\d\.\d{3}, \d\.\d{3}\\\]", row["accuracy (95% CI)"])
-    assert rows["k=1"]["interval"] == "Wilson (3 seeds, identical predictions)"
+    assert rows["k=1"]["interval"] == "covers rows + 3 seeds, Wilson (identical predictions)"
     assert rows["k=1"]["Δ vs best (95% CI)"] == "best"
     assert re.fullmatch(r"-0\.667 \\\[-\d\.\d{3}, -\d\.\d{3}\\\]",
                         rows["k=3"]["Δ vs best (95% CI)"])

@@ -62,7 +62,7 @@ def test_harness_list_settings_shows_inherited_defaults_and_refuses_unknown_name
     assert shown.exit_code == 0, shown.output
     lora, distill = shown.output.split("\n\n")[:2]
     assert "learning_rate          0.001" in lora and "adapters need a higher rate" in lora
-    assert "learning_rate          0.0001" in distill and "passes over the training rows" in distill
+    assert "learning_rate          0.0001" in distill and "passes over the rows fitted on" in distill
     assert "teacher                \"few-shot\"" in distill
     unknown = CliRunner().invoke(main, ["list", "settings", "loraa"])
     assert unknown.exit_code == 2 and "did you mean 'lora'" in unknown.output

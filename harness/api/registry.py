@@ -87,8 +87,9 @@ def select(spec: str) -> list[str]:
 
 
 def _check_interface(label: str, cls) -> None:
-    from harness.api.strategy import declaration_problems
+    from harness.api.strategy import adopt_later_declarations, declaration_problems
 
+    adopt_later_declarations(cls)
     problems = declaration_problems(cls)
     if problems:
         raise HarnessError(f"strategy '{label}' {'; '.join(problems)} "

@@ -190,6 +190,16 @@ DECLARATIONS = ("name", "description", "config_class", "task_kinds", "model_kind
                 "resources", "inference_variants", "runs_strategies", "uses_validation",
                 "search_space")
 METHODS = ("fit", "prepare", "footprint", "export")
+# Declarations added to the protocol after strategies were written against it: a class that
+# predates them (not inheriting StrategyBase) is given StrategyBase's value when registered,
+# so that a third party's strategy keeps working, as it did, without them.
+LATER_DECLARATIONS = ("uses_validation", "search_space")
+
+
+def adopt_later_declarations(cls) -> None:
+    for name in LATER_DECLARATIONS:
+        if not hasattr(cls, name):
+            setattr(cls, name, getattr(StrategyBase, name))
 MODEL_KINDS = (None, "encoder", "decoder")
 
 

@@ -17,7 +17,8 @@ import numpy as np
 
 from harness.inputs.data import Split
 from harness.inputs.models import PRESETS, ModelSpec, resolve_model
-from harness.api.strategy import NO_TRAINING_ROWS, Context, declaration_problems, make_config
+from harness.api.strategy import (NO_TRAINING_ROWS, Context, adopt_later_declarations,
+                                  declaration_problems, make_config)
 from harness.api.variants import VariantUnavailable
 from harness.inputs.kinds import UNNAMED, kind_named, kind_of
 from harness.inputs.tasks import GenerationTask, Task
@@ -112,6 +113,7 @@ def check_strategy(strategy_cls, model: ModelSpec | None, work_dir: Path,
                    task_kind: str = UNNAMED, **overrides) -> None:
     """The contract: capabilities declared, then the task kind's own checks (`check_...`
     below for the built-in kinds)."""
+    adopt_later_declarations(strategy_cls)  # as the registry does
     problems = declaration_problems(strategy_cls)
     assert not problems, f"{strategy_cls.__name__}: {'; '.join(problems)}"
     assert task_kind in strategy_cls.task_kinds, f"does not declare the {task_kind} kind"

@@ -92,7 +92,8 @@ def _differences(qualifying: pd.DataFrame, ok: pd.DataFrame, store: Store) -> di
             continue
         diff = stats.paired_difference(stats.Clustered.of(correctness(option, ok, store)),
                                        first)
-        verdict = "significant" if diff.p < 0.05 else "not significant"
+        verdict = stats.verdict(diff.p, bool(option.get("conditional", True))
+                                or bool(best.get("conditional", True)))
         out[option["name"]] = (f"vs #1 {diff.diff:+.3f} [{diff.low:+.3f}, {diff.high:+.3f}], "
                                f"p={diff.p:.2g}, {verdict}")
     return out

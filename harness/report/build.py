@@ -28,6 +28,7 @@ from harness.report.tables import (
     misclassified,
     per_class,
 )
+from harness.report.tuning import tuning_section
 from harness.report.variants import variant_parts
 from harness.results.store import Store
 
@@ -44,7 +45,7 @@ def build_report(store: Store, task: str, records: pd.DataFrame, prices: dict) -
     plots.update(render_plots(board, confusions, task) if not board.empty else {})
     variant_plots, variant_sections = _inference_variants(records, ok, board, store, task)
     plots.update(variant_plots)
-    sections += variant_sections
+    sections += variant_sections + tuning_section(ok, board)
     return Report(
         task=task, notes=notes(context), tables=leaderboard_tables(board),
         resources=resources_table(board), reading=reading_notes(context), plots=plots,

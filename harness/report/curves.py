@@ -91,18 +91,21 @@ def crossovers(curves: pd.DataFrame, ok: pd.DataFrame, store: Store,
             continue
         for other, other_rows in by_curve.items():
             if other != leader:
-                found = _pair(lead_rows, other_rows, curves["accuracy"], pooled, boot)
+                found = _pair(lead_rows, other_rows, curves, pooled, boot)
                 if found:
                     out.append({"leader": leader, "other": other, **found})
     return pd.DataFrame(out, columns=["leader", "other", "crossing_rows", "low", "high",
                                       "significant_from", "sizes", "diff", "diff_low",
-                                      "diff_high"])
+                                      "diff_high", "conditional", "covers"])
 
 
-def _pair(lead: pd.DataFrame, other: pd.DataFrame, accuracy: pd.Series, pooled: dict,
+def _pair(lead: pd.DataFrame, other: pd.DataFrame, curves: pd.DataFrame, pooled: dict,
           boot: dict) -> dict | None:
-    """`accuracy` and `pooled` (stats.Clustered) per curve point, as the leaderboard has them;
-    `boot` their bootstrap replicates."""
+    """`curves` (accuracy, conditional, runs) and `pooled` (stats.Clustered) per curve point,
+    as the leaderboard has them; `boot` their bootstrap replicates. A pair with a point that is
+    one run of a strategy whose runs differ is conditional on that run: its crossing interval
+    covers evaluation rows only and no size is called significantly ahead."""
+    accuracy = curves["accuracy"]
     if other["flat"].all():
         flat = other.index[0]
         points = [(int(n), i, flat) for i, n in lead["n_train"].items()]
@@ -121,12 +124,26 @@ def _pair(lead: pd.DataFrame, other: pd.DataFrame, accuracy: pd.Series, pooled: 
     low = replicates[int(np.floor(0.025 * len(replicates)))]
     high = replicates[int(np.ceil(0.975 * len(replicates))) - 1]
     tests = [stats.paired_difference(pooled[a], pooled[b]) for _, a, b in points]
+    used = [i for _, a, b in points for i in (a, b)]
+    conditional = bool(curves.loc[used, "conditional"].fillna(True).astype(bool).any()) \
+        if "conditional" in curves else True
     above = [t.low > 0 for t in tests]
-    significant = next((int(sizes[j]) for j in range(len(above)) if all(above[j:])), None)
+    significant = None if conditional else next(
+        (int(sizes[j]) for j in range(len(above)) if all(above[j:])), None)
     last = tests[-1]
     return {"crossing_rows": crossing, "low": low, "high": high,
             "significant_from": significant, "sizes": [int(s) for s in sizes],
-            "diff": last.diff, "diff_low": last.low, "diff_high": last.high}
+            "diff": last.diff, "diff_low": last.low, "diff_high": last.high,
+            "conditional": conditional, "covers": _covers(curves.loc[used])}
+
+
+def _covers(points: pd.DataFrame) -> str:
+    """What a crossing's interval covers: the fewest runs among the points it uses, leaving out
+    one-run points of deterministic strategies (another run would predict alike)."""
+    counts = points.reindex(columns=["seeds", "data_seeds", "trials"]).fillna(1)
+    fixed = ~points["conditional"].fillna(True).astype(bool) & (counts == 1).all(axis=1)
+    varying = counts[~fixed]
+    return stats.covers(*(int(varying[c].min()) if len(varying) else 1 for c in counts))
 
 
 def crossing_size(sizes: np.ndarray, diffs: np.ndarray) -> float:

@@ -159,7 +159,7 @@ def _interval_text(cells: pd.DataFrame, correct: _Correctness, interval) -> str:
             return f"covers rows only, Wilson: {stats.CONDITIONAL}"
         if covered != "rows":
             return f"covers {covered}, Wilson (identical predictions)"
-        return "covers rows, Wilson (deterministic: another run predicts alike)"
+        return "covers rows, Wilson (deterministic: another seed predicts alike)"
     df = f"{interval.df:.1f}" if interval.df < 100 else f"{interval.df:.0f}"
     return f"covers {covered}, two-level t on {df} df"
 
