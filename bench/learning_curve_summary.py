@@ -40,6 +40,8 @@ def summarize(results: str, task: str) -> dict:
                "accuracy": [float(row["accuracy"]), float(row["accuracy_ci_low"]),
                             float(row["accuracy_ci_high"])],
                "trials": int(row["trials"]), "data_seeds": int(row["data_seeds"]),
+               "seeds": int(row["seeds"]), "conditional": bool(row["conditional"]),
+               "interval": row["interval"],
                "n_per_class": (int(row["n_per_class"]) if pd.notna(row.get("n_per_class"))
                                else None),
                "fit_s": float(row["fit_s"]),
@@ -55,7 +57,9 @@ def summarize(results: str, task: str) -> dict:
                                            if pd.notna(row["significant_from"]) else None),
                       "diff_at_largest": [float(row["diff"]), float(row["diff_low"]),
                                           float(row["diff_high"])],
-                      "largest": int(row["sizes"][-1])} for _, row in crossings.iterrows()]
+                      "largest": int(row["sizes"][-1]), "covers": row["covers"],
+                      "conditional": bool(row["conditional"])}
+                     for _, row in crossings.iterrows()]
     anchors = [{"model": model, "n_train": a.n_train, "n_per_class": a.n_per_class,
                 "accuracy": a.accuracy, "std": a.std, "method": a.method, "source": a.source}
                for model in dict.fromkeys(curves["model"]) for a in anchors_for(task, model)]

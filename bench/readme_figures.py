@@ -148,12 +148,16 @@ def learning_curve_table(records: list[dict]) -> list[str]:
         lines.append("")
         for row in sorted(figures["crossovers"], key=lambda r: r["crossing_rows"]):
             bound = [size_bound(row[k], sizes) for k in ("low", "high")]
-            significant = (f"significantly ahead from {row['significant_from']} rows"
+            # Artifacts from before the rule: one draw, so conditional on it
+            conditional = row.get("conditional", draws == 1)
+            covers = row.get("covers", "rows" if draws == 1 else "rows + draws")
+            significant = ("conditional on one run: nothing claimed" if conditional else
+                           f"significantly ahead from {row['significant_from']} rows"
                            if row["significant_from"] else
                            f"not significantly ahead within {row['largest']} rows")
             lines.append(f"- {row['leader']} overtakes {row['other']} from "
-                         f"{row['crossing_rows']:.0f} rows [{bound[0]}, {bound[1]}]; "
-                         f"{significant}")
+                         f"{row['crossing_rows']:.0f} rows [{bound[0]}, {bound[1]}] "
+                         f"(interval covers {covers}); {significant}")
         for anchor in figures["anchors"]:
             lines.append(f"- published anchor: {anchor['method']}, {anchor['model']}, "
                          f"{anchor['n_per_class']} per label: {anchor['accuracy']:.3f} ± "
@@ -277,33 +281,77 @@ def variants_table(records: list[dict]) -> list[str]:
     return lines[:-1]
 
 
+VARIABLES = ("selector", "calibrate", "order", "trials")
+
+
 def selection_table(records: list[dict]) -> list[str]:
-    """Few-shot demonstration selectors on the same rows (bench/run_summary.py)."""
+    """Few-shot demonstration selectors and the kNN vote on the same rows
+    (bench/run_summary.py), and every pair of few-shot rows that differ in one variable."""
     lines = []
     for record in records:
         figures, rows = record["figures"], record["figures"]["records"]
-        by_key = {row["key"]: row for row in rows}
-        commands = _commands(figures)
-        lines += [f"{commands}:", "", "| selector | order | calibrated | demonstrations per "
-                  "prompt | trials | accuracy [95% CI] | examples/s | prompt tokens spared by a "
-                  "kept prefix |", "|---|---|---|---:|---:|---:|---:|---:|"]
-        for row in sorted(rows, key=lambda r: (r["config"]["selector"], r["accuracy"])):
-            config, cached = row["config"], row.get("footprint_prefix_cache_share")
+        by_key = {row["key"]: row for row in rows if row["status"] == "ok"}
+        lines += [f"{_commands(figures)}:", "", "| strategy | selector | order | calibrated | "
+                  "demonstrations / neighbours | trials | accuracy [95% CI] | examples/s |",
+                  "|---|---|---|---|---:|---:|---:|---:|"]
+        for row in sorted(by_key.values(), key=lambda r: (r["strategy"], _setting(r))):
+            config = row["config"]
+            if row["strategy"] == "knn":
+                lines.append(f"| knn ({'similarity-weighted' if config['weighted'] else 'majority'}"
+                             f" vote) | knn-embed | - | - | {config['k']} | 1 | {_accuracy(row)} "
+                             f"| {row['throughput_eps']:.2f} |")
+                continue
             lines.append(
-                f"| {config['selector']} | {config['order']} | "
+                f"| few-shot | {config['selector']} | {config['order']} | "
                 f"{'yes' if config['calibrate'] else 'no'} | "
                 f"{config['k_per_class'] * len(row['labels'])} | {row['trials']} | "
-                f"{_accuracy(row)} | {row['throughput_eps']:.2f} | "
-                f"{'-' if cached is None else f'{cached:.0%}'} |")
+                f"{_accuracy(row)} | {row['throughput_eps']:.2f} |")
+        lines.append("")
         for pair in figures["paired"]:
-            a, b = by_key[pair["a"]], by_key[pair["b"]]
-            if a["config"]["selector"] != "random" and b["config"]["selector"] == "random":
-                calibrated = "calibrated" if b["config"]["calibrate"] else "uncalibrated"
-                lines.append(f"\n{a['config']['selector']} minus {calibrated} random: "
-                             f"{_signed(pair['diff'], pair['low'], pair['high'])}, "
-                             f"paired over the same rows and trials (p = {pair['p']:.3g}).")
+            a, b = by_key.get(pair["a"]), by_key.get(pair["b"])
+            if a is None or b is None:
+                continue
+            change = _one_change(a, b)
+            if change:
+                lines.append(f"- {change}: {_signed(pair['diff'], pair['low'], pair['high'])}, "
+                             f"paired over the same rows and trials (p = {pair['p']:.3g})")
         lines.append("")
     return lines[:-1]
+
+
+def _setting(row: dict) -> tuple:
+    config = row["config"]
+    return tuple(str(config.get(v)) for v in VARIABLES + ("weighted",))
+
+
+def _one_change(a: dict, b: dict) -> str | None:
+    """'what changed (what stayed)' when a and b differ in one variable only, a the change;
+    the kNN vote against few-shot given the same neighbours (knn-embed, uncalibrated)."""
+    if a["strategy"] == "knn" and b["strategy"] == "few-shot":
+        config = b["config"]
+        if config["selector"] == "knn-embed" and not config["calibrate"] and \
+                a["config"]["k"] == config["k_per_class"] * len(b["labels"]):
+            vote = "similarity-weighted" if a["config"]["weighted"] else "majority"
+            return (f"knn {vote} vote minus few-shot given the same {a['config']['k']} "
+                    f"neighbours as demonstrations (uncalibrated, {config['order']} order, "
+                    f"{b['trials']} trials)")
+        return None
+    if a["strategy"] != "few-shot" or b["strategy"] != "few-shot":
+        return None
+    differ = [v for v in VARIABLES if a["config"][v] != b["config"][v]]
+    if len(differ) != 1 or (differ[0] == "calibrate" and not a["config"]["calibrate"]) or \
+            (differ[0] != "calibrate" and a["config"][differ[0]] in ("random", 1)):
+        return None  # each change once, in one direction: towards kNN, calibration, ascending
+    held = ", ".join(f"{v}={_plain_setting(a['config'][v])}" for v in VARIABLES
+                     if v not in differ)
+    name = differ[0]
+    return (f"{name} {_plain_setting(b['config'][name])} → {_plain_setting(a['config'][name])}"
+            f" ({held})")
+
+
+def _plain_setting(value) -> str:
+    return {True: "on", False: "off"}.get(value, str(value)) if isinstance(value, bool) \
+        else str(value)
 
 
 def distill_table(records: list[dict]) -> list[str]:

@@ -162,6 +162,7 @@ def _keep_best_callback(model, patience: int, log: TrainingLog):
             else:  # NaN (a diverged model) is never better
                 self.waited += 1
                 control.should_training_stop = self.waited >= patience
+            _training_layout(model)
 
         def restore(self):
             if self.saved is not None:
@@ -171,6 +172,21 @@ def _keep_best_callback(model, patience: int, log: TrainingLog):
                             p.copy_(self.saved[name])
 
     return KeepBest()
+
+
+def _training_layout(model) -> None:
+    """bitsandbytes (0.50) on CPU repacks a Linear4bit's weight for inference on its first
+    eval-mode forward (here: the validation loss) and packs it back only when saving; training
+    on the inference layout fails (an in-place bias add on a leaf) or would compute other
+    gradients. Packed back after each evaluation, as its own `_save_to_state_dict` does."""
+    for module in model.modules():
+        weight = getattr(module, "weight", None)
+        state = getattr(weight, "quant_state", None)
+        if state is not None and getattr(state, "packing_format_for_cpu", False):
+            from bitsandbytes.functional import _convert_weight_packed_for_cpu_inverse
+
+            weight.data, weight.quant_state = _convert_weight_packed_for_cpu_inverse(
+                weight.data, state)
 
 
 def training_arguments(config, context: Context, steps: int, validate: bool = False):
