@@ -423,12 +423,83 @@ def _kind(record: dict, row: dict) -> str:
     return kinds.get(row["model"], "")
 
 
+def schedule_table(records: list[dict]) -> list[str]:
+    """The schedule's floor (bench/schedule.py): accuracy by min_steps, per strategy and size."""
+    lines = []
+    for record in records:
+        args, rows = record["args"], record["figures"]["rows"]
+        floors = sorted({r["min_steps"] for r in rows})
+        lines += [f"{args['task']}, {args['n_eval']} evaluation rows, data seeds "
+                  f"{args['data_seeds']}; mean accuracy over the draws (sd), steps trained "
+                  f"(early stopping), fit s:", "",
+                  "| strategy | rows | " + " | ".join(f"min_steps {f}" for f in floors) + " |",
+                  "|---|---:|" + "---:|" * len(floors)]
+        cells = {(r["strategy"], r["n_train"], r["min_steps"]): r for r in rows}
+        for strategy, n in sorted({(r["strategy"], r["n_train"]) for r in rows}):
+            shown = []
+            for floor in floors:
+                r = cells.get((strategy, n, floor))
+                sd = "" if r is None or r["accuracy_sd"] is None else f" ({r['accuracy_sd']:.3f})"
+                shown.append("-" if r is None else
+                             f"{r['accuracy_mean']:.3f}{sd}, {'/'.join(map(str, r['trained_steps']))}"
+                             f" steps, {r['fit_s_mean']:.0f} s")
+            lines.append(f"| {strategy} | {n} | " + " | ".join(shown) + " |")
+        means = record["figures"]["mean_by_floor"]
+        lines += ["", "Mean over strategies, sizes and draws: " + ", ".join(
+            f"min_steps {f}: {v:.3f}" for f, v in means.items()) + ".", ""]
+    return lines[:-1]
+
+
+def significance_table(records: list[dict]) -> list[str]:
+    """Same-method rows called different (bench/significance.py)."""
+    lines = []
+    for record in records:
+        figures = record["figures"]
+        lines += [f"Two rows of the same method, {figures['rows']} evaluation rows, accuracy "
+                  f"{figures['accuracy']}, run-to-run sd {figures['run_sd']}:", "",
+                  "| runs per row | leaderboards | p < 0.05 (rows only) | called significant |",
+                  "|---|---:|---:|---:|"]
+        for r in figures["results"]:
+            lines.append(f"| {r['runs'][0]} and {r['runs'][1]} | {r['leaderboards']} | "
+                         f"{r['p_below_0_05']:.1%} | {r['called_significant']:.1%} |")
+        lines.append("")
+    return lines[:-1]
+
+
+def tuning_table(records: list[dict]) -> list[str]:
+    """Tuned against untuned on the same rows (bench/tuning_summary.py)."""
+    lines = []
+    for record in records:
+        f = record["figures"]
+        lines += [f"**{f['task']}**, {f['n_train']} training rows, {f['n_eval']} evaluation "
+                  f"rows (`{f['run']}`):", "",
+                  "| row | accuracy [95% CI] | interval | fit s (the search, when tuned) | "
+                  "settings chosen (validation macro-F1: defaults → chosen) |",
+                  "|---|---:|---|---:|---|"]
+        for r in f["rows"]:
+            chosen = "; ".join(
+                ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                          for k, v in sorted(c.items())) + f" ({d:.3f} → {b:.3f})"
+                for c, d, b in zip(r["chosen"], r["validation_default"], r["validation_best"]))
+            lines.append(f"| {r['row']} | {_ci(r['accuracy'], 3)} | {r['interval']} | "
+                         f"{r['fit_s']:.0f} | {chosen or 'defaults'} |")
+        lines.append("")
+        for pair in f["tuned_minus_untuned"]:
+            lines.append(f"- {pair['strategy']} tuned minus untuned: "
+                         f"{_signed(pair['diff'], pair['low'], pair['high'])} (p = "
+                         f"{pair['p']:.3g}, {pair['verdict']})")
+        lines += [f"- ranking untuned: {' > '.join(f['ranking_untuned'])}; tuned: "
+                  f"{' > '.join(f['ranking_tuned'])}", ""]
+    return lines[:-1]
+
+
 TABLES = {"lm_eval_compare": lm_eval_table, "finetune_compare": finetune_table,
           "vllm_generation_compare": vllm_generation_table, "generation_run": generation_table,
           "learning_curve": learning_curve_table, "projection": projection_table,
           "executor_compare": executor_table, "ray_node_loss": node_loss_table,
           "inference_variants": variants_table, "zero_shot_variants": variants_table,
-          "demo_selection": selection_table,
+          "demo_selection": selection_table, "schedule": schedule_table,
+          "significance": significance_table, "tuning": tuning_table,
           "int8_backends": int8_table, "distill": distill_table}
 
 

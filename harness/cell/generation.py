@@ -104,9 +104,14 @@ def _check(strategy: str, n: int, written, scores) -> None:
 
 
 def fluency(cell, continuations: list[list[str]]) -> dict:
-    """Token-weighted likelihood of each continuation after its prompt (plain text) under the
-    base model of the cell, the same judge of fluency for every strategy of a model."""
+    """Token-weighted likelihood of each continuation under the base model of the cell, the
+    same judge of fluency for every strategy of a model, in the context the continuation was
+    written in: the task's instruction as the chat template's user turn, then the prompt (as
+    every decoder strategy conditions its model, strategies/generation.py), not the bare
+    prompt, where an instruction-following model reads the text as out of place."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from strategies.generation import GenerationPrompts
 
     spec = cell.model or resolve_model(DEFAULT_MODELS["decoder"])
     path = spec.local_path()
@@ -114,7 +119,8 @@ def fluency(cell, continuations: list[list[str]]) -> dict:
     model = AutoModelForCausalLM.from_pretrained(path, dtype="auto", **spec.load_kwargs())
     model = model.to(cell.device).eval()
     prompts, _ = prompts_and_references(cell.task, cell.eval)
-    contexts = [tokenizer(p).input_ids for p in prompts]
+    written_after = GenerationPrompts(tokenizer, cell.task)
+    contexts = [written_after.prompt_ids(p) for p in prompts]
     nll, tokens = [], []
     for texts in continuations:
         pairs = [(context, tokenizer(" " + text, add_special_tokens=False).input_ids

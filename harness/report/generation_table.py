@@ -52,6 +52,8 @@ def _board_row(cells: pd.DataFrame, name: str, settings: str) -> dict:
         "n_train": first["n_train"], "n_eval": first["n_eval"],
         "seeds": cells["seed"].nunique(), "data_seeds": cells["draw"].nunique(),
         "trials": int(_number(cells, "trials").fillna(1).max()), **_pooled(cells),
+        # The training budget each strategy spent, so that unequal ones are seen
+        "trained_steps": _number(cells, "footprint_trained_steps").mean(),
         "style_judge_key": first.get("style_judge_key"),
         "device": first["device"], "device_name": first.get("device_name"),
         "trainable_params": first.get("trainable_params"),
@@ -103,6 +105,9 @@ def _table(rows: pd.DataFrame, board: pd.DataFrame, heading: str, note: str) -> 
     for metric in catalog.own(catalog.GENERATION):
         if metric.header:
             columns.metric(metric.name)
+    if rows["trained_steps"].notna().any():
+        columns.add("training steps", rows["trained_steps"].map(
+            lambda v: "-" if pd.isna(v) else f"{v:.0f}"), rows["trained_steps"])
     for name in ("fit_s", "fit_cost_usd"):
         columns.metric(name)
     columns.metric("predict_cost_usd_per_1k", header="USD per 1k continuations")
