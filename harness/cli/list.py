@@ -63,6 +63,8 @@ def _list_settings(names: tuple[str, ...]) -> None:
         click.echo(f"{name}: {cls.description}")
         for setting in documented_settings(cls.config_class):
             meaning = f"; {setting.meaning}" if setting.meaning else ""
+            if setting.name in cls.search_space:  # what --tune searches
+                meaning += f" [--tune: {cls.search_space[setting.name]}]"
             line = f"  {setting.name:<22} {json.dumps(setting.default):<10} {setting.accepts}"
             click.echo(textwrap.fill(line + meaning, width, subsequent_indent=" " * 36))
         click.echo("")
