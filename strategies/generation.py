@@ -19,7 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from harness.api.batching import length_batches
-from harness.metrics.lm_scoring import causal_nll
+from harness.metrics.lm_scoring import causal_nll, instruction_context_ids
 from harness.api.strategy import Generations, TextScores
 from harness.inputs.tasks import GenerationTask
 
@@ -37,20 +37,8 @@ class GenerationPrompts:
         passage starts."""
         key = tuple(demonstrations)
         if key not in self._contexts:
-            instruction = self.task.instruction
-            if self.chat:
-                messages = []
-                for passage in demonstrations:
-                    messages += [{"role": "user", "content": instruction},
-                                 {"role": "assistant", "content": passage}]
-                messages.append({"role": "user", "content": instruction})
-                text = self.tokenizer.apply_chat_template(messages, tokenize=False,
-                                                          add_generation_prompt=True)
-                ids = self.tokenizer(text, add_special_tokens=False).input_ids
-            else:
-                text = "".join(f"{instruction}\n\n{p}\n\n" for p in demonstrations)
-                ids = self.tokenizer(f"{text}{instruction}\n\n").input_ids
-            self._contexts[key] = ids
+            self._contexts[key] = instruction_context_ids(self.tokenizer, self.task.instruction,
+                                                          demonstrations, self.chat)
         return self._contexts[key]
 
     def text_ids(self, text: str) -> list[int]:

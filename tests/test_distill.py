@@ -15,6 +15,7 @@ from harness.api.testing import TINY_TASK, run_strategy, tiny_split
 from strategies import soft_labels
 from strategies.distill import Distill
 from strategies.soft_labels import teacher_distribution
+from strategies.trainer import TrainingLog
 
 # The tiny task's topic words (harness.api.testing), by label.
 TOPICS = {"cat": 0, "dog": 0, "horse": 0, "cow": 0, "car": 1, "bus": 1, "truck": 1, "train": 1,
@@ -82,7 +83,8 @@ def test_a_few_shot_teacher_on_a_decoder_gives_soft_targets(tiny_decoder, tiny_e
     soft = True  # hard targets are one_hot() of the same distributions (tested above)
     seen = {}
     monkeypatch.setattr(soft_labels, "train_on_distributions",
-                        lambda model, tokenizer, texts, targets, *rest: seen.update(t=targets))
+                        lambda model, tokenizer, texts, targets, config, *rest:
+                        seen.update(t=targets) or TrainingLog(config.min_steps))
     strategy, _ = run_strategy(Distill, tiny_encoder, tmp_path, teacher="few-shot",
                                strategy_models={"teacher": tiny_decoder}, soft_labels=soft,
                                teacher_config='{"trials": 2, "max_batch_tokens": 4096}',

@@ -23,7 +23,7 @@ import pandas as pd
 from harness.cell.measure import latency_rows, stopwatch, sync_device
 from harness.cell.phases import footprint_fields
 from harness.inputs.models import DEFAULT_MODELS, resolve_model
-from harness.metrics.lm_scoring import causal_nll
+from harness.metrics.lm_scoring import causal_nll, instruction_context_ids
 
 # Single-prompt generations are seconds each on a CPU: a few samples give the median, not a
 # tail (the record says how many).
@@ -111,16 +111,14 @@ def fluency(cell, continuations: list[list[str]]) -> dict:
     prompt, where an instruction-following model reads the text as out of place."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from strategies.generation import GenerationPrompts
-
     spec = cell.model or resolve_model(DEFAULT_MODELS["decoder"])
     path = spec.local_path()
     tokenizer = AutoTokenizer.from_pretrained(path, **spec.load_kwargs())
     model = AutoModelForCausalLM.from_pretrained(path, dtype="auto", **spec.load_kwargs())
     model = model.to(cell.device).eval()
     prompts, _ = prompts_and_references(cell.task, cell.eval)
-    written_after = GenerationPrompts(tokenizer, cell.task)
-    contexts = [written_after.prompt_ids(p) for p in prompts]
+    instruction = instruction_context_ids(tokenizer, cell.task.instruction)
+    contexts = [instruction + tokenizer(p, add_special_tokens=False).input_ids for p in prompts]
     nll, tokens = [], []
     for texts in continuations:
         pairs = [(context, tokenizer(" " + text, add_special_tokens=False).input_ids

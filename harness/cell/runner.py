@@ -123,7 +123,7 @@ def _measure_phases(cell: Cell, work_dir: Path, memory) -> dict:
     device, timings, tuning = cell.device, {}, None
     context = Context(cell.task, cell.model, cell.seed, device, work_dir, cell.backend,
                       cell.strategy_models,
-                      cell.validation if cell.strategy_class.uses_validation else None)
+                      cell.validation if cell.validates else None)
     fit_tasks = [(cell.task, cell.fit_train), *((task, train) for task, train, _ in cell.mixture)]
     with memory.phase("load"), stopwatch(timings, "load_s", device):
         strategy = cell.strategy_class(cell.config, context)

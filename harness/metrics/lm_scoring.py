@@ -15,6 +15,25 @@ import numpy as np
 from harness.api.batching import length_batches
 
 
+def instruction_context_ids(tokenizer, instruction: str, demonstrations: Sequence[str] = (),
+                            use_chat_template: bool = True) -> list[int]:
+    """Token ids of what a decoder reads before a passage of a generation task: the instruction
+    as the chat template's user turn (demonstration passages as earlier answers), up to where
+    the assistant's answer starts; plain text when the tokenizer has no chat template. What
+    every decoder strategy conditions on (strategies/generation.py), and what the runner's
+    fluency judge reads the continuations after."""
+    if use_chat_template and tokenizer.chat_template is not None:
+        messages = []
+        for passage in demonstrations:
+            messages += [{"role": "user", "content": instruction},
+                         {"role": "assistant", "content": passage}]
+        messages.append({"role": "user", "content": instruction})
+        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return tokenizer(text, add_special_tokens=False).input_ids
+    text = "".join(f"{instruction}\n\n{p}\n\n" for p in demonstrations)
+    return tokenizer(f"{text}{instruction}\n\n").input_ids
+
+
 def default_batch_tokens(device_type: str) -> int:
     # Cache-sized batches score fastest on CPU; a GPU needs big ones to be busy.
     return 16384 if device_type == "cuda" else 4096

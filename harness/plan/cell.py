@@ -72,6 +72,9 @@ class Cell:
     # Settings tried on the validation rows before the evaluation rows are scored once with
     # the best (harness.cell.tuning); 0: the config as given.
     tune: int = 0
+    # The strategy reads its validation rows (`uses_validation`), as planned from its
+    # declaration: the cell's process imports the class afresh and need not ask it again.
+    validates: bool = False
 
     # The rows' parts that the runner and the reports read, by their short names.
     @property

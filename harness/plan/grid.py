@@ -166,7 +166,7 @@ def _cells_of(planned: _Planned, request: GridRequest, data: tuple,
                     inference=planned.variants if kind_of(task).variants else (),
                     strategy_models=planned.inner.get(task.kind, {}),
                     tune=request.tune if cls.search_space and kind_of(task).validation
-                    else 0))
+                    else 0, validates=cls.uses_validation and validation is not None))
     return cells
 
 
