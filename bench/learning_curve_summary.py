@@ -74,9 +74,12 @@ def main() -> None:
     parser.add_argument("--run", required=True, help="the command that made the records")
     parser.add_argument("--wall-s", type=float, required=True, help="the run's wall seconds")
     parser.add_argument("--name", help="artifact name (default learning_curve_<task>)")
+    parser.add_argument("--stopped", action="store_true",
+                        help="the run was stopped before its last cell: the figures say so")
     args = parser.parse_args()
     started = environment()
-    figures = {**summarize(args.results, args.task), "run": args.run, "wall_s": args.wall_s}
+    figures = {**summarize(args.results, args.task), "run": args.run, "wall_s": args.wall_s,
+               "complete": not args.stopped}
     args.out = RESULTS_DIR / f"{args.name or 'learning_curve_' + args.task}.json"
     print(f"wrote {write_artifact('learning_curve', args, figures, started)}")
     for point in figures["points"]:

@@ -131,7 +131,12 @@ def learning_curve_table(records: list[dict]) -> list[str]:
         pooled = f"; {draws} draws of the training rows pooled per size" if draws > 1 else ""
         heads = [f"{n} rows" + (f" ({per_label[n]} per label)" if n in per_label else "")
                  for n in sizes]
-        lines += [f"**{figures['task']}** (`{figures['run']}`: {figures['wall_s'] / 60:.0f} min "
+        # Summaries written since Step 12 keep each point's interval text
+        schedule = ("the schedule since Step 12: at least 100 steps, early stopping on a "
+                    "validation fifth" if "interval" in figures["points"][0] else
+                    "the schedule before Step 12: 3 epochs, no validation rows")
+        lines += [f"**{figures['task']}**, {schedule} (`{figures['run']}`: "
+                  f"{figures['wall_s'] / 60:.0f} min "
                   f"wall time; {figures['n_eval']} evaluation rows{pooled}; accuracy [95% CI], "
                   f"fit s):", "", "| curve | " + " | ".join(heads) + " |",
                   "|---|" + "---:|" * len(sizes)]
@@ -139,6 +144,9 @@ def learning_curve_table(records: list[dict]) -> list[str]:
         for point in figures["points"]:
             curves.setdefault(point["curve"], {})[point["n_train"]] = point
         for name, at in curves.items():
+            counts = {p.get("data_seeds", 1) for p in at.values()}
+            if len({p.get("data_seeds", 1) for p in figures["points"]}) > 1:
+                name += f" ({'/'.join(map(str, sorted(counts)))} draw{'s' * (max(counts) > 1)})"
             if 0 in at:
                 cells = [f"{_ci(at[0]['accuracy'], 3)} (no training rows)"] * len(sizes)
             else:
