@@ -27,7 +27,7 @@ from harness.results.store import Store
 
 RESAMPLES = 1000
 _CURVE_COLUMNS = ("strategy", "model", "model_source", "backend", "settings", "eval_set",
-                  "device_name")
+                  "device_name", "tune")  # a tuned row is another curve than its defaults
 
 
 def learning_curves(board: pd.DataFrame, min_sizes: int = 2) -> pd.DataFrame | None:
@@ -65,8 +65,9 @@ def _curve_names(rows: pd.DataFrame) -> dict[str, str]:
         extras = [str(row["model"])] if row["model"] not in (None, "-") else []
         if isinstance(row.get("settings"), str) and row["settings"]:
             extras.append(row["settings"])
-        names[row["curve_id"]] = row["strategy"] + on + (f" ({'; '.join(extras)})"
-                                                         if extras else "")
+        tuned = f" · tuned ×{int(row['tune'])}" if row.get("tune", 0) else ""
+        names[row["curve_id"]] = row["strategy"] + on + tuned + (
+            f" ({'; '.join(extras)})" if extras else "")
     seen: dict[str, int] = {}
     for curve_id, name in names.items():  # the same name twice: tell them apart by number
         seen[name] = seen.get(name, 0) + 1
