@@ -96,7 +96,10 @@ def test_ctrl_c_cancels_running_cells_keeps_finished_ones_and_releases_claims(
          "-t", "agnews", "--n-train", "40", "--n-eval", "20", "--data-seeds", "0,1",
          "--jobs", "2", "--data-dir", str(data_dir), "--out", str(out),
          "--reports", str(tmp_path / "reports")], cwd=REPO, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # As from a terminal: a test suite started in the background of a non-interactive
+        # shell inherits SIGINT ignored, and so would the run, which Ctrl-C could not stop.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 300  # a loaded machine starts cells slowly
     while len(list(out.glob("*tfidf*.json"))) < 2 and time.monotonic() < deadline:
         time.sleep(0.5)
