@@ -43,12 +43,13 @@ def tune(cell, first, context, fit_tasks: list) -> tuple[object, dict]:
     kind = kind_of(cell.task)
     metric, direction = kind.validation
     score = kind.part("validate")
+    startup = max(1, budget // 2)
     sampler = optuna.samplers.TPESampler(
         seed=int(np.random.SeedSequence([cell.seed, cell.data_seed]).generate_state(1)[0]),
-        n_startup_trials=max(1, budget // 2), multivariate=True)
+        n_startup_trials=startup, multivariate=True)
     study = optuna.create_study(direction=direction, sampler=sampler)
     study.enqueue_trial({name: getattr(cell.config, name) for name in space})
-    best, best_value, history = None, None, []
+    best, best_value, chosen, history = None, None, None, []
     for number in range(budget):
         trial = study.ask()
         settings = {name: _suggest(trial, name, searched) for name, searched in space.items()}
@@ -74,20 +75,19 @@ def tune(cell, first, context, fit_tasks: list) -> tuple[object, dict]:
         history.append({"settings": settings, "value": value,
                         "seconds": time.perf_counter() - started})
         if best is None or _better(value, best_value, direction):
-            best, best_value = first, value
+            best, best_value, chosen = first, value, settings
         first = None
         gc.collect()  # a model no longer the best is released before the next one loads
     if best is None:
         raise RuntimeError(f"every one of the {budget} tuning trials failed; the first: "
                            f"{history[0]['error']}")
-    chosen = next(h for h in history if h["value"] == best_value)
     return best, {
         "trials": budget, "metric": metric, "direction": direction,
         "n_validation": len(cell.validation),
-        "sampler": f"optuna TPE (multivariate), {max(1, budget // 2)} start-up trials, the "
+        "sampler": f"optuna TPE (multivariate), {startup} start-up trials, the "
                    f"first the config as given",
         "space": {name: str(searched) for name, searched in space.items()},
-        "history": history, "chosen": chosen["settings"], "best_value": best_value,
+        "history": history, "chosen": chosen, "best_value": best_value,
         "default_value": history[0]["value"],
     }
 

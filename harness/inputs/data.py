@@ -189,43 +189,52 @@ def training_rows(split: Split, seed: int, n: int | None = None, per_class: int 
                   what: str = "--n-train") -> Split:
     """The first `n` rows, or the first `per_class` rows of every label, of the seed's nested
     order (all rows, in file order, when neither is given)."""
+    if per_class is None and (n is None or n == len(split)):
+        return split
+    order, rank = nested_order(split.labels, seed)
+    return split.take(_drawn(split, order, rank, n, per_class, what))
+
+
+def _drawn(split: Split, order: np.ndarray, rank: np.ndarray, n: int | None,
+           per_class: int | None, what: str) -> np.ndarray:
+    """The sorted indices of a training draw, from its seed's nested order and ranks."""
     if per_class is not None:
         if per_class <= 0:
             raise HarnessError(f"--n-per-class must be positive, got {per_class}")
-        _, rank = nested_order(split.labels, seed)
         counts = np.bincount(split.labels)
         short = [label for label, count in enumerate(counts) if 0 < count < per_class]
         if short:
             raise HarnessError(f"--n-per-class {per_class} is more than the {counts[short[0]]} "
                                f"training rows of label {short[0]}")
-        return split.take(np.flatnonzero(rank < per_class))
+        return np.flatnonzero(rank < per_class)
     if n is None or n == len(split):
-        return split
+        return np.arange(len(split))
     _check_size(split, n, what)
-    order, _ = nested_order(split.labels, seed)
-    return split.take(np.sort(order[:n]))
+    return np.sort(order[:n])
 
 
 # Every VALIDATION_PERIOD-th row of each label, in the seed's nested order, is held out for
 # validation, starting with its second: about a fifth of each training size, at least one row
-# of every label that has two, and nested like the sizes themselves (the validation rows of 128
-# training rows contain those of 32).
+# of every label that has two, and nested like the sizes themselves (a class's rows among the
+# first n are its ranks 0..m-1, so the validation rows of 128 training rows contain those of 32).
 VALIDATION_PERIOD = 5
+
+
+def training_draw(split: Split, seed: int, n: int | None = None, per_class: int | None = None,
+                  what: str = "--n-train") -> tuple[Split, Split, Split]:
+    """(training rows, rows to fit on, validation rows): the draw `training_rows` gives for the
+    same arguments, and a stratified share held out of it (never of the evaluation rows), from
+    one computation of the seed's order."""
+    order, rank = nested_order(split.labels, seed)
+    chosen = _drawn(split, order, rank, n, per_class, what)
+    held = rank[chosen] % VALIDATION_PERIOD == 1
+    return split.take(chosen), split.take(chosen[~held]), split.take(chosen[held])
 
 
 def validation_rows(split: Split, seed: int, n: int | None = None,
                     per_class: int | None = None) -> tuple[Split, Split]:
-    """(rows to fit on, validation rows) of the training draw `training_rows` gives for the
-    same arguments: a stratified share held out of it, never of the evaluation rows."""
-    order, rank = nested_order(split.labels, seed)
-    if per_class is not None:
-        chosen = np.flatnonzero(rank < per_class)
-    elif n is None or n == len(split):
-        chosen = np.arange(len(split))
-    else:  # a class's rows among the first n are its ranks 0..m-1: the held-out ones nest
-        chosen = np.sort(order[:n])
-    held = rank[chosen] % VALIDATION_PERIOD == 1
-    return split.take(chosen[~held]), split.take(chosen[held])
+    """(rows to fit on, validation rows) of the training draw `training_rows` gives."""
+    return training_draw(split, seed, n, per_class)[1:]
 
 
 def subset(split: Split, n: int | None, seed: int, what: str = "rows") -> Split:

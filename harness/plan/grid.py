@@ -17,7 +17,7 @@ from pathlib import Path
 from harness.api import registry
 from harness.api.backends import check_installed, choose
 from harness import environment
-from harness.inputs.data import Split, load_split, subset, training_rows, validation_rows
+from harness.inputs.data import Split, load_split, subset, training_draw
 from harness.errors import HarnessError
 from harness.plan.cell import Cell, Provenance, Rows
 from harness.plan.identity import code_identity
@@ -147,8 +147,12 @@ def _cells_of(planned: _Planned, request: GridRequest, data: tuple,
                 if supports(cls, task)]
         for (task, train, evaluation), *rest in _groups(cls, rows):
             model = planned.models[task.kind]
-            fit_train, validation = (_held_out(task, *held[drawn, size, task.name], request)
-                                     if _validated(cls, request) else (None, None))
+            fit_train, validation = (held[drawn, size, task.name] if _validated(cls, request)
+                                     else (None, None))
+            if request.tune and validation is not None and not len(validation):
+                raise HarnessError(f"--tune needs validation rows, held out of the training "
+                                   f"rows: {len(train)} training rows of '{task.name}' leave "
+                                   f"none (a label needs two rows)")
             drawn_rows = Rows(train=train, eval=evaluation, fit_train=fit_train,
                               validation=validation,
                               data_seed=drawn if cls.uses_training_rows else 0,
@@ -168,15 +172,6 @@ def _cells_of(planned: _Planned, request: GridRequest, data: tuple,
                     tune=request.tune if cls.search_space and kind_of(task).validation
                     else 0, validates=cls.uses_validation and validation is not None))
     return cells
-
-
-def _held_out(task, train: Split, validation: Split, request: GridRequest):
-    """A tuned cell needs validation rows (two training rows of a label at least)."""
-    if request.tune and not len(validation):
-        raise HarnessError(f"--tune needs validation rows, held out of the training rows: "
-                           f"{len(train)} training rows of '{task.name}' leave none (a "
-                           f"label needs two rows)")
-    return train, validation
 
 
 def _groups(cls: type, rows: list[tuple]) -> list[list[tuple]]:
@@ -279,9 +274,10 @@ def _data(tasks: list[AnyTask], data_dir, profile: str, sizes: list[TrainSize],
                 n, per_class = size
                 if per_class is None:
                     n = _size(train_split, n, profile_train)
-                train = training_rows(train_split, seed, n, per_class, "--n-train")
+                train, fit_train, validation = training_draw(train_split, seed, n, per_class,
+                                                             "--n-train")
                 data[seed, size].append((task, train, evaluation))
-                held[seed, size, task.name] = validation_rows(train_split, seed, n, per_class)
+                held[seed, size, task.name] = (fit_train, validation)
     return data, held
 
 

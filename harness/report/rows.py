@@ -52,6 +52,14 @@ def data_seed(records: pd.DataFrame) -> pd.Series:
     return pd.to_numeric(records["data_seed"], errors="coerce").fillna(0).astype("int64")
 
 
+def tune_budget(records: pd.DataFrame) -> pd.Series:
+    """The trials each record was tuned over (`--tune`); 0 for untuned records and those from
+    before tuning."""
+    if "tune" not in records:
+        return pd.Series(0, index=records.index)
+    return pd.to_numeric(records["tune"], errors="coerce").fillna(0).astype("int64")
+
+
 def latest_per_seed(ok: pd.DataFrame) -> pd.DataFrame:
     """The newest record of each group, seed and data seed: a cell recomputed after a change
     of code, packages or task text leaves its old record behind under another key."""
@@ -100,10 +108,8 @@ def row_labels(ok: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     settings = _settings(first, ok)
     on = backend(first).map(lambda b: "" if b == DEFAULT else f" on {b}")
     variant = inference(first).map(lambda v: "" if v == OWN_INFERENCE else f" · {v}")
-    tuned = (pd.to_numeric(first["tune"], errors="coerce").fillna(0) if "tune" in first
-             else pd.Series(0, index=first.index))
-    base = shown_strategy(first) + on + variant + tuned.map(
-        lambda n: f" · tuned ×{int(n)}" if n else "")
+    base = shown_strategy(first) + on + variant + tune_budget(first).map(
+        lambda n: f" · tuned ×{n}" if n else "")
     model = first["model"].map(lambda m: "" if m in (None, "-") else str(m))
     # What may tell two rows of one base name apart, in the order it is tried.
     candidates = [settings.map(lambda s: s or "default settings"), shown_source(first),

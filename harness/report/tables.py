@@ -29,6 +29,7 @@ from harness.report.rows import (
     row_labels,
     shown_source,
     shown_strategy,
+    tune_budget,
 )
 from harness.results.store import Store
 
@@ -40,7 +41,7 @@ def leaderboard(ok: pd.DataFrame, store: Store) -> pd.DataFrame:
     """One row per group of records, by evaluation set then accuracy, best first; numbers, not
     strings. `ok` holds priced records (harness.results.cost.price_records)."""
     ok = ok.assign(group=group_id(ok), shown=shown_strategy(ok), backend=backend(ok),
-                   source=shown_source(ok), draw=data_seed(ok))
+                   source=shown_source(ok), draw=data_seed(ok), tuned=tune_budget(ok))
     names, settings = row_labels(ok)
     rows, pooled = [], []
     for group, cells in ok.groupby("group", sort=False):
@@ -110,7 +111,7 @@ def _board_row(cells: pd.DataFrame, correct: _Correctness, name: str, settings: 
         "n_per_class": first.get("n_per_class", np.nan),
         "seeds": cells["seed"].nunique(), "data_seeds": cells["draw"].nunique(),
         "trials": max(correct.trials),
-        "tune": _tune(first), "conditional": _conditional(first, correct),
+        "tune": int(first["tuned"]), "conditional": _conditional(first, correct),
         "accuracy": correct.clustered.accuracy, "accuracy_ci_low": interval.low,
         "accuracy_ci_high": interval.high, "interval": _interval_text(cells, correct, interval),
         "accuracy_seed_std": accuracies.std(ddof=1) if len(accuracies) > 1 else np.nan,
@@ -135,11 +136,6 @@ def _pooled(cells: pd.DataFrame) -> dict:
     means = catalog.fields(catalog.pooled(catalog.CLASSIFICATION, catalog.MEAN))
     peaks = catalog.fields(catalog.pooled(catalog.CLASSIFICATION, catalog.MAX))
     return {**{c: _mean(cells, c) for c in means}, **{c: _max(cells, c) for c in peaks}}
-
-
-def _tune(record: pd.Series) -> int:
-    value = pd.to_numeric(record.get("tune"), errors="coerce")
-    return 0 if pd.isna(value) else int(value)
 
 
 def _conditional(record: pd.Series, correct: _Correctness) -> bool:
