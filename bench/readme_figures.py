@@ -378,17 +378,17 @@ def distill_table(records: list[dict]) -> list[str]:
             if row.get("footprint_teacher"):
                 made += (f" (teacher {row['footprint_teacher']} labelling "
                          f"{row['footprint_teacher_rows_labelled']:.0f} rows: "
-                         f"{row['footprint_teacher_label_s']:.0f} s, its accuracy on them "
+                         f"{row['span_teacher_label_s']:.0f} s, its accuracy on them "
                          f"{row['footprint_teacher_train_accuracy']:.3f})")
             lines.append(f"| {name} | {_accuracy(row)} | {made} | "
                          f"{row['throughput_eps']:.1f} | "
                          f"{row['predict_cost_usd_per_1k']:.5f} |")
             if row.get("footprint_teacher"):
-                per_1k = (row["usd_per_hour"] / 3600 * row["footprint_teacher_predict_s"] * 1000
+                per_1k = (row["usd_per_hour"] / 3600 * row["span_teacher_predict_s"] * 1000
                           / row["footprint_teacher_rows_labelled"])
                 lines.append(f"| its teacher, labelling | {row['footprint_teacher_train_accuracy']:.3f} "
                              f"on the training rows |  | "
-                             f"{row['footprint_teacher_rows_labelled'] / row['footprint_teacher_predict_s']:.1f} "
+                             f"{row['footprint_teacher_rows_labelled'] / row['span_teacher_predict_s']:.1f} "
                              f"| {per_1k:.5f} |")
         by_key = {row["key"]: row for row in rows}
         for pair in figures["paired"]:

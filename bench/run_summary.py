@@ -92,8 +92,10 @@ def summarize(results: Path) -> list[dict]:
     rows = []
     for _, record in frame.iterrows():
         row = {field: _plain(record.get(field)) for field in FIELDS}
+        # What the strategy reports, and what the runner's probe measured inside its phases
         row.update({column: _plain(record[column]) for column in frame.columns
-                    if column.startswith("footprint_")})
+                    if column.startswith(("footprint_", "span_", "rss_peak_span_",
+                                          "rss_mark_"))})
         rows.append(row)
     return rows
 

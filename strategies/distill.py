@@ -15,15 +15,15 @@ decoder preset by default), the student on the encoder's; both, and the teacher'
 of the cell's key (`runs_strategies`), so a change to either recomputes the cell.
 
 Everything the teacher costs (loading, fitting, labelling) is inside the cell's fit_s; the
-footprint reports that share as `teacher_label_s`, with the teacher's quality and the student's
-agreement with it on the training rows.
+runner's probe measures that share (`span_teacher_label_s`, its predictions alone
+`span_teacher_predict_s`, each span's peak RSS beside it); the footprint reports the teacher's
+quality and the student's agreement with it on the training rows.
 """
 
 from __future__ import annotations
 
 import gc
 import json
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,12 +132,11 @@ class Distill(StrategyBase):
         task, train = only_task(tasks)
         if not len(train):
             raise HarnessError("distill needs training rows for its teacher to label")
-        # Timed here, an exception to "the runner times": it sees fit as a whole, and the
-        # teacher's share of it is what distill is compared on.
-        started = time.perf_counter()
-        probs, predict_s = self._label(task, train)
-        _free_memory(self.context.device)  # the teacher's, before the student trains
-        label_s = time.perf_counter() - started
+        # The runner sees fit as a whole; the teacher's share of it is what distill is
+        # compared on, so its probe measures that span.
+        with self.context.probe.span("teacher_label"):
+            probs = self._label(task, train)
+            _free_memory(self.context.device)  # the teacher's, before the student trains
         self.train_texts, self.teacher_labels = train.texts, probs.argmax(axis=1)
         targets = probs if self.config.soft_labels else one_hot(probs)
         log = train_on_distributions(self.student, self.tokenizer, train.texts, targets,
@@ -145,32 +144,30 @@ class Distill(StrategyBase):
         spec = self.context.strategy_models.get("teacher")
         self.teacher_report = {
             "teacher": self.config.teacher, "teacher_model": spec.name if spec else None,
-            "soft_labels": self.config.soft_labels, "teacher_label_s": label_s,
-            "teacher_predict_s": predict_s, "teacher_rows_labelled": len(train),
+            "soft_labels": self.config.soft_labels, "teacher_rows_labelled": len(train),
             # Against the gold labels the student never sees: the teacher's quality on the
             # rows it labelled, what the student learns from
             "teacher_train_accuracy": float((self.teacher_labels == train.labels).mean()),
             # Mean top probability of the teacher's distributions: how soft its labels are
             "teacher_mean_confidence": float(probs.max(axis=1).mean()), **log.footprint()}
 
-    def _label(self, task: Task, train: Split) -> tuple[np.ndarray, float]:
+    def _label(self, task: Task, train: Split) -> np.ndarray:
         """The teacher's distributions over the labels of the training rows (averaged over its
-        trials), and the seconds its predictions took. The teacher lives only in this call."""
+        trials), its predictions a probe span. The teacher lives only in this call."""
         from strategies.soft_labels import teacher_distribution
 
         cls = teacher_class(self.config)
         teacher = cls(teacher_settings(self.config), self._teacher_context(cls))
         teacher.fit([(task, train if cls.uses_training_rows else NO_TRAINING_ROWS)])
         teacher.prepare()
-        started = time.perf_counter()
         texts = list(train.texts)
-        probs = np.mean([teacher_distribution(teacher.predict(texts, task, trial).scores,
-                                              self.config.temperature)
-                         for trial in range(min(int(teacher.trials),
-                                                self.config.teacher_trials))], axis=0)
-        predict_s = time.perf_counter() - started
+        with self.context.probe.span("teacher_predict"):
+            probs = np.mean([teacher_distribution(teacher.predict(texts, task, trial).scores,
+                                                  self.config.temperature)
+                             for trial in range(min(int(teacher.trials),
+                                                    self.config.teacher_trials))], axis=0)
         del teacher
-        return probs, predict_s
+        return probs
 
     def _teacher_context(self, cls) -> Context:
         """The cell's task, seed and device (the CPU if the teacher cannot use the cell's), the

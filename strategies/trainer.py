@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from harness.api.settings import above, at_least, within
+from harness.api.settings import above, at_least, check, within
 from harness.api.strategy import Context
 from harness.inputs.data import Split
 
@@ -50,6 +50,11 @@ class TrainerSettings:
     bf16: bool = field(default=False, metadata={"help": (
         "bf16 autocast: 0.66-0.77x the fit time on this CPU, losses equal to 3 decimals; off by "
         "default until its effect on accuracy is measured per task.")})
+    gradient_checkpointing: str = field(default="auto", metadata={"help": (
+        "recompute each layer's activations in the backward pass instead of keeping them: "
+        "'on', 'off', or 'auto': on for a causal LM (generation tasks, instruction tuning), "
+        "whose activations are most of its training memory, off for a small classifier, "
+        "where it costs time and saves little (bench/results/training_memory.json)")})
 
     def __post_init__(self):
         check_training_settings(self)
@@ -74,6 +79,16 @@ def check_training_settings(config) -> None:
     at_least(config, 0, "weight_decay", "min_steps", "patience")
     above(config, 0, "epochs", "learning_rate")
     within(config, 0, 1, "warmup_ratio")
+    check(config, "gradient_checkpointing", config.gradient_checkpointing in CHECKPOINTING,
+          " or ".join(repr(c) for c in CHECKPOINTING))
+
+
+CHECKPOINTING = ("auto", "on", "off")
+
+
+def checkpointing(config, causal_lm: bool) -> bool:
+    """Whether training recomputes activations (TrainerSettings.gradient_checkpointing)."""
+    return {"on": True, "off": False, "auto": causal_lm}[config.gradient_checkpointing]
 
 
 @dataclass
@@ -96,8 +111,8 @@ class TrainingLog:
 
 
 def schedule_steps(n_rows: int, config, floor: bool = True) -> int:
-    """Optimizer steps of the schedule: `epochs` passes over n rows, and with `floor` at least
-    `min_steps`."""
+    """Optimizer steps of the schedule: `epochs` passes over n rows, and with `floor` (a
+    classifier) at least `min_steps`."""
     per_epoch = math.ceil(max(n_rows, 1) / config.batch_size)
     return max(config.min_steps if floor else 1, math.ceil(per_epoch * config.epochs))
 
@@ -120,18 +135,19 @@ def train_classifier(model, tokenizer, train: Split, config, context: Context,
 
 
 def run_trainer(model, config, context: Context, rows, collator, validation=None,
-                trainer_class=None, floor: bool = True) -> TrainingLog:
-    """Train `model` on the dataset `rows` on the schedule (`floor`: at least min_steps); with
-    a `validation` dataset, stop early on its loss and keep the best weights. `trainer_class`:
-    a Trainer subclass (a loss of its own), the Trainer by default."""
+                trainer_class=None, causal_lm: bool = False) -> TrainingLog:
+    """Train `model` on the dataset `rows` on the schedule (a classifier: at least min_steps);
+    with a `validation` dataset, stop early on its loss and keep the best weights.
+    `trainer_class`: a Trainer subclass (a loss of its own), the Trainer by default."""
     from transformers import Trainer
 
-    steps = schedule_steps(len(rows), config, floor)
+    steps = schedule_steps(len(rows), config, floor=not causal_lm)
     log = TrainingLog(steps)
     validate = validation is not None and config.patience > 0
     keeper = _keep_best_callback(model, config.patience, log) if validate else None
-    trainer = (trainer_class or Trainer)(
-        model=model, args=training_arguments(config, context, steps, validate),
+    trainer = _marked(trainer_class or Trainer, context.probe)(
+        model=model, args=training_arguments(config, context, steps, validate,
+                                             checkpointing(config, causal_lm)),
         train_dataset=rows, eval_dataset=validation if validate else None,
         data_collator=collator, callbacks=[keeper] if keeper else None)
     trainer.train()
@@ -140,6 +156,37 @@ def run_trainer(model, config, context: Context, rows, collator, validation=None
         keeper.restore()
     model.eval()
     return log
+
+
+def _marked(trainer_class, probe):
+    """`trainer_class` asking the runner's probe for the RSS at each point of a training step:
+    the step's start (weights, optimizer state), after the loss (activations kept for the
+    backward, the loss's own), after the backward (gradients; activations freed) and after the
+    optimizer (its state allocated on the first step). The differences are the record's
+    breakdown of training memory (rss_mark_train_*_bytes)."""
+    from transformers import TrainerCallback
+
+    class Marks(TrainerCallback):
+        def on_step_begin(self, args, state, control, **kwargs):
+            probe.mark("train_step_start")
+
+        def on_pre_optimizer_step(self, args, state, control, **kwargs):
+            probe.mark("train_after_backward")
+
+        def on_optimizer_step(self, args, state, control, **kwargs):
+            probe.mark("train_after_optimizer")
+
+    class Marked(trainer_class):
+        def __init__(self, *args, callbacks=None, **kwargs):
+            super().__init__(*args, callbacks=[Marks(), *(callbacks or [])], **kwargs)
+
+        def compute_loss(self, model, inputs, *args, **kwargs):
+            out = super().compute_loss(model, inputs, *args, **kwargs)
+            if model.training:  # not the validation loss
+                probe.mark("train_after_loss")
+            return out
+
+    return Marked
 
 
 def _keep_best_callback(model, patience: int, log: TrainingLog):
@@ -189,9 +236,10 @@ def _training_layout(model) -> None:
                 weight.data, state)
 
 
-def training_arguments(config, context: Context, steps: int, validate: bool = False):
+def training_arguments(config, context: Context, steps: int, validate: bool = False,
+                       recompute: bool = False):
     """`config`: a TrainerSettings; `steps` the schedule's (schedule_steps). `validate`:
-    evaluate on an eval dataset during training."""
+    evaluate on an eval dataset during training; `recompute`: gradient checkpointing."""
     from transformers import TrainingArguments
 
     every = max(1, math.ceil(steps / config.evaluations))
@@ -211,6 +259,11 @@ def training_arguments(config, context: Context, steps: int, validate: bool = Fa
         bf16=config.bf16,
         eval_strategy="steps" if validate else "no",
         eval_steps=every if validate else None,
+        # Only the validation loss is read: no logits of every validation row are gathered
+        prediction_loss_only=True,
+        gradient_checkpointing=recompute,
+        # Non-reentrant: frozen inputs (a LoRA base) need no requires_grad hook
+        gradient_checkpointing_kwargs={"use_reentrant": False} if recompute else None,
         save_strategy="no",
         report_to=[],
         # The cell's stdout is its log file (harness.cell.isolation): losses every 50 steps are kept

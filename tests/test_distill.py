@@ -74,7 +74,7 @@ def test_the_student_learns_the_teachers_labels_not_the_gold_ones(shifted_teache
     assert extra["teacher"] == shifted_teacher and extra["teacher_model"] is None
     assert extra["teacher_rows_labelled"] == 24 and extra["teacher_train_accuracy"] == 0.0
     assert extra["teacher_student_agreement_train"] >= 0.9
-    assert 0 < extra["teacher_predict_s"] <= extra["teacher_label_s"]
+    assert not any(name.endswith("_s") for name in extra)  # the runner's probe times it
     assert extra["soft_labels"] is True and extra["teacher_mean_confidence"] == pytest.approx(0.8)
 
 
@@ -139,3 +139,28 @@ def test_the_teacher_runs_on_the_runs_model_for_its_kind_and_is_in_the_key(
     monkeypatch.setattr(identity, "_sources_sha", lambda modules: real(modules) + (
         "-edited" if "strategies.few_shot" in modules else ""))
     assert plan().key != cell.key
+
+
+def test_the_teachers_share_is_measured_by_the_probe_not_reported(shifted_teacher, tiny_encoder,
+                                                                  tmp_path):
+    """Distill asks the runner's probe to time the teacher's labelling and its predictions
+    within it (span_teacher_label_s, span_teacher_predict_s in the record)."""
+    from contextlib import contextmanager
+
+    from harness.api.probe import Probe
+    from harness.api.strategy import Context
+
+    spans = []
+
+    class Recording(Probe):
+        @contextmanager
+        def span(self, name):
+            spans.append(("enter", name))
+            yield
+            spans.append(("exit", name))
+
+    context = Context(TINY_TASK, tiny_encoder, 0, "cpu", tmp_path, probe=Recording())
+    strategy = Distill(make_config(Distill, {"teacher": shifted_teacher, "epochs": 1}), context)
+    strategy.fit([(TINY_TASK, tiny_split(12))])
+    assert spans == [("enter", "teacher_label"), ("enter", "teacher_predict"),
+                     ("exit", "teacher_predict"), ("exit", "teacher_label")]

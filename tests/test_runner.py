@@ -116,13 +116,45 @@ def test_latency_uses_up_to_100_rows_after_a_warm_up(toys, data_dir, tmp_path):
 
 
 def test_fit_time_is_measured_and_memory_is_above_a_baseline(toys, data_dir, tmp_path):
+    """Bounded on both sides: a sampler that read 0 (or the baseline) fails the allocating
+    toy, one that never releases fails the sleeper."""
     store = Store(tmp_path / "results")
     store.prepare()
-    run_cells(cells_for("toy-sleeps-in-fit", data_dir), store, echo=lambda _: None)
-    (record,) = store.records()
-    assert record["status"] == "ok" and record["fit_s"] >= 1.0
+    run_cells(cells_for("toy-sleeps-in-fit,toy-allocates", data_dir), store,
+              echo=lambda _: None)
+    records = {r["strategy"]: r for r in store.records()}
+    sleeper, allocating = records["toy-sleeps-in-fit"], records["toy-allocates"]
+    assert sleeper["status"] == "ok" and sleeper["fit_s"] >= 1.0
     # A strategy that allocates nothing uses (almost) nothing above the baseline.
-    assert record["rss_above_baseline_bytes"] < 50 * 2**20
+    assert sleeper["rss_above_baseline_bytes"] < 50 * 2**20
+    assert allocating["status"] == "ok", allocating.get("error")
+
+    def above(field):
+        return (allocating[field] - allocating["rss_baseline_bytes"]) / 2**20
+
+    assert 240 <= above("rss_peak_fit_bytes") < 400  # its 256 MiB, seen by the sampler
+    assert allocating["rss_above_baseline_bytes"] / 2**20 >= 240
+    assert above("rss_peak_predict_bytes") < 50  # released before predicting
+    # The probe's span and marks: timed by the runner, the memory at each point
+    assert 0.3 <= allocating["span_toy_build_s"] <= allocating["fit_s"]
+    assert 240 <= above("rss_peak_span_toy_build_bytes") < 400
+    assert 240 <= above("rss_mark_toy_held_bytes") < 400
+    assert above("rss_mark_toy_released_bytes") < 50
+
+
+def test_a_label_that_is_not_the_highest_score_fails_the_cell(toys, data_dir, tmp_path):
+    """Accuracy reads labels and calibration reads scores: they must describe one prediction."""
+    store = Store(tmp_path / "results")
+    store.prepare()
+    run_cells(cells_for("toy-labels-against-its-scores,toy-first-label", data_dir), store,
+              echo=lambda _: None)
+    records = {r["strategy"]: r for r in store.records()}
+    refused = records["toy-labels-against-its-scores"]
+    assert refused["status"] == "failed"
+    assert "not the highest of its scores" in refused["error"]
+    assert "12 of 12 rows" in refused["error"]
+    assert not store.predictions_path(refused["key"]).exists()
+    assert records["toy-first-label"]["status"] == "ok"  # argmax labels pass
 
 
 def test_latency_warm_up_never_uses_a_measured_row():

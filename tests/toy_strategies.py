@@ -93,6 +93,35 @@ class ClaimsFitTime(SleepsInFit):
         return Footprint(0, 0, extra={"fit_s": 0.001, "peak_memory_bytes": 1})
 
 
+class Allocates(_Base):
+    """Holds 256 MiB (every page written) for 0.3 s in fit, inside a probe span with a mark
+    while it is held, and nothing afterwards."""
+    name = "toy-allocates"
+    held_mib = 256
+
+    def __init__(self, config, context):
+        super().__init__(config, context)
+        self.probe = context.probe
+
+    def fit(self, tasks):
+        with self.probe.span("toy_build"):
+            block = np.ones(self.held_mib * 2**20 // 8)
+            time.sleep(0.3)
+            self.probe.mark("toy_held")
+            del block
+        self.probe.mark("toy_released")
+
+
+class LabelsAgainstItsScores(_Base):
+    """Labels every row 1 while its scores put label 0 highest."""
+    name = "toy-labels-against-its-scores"
+
+    def predict(self, texts, task, trial=0):
+        scores = np.zeros((len(texts), self.k))
+        scores[:, 0] = 1.0
+        return Predictions(np.ones(len(texts), dtype=np.int64), scores)
+
+
 class WritesArtifact(_Base):
     name = "toy-writes-artifact"
 
@@ -143,4 +172,4 @@ class KillsItsWorkerOnce(_Base):
 
 
 ALL = [Raising, Killed, OutOfRange, FirstLabel, SleepsInFit, ClaimsFitTime, WritesArtifact,
-       ReportsPlacement, KillsItsWorkerOnce]
+       ReportsPlacement, KillsItsWorkerOnce, Allocates, LabelsAgainstItsScores]

@@ -16,6 +16,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from harness.api.probe import Probe
     from harness.api.registry import register
     from harness.api.resources import Resources
     from harness.api.search import Choice, IntRange, LogUniform, Uniform
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 
 # Where each name lives.
 EXPORTS = {
+    "harness.api.probe": ("Probe",),
     "harness.api.registry": ("register",),
     "harness.api.resources": ("Resources",),
     "harness.api.search": ("Choice", "IntRange", "LogUniform", "Uniform"),

@@ -45,6 +45,7 @@ from typing import Any, ClassVar, Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from harness.api.backends import DEFAULT
+from harness.api.probe import NO_PROBE, Probe
 from harness.inputs.data import Split
 from harness.inputs.models import ModelSpec
 from harness.api.resources import Resources
@@ -71,6 +72,9 @@ class Context:
     # The rows held out of the training rows for a strategy that `uses_validation` (to stop
     # early on); None when there are none, or it does not.
     validation: Split | None = None
+    # The runner's measurements inside the strategy's phases (sub-phase seconds, memory at
+    # points of a training step): harness/api/probe.py. Outside the runner it measures nothing.
+    probe: Probe = NO_PROBE
 
 
 @dataclass

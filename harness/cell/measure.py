@@ -15,8 +15,37 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from harness.api.probe import Probe, check_name
+
 PHASES = ("setup", "load", "fit", "predict")
 SAMPLE_EVERY_S = 0.005
+
+
+# Allocations from this size up are mapped on their own and unmapped when freed. glibc's default
+# threshold grows to 32 MiB as large blocks are freed, after which a training step's activations
+# (tens of MiB each) come from the heap and stay in the process once freed: measured on SmolLM2
+# LoRA training with gradient checkpointing, 5.1 GB RSS after the forward pass for 1.1 GB live
+# (bench/results/training_memory.json). Memory held that way is lost to every other process
+# (another cell, the OS), and what the phase peaks measured was the allocator, not the strategy.
+MMAP_THRESHOLD_BYTES = 1 << 20
+MMAP_THRESHOLD_VARIABLE = "HARNESS_MMAP_THRESHOLD"  # bytes; 0 keeps glibc's dynamic threshold
+
+
+def return_freed_memory() -> int | None:
+    """Make freed large blocks go back to the system at once (glibc's mallopt), for this
+    process; the threshold set, or None where it is not glibc or it is turned off."""
+    import ctypes
+    import os
+
+    threshold = int(os.environ.get(MMAP_THRESHOLD_VARIABLE, MMAP_THRESHOLD_BYTES))
+    if threshold <= 0:
+        return None
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        m_mmap_threshold = -3  # malloc.h; a fixed value also fixes the trim threshold
+        return threshold if libc.mallopt(m_mmap_threshold, threshold) == 1 else None
+    except (OSError, AttributeError):
+        return None
 
 
 class PhaseMemory:
@@ -35,7 +64,9 @@ class PhaseMemory:
         self.baseline_bytes = self._rss()
         self.peaks: dict[str, int] = {}
         self.cuda: dict[str, tuple[int, int]] = {}  # phase -> (allocated, reserved) peaks
+        self.marks: dict[str, int] = {}  # probe mark -> the highest RSS read there
         self._peak = 0
+        self._open_spans: dict[str, int] = {}  # probe span -> its running peak
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -49,6 +80,8 @@ class PhaseMemory:
             rss = self._rss()
             with self._lock:
                 self._peak = max(self._peak, rss)
+                for name, peak in self._open_spans.items():
+                    self._open_spans[name] = max(peak, rss)
 
     @contextmanager
     def phase(self, name: str):
@@ -70,6 +103,25 @@ class PhaseMemory:
                 allocated, reserved = self.cuda.get(name, (0, 0))
                 self.cuda[name] = (max(allocated, int(torch.cuda.max_memory_allocated())),
                                    max(reserved, int(torch.cuda.max_memory_reserved())))
+
+    @contextmanager
+    def span(self, name: str):
+        """The peak RSS within a probe span, kept as the phase `span_<name>` (the highest over
+        the times it is entered)."""
+        with self._lock:
+            self._open_spans[name] = self._rss()
+        try:
+            yield
+        finally:
+            rss = self._rss()
+            with self._lock:
+                peak = max(self._open_spans.pop(name), rss)
+                self.peaks[f"span_{name}"] = max(peak, self.peaks.get(f"span_{name}", 0))
+
+    def mark(self, name: str) -> None:
+        rss = self._rss()
+        with self._lock:
+            self.marks[name] = max(rss, self.marks.get(name, 0))
 
     def close(self) -> None:
         self._stop.set()
@@ -104,6 +156,9 @@ class PhaseMemory:
         out = {"rss_baseline_bytes": baseline, "rss_peak_bytes": peak,
                "rss_above_baseline_bytes": max(0, peak - baseline)}
         out.update({f"rss_peak_{name}_bytes": value for name, value in peaks.items()})
+        out.update({f"rss_peak_{name}_bytes": value for name, value in self.peaks.items()
+                    if name.startswith("span_")})
+        out.update({f"rss_mark_{name}_bytes": value for name, value in self.marks.items()})
         if cuda:
             out["cuda_peak_allocated_bytes"] = max(a for a, _ in cuda.values())
             out["cuda_peak_reserved_bytes"] = max(r for _, r in cuda.values())
@@ -121,6 +176,23 @@ def _device_used_bytes() -> int | None:
     except RuntimeError:
         return None
     return int(total - free)
+
+
+class RunnerProbe(Probe):
+    """The probe the runner hands a strategy (context.probe): a span is timed into `timings`
+    as `span_<name>_s` and its peak RSS kept by `memory`; a mark reads the RSS."""
+
+    def __init__(self, memory: PhaseMemory, timings: dict, device: str):
+        self.memory, self.timings, self.device = memory, timings, device
+
+    @contextmanager
+    def span(self, name: str):
+        check_name(name)
+        with self.memory.span(name), stopwatch(self.timings, f"span_{name}_s", self.device):
+            yield
+
+    def mark(self, name: str) -> None:
+        self.memory.mark(check_name(name))
 
 
 @contextmanager

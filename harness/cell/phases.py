@@ -23,7 +23,8 @@ RUNNER_FIELDS = frozenset({
     "fit_shared_by", "peak_memory_bytes", "rss_peak_bytes", "device", "device_name",
     "scoring_s", "executor", "host", "attempts", "ray_node_id", "ray_attempt_nodes",
     "artifact_path", "timed_out", "inference", "inference_of", "prediction_agreement",
-    "accuracy_delta", "conversion_s", "disk_bytes", "tuning"}) | catalog.record_fields()
+    "accuracy_delta", "conversion_s", "disk_bytes", "tuning",
+    "malloc_mmap_threshold_bytes"}) | catalog.record_fields()
 
 def export_bytes(strategy, folder: Path) -> int:
     """Bytes on disk of what the strategy ships besides the base model, written where the

@@ -25,7 +25,7 @@ from harness.api.strategy import Context
 from harness.api.variants import DEFAULT
 from harness.cell.isolation import run_isolated
 from harness.cell.job import CellJob
-from harness.cell.measure import PhaseMemory, stopwatch
+from harness.cell.measure import PhaseMemory, RunnerProbe, return_freed_memory, stopwatch
 from harness.cell.phases import (export_bytes, footprint_fields, predict_all,
                                   single_row_latency)
 from harness.cell.tuning import tune
@@ -98,12 +98,14 @@ def _run_cell(job: CellJob) -> dict:
         from transformers import set_seed
 
         set_seed(cell.seed)
+        mmap_threshold = return_freed_memory()
         memory = PhaseMemory(cell.device)
         measured = _measure_phases(cell, work_dir, memory)
         if job.artifacts:
             measured["artifact_path"] = _keep_artifacts(work_dir / "export", job.artifacts,
                                                         cell.key)
         return {"status": "ok", **measured, **memory.record(),
+                "malloc_mmap_threshold_bytes": mmap_threshold,
                 "cpu_threads": torch.get_num_threads(), "host_cpu_count": os.cpu_count()}
     except BaseException as err:  # noqa: BLE001 - any failure is the cell's result
         if isinstance(err, KeyboardInterrupt):
@@ -123,7 +125,8 @@ def _measure_phases(cell: Cell, work_dir: Path, memory) -> dict:
     device, timings, tuning = cell.device, {}, None
     context = Context(cell.task, cell.model, cell.seed, device, work_dir, cell.backend,
                       cell.strategy_models,
-                      cell.validation if cell.validates else None)
+                      cell.validation if cell.validates else None,
+                      RunnerProbe(memory, timings, device))
     fit_tasks = [(cell.task, cell.fit_train), *((task, train) for task, train, _ in cell.mixture)]
     with memory.phase("load"), stopwatch(timings, "load_s", device):
         strategy = cell.strategy_class(cell.config, context)
@@ -240,4 +243,16 @@ def _prediction_problem(strategy: str, task, evaluation, labels: np.ndarray,
                 f"{scores.shape}; expected ({n},) and ({n}, {k})")
     if labels.min() < 0 or labels.max() >= k:
         return f"strategy '{strategy}' predicted a label outside 0..{k - 1}"
+    if np.isnan(scores).any():
+        return f"strategy '{strategy}' returned NaN scores"
+    # Accuracy reads the labels, calibration (ECE) and the score columns read the scores: a
+    # label that is not a highest score of its row makes the two disagree about one prediction.
+    # A tie may go either way.
+    chosen, best = scores[np.arange(n), labels], scores.max(axis=1)
+    wrong = np.flatnonzero(chosen < best - 1e-9 * np.maximum(1.0, np.abs(best)))
+    if len(wrong):
+        i = int(wrong[0])
+        return (f"strategy '{strategy}' labelled {len(wrong)} of {n} rows with a label that is "
+                f"not the highest of its scores (row {i}: label {int(labels[i])}, scores "
+                f"{np.round(scores[i], 4).tolist()})")
     return None
