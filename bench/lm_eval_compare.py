@@ -3,14 +3,19 @@
 Same model object in memory (the SmolLM2-135M-Instruct folder the harness materializes, float32),
 same evaluation rows, same prompt text (the task's prompt, input cut to the same token budget,
 the first k training rows as demonstrations given as chat turns: lm-eval's `first_n` sampler
-with `fewshot_as_multiturn`), label words scored by log-likelihood on both sides (lm-eval's HF
-backend, `multiple_choice`). The share of identical prompt texts is printed as a check.
+with `fewshot_as_multiturn`, the rows ordered so that the labels take turns), label words
+scored by log-likelihood on both sides (lm-eval's HF backend, `multiple_choice`). The share of
+identical prompt texts is printed as a check; beside the predictions, the per-label
+log-likelihoods are compared (largest absolute difference), and the share of the most
+predicted label says whether the predictions compared are degenerate.
 
 What is timed, the same work on both sides: the model scoring prepared requests. lm-eval's task
 is built and its requests (`Instance`s, contexts rendered) are made once, outside the clock; only
 `HFLM.loglikelihood` over them is timed. Our prompts are rendered outside the clock; only
 `LabelScorer.score` is timed, with a fresh scorer each repeat, so nothing computed before
-(such as the demonstrations' cache) is reused. Both tokenize inside the clock. Each side gets a
+(such as the demonstrations' cache) is reused; and again with its prefix cache off
+(`reuse_prefix=False`), which says how much of the speed-up is the shared prefix (the
+demonstrations) encoded once rather than for every row. Both tokenize inside the clock. Each side gets a
 warm-up on a few rows first, then `--repeats` timed runs, interleaved so a busy spell on the
 machine hits both; min and median examples/s and the ratios of the mins and of the medians are
 printed and written with the environment to bench/results/lm_eval_compare.json.
@@ -95,48 +100,88 @@ def lm_eval_requests(lm, folder: Path, name: str, shots: int) -> list:
     return sorted(task.instances, key=lambda instance: (instance.doc_id, instance.idx))
 
 
-def lm_eval_predictions(lm, requests: list, num_labels: int) -> np.ndarray:
-    """Argmax over each row's choices of lm-eval's log-likelihoods (its `acc`)."""
+def lm_eval_scores(lm, requests: list, num_labels: int) -> np.ndarray:
+    """lm-eval's log-likelihood of each row's choices, (rows, labels): its `acc` is the argmax."""
     responses = lm.loglikelihood(requests, disable_tqdm=True)
-    return np.array([ll for ll, _ in responses]).reshape(-1, num_labels).argmax(axis=1)
+    return np.array([ll for ll, _ in responses]).reshape(-1, num_labels)
+
+
+def balanced_first(train: pd.DataFrame) -> pd.DataFrame:
+    """The training rows reordered so that every label comes in turn: the first k rows, which
+    both sides take as demonstrations (lm-eval's `first_n`), hold each label about k / labels
+    times. Drawn in order, 4 of the first 8 AG News rows were Business and the model answered
+    Business to every question: identical predictions on degenerate output prove nothing."""
+    turns = train.groupby("label", sort=True).cumcount()
+    return train.assign(_turn=turns).sort_values(["_turn", "label"], kind="stable") \
+        .drop(columns="_turn").reset_index(drop=True)
+
+
+def largest_share(predictions: np.ndarray) -> float:
+    """The share of rows given the most predicted label (1.0: one answer to everything)."""
+    return float(np.bincount(predictions).max() / len(predictions))
 
 
 def compare(lm, model, tokenizer, task, test, train, shots, args, folder: Path) -> dict:
-    """One shot count: both sides warmed up, then timed `repeats` times, interleaved."""
+    """One shot count: both sides warmed up, then timed `repeats` times, interleaved. Ours is
+    timed twice: as the harness runs it (the prefix every prompt shares, the demonstrations,
+    encoded once and its cache reused) and with that cache off, so the speed-up is split into
+    what the cache gives and what remains."""
     name = f"adapt_harness_{task.name}_{shots}shot"
+    train = balanced_first(train)
     write_lm_eval_task(folder, name, task.label_words, train, test)
     # Timed only to say what the old figure folded into lm-eval's time (simple_evaluate).
     requests, building_s, _ = timed(lm_eval_requests, lm, folder, name, shots)
+    k = len(task.label_words)
     render = LabelScorer(model, tokenizer, task.label_words)
     prompts = [render.render(q, demonstrations(task, train, shots)) for q in test["question"]]
-    contexts = [r.args[0] for r in requests[::len(task.label_words)]]
+    contexts = [r.args[0] for r in requests[::k]]
     warm = args.warmup_rows
-    lm_eval_predictions(lm, requests[:warm * len(task.label_words)], len(task.label_words))
+    lm_eval_scores(lm, requests[:warm * k], k)
     LabelScorer(model, tokenizer, task.label_words).score(prompts[:warm])
-    their_s, their_cpu_s, our_s, our_cpu_s, tokens = [], [], [], [], 0
-    for _ in range(args.repeats):
-        theirs, seconds, cpu_s = timed(lm_eval_predictions, lm, requests, len(task.label_words))
-        their_s.append(seconds)
-        their_cpu_s.append(cpu_s)
-        scorer = LabelScorer(model, tokenizer, task.label_words)  # nothing kept from before
-        ours, seconds, cpu_s = timed(scorer.score, prompts)
-        ours = ours.argmax(axis=1)
-        our_s.append(seconds)
-        our_cpu_s.append(cpu_s)
-        tokens = scorer.tokens_processed
-        print(f"  {shots}-shot repeat {len(our_s)}/{args.repeats}: lm-eval {their_s[-1]:.1f} s "
-              f"({their_cpu_s[-1]:.1f} CPU s), ours {seconds:.1f} s ({cpu_s:.1f} CPU s)",
-              file=sys.stderr, flush=True)
+    seconds = {"lm_eval": [], "ours": [], "ours_no_prefix_cache": []}
+    cpu = {side: [] for side in seconds}
+    tokens = {}
+    for repeat in range(args.repeats):
+        theirs, wall, cpu_s = timed(lm_eval_scores, lm, requests, k)
+        seconds["lm_eval"].append(wall)
+        cpu["lm_eval"].append(cpu_s)
+        for side, reuse in (("ours", True), ("ours_no_prefix_cache", False)):
+            # A fresh scorer each time: nothing computed before is reused
+            scorer = LabelScorer(model, tokenizer, task.label_words, reuse_prefix=reuse)
+            scores, wall, cpu_s = timed(scorer.score, prompts)
+            seconds[side].append(wall)
+            cpu[side].append(cpu_s)
+            tokens[side] = scorer.tokens_processed
+            if reuse:
+                ours = scores
+            else:
+                uncached = scores
+        print(f"  {shots}-shot repeat {repeat + 1}/{args.repeats}: " + ", ".join(
+            f"{side} {seconds[side][-1]:.1f} s ({cpu[side][-1]:.1f} CPU s)" for side in seconds),
+            file=sys.stderr, flush=True)
     labels, n = test["label"].to_numpy(), len(test)
-    lm_eval_side, our_side = summary(their_s, n, their_cpu_s), summary(our_s, n, our_cpu_s)
-    their_acc = float((theirs == labels).mean())
-    return {"shots": shots, "rows": n, "lm_eval": lm_eval_side, "ours": our_side,
-            "ratio": ratio(lm_eval_side, our_side),
-            "identical_predictions": float((ours == theirs).mean()),
+    sides = {side: summary(seconds[side], n, cpu[side]) for side in seconds}
+    theirs_pred, ours_pred = theirs.argmax(axis=1), ours.argmax(axis=1)
+    their_acc = float((theirs_pred == labels).mean())
+    return {"shots": shots, "rows": n, "lm_eval": sides["lm_eval"], "ours": sides["ours"],
+            "ours_no_prefix_cache": sides["ours_no_prefix_cache"],
+            "ratio": ratio(sides["lm_eval"], sides["ours"]),
+            "ratio_lm_eval_to_ours_no_prefix_cache": ratio(sides["lm_eval"],
+                                                           sides["ours_no_prefix_cache"]),
+            "ratio_prefix_cache": ratio(sides["ours_no_prefix_cache"], sides["ours"]),
+            "identical_predictions": float((ours_pred == theirs_pred).mean()),
             "identical_prompts": float(np.mean([a == b for a, b in zip(contexts, prompts)])),
+            # The per-label log-likelihoods themselves, not only their argmax
+            "max_abs_loglik_difference": float(np.abs(ours - theirs).max()),
+            "max_abs_loglik_difference_no_prefix_cache": float(np.abs(uncached - theirs).max()),
+            "largest_prediction_share": {"lm_eval": largest_share(theirs_pred),
+                                         "ours": largest_share(ours_pred)},
+            "demonstration_labels": [int(y) for y in train["label"][:shots]],
             "lm_eval_accuracy": their_acc,
             "lm_eval_accuracy_stderr": float(np.sqrt(their_acc * (1 - their_acc) / (n - 1))),
-            "our_accuracy": float((ours == labels).mean()), "our_tokens": tokens,
+            "our_accuracy": float((ours_pred == labels).mean()),
+            "our_tokens": tokens["ours"],
+            "our_tokens_no_prefix_cache": tokens["ours_no_prefix_cache"],
             "lm_eval_request_building_s": round(building_s, 3)}
 
 

@@ -4,6 +4,7 @@ figure is ever typed by hand. Prints the Markdown; with --write replaces what li
 
     python bench/readme_figures.py            # print the tables
     python bench/readme_figures.py --write    # and put them in README.md
+    python bench/readme_figures.py --check    # exit 1 if README.md differs (make test runs it)
 """
 
 from __future__ import annotations
@@ -34,15 +35,23 @@ def times(pair: dict, prefix: str = "") -> str:
 def lm_eval_table(records: list[dict]) -> list[str]:
     lines = [("| shots | rows | lm-eval ex/s (best / median) | ours ex/s (best / median) | "
               "wall-time ratio (mins / medians) | CPU-time ratio (mins / medians) | "
-              "identical predictions | lm-eval acc | our acc |"),
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "of it, the prefix cache (ours without / with it, mins / medians) | "
+              "identical predictions | max abs Δ log-likelihood | most predicted label's share "
+              "(lm-eval / ours) | lm-eval acc | our acc |"),
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for record in records:
         for row in record["figures"]["rows"]:
+            # Artifacts made before the log-likelihoods and the cache were compared show '-'
+            cache = times(row["ratio_prefix_cache"]) if "ratio_prefix_cache" in row else "-"
+            delta = (f"{row['max_abs_loglik_difference']:.1e}"
+                     if "max_abs_loglik_difference" in row else "-")
+            shares = row.get("largest_prediction_share")
+            share = f"{shares['lm_eval']:.0%} / {shares['ours']:.0%}" if shares else "-"
             lines.append(f"| {row['shots']} | {row['rows']} | {best_median(row['lm_eval'])} | "
                          f"{best_median(row['ours'])} | {times(row['ratio'])} | "
-                         f"{times(row['ratio'], 'cpu_')} | "
-                         f"{row['identical_predictions']:.1%} | {row['lm_eval_accuracy']:.3f} | "
-                         f"{row['our_accuracy']:.3f} |")
+                         f"{times(row['ratio'], 'cpu_')} | {cache} | "
+                         f"{row['identical_predictions']:.1%} | {delta} | {share} | "
+                         f"{row['lm_eval_accuracy']:.3f} | {row['our_accuracy']:.3f} |")
     return lines
 
 
@@ -362,6 +371,16 @@ def _plain_setting(value) -> str:
         else str(value)
 
 
+def _teacher_s(row: dict, part: str) -> float:
+    """The teacher's seconds as the runner's probe measured them (span_teacher_*_s); an
+    artifact written before the probe has only what distill reported of itself."""
+    return row.get(f"span_teacher_{part}_s", row.get(f"footprint_teacher_{part}_s"))
+
+
+def _teacher_source(row: dict) -> str:
+    return "" if "span_teacher_label_s" in row else " as distill reported it (before the probe)"
+
+
 def distill_table(records: list[dict]) -> list[str]:
     """The student against its teacher run on its own (bench/run_summary.py)."""
     lines = []
@@ -378,17 +397,18 @@ def distill_table(records: list[dict]) -> list[str]:
             if row.get("footprint_teacher"):
                 made += (f" (teacher {row['footprint_teacher']} labelling "
                          f"{row['footprint_teacher_rows_labelled']:.0f} rows: "
-                         f"{row['span_teacher_label_s']:.0f} s, its accuracy on them "
+                         f"{_teacher_s(row, 'label'):.0f} s{_teacher_source(row)}, its "
+                         f"accuracy on them "
                          f"{row['footprint_teacher_train_accuracy']:.3f})")
             lines.append(f"| {name} | {_accuracy(row)} | {made} | "
                          f"{row['throughput_eps']:.1f} | "
                          f"{row['predict_cost_usd_per_1k']:.5f} |")
             if row.get("footprint_teacher"):
-                per_1k = (row["usd_per_hour"] / 3600 * row["span_teacher_predict_s"] * 1000
+                per_1k = (row["usd_per_hour"] / 3600 * _teacher_s(row, "predict") * 1000
                           / row["footprint_teacher_rows_labelled"])
                 lines.append(f"| its teacher, labelling | {row['footprint_teacher_train_accuracy']:.3f} "
                              f"on the training rows |  | "
-                             f"{row['footprint_teacher_rows_labelled'] / row['span_teacher_predict_s']:.1f} "
+                             f"{row['footprint_teacher_rows_labelled'] / _teacher_s(row, 'predict'):.1f} "
                              f"| {per_1k:.5f} |")
         by_key = {row["key"]: row for row in rows}
         for pair in figures["paired"]:
@@ -511,6 +531,103 @@ TABLES = {"lm_eval_compare": lm_eval_table, "finetune_compare": finetune_table,
           "int8_backends": int8_table, "distill": distill_table}
 
 
+def _artifact(results_dir: Path, name: str) -> tuple[Path, dict]:
+    path = results_dir / f"{name}.json"
+    return path, json.loads(path.read_text())
+
+
+def coverage_text(results_dir: Path) -> str:
+    """The interval coverage the statistics section quotes (bench/coverage.py)."""
+    path, record = _artifact(results_dir, "coverage")
+    f = record["figures"]
+    wilson = {(w["rows"], w["accuracy"]): w["coverage"] for w in f["wilson"]}
+    low, high = f["two_level_range"]
+    naive_low, naive_high = f["ignoring_draws_range"]
+    draws = f["settings"][0]["draws"]
+    return (f"Wilson's interval of one run covers {wilson[100, 0.98]:.1%} of the time at 98% "
+            f"accuracy on 100 rows (exactly, over the binomial; "
+            f"{min(wilson.values()):.1%}-{max(wilson.values()):.1%} over "
+            f"{len(wilson)} settings of 100-1,000 rows and 50-99% accuracy). The two-level "
+            f"interval of a row with {draws} draws covers the true accuracy "
+            f"{low:.1%}-{high:.1%} of the time (median {f['two_level_median']:.1%}) in "
+            f"{f['leaderboards']:,} simulated leaderboards at each of {len(f['settings'])} "
+            f"settings of accuracy, spread between draws and rows; the interval that ignores "
+            f"the draws, which the harness used before, {naive_low:.1%}-{naive_high:.1%} "
+            f"({provenance(record, path)}).")
+
+
+def prompt_scoring_table(results_dir: Path) -> str:
+    """Zero-shot's accuracy per task under each scoring, calibrated or not, and what the
+    uncalibrated model answers most (bench/run_summary.py prompt_scoring)."""
+    path, record = _artifact(results_dir, "prompt_scoring")
+    rows = [r for r in record["figures"]["records"] if r["status"] == "ok"]
+    tasks = list(dict.fromkeys(r["task"] for r in rows))
+    columns = [(scoring, calibrate) for scoring in ("sum", "mean", "pmi")
+               for calibrate in (False, True)]
+
+    def find(task, scoring, calibrate):
+        (row,) = [r for r in rows if r["task"] == task and r["config"]["scoring"] == scoring
+                  and r["config"]["calibrate"] == calibrate]
+        return row
+
+    header = " | ".join(f"{s}, calibrated" if c else s for s, c in columns)
+    lines = [f"| task | {header} |", "|---|" + "---|" * len(columns)]
+    for task in tasks:
+        lines.append(f"| {task} | " + " | ".join(
+            f"{find(task, s, c)['accuracy']:.3f}" for s, c in columns) + " |")
+    favourites = []
+    for task in tasks:
+        row = find(task, "sum", False)
+        predicted = [sum(column) for column in zip(*row["confusion_matrix"])]
+        top = max(range(len(predicted)), key=predicted.__getitem__)
+        favourites.append(f'"{row["labels"][top]}" for {predicted[top] / sum(predicted):.0%} of '
+                          f"the {sum(predicted)} {task} rows")
+    gains = [find(t, s, True)["accuracy"] - find(t, s, False)["accuracy"]
+             for t in tasks for s in ("sum", "mean")]
+    return "\n".join(lines) + (
+        f"\n\nUncalibrated (sum), the model's prior picks the label: {'; '.join(favourites)}. "
+        f"Calibration moves sum and mean scoring by {min(gains):+.3f} to {max(gains):+.3f} "
+        f"({provenance(record, path)}).")
+
+
+def training_memory_table(results_dir: Path) -> str:
+    """Training memory per configuration (one change at a time) and strategy: the fit phase's
+    peak and the step's marks above the baseline, and the cost model's projection
+    (bench/training_memory.py)."""
+    path, record = _artifact(results_dir, "training_memory")
+    marks = ("train_step_start", "train_after_loss", "train_after_backward",
+             "train_after_optimizer")
+    lines = ["| configuration | strategy | fit peak | step start | after loss | after backward | "
+             "after optimizer | fit s | projected (cost model) |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for config in record["figures"]["configs"]:
+        for r in config["records"]:
+            if r["status"] != "ok":
+                lines.append(f"| {config['label']} | {r['strategy']} | {r['status']} |"
+                             + " |" * 6)
+                continue
+            cells = [f"{r['phases_mib']['fit']:,.0f}"] + [
+                "-" if r["marks_mib"].get(m) is None else f"{r['marks_mib'][m]:,.0f}"
+                for m in marks]
+            projected = (f"{r['projected_train_mib']:,.0f} (measured {r['measured_over_projected']:.2f}x)"
+                         if r.get("projected_train_mib") else "")
+            lines.append(f"| {config['label']} | {r['strategy']} | " + " | ".join(cells)
+                         + f" | {r['fit_s']:.0f} | {projected} |")
+    final = {r["strategy"]: r for r in record["figures"]["configs"][-1]["records"]
+             if r["status"] == "ok"}
+    first = {r["strategy"]: r for r in record["figures"]["configs"][0]["records"]
+             if r["status"] == "ok"}
+    summary = "; ".join(
+        f"{name} {first[name]['phases_mib']['fit'] / 1024:.1f} → "
+        f"{final[name]['phases_mib']['fit'] / 1024:.2f} GiB" for name in final if name in first)
+    return "\n".join(lines) + (f"\n\nFit peak above the baseline, first configuration → last: "
+                               f"{summary} ({provenance(record, path)}).")
+
+
+QUOTED = {"coverage": coverage_text, "prompt_scoring": prompt_scoring_table,
+          "training_memory": training_memory_table}
+
+
 def provenance(record: dict, path: Path) -> str:
     """Where a table's figures come from: the artifact, its command, machine and code."""
     env = record["environment"]
@@ -539,23 +656,79 @@ def markdown(results_dir: Path = RESULTS_DIR) -> str:
     return "\n\n".join(blocks)
 
 
-def write_readme(text: str) -> None:
-    readme = README.read_text()
-    if BEGIN not in readme or END not in readme:
-        raise SystemExit(f"{README} has no {BEGIN} ... {END} markers to write between")
-    head, rest = readme.split(BEGIN, 1)
-    tail = rest.split(END, 1)[1]
-    README.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
+def markers(name: str) -> tuple[str, str]:
+    """The comments around a generated block: the main one, or a figure quoted in the text."""
+    return (BEGIN, END) if name == "bench" else (f"<!-- bench:{name}:begin -->",
+                                                 f"<!-- bench:{name}:end -->")
+
+
+def blocks(results_dir: Path = RESULTS_DIR) -> dict[str, str]:
+    """Every generated block of the README by name: the main one (all the tables) and the
+    figures the text quotes where it explains them."""
+    return {"bench": markdown(results_dir),
+            **{name: render(results_dir) for name, render in QUOTED.items()}}
+
+
+def _split_readme(readme: str, name: str = "bench") -> tuple[str, str, str]:
+    """(before the block, the block, after it)."""
+    begin, end = markers(name)
+    if begin not in readme or end not in readme:
+        raise SystemExit(f"{README} has no {begin} ... {end} markers to write between")
+    head, rest = readme.split(begin, 1)
+    block, tail = rest.split(end, 1)
+    return head, block.strip("\n"), tail
+
+
+def with_blocks(readme: str, texts: dict[str, str]) -> str:
+    for name, text in texts.items():
+        head, _, tail = _split_readme(readme, name)
+        begin, end = markers(name)
+        readme = f"{head}{begin}\n{text}\n{end}{tail}"
+    return readme
+
+
+def write_readme(texts: dict[str, str]) -> None:
+    README.write_text(with_blocks(README.read_text(), texts))
+
+
+def difference(readme: str, texts: dict[str, str]) -> str | None:
+    """None when every block of the README is what `texts` has; else where the first one
+    differs, as one line."""
+    for name, text in texts.items():
+        head, block, _ = _split_readme(readme, name)
+        if block == text:
+            continue
+        first = head.count("\n") + 2  # the block's first line in the README
+        ours, theirs = block.splitlines(), text.splitlines()
+        for at, (line, expected) in enumerate(zip(ours, theirs)):
+            if line != expected:
+                col = next((i for i, (x, y) in enumerate(zip(line, expected)) if x != y),
+                           min(len(line), len(expected)))
+                start = max(0, col - 30)
+                return (f"README.md line {first + at}, column {col + 1}, is not what "
+                        f"bench/results/ gives: {line[start:col + 30]!r} != "
+                        f"{expected[start:col + 30]!r} (python bench/readme_figures.py --write)")
+        return (f"README.md's {name} block has {len(ours)} lines, bench/results/ gives "
+                f"{len(theirs)} (python bench/readme_figures.py --write)")
+    return None
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="rewrite README.md's bench block")
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 when README.md's bench block differs from the artifacts")
     args = parser.parse_args()
-    text = markdown()
-    print(text)
+    texts = blocks()
+    if args.check:
+        problem = difference(README.read_text(), texts)
+        if problem:
+            raise SystemExit(problem)
+        print(f"README.md's {len(texts)} generated blocks are what bench/results/ gives")
+        return
+    print("\n\n".join(texts.values()))
     if args.write:
-        write_readme(text)
+        write_readme(texts)
 
 
 if __name__ == "__main__":

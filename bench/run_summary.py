@@ -33,7 +33,8 @@ FIELDS = ("task", "strategy", "model", "seed", "status", "error", "inference", "
           "prediction_agreement", "fit_s", "load_s", "conversion_s", "predict_s", "trials",
           "latency_p50_ms", "latency_p95_ms", "throughput_eps", "rss_above_baseline_bytes",
           "rss_peak_bytes", "weight_bytes", "disk_bytes", "artifact_bytes", "cpu_threads",
-          "fit_cost_usd", "predict_cost_usd_per_1k", "usd_per_hour", "config", "key")
+          "fit_cost_usd", "predict_cost_usd_per_1k", "usd_per_hour", "config", "key",
+          "confusion_matrix")
 
 
 def main() -> int:

@@ -19,6 +19,7 @@ first on PYTHONPATH (a worktree of an earlier commit measures the code before a 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import subprocess
@@ -42,6 +43,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", action="append", required=True,
                         help="label|checkout|extra harness run arguments|NAME=VALUE ...")
+    parser.add_argument("--project", action="append", default=[],
+                        help="label|harness project arguments: the cost model's training memory "
+                             "for the configuration of that label, beside what it measured")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the configurations an earlier call measured in --work")
     parser.add_argument("--name", default="training_memory")
     parser.add_argument("--work", help="results folders go here (default: a temporary one)")
     parser.add_argument("--out", help="the artifact's path (default bench/results/<name>.json)")
@@ -57,11 +63,29 @@ def main() -> int:
         label, checkout, extra, variables = (spec.split("|") + ["", "", ""])[:4]
         env = dict(word.split("=", 1) for word in shlex.split(variables))
         results = work / f"config{number}"
-        run = _run(sys.argv[at + 1:] + shlex.split(extra), Path(checkout).resolve(), results,
-                   env)
+        done = results / "run.json"
+        if args.reuse and done.is_file():  # measured by an earlier call on the same --work
+            run = json.loads(done.read_text())
+        else:
+            run = _run(sys.argv[at + 1:] + shlex.split(extra), Path(checkout).resolve(), results,
+                       env)
+            results.mkdir(parents=True, exist_ok=True)
+            done.write_text(json.dumps(run))
         configs.append({"label": label, "checkout": str(Path(checkout).resolve()),
                         "commit": _commit(Path(checkout)), "extra": extra, "env": env, **run,
                         "records": records(results / "results")})
+    for spec in args.project:
+        label, arguments = spec.split("|", 1)
+        (config,) = [c for c in configs if c["label"] == label]
+        config["projected"] = project(shlex.split(arguments), work / f"projected-{label}.json")
+        config["projected_arguments"] = arguments
+        for record in config["records"]:
+            row = next((r for r in config["projected"] if r["strategy"] == record["strategy"]),
+                       None)
+            if row and record["status"] == "ok":
+                record["projected_train_mib"] = round(row["train_memory_gib"] * 1024, 1)
+                record["measured_over_projected"] = round(
+                    record["phases_mib"]["fit"] / record["projected_train_mib"], 3)
     path = write_artifact(args.name, args, {"configs": configs}, started)
     print(table(configs))
     print(f"-> {path}")
@@ -79,6 +103,15 @@ def _run(arguments: list[str], checkout: Path, folder: Path, variables: dict) ->
     print(done.stdout[-2000:], done.stderr[-2000:], sep="\n", flush=True)
     return {"command": "harness run " + shlex.join(arguments), "exit_code": done.returncode,
             "wall_s": round(time.monotonic() - started, 1)}
+
+
+def project(arguments: list[str], json_path: Path) -> list[dict]:
+    """`harness project` rows (this checkout's cost model) for the arguments given."""
+    command = [str(BIN / "harness"), "project", *arguments, "--json", str(json_path)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise SystemExit(f"harness project failed: {done.stderr[-2000:]}")
+    return [row for row in json.loads(json_path.read_text())["rows"]]
 
 
 def _commit(checkout: Path) -> str | None:
@@ -136,7 +169,7 @@ def _float(value):
 
 def table(configs: list[dict]) -> str:
     lines = ["config | strategy | above baseline | fit peak | step start | after loss | "
-             "after backward | after optimizer | fit s (MiB)"]
+             "after backward | after optimizer | fit s | projected (MiB)"]
     for config in configs:
         for r in config["records"]:
             if r["status"] != "ok":
@@ -146,7 +179,7 @@ def table(configs: list[dict]) -> str:
             marks = [r["marks_mib"][m] for m in MARKS]
             lines.append(" | ".join(str(x) for x in (
                 config["label"], r["strategy"], r["above_baseline_mib"], r["phases_mib"]["fit"],
-                *marks, r["fit_s"])))
+                *marks, r["fit_s"], r.get("projected_train_mib"))))
     return "\n".join(lines)
 
 

@@ -248,6 +248,8 @@ class InstructionTuned(StrategyBase):
     def footprint(self) -> Footprint:
         counts = self.trained or torch_footprint(self.model)
         extra = self.training_log.footprint() if self.training_log else {}
+        if self.base_bytes is not None:  # its LoRA adapters, kept apart from the base
+            extra["adapters"] = "apart"
         if self.vllm_weights:
             extra |= {"vllm_weights": self.vllm_weights,
                      **vllm_reservation(self.context, self.config.vllm_memory_share)}

@@ -83,8 +83,11 @@ class Lora(TrainedModel):
 
     def footprint(self) -> Footprint:
         counts = torch_footprint(self.model)
+        # Merged (a merged or CPU int8 variant), nothing is left of the base to ship apart
+        adapters = "apart" if self.base_bytes is not None else "merged"
         return Footprint(counts.trainable_params, counts.total_params, counts.weight_bytes,
-                         base_weight_bytes=self.base_bytes, extra=self.training_footprint())
+                         base_weight_bytes=self.base_bytes,
+                         extra={"adapters": adapters, **self.training_footprint()})
 
 
 def quantization_settings(config: LoraConfig, context: Context) -> dict:

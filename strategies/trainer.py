@@ -261,9 +261,7 @@ def training_arguments(config, context: Context, steps: int, validate: bool = Fa
         eval_steps=every if validate else None,
         # Only the validation loss is read: no logits of every validation row are gathered
         prediction_loss_only=True,
-        gradient_checkpointing=recompute,
-        # Non-reentrant: frozen inputs (a LoRA base) need no requires_grad hook
-        gradient_checkpointing_kwargs={"use_reentrant": False} if recompute else None,
+        **_checkpointing_arguments(recompute),
         save_strategy="no",
         report_to=[],
         # The cell's stdout is its log file (harness.cell.isolation): losses every 50 steps are kept
@@ -274,3 +272,17 @@ def training_arguments(config, context: Context, steps: int, validate: bool = Fa
         use_cpu=context.device == "cpu",
         dataloader_num_workers=0,
     )
+
+
+def _checkpointing_arguments(recompute: bool) -> dict:
+    """Gradient checkpointing under the name this transformers has (`activation_checkpointing`
+    from 5.x on, `gradient_checkpointing` before), non-reentrant: the frozen inputs of a LoRA
+    base need no requires_grad hook."""
+    from dataclasses import fields
+
+    from transformers import TrainingArguments
+
+    names = {f.name for f in fields(TrainingArguments)}
+    name = "activation_checkpointing" if "activation_checkpointing" in names \
+        else "gradient_checkpointing"
+    return {name: recompute, f"{name}_kwargs": {"use_reentrant": False} if recompute else None}

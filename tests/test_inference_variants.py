@@ -46,13 +46,28 @@ def test_lora_variants_are_one_record_each_against_the_default(tiny_encoder, dat
     # Dynamic int8 packs the Linear weights: fewer bytes as loaded and on disk than fp32's
     assert int8["weight_bytes"] < records["merged"]["weight_bytes"]
     assert records["bf16"]["weight_bytes"] < records["fp32"]["weight_bytes"]
-    # Unmerged adapters ship with their base; merged weights ship alone
-    assert records["fp32"]["disk_bytes"] > records["fp32"]["artifact_bytes"]
+    # One definition of what ships, the default's included: unmerged adapters with their base,
+    # merged weights alone; and each row says which
+    base = default["disk_bytes"] - default["artifact_bytes"]
+    assert base > 1e6 and records["fp32"]["disk_bytes"] == records["fp32"]["artifact_bytes"] + base
+    assert records["merged"]["disk_bytes"] == records["merged"]["artifact_bytes"]
+    assert records["int8"]["disk_bytes"] == records["int8"]["artifact_bytes"]  # merged on CPU
+    assert [records[v]["footprint_adapters"] for v in ("default", "fp32", "bf16", "int8",
+                                                       "merged")] == \
+        ["apart", "apart", "apart", "merged", "merged"]
+    baselines = []
     for record in (records[v] for v in ("fp32", "bf16", "int8", "merged")):
-        for field in ("conversion_s", "latency_p50_ms", "latency_p95_ms", "throughput_eps",
-                      "rss_above_baseline_bytes", "disk_bytes", "accuracy_ci_low"):
-            assert record[field] is not None, (record["inference"], field)
+        assert 0 < record["conversion_s"] < record["wall_s"], record["inference"]
+        assert 0 < record["latency_p50_ms"] <= record["latency_p95_ms"]
+        assert record["throughput_eps"] > 0 and record["n_predictions"] == 16
+        assert record["accuracy_ci_low"] <= record["accuracy"] <= record["accuracy_ci_high"]
+        assert record["accuracy_ci_low"] < record["accuracy_ci_high"]
+        # Loaded weights show above the baseline, and the baseline is a fresh process's: the
+        # same for every variant, none carrying the fitted model or an earlier variant
+        assert record["rss_above_baseline_bytes"] > record["weight_bytes"] / 2
+        baselines.append(record["rss_baseline_bytes"])
         assert store.predictions_path(record["key"]).exists()
+    assert max(baselines) - min(baselines) < 64 * 2**20, baselines
     assert any(line.endswith("skipped (fp16 runs on CUDA only; on CPU use bf16)")
                for line in lines)
     # Finished, skipped variant included: a rerun computes nothing

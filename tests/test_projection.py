@@ -100,6 +100,27 @@ def test_full_finetune_holds_more_than_lora_more_than_qlora(tiny, device):
     assert memory["full-finetune"] > memory["lora"] > memory["qlora"] > 0
 
 
+def test_checkpointing_keeps_layer_inputs_only_and_runs_the_forward_twice(tiny):
+    """The saved activations shrink to the layers' inputs and one layer; the FLOPs grow by one
+    forward pass."""
+    arch, calibration = tiny
+    settings = replace(SETTINGS, seq_len=256, train_batch=8)
+    compute_only = replace(GPUS["h100"], op_overhead_s=0.0, bandwidth_gb_s=1e12)
+    for strategy in ("full-finetune", "lora"):
+        plain, kept = (project_row(arch, calibration, compute_only, strategy,
+                                   replace(settings, checkpointing=on)) for on in (False, True))
+        tokens, element = 8 * 256, 2  # mixed precision on an H100
+        per_layer = calibration.activation_bytes[
+            f"{'full' if strategy == 'full-finetune' else 'lora'}/mixed"]
+        saved = per_layer.total(arch.layers) * tokens
+        kept_saved = arch.layers * arch.hidden * element * tokens + (per_layer.per_layer
+                                                                      + per_layer.outside) * tokens
+        assert (plain["train_memory_gib"] - kept["train_memory_gib"]) * 2**30 == \
+            pytest.approx(saved - kept_saved, rel=1e-9)
+        assert kept["train_memory_gib"] < plain["train_memory_gib"]
+        assert kept["train_tflops"] > plain["train_tflops"]
+
+
 def test_time_and_flops_scale_linearly_with_tokens(tiny):
     arch, calibration = tiny
     assert training_flops(arch, "lora", 2048, 32) == 2 * training_flops(arch, "lora", 1024, 32)

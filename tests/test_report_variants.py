@@ -27,7 +27,7 @@ def save_fitted_model(store: Store, own_key: str = OWN_KEY, started_at: str | No
     fp16 (skipped) variants."""
     when = {"started_at": started_at} if started_at else {}
     save(store, record("lora", key=own_key, inference="default", artifact_bytes=3 * MIB,
-                       weight_bytes=2 * MIB, **when), (1, 0, 0, 0))
+                       disk_bytes=103 * MIB, weight_bytes=2 * MIB, **when), (1, 0, 0, 0))
     int8 = variant("int8", (1, 0, 0, 1), accuracy=0.5, accuracy_ci_low=0.15,
                    accuracy_ci_high=0.85, prediction_agreement=0.75, accuracy_delta=-0.25,
                    accuracy_delta_ci_low=-0.7, accuracy_delta_ci_high=0.2, latency_p50_ms=2.0,
@@ -76,7 +76,8 @@ def test_the_variants_table_shows_each_variant_against_its_own_predictions(writt
     # Intervals as the leaderboard computes them from the predictions (Wilson on 4 rows).
     assert by["default"]["accuracy (95% CI)"] == "0.750 [0.301, 0.954]"
     assert by["default"]["Δ accuracy (95% CI)"] == "reference"
-    assert by["default"]["on disk (MiB)"] == "3.0"  # what the strategy exported
+    # What serving it ships (its adapters and the base), as for every variant
+    assert by["default"]["on disk (MiB)"] == "103.0"
     assert by["default"]["weights (MiB)"] == "2.0"
     int8 = by["int8"]
     assert int8["accuracy (95% CI)"] == "0.500 [0.150, 0.850]"

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from harness.cell.measure import latency_rows, stopwatch, sync_device
-from harness.cell.phases import footprint_fields
+from harness.cell.phases import footprint_fields, shipped_bytes
 from harness.inputs.models import DEFAULT_MODELS, resolve_model
 from harness.metrics.lm_scoring import causal_nll, instruction_context_ids
 
@@ -83,7 +83,9 @@ def measure_generation(cell, strategy, timings: dict, artifact_bytes: int, memor
     what it wrote under the base model (not the strategy's time or memory)."""
     with memory.phase("predict"):
         outputs = generate_all(strategy, cell)
-    measured = {**timings, **footprint_fields(strategy), "artifact_bytes": artifact_bytes,
+    footprint = footprint_fields(strategy)
+    measured = {**timings, **footprint, "artifact_bytes": artifact_bytes,
+                "disk_bytes": shipped_bytes(cell, footprint, artifact_bytes),
                 "trials": int(strategy.trials)}
     del strategy
     gc.collect()

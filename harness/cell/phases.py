@@ -12,6 +12,7 @@ from pathlib import Path
 
 from harness.cell.measure import (LATENCY_WARMUP, WARMUP_TEXTS, latency_ms, latency_rows,
                                   predict_trials)
+from harness.api.resources import model_bytes
 from harness.metrics import catalog
 from harness.plan.cell import Cell
 
@@ -32,6 +33,14 @@ def export_bytes(strategy, folder: Path) -> int:
     folder.mkdir(parents=True)
     strategy.export(folder)
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+def shipped_bytes(cell: Cell, footprint: dict, artifact_bytes: int) -> int:
+    """Bytes on disk of what serving the model ships, one definition for every row: what the
+    strategy exported, and the base model's files when its weights stay apart (adapters, a
+    prompted model: a footprint with base_weight_bytes)."""
+    needs_base = footprint.get("base_weight_bytes") is not None
+    return artifact_bytes + (model_bytes(cell.model) if needs_base else 0)
+
+
 def footprint_fields(strategy) -> dict:
     footprint = strategy.footprint()
     clashes = sorted(k for k in footprint.extra if k in RUNNER_FIELDS or k.startswith("rss_"))

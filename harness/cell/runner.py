@@ -26,7 +26,7 @@ from harness.api.variants import DEFAULT
 from harness.cell.isolation import run_isolated
 from harness.cell.job import CellJob
 from harness.cell.measure import PhaseMemory, RunnerProbe, return_freed_memory, stopwatch
-from harness.cell.phases import (export_bytes, footprint_fields, predict_all,
+from harness.cell.phases import (export_bytes, footprint_fields, predict_all, shipped_bytes,
                                   single_row_latency)
 from harness.cell.tuning import tune
 from harness.cell.variants import measure_variants, variant_records
@@ -145,7 +145,7 @@ def _measure_phases(cell: Cell, work_dir: Path, memory) -> dict:
         measured["tuning"] = tuning
     if cell.inference:  # each loads the export itself: the fitted model's memory is not theirs
         del strategy
-        measured["variants"] = measure_variants(cell, work_dir / "export", work_dir, memory)
+        measured["variants"] = measure_variants(cell, work_dir / "export", work_dir)
     return measured
 
 
@@ -156,8 +156,11 @@ def measure_classification(cell: Cell, strategy, timings: dict, artifact_bytes: 
     with memory.phase("predict"):
         timed_single = single_row_latency(strategy, cell)
         labels, scores, predict_s = predict_all(strategy, cell)
-    measured = {**timings, **timed_single, **footprint_fields(strategy),
-                "artifact_bytes": artifact_bytes, "trials": int(strategy.trials),
+    footprint = footprint_fields(strategy)
+    measured = {**timings, **timed_single, **footprint,
+                "artifact_bytes": artifact_bytes,
+                "disk_bytes": shipped_bytes(cell, footprint, artifact_bytes),
+                "trials": int(strategy.trials),
                 "predict_s_per_task": predict_s,
                 "pred_labels": labels, "pred_scores": scores}
     return measured

@@ -1,10 +1,13 @@
-"""A cell's inference variants (`--inference`, harness/api/variants.py), measured in the cell's
-process after its own predictions, the fitted model released first: each variant loads what the
-cell exported (timed as `conversion_s`), is sized on disk, warmed up, timed at batch size 1 and
-over every evaluation row, its memory sampled in phases of its own; then its record says how
-its predictions compare with the cell's own, paired over the same rows.
+"""A cell's inference variants (`--inference`, harness/api/variants.py), measured after the
+cell's own predictions, each in a fresh process of its own: every variant starts from the same
+baseline (the interpreter and its imports), with nothing left over from the fitted model or
+an earlier variant. Each loads what the cell exported (timed as `conversion_s`), is sized as
+what serving it ships (`disk_bytes`: the export, and the base model when adapters stay apart),
+warmed up, timed at batch size 1 and over every evaluation row, its memory sampled per phase;
+then its record says how its predictions compare with the cell's own, paired over the same
+rows.
 
-    outcomes = measure_variants(cell, work_dir / "export", work_dir, memory)   # in the cell
+    outcomes = measure_variants(cell, work_dir / "export", work_dir)   # in the cell
     records = variant_records(cell, base, default_record, default_labels, outcomes, evaluation)
 """
 
@@ -15,28 +18,38 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.cell.measure import predict_trials, stopwatch
+from harness.cell.isolation import run_isolated
+from harness.cell.measure import PhaseMemory, predict_trials, return_freed_memory, stopwatch
 from harness.api.variants import VariantUnavailable
-from harness.api.resources import model_bytes
 from harness.metrics import stats
 
 
-def measure_variants(cell, export: Path, work_dir: Path, memory) -> list[dict]:
-    """Each variant's outcome. Its memory is counted from the RSS left once everything before
-    it was released (`rss_baseline_bytes`), so that it is the variant's own: its weights, its
-    activations, what converting it took."""
-    outcomes = []
-    for variant in cell.inference:
-        baseline = memory.release()
-        outcomes.append({"inference": variant, **_measure_one(cell, variant, export, work_dir,
-                                                              memory, baseline)})
-    memory.release()
-    return outcomes
+def measure_variants(cell, export: Path, work_dir: Path) -> list[dict]:
+    """Each variant's outcome, measured in a process of its own."""
+    return [{"inference": variant, **run_isolated(_variant_process, (cell, variant, export,
+                                                                     work_dir))}
+            for variant in cell.inference]
 
 
-def _measure_one(cell, variant: str, export: Path, work_dir: Path, memory,
-                 baseline: int) -> dict:
-    from harness.cell.phases import export_bytes, footprint_fields, single_row_latency
+def _variant_process(argument) -> dict:
+    cell, variant, export, work_dir = argument
+    from transformers import set_seed
+
+    set_seed(cell.seed)
+    threshold = return_freed_memory()
+    memory = PhaseMemory(cell.device)
+    try:
+        outcome = _measure_one(cell, variant, export, work_dir, memory)
+    finally:
+        memory.close()
+    if outcome["status"] == "ok":
+        outcome["malloc_mmap_threshold_bytes"] = threshold
+    return outcome
+
+
+def _measure_one(cell, variant: str, export: Path, work_dir: Path, memory) -> dict:
+    from harness.cell.phases import (export_bytes, footprint_fields, shipped_bytes,
+                                     single_row_latency)
     from harness.api.strategy import Context
 
     scratch = work_dir / f"variant-{variant}"
@@ -44,15 +57,14 @@ def _measure_one(cell, variant: str, export: Path, work_dir: Path, memory,
     context = Context(cell.task, cell.model, cell.seed, cell.device, scratch, cell.backend,
                       cell.strategy_models)
     timings: dict = {}
-    phases = [f"{variant}_load", f"{variant}_setup", f"{variant}_predict"]
     try:
-        with memory.phase(phases[0]), stopwatch(timings, "conversion_s", cell.device):
+        with memory.phase("load"), stopwatch(timings, "conversion_s", cell.device):
             loaded = cell.strategy_class.load_inference(cell.config, context, export, variant)
         artifact_bytes = export_bytes(loaded, scratch / "export")
-        with memory.phase(phases[1]), stopwatch(timings, "setup_s", cell.device):
+        with memory.phase("setup"), stopwatch(timings, "setup_s", cell.device):
             loaded.prepare()
         footprint = footprint_fields(loaded)
-        with memory.phase(phases[2]):
+        with memory.phase("predict"):
             latency = single_row_latency(loaded, cell)
             labels, scores, predict_s = predict_trials(loaded, cell.eval.texts, cell.task,
                                                        cell.device)
@@ -61,11 +73,10 @@ def _measure_one(cell, variant: str, export: Path, work_dir: Path, memory,
     except Exception as err:  # noqa: BLE001 - the variant fails, the cell's records stand
         return {"status": "failed", "error": f"{type(err).__name__}: {err}".splitlines()[0][:500],
                 "traceback": traceback.format_exc()[-4000:]}
-    # What a deployment stores: the export, and the base model when adapters stay apart
-    needs_base = footprint["base_weight_bytes"] is not None
-    return {"status": "ok", **timings, **latency, **footprint, **memory.record(phases, baseline),
+    return {"status": "ok", **timings, **latency, **footprint,
+            **memory.record(("load", "setup", "predict")),
             "artifact_bytes": artifact_bytes,
-            "disk_bytes": artifact_bytes + (model_bytes(cell.model) if needs_base else 0),
+            "disk_bytes": shipped_bytes(cell, footprint, artifact_bytes),
             "predict_s": predict_s, "trials": len(labels), "pred_labels": labels,
             "pred_scores": scores}
 

@@ -38,6 +38,10 @@ _UTIL = click.FloatRange(0, 1, min_open=True)
                                                "device: 0.4 on GPUs, 0.8 of the measured CPU).")
 @click.option("--bw-util", type=_UTIL, help="Share of the memory bandwidth reached (default per "
                                             "device: 0.6 on GPUs, 1.0 of the measured CPU).")
+@click.option("--gradient-checkpointing", "checkpointing", is_flag=True,
+              help="Training keeps each layer's input only and recomputes the layer in the "
+                   "backward pass (the trained strategies' gradient_checkpointing setting, on "
+                   "for a causal LM).")
 @click.option("--check/--no-check", default=True, show_default=True,
               help="Measure a 2-layer copy of each model here and show it beside its projection.")
 @click.option("--check-batch-size", type=click.IntRange(min=1), default=4, show_default=True,
@@ -52,7 +56,8 @@ def project(models, devices, strategies, check, check_batch_size, json_path, **s
 
     chosen = _strategies(strategies)
     targets = resolve_devices(devices)
-    # --seq-len, --batch-size, --infer-batch-size, --flops-util, --bw-util: Settings' fields
+    # --seq-len, --batch-size, --infer-batch-size, --flops-util, --bw-util,
+    # --gradient-checkpointing: Settings' fields
     settings = Settings(**settings)
     _quiet_libraries()
     with warnings.catch_warnings():  # peft and transformers deprecations say nothing here

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from typing import ClassVar
 
-from harness.cell.measure import PhaseMemory, stopwatch
+from harness.cell.measure import PhaseMemory, return_freed_memory, stopwatch
 from harness.projection.devices import GIB, Device
 from harness.projection.model import ADAPTED, Calibration, PerToken, Settings
 from strategies.adapters import add_lora
@@ -107,11 +107,15 @@ def measure_training(config, strategy: str, settings: Settings, device: Device):
 
     gc.collect()  # what earlier models left behind is not this step's
     _trim_heap()
+    return_freed_memory()  # as in a cell: RSS is what is live, not what glibc kept
     where = torch_device(device)
     memory, timings = PhaseMemory(where), {}
     try:
         with memory.phase("step"):
             model = build_model(config, ADAPTED[strategy]).to(where).train()
+            if settings.checkpointing:  # as the trained strategies' setting does it
+                model.gradient_checkpointing_enable(
+                    gradient_checkpointing_kwargs={"use_reentrant": False})
             frozen_in_compute_dtype(model, device.precision, device.mixed_dtype)
             optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad])
             ids, labels = _inputs(model, settings.train_batch, settings.seq_len)

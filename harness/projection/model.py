@@ -47,6 +47,9 @@ class Settings:
     infer_batch: int = 32  # examples per inference batch
     flops_util: float | None = None  # share of the matmul peak; None: the device's own
     bw_util: float | None = None  # share of the memory bandwidth; None: the device's own
+    # Training keeps each layer's input only and recomputes the layer in the backward pass
+    # (the trained strategies' `gradient_checkpointing`, on for a causal LM)
+    checkpointing: bool = False
 
 
 @dataclass(frozen=True)
@@ -201,12 +204,21 @@ def _streaming_s(arch, strategy, precision, training, device, settings) -> float
 def training_step(arch, calibration, device, strategy, settings) -> dict:
     """Memory, FLOPs and time of one training step of `settings.train_batch` examples."""
     precision, tokens = device.precision, settings.train_batch * settings.seq_len
-    activations = saved_activation_bytes(arch, calibration, strategy, precision, tokens)
+    layer = calibration.activation_bytes[f"{ADAPTED[strategy]}/{precision}"].per_layer * tokens
+    if settings.checkpointing:
+        # Every layer's input is kept, one layer's saved activations exist at a time (the
+        # one being recomputed), and the forward runs twice
+        activations = (arch.layers * arch.hidden * ELEMENT_BYTES[precision] * tokens + layer
+                       + calibration.activation_bytes[f"{ADAPTED[strategy]}/{precision}"]
+                       .outside * tokens)
+    else:
+        activations = saved_activation_bytes(arch, calibration, strategy, precision, tokens)
     # While backward runs through a layer, the gradients of its activations are held beside
     # what is still saved: about one layer's saved bytes more.
-    backward = calibration.activation_bytes[f"{ADAPTED[strategy]}/{precision}"].per_layer * tokens
-    memory = weight_bytes(arch, strategy, precision, training=True) + activations + backward
+    memory = weight_bytes(arch, strategy, precision, training=True) + activations + layer
     flops = training_flops(arch, strategy, tokens, settings.seq_len)
+    if settings.checkpointing:
+        flops += inference_flops(arch, "full-finetune", tokens, settings.seq_len, 0)
     traffic = weight_traffic(arch, strategy, precision, 2) + ACTIVATION_TRAFFIC * activations
     seconds, bound = roofline(flops, traffic, kernels(arch, calibration, strategy, precision,
                                                       True), device, settings)

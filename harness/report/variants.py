@@ -104,12 +104,14 @@ def variant_section(models: list[tuple[str, pd.DataFrame]]) -> Section:
         "Seeds are not pooled here, as a variant's change belongs to one fitted model; in the "
         "leaderboard a variant is a row of its own (*strategy · variant*), its seeds pooled "
         "like any row's."),
-        ("*Latency*: batch size 1, as in the leaderboard. *RAM above baseline*: the variant's own "
-        "peak (the fitted model was released before the variant was loaded). *Weights*: bytes "
-        "as loaded (quantized weights packed). *On disk*: the variant as saved (a variant that "
-        "keeps adapters apart counts the base model too); the default's is what the strategy "
-        "exported. *Conversion*: loading that export and converting it to the variant. A "
-        "variant this device cannot run is listed as skipped, with the reason."),
+        ("*Latency*: batch size 1, as in the leaderboard. *RAM above baseline*: the peak above "
+        "a fresh process's baseline: each variant is measured in a process of its own, the "
+        "default in the cell's. *Weights*: bytes as loaded (quantized weights packed). *On "
+        "disk*: what serving it ships, for every row alike: the export, and the base model when "
+        "its weights stay apart ('-' for a record made before this was measured). *Adapters*: "
+        "kept apart from the base or merged into it. *Conversion*: loading that export and "
+        "converting it to the variant. A variant this device cannot run is listed as skipped, "
+        "with the reason."),
     ]
     if present:
         notes.append("Variants: " + "; ".join(f"*{md_escape(name)}*: {md_escape(VARIANTS[name])}"
@@ -124,6 +126,7 @@ def variant_table(block: pd.DataFrame, gpu: bool = False) -> pd.DataFrame:
     """One row per way of predicting with one fitted model, as text ('-' where not measured)."""
     rows = [] if (block["variant"] == DEFAULT).any() else [
         {"variant": DEFAULT, "accuracy (95% CI)": "its record is missing"}]
+    adapters = "footprint_adapters" in block and block["footprint_adapters"].notna().any()
     for _, record in block.iterrows():
         row = {"variant": record["variant"]}
         if record["status"] != "ok":
@@ -141,7 +144,9 @@ def variant_table(block: pd.DataFrame, gpu: bool = False) -> pd.DataFrame:
         if gpu:
             row["GPU peak allocated (MiB)"] = _mib(record.get("cuda_peak_allocated_bytes"), 0)
         row["weights (MiB)"] = _mib(record.get("weight_bytes"), 1)
-        row["on disk (MiB)"] = _mib(record.get("artifact_bytes" if own else "disk_bytes"), 1)
+        row["on disk (MiB)"] = _mib(record.get("disk_bytes"), 1)
+        if adapters:
+            row["adapters"] = record.get("footprint_adapters") or "-"
         row["conversion (s)"] = "-" if own else _seconds(record.get("conversion_s"))
         rows.append(row)
     return pd.DataFrame(rows).fillna("-")
