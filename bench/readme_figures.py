@@ -594,34 +594,51 @@ def training_memory_table(results_dir: Path) -> str:
     """Training memory per configuration (one change at a time) and strategy: the fit phase's
     peak and the step's marks above the baseline, and the cost model's projection
     (bench/training_memory.py)."""
-    path, record = _artifact(results_dir, "training_memory")
+    return "\n\n".join(_training_memory(results_dir, name) for name in
+                        ("training_memory", "training_memory_quick")
+                        if (results_dir / f"{name}.json").is_file())
+
+
+def _training_memory(results_dir: Path, name: str) -> str:
+    path, record = _artifact(results_dir, name)
     marks = ("train_step_start", "train_after_loss", "train_after_backward",
              "train_after_optimizer")
     lines = ["| configuration | strategy | fit peak | step start | after loss | after backward | "
-             "after optimizer | fit s | projected (cost model) |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "after optimizer | tensors: weights / gradients / AdamW moments | fit s | "
+             "projected (cost model) |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for config in record["figures"]["configs"]:
         for r in config["records"]:
             if r["status"] != "ok":
                 lines.append(f"| {config['label']} | {r['strategy']} | {r['status']} |"
-                             + " |" * 6)
+                             + " |" * 7)
                 continue
             cells = [f"{r['phases_mib']['fit']:,.0f}"] + [
                 "-" if r["marks_mib"].get(m) is None else f"{r['marks_mib'][m]:,.0f}"
                 for m in marks]
             projected = (f"{r['projected_train_mib']:,.0f} (measured {r['measured_over_projected']:.2f}x)"
                          if r.get("projected_train_mib") else "")
+            t = r["tensors_mib"]
             lines.append(f"| {config['label']} | {r['strategy']} | " + " | ".join(cells)
-                         + f" | {r['fit_s']:.0f} | {projected} |")
+                         + f" | {t['weights']:,.0f} / {t['gradients']:,.0f} / "
+                         f"{t['adamw_moments']:,.0f} | {r['fit_s']:.0f} | {projected} |")
     final = {r["strategy"]: r for r in record["figures"]["configs"][-1]["records"]
              if r["status"] == "ok"}
     first = {r["strategy"]: r for r in record["figures"]["configs"][0]["records"]
              if r["status"] == "ok"}
-    summary = "; ".join(
-        f"{name} {first[name]['phases_mib']['fit'] / 1024:.1f} → "
-        f"{final[name]['phases_mib']['fit'] / 1024:.2f} GiB" for name in final if name in first)
-    return "\n".join(lines) + (f"\n\nFit peak above the baseline, first configuration → last: "
-                               f"{summary} ({provenance(record, path)}).")
+    configs = record["figures"]["configs"]
+    shared = min((c["command"] for c in configs), key=len)
+    runs = f"`{shared}`" + (", each configuration with its code and settings"
+                            if len(configs) > 1 else "")
+    if len(record["figures"]["configs"]) > 1:
+        summary = "; ".join(
+            f"{s} {first[s]['phases_mib']['fit'] / 1024:.1f} → "
+            f"{final[s]['phases_mib']['fit'] / 1024:.2f} GiB" for s in final if s in first)
+        summary = f"Fit peak above the baseline, first configuration → last: {summary}. "
+    else:
+        summary = "Fit peak above the baseline: " + "; ".join(
+            f"{s} {r['phases_mib']['fit'] / 1024:.2f} GiB" for s, r in final.items()) + ". "
+    return f"{runs}:\n\n" + "\n".join(lines) + f"\n\n{summary}({provenance(record, path)})."
 
 
 QUOTED = {"coverage": coverage_text, "prompt_scoring": prompt_scoring_table,

@@ -97,6 +97,11 @@ def test_plugin_passes_the_contract_tests_it_ships(plugin_env, plugin):
                              str(plugin / "tests")], capture_output=True, text=True,
                             env=plugin_env, cwd=plugin)
     assert result.returncode == 0, result.stdout[-2000:]
+    # Every test the plugin ships ran and passed: none skipped, none left uncollected
+    shipped = sum(path.read_text().count("\ndef test_")
+                  for path in (plugin / "tests").glob("test_*.py"))
+    assert shipped >= 1 and f"{shipped} passed" in result.stdout, result.stdout[-2000:]
+    assert "skipped" not in result.stdout
 
 
 @pytest.mark.parametrize(("package", "warns"), [("harness_example_plugin", False),
