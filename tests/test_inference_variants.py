@@ -13,7 +13,7 @@ from harness.results.store import Store
 FAST = {"epochs": 1, "batch_size": 8, "max_length": 32}
 
 
-def _run(spec, tiny_encoder, data_dir, tmp_path, variants, **config):
+def _run(spec, tiny_encoder, data_dir, tmp_path, variants, isolate=False, **config):
     store = Store(tmp_path / "results")
     store.prepare()
     notes = []
@@ -22,8 +22,19 @@ def _run(spec, tiny_encoder, data_dir, tmp_path, variants, **config):
         n_eval=16, data_dir=data_dir, inference=variants,
         config={name: dict(FAST, **config) for name in spec.split(",")}), notes)
     lines = []
-    summary = run_cells(cells, store, isolate=False, echo=lines.append)
+    summary = run_cells(cells, store, isolate=isolate, echo=lines.append)
     return store, cells, summary, lines, notes
+
+
+def test_variants_of_a_cell_in_its_own_process_run_in_processes_of_their_own(
+        tiny_encoder, data_dir, tmp_path):
+    """As a real run has it: the cell in a (daemonic) process, each variant in a child of it."""
+    store, _, summary, _, _ = _run("lora", tiny_encoder, data_dir, tmp_path, ("fp32", "merged"),
+                                   isolate=True)
+    records = {r.get("inference"): r for r in store.records()}
+    assert summary.failed == 0, [r.get("error") for r in records.values()]
+    assert {r["status"] for r in records.values()} == {"ok"}
+    assert records["fp32"]["prediction_agreement"] == pytest.approx(1.0)
 
 
 def test_lora_variants_are_one_record_each_against_the_default(tiny_encoder, data_dir,

@@ -26,9 +26,20 @@ from harness.metrics import stats
 
 def measure_variants(cell, export: Path, work_dir: Path) -> list[dict]:
     """Each variant's outcome, measured in a process of its own."""
+    _allow_children()
     return [{"inference": variant, **run_isolated(_variant_process, (cell, variant, export,
                                                                      work_dir))}
             for variant in cell.inference]
+
+
+def _allow_children() -> None:
+    """A cell's process is daemonic (its runner does not wait for it at exit), and
+    multiprocessing refuses children to a daemonic process. The flag is this process's own view
+    of itself: clearing it changes nothing for the runner, and a variant's process ends with
+    the cell's all the same (harness.cell.isolation's watcher)."""
+    import multiprocessing
+
+    multiprocessing.current_process()._config["daemon"] = False  # noqa: SLF001
 
 
 def _variant_process(argument) -> dict:
