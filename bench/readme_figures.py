@@ -273,27 +273,29 @@ def variants_table(records: list[dict]) -> list[str]:
                   "the same evaluation rows; change and agreement paired against the default.",
                   "", "| model · variant | accuracy [95% CI] | change [95% CI] | agreement | "
                   "latency p50 / p95 ms | examples/s | RAM above baseline MiB | weights MiB | "
-                  "on disk MiB | load + convert s |", "|---|---:|---:|---:|---:|---:|---:|---:|"
-                  "---:|---:|"]
+                  "on disk MiB (what serving ships) | adapters | load + convert s |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
         order = sorted(rows, key=lambda r: (r["strategy"], r.get("inference_of") or r["key"],
                                             VARIANT_ORDER.index(r.get("inference") or "default")))
         for row in order:
             name = f"{row['strategy']} · {row.get('inference') or 'default'}"
             if row["status"] != "ok":
-                lines.append(f"| {name} | {row['status']}: {row['error']} |" + " |" * 8)
+                lines.append(f"| {name} | {row['status']}: {row['error']} |" + " |" * 9)
                 continue
             change = ("reference" if row.get("accuracy_delta") is None else
                       _signed(row["accuracy_delta"], row["accuracy_delta_ci_low"],
                               row["accuracy_delta_ci_high"]))
             agreement = ("-" if row.get("prediction_agreement") is None
                          else f"{row['prediction_agreement']:.3f}")
-            disk = row.get("disk_bytes") or row.get("artifact_bytes")
+            # One definition for every row; an artifact from before it has none for defaults
+            disk = row.get("disk_bytes")
             convert = "-" if row.get("conversion_s") is None else f"{row['conversion_s']:.1f}"
             lines.append(
                 f"| {name} | {_accuracy(row)} | {change} | {agreement} | "
                 f"{row['latency_p50_ms']:.1f} / {row['latency_p95_ms']:.1f} | "
                 f"{row['throughput_eps']:.0f} | {_mib(row['rss_above_baseline_bytes'])} | "
-                f"{_mib(row.get('weight_bytes'))} | {_mib(disk)} | {convert} |")
+                f"{_mib(row.get('weight_bytes'))} | {_mib(disk)} | "
+                f"{row.get('footprint_adapters') or '-'} | {convert} |")
         lines.append("")
     return lines[:-1]
 
