@@ -144,6 +144,8 @@ def records(results: Path) -> list[dict]:
             "rss_baseline_mib": round(base / MIB, 1),
             "above_baseline_mib": round(float(r["rss_above_baseline_bytes"]) / MIB, 1),
             "phases_mib": {p: above(f"rss_peak_{p}_bytes") for p in PHASES},
+            # RSS less file-backed pages (mapped weights in the page cache); None before it
+            "anon_phases_mib": {p: _anon_above(r, p) for p in PHASES},
             "marks_mib": {m: above(f"rss_mark_{m}_bytes") for m in MARKS},
             "tensors_mib": {
                 "weights": round(float(r["weight_bytes"]) / MIB, 1),
@@ -157,6 +159,13 @@ def records(results: Path) -> list[dict]:
             "accuracy": _float(r.get("accuracy")),
             "config": r.get("config")})
     return out
+
+
+def _anon_above(record, phase: str):
+    peak, base = record.get(f"rss_anon_peak_{phase}_bytes"), record.get("rss_anon_baseline_bytes")
+    if peak is None or base is None or peak != peak or base != base:
+        return None
+    return round((peak - base) / MIB, 1)
 
 
 def _int(value):

@@ -133,6 +133,9 @@ def test_fit_time_is_measured_and_memory_is_above_a_baseline(toys, data_dir, tmp
         return (allocating[field] - allocating["rss_baseline_bytes"]) / 2**20
 
     assert 240 <= above("rss_peak_fit_bytes") < 400  # its 256 MiB, seen by the sampler
+    # Anonymous memory (what it allocated, not mapped files) sees the same 256 MiB
+    anon = allocating["rss_anon_peak_fit_bytes"] - allocating["rss_anon_baseline_bytes"]
+    assert 240 <= anon / 2**20 < 400
     assert allocating["rss_above_baseline_bytes"] / 2**20 >= 240
     assert above("rss_peak_predict_bytes") < 50  # released before predicting
     # The probe's span and marks: timed by the runner, the memory at each point

@@ -51,6 +51,9 @@ def return_freed_memory() -> int | None:
 class PhaseMemory:
     """Peak host RSS per phase, sampled by a thread (Linux's ru_maxrss is a lifetime peak that
     cannot be reset), and on CUDA the peak allocated and reserved device memory per phase.
+    Beside RSS, its anonymous part (RSS less the file-backed and shared pages): weights read
+    through a memory-mapped file count in RSS while the page cache holds them, but are not
+    memory the process allocated.
 
     The baseline (interpreter, torch and the harness, before the strategy loads anything) is
     kept apart and subtracted: what is left is what the strategy itself used, comparable across
@@ -62,10 +65,12 @@ class PhaseMemory:
         self.device = device
         self._process = psutil.Process()
         self.baseline_bytes = self._rss()
+        self.anon_baseline_bytes = self._anon()
         self.peaks: dict[str, int] = {}
+        self.anon_peaks: dict[str, int] = {}
         self.cuda: dict[str, tuple[int, int]] = {}  # phase -> (allocated, reserved) peaks
         self.marks: dict[str, int] = {}  # probe mark -> the highest RSS read there
-        self._peak = 0
+        self._peak = self._anon_peak = 0
         self._open_spans: dict[str, int] = {}  # probe span -> its running peak
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -75,18 +80,24 @@ class PhaseMemory:
     def _rss(self) -> int:
         return int(self._process.memory_info().rss)
 
+    def _anon(self) -> int:
+        info = self._process.memory_info()
+        return int(info.rss - getattr(info, "shared", 0))  # Linux: RssFile + RssShmem
+
     def _sample(self) -> None:
         while not self._stop.wait(SAMPLE_EVERY_S):
-            rss = self._rss()
+            info = self._process.memory_info()
+            rss, anon = int(info.rss), int(info.rss - getattr(info, "shared", 0))
             with self._lock:
                 self._peak = max(self._peak, rss)
+                self._anon_peak = max(self._anon_peak, anon)
                 for name, peak in self._open_spans.items():
                     self._open_spans[name] = max(peak, rss)
 
     @contextmanager
     def phase(self, name: str):
         with self._lock:
-            self._peak = self._rss()
+            self._peak, self._anon_peak = self._rss(), self._anon()
         if self.device == "cuda":
             import torch
 
@@ -94,9 +105,10 @@ class PhaseMemory:
         try:
             yield
         finally:
-            rss = self._rss()
+            rss, anon = self._rss(), self._anon()
             with self._lock:  # a phase met twice (setup before load and before predict)
                 self.peaks[name] = max(self._peak, rss, self.peaks.get(name, 0))
+                self.anon_peaks[name] = max(self._anon_peak, anon, self.anon_peaks.get(name, 0))
             if self.device == "cuda":
                 import torch
 
@@ -156,6 +168,9 @@ class PhaseMemory:
         out = {"rss_baseline_bytes": baseline, "rss_peak_bytes": peak,
                "rss_above_baseline_bytes": max(0, peak - baseline)}
         out.update({f"rss_peak_{name}_bytes": value for name, value in peaks.items()})
+        out["rss_anon_baseline_bytes"] = self.anon_baseline_bytes
+        out.update({f"rss_anon_peak_{name.rsplit('_', 1)[-1]}_bytes": value
+                    for name, value in self.anon_peaks.items() if name in phases})
         out.update({f"rss_peak_{name}_bytes": value for name, value in self.peaks.items()
                     if name.startswith("span_")})
         out.update({f"rss_mark_{name}_bytes": value for name, value in self.marks.items()})
