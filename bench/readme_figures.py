@@ -52,6 +52,10 @@ def lm_eval_table(records: list[dict]) -> list[str]:
                          f"{times(row['ratio'], 'cpu_')} | {cache} | "
                          f"{row['identical_predictions']:.1%} | {delta} | {share} | "
                          f"{row['lm_eval_accuracy']:.3f} | {row['our_accuracy']:.3f} |")
+    if any("largest_prediction_share" not in row for r in records for row in r["figures"]["rows"]):
+        lines += ["", "A row with '-' comes from an artifact made before these columns: its "
+                      "identical predictions were not checked against degenerate output (one "
+                      "answer to every row), and its speed-up not split by the prefix cache."]
     return lines
 
 
