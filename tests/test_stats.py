@@ -2,14 +2,19 @@
 coverage of the truth over 1,000 simulated leaderboards, error rates with equally good rows."""
 
 import itertools
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy import stats as scipy_stats
-from scipy.special import expit, logit
 
 from harness.metrics import stats
 from harness.metrics.stats import Clustered, holm, paired_difference, wilson
+
+# The leaderboards bench/coverage.py sweeps: one data-generating process for the bench and this
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from coverage import simulate  # noqa: E402
 
 # ----- Wilson -----
 
@@ -41,21 +46,6 @@ def test_wilson_covers_near_98_percent_with_100_rows():
 
 
 # ----- clustered accuracy -----
-
-def simulate(reps, n, trials, tau, a=3.0, b=1.0, seed=0):
-    """Leaderboards of one row: per-row true probabilities p_i ~ Beta(a, b) (fresh evaluation
-    rows each time), a per-trial shift u_t ~ N(0, tau) on the logit scale (demonstration
-    draws), correctness ~ Bernoulli(sigmoid(logit p_i + u_t)). Truth: the expectation over
-    rows and draws."""
-    rng = np.random.default_rng(seed)
-    p = rng.beta(a, b, (reps, 1, n))
-    shift = rng.normal(0, tau, (reps, trials, 1))
-    correct = rng.random((reps, trials, n)) < expit(logit(p) + shift)
-    population = np.random.default_rng(seed + 1)
-    truth = expit(logit(population.beta(a, b, 2_000_000))
-                  + population.normal(0, tau, 2_000_000)).mean()
-    return correct, truth
-
 
 @pytest.mark.parametrize("n, tau", [(300, 0.3), (500, 0.45), (200, 0.2)])
 def test_few_shot_interval_covers_the_truth_in_1000_simulated_leaderboards(n, tau):
