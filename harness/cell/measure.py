@@ -64,8 +64,7 @@ class PhaseMemory:
 
         self.device = device
         self._process = psutil.Process()
-        self.baseline_bytes = self._rss()
-        self.anon_baseline_bytes = self._anon()
+        self.baseline_bytes, self.anon_baseline_bytes = self._read()
         self.peaks: dict[str, int] = {}
         self.anon_peaks: dict[str, int] = {}
         self.cuda: dict[str, tuple[int, int]] = {}  # phase -> (allocated, reserved) peaks
@@ -80,14 +79,14 @@ class PhaseMemory:
     def _rss(self) -> int:
         return int(self._process.memory_info().rss)
 
-    def _anon(self) -> int:
+    def _read(self) -> tuple[int, int]:
+        """(RSS, its anonymous part) in one reading."""
         info = self._process.memory_info()
-        return int(info.rss - getattr(info, "shared", 0))  # Linux: RssFile + RssShmem
+        return int(info.rss), int(info.rss - getattr(info, "shared", 0))  # RssFile + RssShmem
 
     def _sample(self) -> None:
         while not self._stop.wait(SAMPLE_EVERY_S):
-            info = self._process.memory_info()
-            rss, anon = int(info.rss), int(info.rss - getattr(info, "shared", 0))
+            rss, anon = self._read()
             with self._lock:
                 self._peak = max(self._peak, rss)
                 self._anon_peak = max(self._anon_peak, anon)
@@ -97,7 +96,7 @@ class PhaseMemory:
     @contextmanager
     def phase(self, name: str):
         with self._lock:
-            self._peak, self._anon_peak = self._rss(), self._anon()
+            self._peak, self._anon_peak = self._read()
         if self.device == "cuda":
             import torch
 
@@ -105,7 +104,7 @@ class PhaseMemory:
         try:
             yield
         finally:
-            rss, anon = self._rss(), self._anon()
+            rss, anon = self._read()
             with self._lock:  # a phase met twice (setup before load and before predict)
                 self.peaks[name] = max(self._peak, rss, self.peaks.get(name, 0))
                 self.anon_peaks[name] = max(self._anon_peak, anon, self.anon_peaks.get(name, 0))
@@ -139,37 +138,18 @@ class PhaseMemory:
         self._stop.set()
         self._thread.join()
 
-    def release(self) -> int:
-        """Free what nothing refers to any more and hand the allocator's free pages back to the
-        system (glibc keeps freed heap memory in the process otherwise, so a later phase's
-        peak would include an earlier one's); the RSS after it."""
-        import ctypes
-        import gc
-
-        gc.collect()
-        if self.device == "cuda":
-            import torch
-
-            torch.cuda.empty_cache()
-        try:
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
-        except (OSError, AttributeError):  # not glibc: RSS stays an upper bound
-            pass
-        return self._rss()
-
-    def record(self, phases=PHASES, baseline_bytes: int | None = None) -> dict:
-        """The figures of these phases (an inference variant's are `<variant>_load`, ...,
-        reported under their last word), above the process's baseline or the one given."""
-        baseline = self.baseline_bytes if baseline_bytes is None else baseline_bytes
-        peaks = {name.rsplit("_", 1)[-1]: v for name, v in self.peaks.items() if name in phases}
-        cuda = {name.rsplit("_", 1)[-1]: v for name, v in self.cuda.items() if name in phases}
+    def record(self, phases=PHASES) -> dict:
+        """The figures of these phases, above the process's baseline."""
+        baseline = self.baseline_bytes
+        peaks = {name: v for name, v in self.peaks.items() if name in phases}
+        cuda = {name: v for name, v in self.cuda.items() if name in phases}
         peak = max(peaks.values(), default=baseline)  # prepare() included:
         # what an engine reserves there stays held while predicting
         out = {"rss_baseline_bytes": baseline, "rss_peak_bytes": peak,
                "rss_above_baseline_bytes": max(0, peak - baseline)}
         out.update({f"rss_peak_{name}_bytes": value for name, value in peaks.items()})
         out["rss_anon_baseline_bytes"] = self.anon_baseline_bytes
-        out.update({f"rss_anon_peak_{name.rsplit('_', 1)[-1]}_bytes": value
+        out.update({f"rss_anon_peak_{name}_bytes": value
                     for name, value in self.anon_peaks.items() if name in phases})
         out.update({f"rss_peak_{name}_bytes": value for name, value in self.peaks.items()
                     if name.startswith("span_")})
