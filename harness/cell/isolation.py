@@ -153,12 +153,22 @@ def _with_log_tail(trace: str | None, log: Path) -> str | None:
 def _child(function, argument, sender, parent_pid: int, log_path: str,
            placement: Placement) -> None:
     _exit_with_parent(parent_pid)
+    _may_isolate_in_turn()
     _output_to(log_path)
     placement.apply()
     try:
         sender.send(function(argument))
     finally:
         sender.close()
+
+
+def _may_isolate_in_turn() -> None:
+    """An isolated process is daemonic (its parent does not wait for it at exit), and
+    multiprocessing refuses children to a daemonic process; yet a cell runs parts of itself
+    isolated in turn (its inference variants, harness.cell.variants). The flag is only this
+    process's view of itself: clearing it changes nothing for the parent, and a child still ends
+    with this process (_exit_with_parent)."""
+    mp.current_process()._config["daemon"] = False  # noqa: SLF001
 
 
 def _output_to(log_path: str) -> None:

@@ -48,6 +48,22 @@ def return_freed_memory() -> int | None:
         return None
 
 
+@contextmanager
+def measured_process(seed: int, device: str):
+    """What a process that measures a cell (or a variant of it) does first: seeded, freed
+    memory returned to the system at once, its memory sampled per phase until it ends.
+    Yields (PhaseMemory, the malloc threshold set or None)."""
+    from transformers import set_seed
+
+    set_seed(seed)
+    threshold = return_freed_memory()
+    memory = PhaseMemory(device)
+    try:
+        yield memory, threshold
+    finally:
+        memory.close()
+
+
 class PhaseMemory:
     """Peak host RSS per phase, sampled by a thread (Linux's ru_maxrss is a lifetime peak that
     cannot be reset), and on CUDA the peak allocated and reserved device memory per phase.

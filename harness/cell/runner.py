@@ -25,7 +25,7 @@ from harness.api.strategy import Context
 from harness.api.variants import DEFAULT
 from harness.cell.isolation import run_isolated
 from harness.cell.job import CellJob
-from harness.cell.measure import PhaseMemory, RunnerProbe, return_freed_memory, stopwatch
+from harness.cell.measure import RunnerProbe, measured_process, stopwatch
 from harness.cell.phases import (export_bytes, footprint_fields, predict_all, shipped_bytes,
                                   single_row_latency)
 from harness.cell.tuning import tune
@@ -92,29 +92,23 @@ def _prepare_model(cell: Cell) -> dict:
 
 def _run_cell(job: CellJob) -> dict:
     cell, work_dir = job.cell, scratch_dir()
-    memory = None
     try:
         import torch
-        from transformers import set_seed
 
-        set_seed(cell.seed)
-        mmap_threshold = return_freed_memory()
-        memory = PhaseMemory(cell.device)
-        measured = _measure_phases(cell, work_dir, memory)
-        if job.artifacts:
-            measured["artifact_path"] = _keep_artifacts(work_dir / "export", job.artifacts,
-                                                        cell.key)
-        return {"status": "ok", **measured, **memory.record(),
-                "malloc_mmap_threshold_bytes": mmap_threshold,
-                "cpu_threads": torch.get_num_threads(), "host_cpu_count": os.cpu_count()}
+        with measured_process(cell.seed, cell.device) as (memory, mmap_threshold):
+            measured = _measure_phases(cell, work_dir, memory)
+            if job.artifacts:
+                measured["artifact_path"] = _keep_artifacts(work_dir / "export", job.artifacts,
+                                                            cell.key)
+            return {"status": "ok", **measured, **memory.record(),
+                    "malloc_mmap_threshold_bytes": mmap_threshold,
+                    "cpu_threads": torch.get_num_threads(), "host_cpu_count": os.cpu_count()}
     except BaseException as err:  # noqa: BLE001 - any failure is the cell's result
         if isinstance(err, KeyboardInterrupt):
             raise
         return {"status": "failed", "error": f"{type(err).__name__}: {err}".splitlines()[0][:500],
                 "traceback": traceback.format_exc()[-4000:]}
     finally:
-        if memory is not None:
-            memory.close()
         shutil.rmtree(work_dir, ignore_errors=True)
 
 

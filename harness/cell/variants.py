@@ -19,40 +19,22 @@ from pathlib import Path
 import numpy as np
 
 from harness.cell.isolation import run_isolated
-from harness.cell.measure import PhaseMemory, predict_trials, return_freed_memory, stopwatch
+from harness.cell.measure import measured_process, predict_trials, stopwatch
 from harness.api.variants import VariantUnavailable
 from harness.metrics import stats
 
 
 def measure_variants(cell, export: Path, work_dir: Path) -> list[dict]:
     """Each variant's outcome, measured in a process of its own."""
-    _allow_children()
     return [{"inference": variant, **run_isolated(_variant_process, (cell, variant, export,
                                                                      work_dir))}
             for variant in cell.inference]
 
 
-def _allow_children() -> None:
-    """A cell's process is daemonic (its runner does not wait for it at exit), and
-    multiprocessing refuses children to a daemonic process. The flag is this process's own view
-    of itself: clearing it changes nothing for the runner, and a variant's process ends with
-    the cell's all the same (harness.cell.isolation's watcher)."""
-    import multiprocessing
-
-    multiprocessing.current_process()._config["daemon"] = False  # noqa: SLF001
-
-
 def _variant_process(argument) -> dict:
     cell, variant, export, work_dir = argument
-    from transformers import set_seed
-
-    set_seed(cell.seed)
-    threshold = return_freed_memory()
-    memory = PhaseMemory(cell.device)
-    try:
+    with measured_process(cell.seed, cell.device) as (memory, threshold):
         outcome = _measure_one(cell, variant, export, work_dir, memory)
-    finally:
-        memory.close()
     if outcome["status"] == "ok":
         outcome["malloc_mmap_threshold_bytes"] = threshold
     return outcome
