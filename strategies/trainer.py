@@ -70,14 +70,19 @@ class ClassifierTraining(TrainerSettings):
 
     def __post_init__(self):
         super().__post_init__()
-        at_least(self, 1, "max_length")
+        within(self, 1, 2**20, "max_length")
 
 
 def check_training_settings(config) -> None:
-    """The ranges of the settings every Trainer-based strategy shares (its __post_init__)."""
-    at_least(config, 1, "batch_size", "evaluations")
-    at_least(config, 0, "weight_decay", "min_steps", "patience")
+    """The ranges of the settings every Trainer-based strategy shares (its __post_init__):
+    beyond the upper bounds a run would diverge or never end, not train."""
+    within(config, 1, 2**16, "batch_size")
+    within(config, 1, 10_000, "evaluations")
+    within(config, 0, 10**7, "min_steps", "patience")
+    within(config, 0, 10, "weight_decay")
     above(config, 0, "epochs", "learning_rate")
+    within(config, 0, 10_000, "epochs")
+    within(config, 0, 1, "learning_rate")
     within(config, 0, 1, "warmup_ratio")
     check(config, "gradient_checkpointing", config.gradient_checkpointing in CHECKPOINTING,
           " or ".join(repr(c) for c in CHECKPOINTING))
@@ -150,8 +155,11 @@ def run_trainer(model, config, context: Context, rows, collator, validation=None
                                              checkpointing(config, causal_lm)),
         train_dataset=rows, eval_dataset=validation if validate else None,
         data_collator=collator, callbacks=[keeper] if keeper else None)
-    trainer.train()
+    loss = trainer.train().training_loss
     log.steps = trainer.state.global_step
+    if not math.isfinite(loss):  # NaN weights predict one class with NaN scores: say why
+        raise RuntimeError(f"training diverged: the mean training loss is {loss} "
+                           f"(learning_rate {config.learning_rate:g}; try a lower one)")
     if keeper:
         keeper.restore()
     model.eval()

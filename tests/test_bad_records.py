@@ -4,6 +4,7 @@ file, is not finished (so a resumed run computes it again), and never stops a re
 
 import json
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from test_store import ROWS, record
@@ -50,6 +51,55 @@ BAD_RECORDS = {  # name: (record file bytes or a record to save, predictions CSV
     "other-rows": (record("bad", **V2), ROWS.assign(text=["a b", "", "changed"])),
     "other-labels": (record("bad", **V2), ROWS.assign(label=[1, 1, 1])),
 }
+
+
+def v4(**fields) -> dict:
+    """A finished record as this harness writes it (labels and per-class lists), for FULL_ROWS."""
+    import test_report
+
+    rec = {**test_report.record("x"), "key": "bad", "schema_version": 4, "labels": ["neg", "pos"],
+           "per_class_f1": [0.8, 0.67], "per_class_precision": [0.67, 1.0],
+           "per_class_recall": [1.0, 0.5], "per_class_support": [2, 2],
+           "prediction_shares": [0.75, 0.25], "ece": 0.1, "brier": 0.2, "nll": 0.5}
+    rec.pop("eval_fingerprint")
+    return {**rec, **fields}
+
+
+FULL_ROWS = pd.DataFrame({"index": range(4), "text": ["good", "bad", "fine", "awful"],
+                          "label": [1, 0, 1, 0], "prediction": [1, 0, 0, 0],
+                          "score_neg": [-2.0, -0.1, -0.2, -0.1],
+                          "score_pos": [-0.1, -2.0, -1.0, -3.0]})
+CONTENT = {  # what a report reads, each value wrong in one way (issue 27: each stopped one)
+    "prediction-99": (v4(), FULL_ROWS.assign(prediction=[99, 0, 0, 0])),
+    "prediction-negative": (v4(), FULL_ROWS.assign(prediction=[-1, 0, 0, 0])),
+    "prediction-word": (v4(), FULL_ROWS.assign(prediction=["positive", 0, 0, 0])),
+    "prediction-float": (v4(), FULL_ROWS.assign(prediction=[1.5, 0, 0, 0])),
+    "label-out-of-range": (v4(), FULL_ROWS.assign(label=[2, 0, 1, 0])),
+    "trial-out-of-range": (v4(), FULL_ROWS.assign(prediction_trial1=[0, 0, 7, 0])),
+    "score-word": (v4(), FULL_ROWS.assign(score_neg=["abc", -0.1, -0.2, -0.1])),
+    "score-empty": (v4(), FULL_ROWS.assign(score_pos=[None, -2.0, -1.0, -3.0])),
+    "score-nan": (v4(), FULL_ROWS.assign(score_pos=[float("nan")] * 4)),
+    "score-infinite": (v4(), FULL_ROWS.assign(score_pos=[float("inf"), -2.0, -1.0, -3.0])),
+    "score-column-missing": (v4(), FULL_ROWS.drop(columns="score_pos")),
+    "score-column-other": (v4(), FULL_ROWS.rename(columns={"score_pos": "score_yes"})),
+    "matrix-text": (v4(confusion_matrix=[[2, 0], ["x", 1]]), FULL_ROWS),
+    "matrix-negative": (v4(confusion_matrix=[[2, 0], [-1, 1]]), FULL_ROWS),
+    "matrix-float": (v4(confusion_matrix=[[2, 0], [0.5, 1]]), FULL_ROWS),
+    "support-text": (v4(per_class_support=["2", "2"]), FULL_ROWS),
+    "support-huge": (v4(per_class_support=[10**30, 2]), FULL_ROWS),
+    "f1-text": (v4(per_class_f1=["high", 0.5]), FULL_ROWS),
+    "f1-above-one": (v4(per_class_recall=[1e308, 0.5]), FULL_ROWS),
+    "labels-numbers": (v4(labels=[0, 1]), FULL_ROWS),
+    "task-traversal": (v4(task="../../x"), FULL_ROWS),
+    "task-markup": (v4(task="<script>alert(1)</script>"), FULL_ROWS),
+    "task-empty": (v4(task=""), FULL_ROWS),
+}
+BAD_RECORDS.update(CONTENT)
+
+
+def test_the_well_formed_v4_record_of_the_content_cases_is_valid(store):
+    store.save(v4(key="fine"), FULL_ROWS)
+    assert [r["key"] for r in store.records(strict=True)] == ["fine"]
 
 
 def write_bad(store, name, key="bad"):

@@ -37,6 +37,12 @@ def test_int_rejects_everything_else(raw):
     assert "expected an integer, got" in rejected(raw, int)
 
 
+@pytest.mark.parametrize("raw", ["99999999999999999999", "1e23", -10**19])
+@pytest.mark.parametrize("annotation", [int, int | None])
+def test_int_refuses_what_no_library_takes(raw, annotation):
+    assert rejected(raw, annotation).endswith("too large (an integer has at most 18 digits)")
+
+
 @pytest.mark.parametrize("raw, expected", [("3", 3.0), ("1e-3", 0.001), (2, 2.0), ("-0.5", -0.5)])
 def test_float_accepts_finite_numbers(raw, expected):
     value = parse(raw, float)
@@ -170,8 +176,16 @@ def test_valid_overrides_build_typed_configs(strategy, overrides, attribute, exp
     ("lora", "r", "0", "must be >= 1"),
     ("qlora", "dropout", "1", "must be in [0, 1)"),  # lora's checks, named for qlora
     ("full-finetune", "learning_rate", "-1e-4", "must be > 0"),
-    ("instruction-tuned", "batch_size", "0", "must be >= 1"),
+    ("instruction-tuned", "batch_size", "0", "must be in [1, 65536]"),
     ("embedding-probe", "max_length", "0", "must be >= 1"),
+    # Upper bounds: beyond them a run diverges, never ends or overflows a library (issue 27)
+    ("full-finetune", "learning_rate", "1e300", "must be in [0, 1]"),
+    ("lora", "epochs", "1e12", "must be in [0, 10000]"),
+    ("full-finetune", "batch_size", "1e9", "must be in [1, 65536]"),
+    ("embedding-probe", "max_length", "99999999999999999999", "too large"),
+    ("embedding-probe", "max_length", "9999999999", "must be in [1, 2147483647]"),
+    ("tfidf-logreg", "max_iter", "1e23", "too large"),
+    ("lora", "max_length", "2e6", "must be in [1, 1048576]"),
 ])
 def test_built_in_settings_are_checked(strategy, field, raw, message):
     with pytest.raises(HarnessError) as error:

@@ -34,6 +34,10 @@ class _Mismatch(Exception):
     """A value that does not fit an annotation (internal: becomes a one-line HarnessError)."""
 
 
+class _TooLarge(_Mismatch):
+    """An integer beyond what the libraries take."""
+
+
 class SettingError(HarnessError):
     """A config's own check failed; build_config names the strategy in the message."""
 
@@ -69,11 +73,17 @@ def build_config(strategy_cls: type, overrides: dict[str, Any]):
 
 def parse_setting(strategy: str, name: str, raw, annotation):
     """`raw` (a command-line string, or a Python value) as a value of type `annotation`."""
+    too_large = False
     for candidate in _candidates(raw):
         try:
             return _convert(candidate, annotation)
+        except _TooLarge:
+            too_large = True
         except _Mismatch:
             continue
+    if too_large:
+        raise HarnessError(f"-c {strategy}.{name}={_show(raw)}: too large (an integer has at "
+                           f"most 18 digits)")
     raise HarnessError(f"-c {strategy}.{name}={_show(raw)}: expected {describe(annotation)}, "
                        f"got {raw!r}")
 
@@ -106,10 +116,17 @@ def check(config, name: str, ok: bool, rule: str) -> None:
         raise SettingError(config, name, getattr(config, name), rule)
 
 
+# The largest count a setting may hold: what every library's C side takes (a C int), far
+# beyond any real batch, length, iteration or neighbour count.
+MAX_COUNT = 2**31 - 1
+
+
 def at_least(config, low, *names: str) -> None:
     for name in names:
         value = getattr(config, name)
         check(config, name, value is None or value >= low, f">= {low}")
+        if isinstance(value, int):
+            check(config, name, value <= MAX_COUNT, f"in [{low}, {MAX_COUNT}]")
 
 
 def above(config, low, *names: str) -> None:
@@ -170,12 +187,15 @@ def _convert(value, annotation):
 
 
 def _convert_union(value, args):
+    why = _Mismatch
     for arg in _nulls_first(args):  # "None" means null even for `str | None`
         try:
             return _convert(value, arg)
+        except _TooLarge:
+            why = _TooLarge
         except _Mismatch:
             continue
-    raise _Mismatch
+    raise why
 
 
 def _convert_sequence(value, origin, args):
@@ -192,10 +212,13 @@ def _convert_sequence(value, origin, args):
 def _to_int(value) -> int:
     if isinstance(value, bool):
         raise _Mismatch  # JSON true is not the integer 1
-    if isinstance(value, int):
-        return value
     if isinstance(value, float) and value.is_integer():
-        return int(value)  # 2e5 for 200000
+        value = int(value)  # 2e5 for 200000
+    # Within int64 with room to spare: torch, numpy and itertools take no larger one
+    if isinstance(value, int):
+        if abs(value) >= 10**18:
+            raise _TooLarge
+        return value
     raise _Mismatch
 
 

@@ -240,8 +240,9 @@ def _prediction_problem(strategy: str, task, evaluation, labels: np.ndarray,
                 f"{scores.shape}; expected ({n},) and ({n}, {k})")
     if labels.min() < 0 or labels.max() >= k:
         return f"strategy '{strategy}' predicted a label outside 0..{k - 1}"
-    if np.isnan(scores).any():
-        return f"strategy '{strategy}' returned NaN scores"
+    if np.isnan(scores).any() or np.isposinf(scores).any():
+        return (f"strategy '{strategy}' returned {'NaN' if np.isnan(scores).any() else 'infinite'}"
+                f" scores (a diverged model?)")
     # Accuracy reads the labels, calibration (ECE) and the score columns read the scores: a
     # label that is not a highest score of its row makes the two disagree about one prediction.
     # A tie may go either way.

@@ -144,7 +144,8 @@ class _Driver:
     def _save(self, job: CellJob, computed, extra: dict, prefix: str) -> None:
         for note in extra.pop("notes", []):
             self.echo(f"{prefix}: {note}")
-        results = [({**record, **extra}, predictions) for record, predictions in computed.results]
+        results = [self._readable({**record, **extra}, predictions)
+                   for record, predictions in computed.results]
         try:
             for record, predictions in results:
                 self.store.save(record, predictions)
@@ -164,6 +165,15 @@ class _Driver:
         self.summary.ran += 1
         for line in result_lines([record for record, _ in results], bool(job.cell.mixture)):
             self.echo(f"{self._counts()}{prefix}: {line}")
+
+    def _readable(self, record: dict, predictions) -> tuple:
+        """The record as computed or, where the store would not read it back (a label outside
+        the task's, a score that is not a number), a failed record saying why: a report is
+        made of every record it finds."""
+        problem = self.store.problem(record, predictions)
+        if problem is None or record.get("status") != "ok":
+            return record, predictions
+        return {**record, "status": "failed", "error": f"invalid result: {problem}"}, None
 
     def _counts(self) -> str:
         if not self.progress.parallel:

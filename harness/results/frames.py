@@ -16,9 +16,7 @@ import os
 import pandas as pd
 
 from harness.errors import HarnessError
-from harness.results.store import Store
-
-SCORE_PREFIX = "score_"
+from harness.results.store import SCORE_PREFIX, Store
 
 
 def load_results(path: str | os.PathLike = "results", strict: bool = False) -> pd.DataFrame:

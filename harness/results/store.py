@@ -29,6 +29,7 @@ import pandas as pd
 from harness.errors import HarnessError
 from harness.inputs.data import Split
 from harness.inputs.kinds import record_kind
+from harness.inputs.tasks import NAME_PATTERN
 from harness.metrics import catalog
 from harness.paths import HOST_TAG, TEMP_PREFIX, temp_prefix, write_atomic
 from harness.results.claims import pid_alive
@@ -37,6 +38,7 @@ RECORD_SUFFIX = ".json"
 PREDICTIONS_SUFFIX = ".predictions.csv"
 LOG_SUFFIX = ".log"
 CLAIM_SUFFIX = ".claim"
+SCORE_PREFIX = "score_"  # a labelled task's predictions: one score column per label
 # 2: the runner writes `schema_version`; predictions match eval_fingerprint.
 # 3: `labels` in task order and per-class values as lists aligned with it (a dict keyed by label
 #    loses that order in sorted JSON); calibration (ece, brier, nll) and prediction shares.
@@ -60,6 +62,7 @@ OK_FIELDS_3 = {**OK_FIELDS, "labels": list, **dict.fromkeys(PER_CLASS_LISTS, lis
                **catalog.required_fields(catalog.CLASSIFICATION, 3)}
 GENERATION_OK_FIELDS = {**catalog.required_fields(catalog.GENERATION, SCHEMA_VERSION),
                         "config": dict, "device": str}
+MAX_ROWS = 10**9  # of an evaluation split: a count above it is corrupt, not data
 STALE_TEMP_S = 24 * 3600  # no write takes a day: a temporary file that old is a leftover
 
 
@@ -119,11 +122,31 @@ class Store:
         return record is not None and record["status"] in ("ok", "skipped")
 
     def save(self, record: dict, predictions: pd.DataFrame | None = None) -> None:
+        """Writes the record (and its predictions) as read back later; one that would not be
+        read back valid is refused with a HarnessError, and nothing of it is written."""
         key = record["key"]
-        if predictions is not None:
-            write_atomic(self.predictions_path(key), predictions.to_csv(index=False).encode())
+        csv = predictions.to_csv(index=False).encode() if predictions is not None else None
         text = json.dumps(record, indent=2, sort_keys=True, default=_jsonable)
+        problem = self._problem(json.loads(text), csv, key)
+        if problem:
+            raise HarnessError(f"record {key} not saved: {problem}")
+        if csv is not None:
+            write_atomic(self.predictions_path(key), csv)
         write_atomic(self.record_path(key), text.encode())
+
+    def problem(self, record: dict, predictions: pd.DataFrame | None) -> str | None:
+        """Why `save` would refuse this record, or None."""
+        csv = predictions.to_csv(index=False).encode() if predictions is not None else None
+        text = json.dumps(record, sort_keys=True, default=_jsonable)
+        return self._problem(json.loads(text), csv, str(record.get("key")))
+
+    def _problem(self, record, csv: bytes | None, key: str) -> str | None:
+        if not isinstance(key, str) or not key or "/" in key or key.startswith("."):
+            return f"key {key!r} cannot name a file"
+        problem = _record_problem(record, key)
+        if problem is None and record["status"] == "ok":
+            problem = _predictions_problem(record, csv, self.predictions_path(key).name)
+        return problem
 
     def log_path(self, key: str) -> Path:
         return self.root / f"{key}{LOG_SUFFIX}"
@@ -170,21 +193,60 @@ class Store:
         path = self.predictions_path(record["key"])
         try:
             raw = path.read_bytes()
-            frame = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False)
         except FileNotFoundError:
-            return f"its predictions file {path.name} is missing"
-        except (OSError, ValueError) as err:
+            raw = None
+        except OSError as err:
             return f"its predictions file {path.name} is unreadable ({type(err).__name__})"
-        if not raw.endswith(b"\n") or "prediction" not in frame:
-            return f"its predictions file {path.name} is truncated"
-        n_eval = record.get("n_eval")
-        if n_eval is not None and len(frame) != n_eval:
-            return f"its predictions file {path.name} has {len(frame)} rows, n_eval is {n_eval}"
-        expected = record.get("eval_fingerprint")
-        if record.get("schema_version", 1) >= 2 and expected and \
-                _fingerprint(frame) != expected:
-            return f"its predictions file {path.name} does not match its eval_fingerprint"
-        return None
+        return _predictions_problem(record, raw, path.name)
+
+
+def _predictions_problem(record: dict, raw: bytes | None, name: str) -> str | None:
+    """Why a finished record's predictions (the file's bytes; None: no file) cannot be used."""
+    if raw is None:
+        return f"its predictions file {name} is missing"
+    try:
+        frame = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False)
+    except (ValueError, UnicodeDecodeError) as err:
+        return f"its predictions file {name} is unreadable ({type(err).__name__})"
+    if not raw.endswith(b"\n") or "prediction" not in frame:
+        return f"its predictions file {name} is truncated"
+    n_eval = record.get("n_eval")
+    if n_eval is not None and len(frame) != n_eval:
+        return f"its predictions file {name} has {len(frame)} rows, n_eval is {n_eval}"
+    expected = record.get("eval_fingerprint")
+    if record.get("schema_version", 1) >= 2 and expected and _fingerprint(frame) != expected:
+        return f"its predictions file {name} does not match its eval_fingerprint"
+    if record_kind(record).labelled:
+        problem = _labelled_predictions_problem(record, frame)
+        return f"its predictions file {name}: {problem}" if problem else None
+    return None
+
+
+def _labelled_predictions_problem(record: dict, frame: pd.DataFrame) -> str | None:
+    """What a report reads from a labelled task's predictions, checked: labels and predictions
+    class indices within the task's labels, and scores (where there are any, as a strategy
+    need not give calibrated ones: one column per label) numbers that are not NaN. A diverged
+    model's empty score cells would otherwise stop every later report."""
+    scores = [c for c in frame if c.startswith(SCORE_PREFIX)]
+    labels = record.get("labels")
+    k = len(labels) if isinstance(labels, list) else len(scores) or None
+    if scores and k is not None and (len(scores) != k or isinstance(labels, list) and
+                                     scores != [SCORE_PREFIX + name for name in labels]):
+        return f"its score columns are not one per label of the record ({k})"
+    for column in ["label", "prediction", *(c for c in frame if c.startswith("prediction_"))]:
+        if column not in frame:
+            continue
+        values = frame[column]
+        if not values.str.fullmatch(r"\d{1,9}").all():
+            bad = values[~values.str.fullmatch(r"\d{1,9}")].iloc[0]
+            return f"{column} {bad[:20]!r} is not a class index"
+        if k is not None and len(values) and values.astype(np.int64).max() >= k:
+            return f"{column} holds a class index outside 0..{k - 1}"
+    if scores:
+        values = frame[scores].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
+        if np.isnan(values).any() or np.isposinf(values).any():
+            return "a score is empty, NaN, infinite or not a number"
+    return None
 
 
 def _record_problem(record, stem: str) -> str | None:
@@ -197,6 +259,8 @@ def _record_problem(record, stem: str) -> str | None:
     version = record.get("schema_version", 1)  # records written before the field are version 1
     if type(version) is not int or not 1 <= version <= SCHEMA_VERSION:
         return f"schema_version {version!r} is not one this harness reads (1 to {SCHEMA_VERSION})"
+    if not NAME_PATTERN.fullmatch(record["task"]):  # it names the report's files
+        return f"task {record['task'][:40]!r} is not a task name"
     if record["key"] != stem:  # the key names the predictions file: it must stay this file's
         return f"its key '{record['key'][:80]}' is not its file name"
     if record["status"] not in STATUSES:
@@ -232,8 +296,17 @@ def _per_class_problem(record: dict) -> str | None:
     matrix = record["confusion_matrix"]
     if len(matrix) != k or any(not isinstance(row, list) or len(row) != k for row in matrix):
         wrong.append("confusion_matrix")
-    return (f"{', '.join(wrong)}: not one entry per label ({k} labels)"
-            if wrong else None)
+    if wrong:
+        return f"{', '.join(wrong)}: not one entry per label ({k} labels)"
+    counts = [*record["per_class_support"], *(n for row in matrix for n in row)]
+    if not all(type(n) is int and 0 <= n <= MAX_ROWS for n in counts):
+        return "per_class_support and confusion_matrix must hold row counts"
+    rates = [value for name in PER_CLASS_LISTS if name != "per_class_support"
+             for value in record[name]]
+    if not all(_is(v, catalog.NUMBER_OR_NULL) and (v is None or 0 <= v <= 1) for v in rates):
+        return f"{', '.join(n for n in PER_CLASS_LISTS if n != 'per_class_support')} " \
+               f"must hold numbers from 0 to 1"
+    return None
 
 
 def _fields_problem(record: dict, fields: dict) -> str | None:
