@@ -146,3 +146,40 @@ def test_numbers_are_short_and_never_in_exponent_form():
     assert [number(v) for v in (0.0000013, 0.0042, 0.5, 12.345, 1840.2, 0)] == \
         ["0.0000013", "0.0042", "0.5", "12.35", "1,840", "0"]
     assert number(float("nan")) == "-" and pd.isna(np.nan)
+
+
+def test_each_variant_is_its_own_option_with_its_own_figures(store):
+    """Issue 27: after `--inference fp32,int8`, recommend printed the int8 variant's accuracy
+    and latency under the plain strategy's name. Each option is now one record's, named."""
+    texts, labels = rows(400)
+    order = np.random.default_rng(0).permutation(400)
+    saved = {}
+    for strategy, inference, accuracy, latency in [("lora", None, 0.41, 3488.0),
+                                                   ("lora", "fp32", 0.42, 3400.0),
+                                                   ("lora", "int8", 0.44, 1616.0),
+                                                   ("zero-shot", None, 0.30, 17510.0),
+                                                   ("zero-shot", "fp32", 0.30, 9096.0)]:
+        right = np.zeros(400, dtype=bool)
+        right[order[:int(accuracy * 400)]] = True
+        variant = {"inference": inference} if inference else {}
+        record = save_record(store, strategy, texts, labels,
+                             [predictions_right_on(labels, right, 2)], n_train=200,
+                             latency_p95_ms=latency, **variant)
+        saved[strategy + (f" · {inference}" if inference else "")] = record
+    options = candidates(board_of(store), n_train=200)
+    assert sorted(options["name"].str.split(" \\(").str[0]) == sorted(saved)
+    for _, shown in options.iterrows():
+        own = saved[shown["name"].split(" (")[0]]
+        assert shown["accuracy"] == pytest.approx(own["accuracy"])
+        assert shown["latency_p95_ms"] == own["latency_p95_ms"]
+    result = CliRunner().invoke(main, ["recommend", "--results", str(store.root), "--task", "t",
+                                       "--n-train", "200"])
+    assert result.exit_code == 0, result.output
+    output = result.output.splitlines()
+    numbered = [i for i, line in enumerate(output)
+                if line.lstrip().startswith(tuple(f"{i}." for i in range(1, 9)))]
+    assert len(numbered) == len(saved), result.output
+    for i in numbered:  # the option's line, then its costs' line
+        name = output[i].split(". ", 1)[1].split(" (")[0]
+        assert f"accuracy {saved[name]['accuracy']:.3f}" in output[i], output[i]
+        assert f"p95 latency {saved[name]['latency_p95_ms']:,.0f} ms" in output[i + 1]

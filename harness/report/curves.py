@@ -22,12 +22,15 @@ import pandas as pd
 
 from harness.metrics import stats
 from harness.api.backends import DEFAULT
+from harness.api.variants import DEFAULT as OWN_INFERENCE
 from harness.report.tables import correctness
 from harness.results.store import Store
 
 RESAMPLES = 1000
-_CURVE_COLUMNS = ("strategy", "model", "model_source", "backend", "settings", "eval_set",
-                  "device_name", "tune")  # a tuned row is another curve than its defaults
+# A tuned row is another curve than its defaults; an inference variant (int8, merged) another
+# than the model as fitted.
+_CURVE_COLUMNS = ("strategy", "model", "model_source", "backend", "inference", "settings",
+                  "eval_set", "device_name", "tune")
 
 
 def learning_curves(board: pd.DataFrame, min_sizes: int = 2) -> pd.DataFrame | None:
@@ -66,6 +69,8 @@ def _curve_names(rows: pd.DataFrame) -> dict[str, str]:
         if isinstance(row.get("settings"), str) and row["settings"]:
             extras.append(row["settings"])
         tuned = f" · tuned ×{int(row['tune'])}" if row.get("tune", 0) else ""
+        variant = row.get("inference", OWN_INFERENCE)
+        on += "" if variant in (OWN_INFERENCE, None) else f" · {variant}"
         names[row["curve_id"]] = row["strategy"] + on + tuned + (
             f" ({'; '.join(extras)})" if extras else "")
     seen: dict[str, int] = {}

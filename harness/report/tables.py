@@ -41,7 +41,8 @@ def leaderboard(ok: pd.DataFrame, store: Store) -> pd.DataFrame:
     """One row per group of records, by evaluation set then accuracy, best first; numbers, not
     strings. `ok` holds priced records (harness.results.cost.price_records)."""
     ok = ok.assign(group=group_id(ok), shown=shown_strategy(ok), backend=backend(ok),
-                   source=shown_source(ok), draw=data_seed(ok), tuned=tune_budget(ok))
+                   source=shown_source(ok), draw=data_seed(ok), tuned=tune_budget(ok),
+                   variant=inference(ok))
     names, settings = row_labels(ok)
     rows, pooled = [], []
     for group, cells in ok.groupby("group", sort=False):
@@ -107,6 +108,7 @@ def _board_row(cells: pd.DataFrame, correct: _Correctness, name: str, settings: 
     return {
         "row": name, "strategy": first["shown"], "model": first["model"],
         "model_source": first["source"], "backend": first["backend"], "settings": settings,
+        "inference": first["variant"],
         "n_train": first["n_train"], "n_eval": first["n_eval"],
         "n_per_class": first.get("n_per_class", np.nan),
         "seeds": cells["seed"].nunique(), "data_seeds": cells["draw"].nunique(),

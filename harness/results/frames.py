@@ -15,6 +15,7 @@ import os
 
 import pandas as pd
 
+from harness.api.variants import DEFAULT as OWN_INFERENCE
 from harness.errors import HarnessError
 from harness.results.store import SCORE_PREFIX, Store
 
@@ -23,11 +24,15 @@ def load_results(path: str | os.PathLike = "results", strict: bool = False) -> p
     """One row per valid record of the results folder at `path` (finished, failed and skipped
     cells alike: see `status`), columns as the records name them; nested fields (`config`,
     `code`, `packages`) stay dicts. Records too old to carry `labels` get them from their
-    predictions. An invalid record is skipped with a warning (an error when `strict`)."""
+    predictions. `inference` names how every row predicted: "default" (the model as fitted)
+    or an inference variant (int8, merged, ...), whose rows are other measurements of the same
+    fitted model. An invalid record is skipped with a warning (an error when `strict`)."""
     store = _store(path)
     records = pd.DataFrame(store.records(strict=strict))
     if records.empty:
         return records
+    own = records["inference"] if "inference" in records else pd.Series(None, records.index)
+    records["inference"] = own.map(lambda v: v if isinstance(v, str) and v else OWN_INFERENCE)
     return with_labels(records, store, {}).reset_index(drop=True)
 
 
