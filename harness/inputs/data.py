@@ -89,7 +89,9 @@ def load_split(task: Task, split: str, data_dir: str | os.PathLike | None = None
 def _local_file(task_folder: Path, split: str) -> Path | None:
     try:
         for suffix in _READERS:
-            path = task_folder / f"{split}{suffix}"
+            # A link may not lead out of the task's folder: its texts would end up in
+            # predictions and reports
+            path = inside(task_folder, f"{split}{suffix}")
             if path.is_file():
                 return path
     except OSError as err:  # e.g. a folder we may not list

@@ -41,6 +41,43 @@ def check_task_name(name) -> None:
                            f"starting with a letter or digit (it names files)")
 
 
+# A split names a file in the task's folder (<split>.csv) or a hub split, slicing included
+# ("train[:1000]"): never a path.
+SPLIT_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}(\[[0-9:%+-]{0,32}\])?")
+
+
+def check_split_names(task, *fields: str) -> None:
+    for field in fields:
+        value = getattr(task, field)
+        if not isinstance(value, str) or not SPLIT_PATTERN.fullmatch(value) or ".." in value:
+            raise HarnessError(f"task '{task.name}': {field} {str(value)[:80]!r} must be a split "
+                               f"name (letters, digits, '-', '_', '.'; a hub slice like "
+                               f"train[:1000]), not a path")
+
+
+def check_template(task: str, template: str) -> None:
+    """A prompt template holds {text} and may hold {choices}, each plain: no other field, no
+    attribute or index access, no conversion or format spec (a padding spec can ask for a
+    gigabyte-long prompt)."""
+    import string
+
+    try:
+        fields = [(name, spec, conversion) for _, name, spec, conversion
+                  in string.Formatter().parse(template) if name is not None]
+    except ValueError as err:
+        raise HarnessError(f"task '{task}': the prompt template is not a valid format string "
+                           f"({err}); write a literal brace as {{{{ or }}}}") from None
+    for name, spec, conversion in fields:
+        if name not in ("text", "choices") or spec or conversion:
+            shown = "{" + name + (f"!{conversion}" if conversion else "") + \
+                (f":{spec}" if spec else "") + "}"
+            raise HarnessError(f"task '{task}': the prompt template may only hold {{text}} and "
+                               f"{{choices}}, as they are, got {shown[:60]}")
+    if "text" not in [name for name, _, _ in fields]:
+        raise HarnessError(f"task '{task}': the prompt template must hold {{text}}, where each "
+                           f"row's text goes")
+
+
 @dataclass(frozen=True)
 class Task:
     kind: ClassVar[str] = "classification"
@@ -76,11 +113,8 @@ class Task:
                                f"{len(self.label_words)} label words")
         if len(set(self.label_words)) != len(self.label_words):
             raise HarnessError(f"task '{self.name}': label words must be distinct")
-        try:
-            self.prompt_template.format(text="", choices="")
-        except (KeyError, IndexError, ValueError) as err:
-            raise HarnessError(f"task '{self.name}': the prompt template may only use {{text}} "
-                               f"and {{choices}} (problem: {err})") from None
+        check_template(self.name, self.prompt_template)
+        check_split_names(self, "train_split", "eval_split")
 
     @property
     def num_labels(self) -> int:
@@ -132,6 +166,8 @@ class GenerationTask:
 
     def __post_init__(self):
         check_task_name(self.name)
+        check_split_names(self, "train_split", "eval_split", "contrast_split",
+                          "validation_split")
         if not self.instruction.strip():
             raise HarnessError(f"task '{self.name}': the instruction must not be empty")
         if self.prompt_from not in PROMPT_FROM:
@@ -249,8 +285,18 @@ def task_from_yaml(path: Path) -> AnyTask:
     GenerationTask's; no `kind`: Task's); any problem is one line naming the file."""
     import yaml  # only needed for user-described tasks
 
+    class Loader(yaml.SafeLoader):
+        """Refuses a key given twice: YAML would keep the last silently."""
+
+        def construct_mapping(self, node, deep=False):
+            keys = [self.construct_object(key, deep=True) for key, _ in node.value]
+            repeated = next((k for i, k in enumerate(keys) if k in keys[:i]), None)
+            if repeated is not None:
+                raise HarnessError(f"task file {path}: field '{repeated}' given twice")
+            return super().construct_mapping(node, deep)
+
     try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        spec = yaml.load(path.read_text(encoding="utf-8"), Loader=Loader)  # noqa: S506
     except (OSError, UnicodeDecodeError) as err:
         raise HarnessError(f"task file {path}: cannot be read ({one_line(err)})") from None
     except yaml.YAMLError as err:
@@ -321,5 +367,11 @@ def _names(value, field: str) -> tuple[str, ...]:
         raise HarnessError(f"'{field}' must be a list like [neg, pos], got {value!r}")
     if not all(isinstance(item, (str, int, float, bool)) for item in value):
         raise HarnessError(f"'{field}' must list plain names, got {value!r}")
+    if any(isinstance(item, bool) for item in value):  # YAML 1.1: no, yes, on, off, n, y...
+        raise HarnessError(f"'{field}': YAML read {value!r} as true/false; quote the names, "
+                           f"e.g. [\"no\", \"yes\"]")
+    stripped = {str(item).strip() for item in value}
+    if len(stripped) < len(set(map(str, value))):  # exact repeats: the task's own message
+        raise HarnessError(f"'{field}' {value!r}: names that differ only by spaces")
     # str(): YAML reads bare yes/no/1 as booleans and numbers.
     return tuple(map(str, value))
