@@ -30,6 +30,7 @@ from harness.report.tables import (
 )
 from harness.report.tuning import tuning_section
 from harness.report.variants import variant_parts
+from harness.results.spreadsheet import guard
 from harness.results.store import Store
 
 
@@ -126,4 +127,4 @@ def board_csv(board: pd.DataFrame) -> str:
                 lambda v: " ".join(map(str, v)) if isinstance(v, (list, tuple)) else v)
     leading = [c for c in ("eval_set", "row") if c in frame]
     frame = frame[leading + [c for c in frame.columns if c not in leading]]
-    return frame.to_csv(index=False, float_format="%.6g")
+    return guard(frame).to_csv(index=False, float_format="%.6g")

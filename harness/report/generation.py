@@ -20,6 +20,7 @@ from harness.report.generation_plots import render_generation_plots
 from harness.report.generation_table import generation_board, generation_tables
 from harness.report.notes import notes
 from harness.report.tables import latest_per_seed
+from harness.results.spreadsheet import unguard
 from harness.results.store import Store
 
 PROMPTS_SHOWN = 3
@@ -135,5 +136,5 @@ def continuation_sections(board: pd.DataFrame, store: Store) -> list[Section]:
 def _texts(store: Store, key: str) -> pd.DataFrame:
     """A record's predictions as text (a continuation '42' stays '42', an empty one ''),
     indexed by evaluation row."""
-    frame = pd.read_csv(store.predictions_path(key), dtype=str, keep_default_na=False)
+    frame = unguard(pd.read_csv(store.predictions_path(key), dtype=str, keep_default_na=False))
     return frame.set_index(frame["index"].astype(int))

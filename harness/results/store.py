@@ -13,6 +13,7 @@ is not finished, so a resumed run computes it again.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import json
@@ -33,6 +34,7 @@ from harness.inputs.tasks import NAME_PATTERN
 from harness.metrics import catalog
 from harness.paths import HOST_TAG, TEMP_PREFIX, temp_prefix, write_atomic
 from harness.results.claims import pid_alive
+from harness.results.spreadsheet import guard, unguard
 
 RECORD_SUFFIX = ".json"
 PREDICTIONS_SUFFIX = ".predictions.csv"
@@ -125,7 +127,7 @@ class Store:
         """Writes the record (and its predictions) as read back later; one that would not be
         read back valid is refused with a HarnessError, and nothing of it is written."""
         key = record["key"]
-        csv = predictions.to_csv(index=False).encode() if predictions is not None else None
+        csv = _csv(predictions)
         text = json.dumps(record, indent=2, sort_keys=True, default=_jsonable)
         problem = self._problem(json.loads(text), csv, key)
         if problem:
@@ -136,7 +138,7 @@ class Store:
 
     def problem(self, record: dict, predictions: pd.DataFrame | None) -> str | None:
         """Why `save` would refuse this record, or None."""
-        csv = predictions.to_csv(index=False).encode() if predictions is not None else None
+        csv = _csv(predictions)
         text = json.dumps(record, sort_keys=True, default=_jsonable)
         return self._problem(json.loads(text), csv, str(record.get("key")))
 
@@ -174,7 +176,7 @@ class Store:
         return found
 
     def predictions(self, key: str) -> pd.DataFrame:
-        return pd.read_csv(self.predictions_path(key), keep_default_na=False)
+        return unguard(pd.read_csv(self.predictions_path(key), keep_default_na=False))
 
     def _read(self, path: Path) -> tuple[dict | None, str | None]:
         """(record, None), or (None, why it cannot be used)."""
@@ -200,12 +202,21 @@ class Store:
         return _predictions_problem(record, raw, path.name)
 
 
+def _csv(predictions: pd.DataFrame | None) -> bytes | None:
+    """Predictions as written: texts that a spreadsheet would run as formulas guarded, and
+    every text quoted (pandas leaves a carriage return unquoted, which readers take for a row
+    break)."""
+    if predictions is None:
+        return None
+    return guard(predictions).to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC).encode()
+
+
 def _predictions_problem(record: dict, raw: bytes | None, name: str) -> str | None:
     """Why a finished record's predictions (the file's bytes; None: no file) cannot be used."""
     if raw is None:
         return f"its predictions file {name} is missing"
     try:
-        frame = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False)
+        frame = unguard(pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False))
     except (ValueError, UnicodeDecodeError) as err:
         return f"its predictions file {name} is unreadable ({type(err).__name__})"
     if not raw.endswith(b"\n") or "prediction" not in frame:
