@@ -164,8 +164,8 @@ def test_a_request_follows_the_declaration_the_device_and_the_overrides(data_dir
 @pytest.mark.parametrize("value, message", [
     ("gpu=1", "FIELD one of gpus, cpus, memory"),
     ("lora.gpus=1", "strategy 'lora' is not being run"),
-    ("cpus=-1", "is not a number >= 0"),
-    ("cpus=many", "is not a number >= 0"),
+    ("cpus=-1", "is not a number from 0 to 1,000,000"),
+    ("cpus=many", "is not a number from 0 to 1,000,000"),
 ])
 def test_bad_resource_overrides_are_one_line(value, message):
     with pytest.raises(HarnessError, match=message):

@@ -54,6 +54,9 @@ class Request:
         return f"{gpus}{self.cpus:g} CPU, {self.memory_bytes / GIB:.1f} GiB"
 
 
+MAX_AMOUNT = 1e6  # GPUs, cores or GiB: beyond any cluster, short of overflowing a byte count
+
+
 def parse_overrides(values: tuple[str, ...], strategies: list[str]) -> dict[str | None, dict]:
     """`--resources gpus=0.5` for every strategy, `--resources lora.memory=8` for one."""
     overrides: dict[str | None, dict] = {}
@@ -69,8 +72,10 @@ def parse_overrides(values: tuple[str, ...], strategies: list[str]) -> dict[str 
             amount = float(number)
         except ValueError:
             amount = -1.0
-        if amount < 0:
-            raise HarnessError(f"--resources '{value}': '{number}' is not a number >= 0")
+        # nan passes no comparison and inf no machine: both would fail only once cells run
+        if not 0 <= amount <= MAX_AMOUNT:
+            raise HarnessError(f"--resources '{value}': '{number}' is not a number from 0 to "
+                               f"{MAX_AMOUNT:,.0f}")
         overrides.setdefault(strategy if dot else None, {})[FIELDS[field]] = amount
     return overrides
 

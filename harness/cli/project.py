@@ -28,11 +28,11 @@ _UTIL = click.FloatRange(0, 1, min_open=True)
                    f"machine, measured.")
 @click.option("--strategies", "-s", default="all", show_default=True,
               help=f"'all' or comma-separated: {', '.join(STRATEGY_NAMES)}.")
-@click.option("--seq-len", type=click.IntRange(min=1), default=128, show_default=True,
+@click.option("--seq-len", type=click.IntRange(1, 2**20), default=128, show_default=True,
               help="Tokens per example (and per prompt).")
-@click.option("--batch-size", "train_batch", type=click.IntRange(min=1), default=16,
+@click.option("--batch-size", "train_batch", type=click.IntRange(1, 2**16), default=16,
               show_default=True, help="Examples per training step.")
-@click.option("--infer-batch-size", "infer_batch", type=click.IntRange(min=1), default=32,
+@click.option("--infer-batch-size", "infer_batch", type=click.IntRange(1, 2**16), default=32,
               show_default=True, help="Examples per inference batch.")
 @click.option("--flops-util", type=_UTIL, help="Share of the matmul peak reached (default per "
                                                "device: 0.4 on GPUs, 0.8 of the measured CPU).")
@@ -44,7 +44,7 @@ _UTIL = click.FloatRange(0, 1, min_open=True)
                    "for a causal LM).")
 @click.option("--check/--no-check", default=True, show_default=True,
               help="Measure a 2-layer copy of each model here and show it beside its projection.")
-@click.option("--check-batch-size", type=click.IntRange(min=1), default=4, show_default=True,
+@click.option("--check-batch-size", type=click.IntRange(1, 1024), default=4, show_default=True,
               help="Examples per step and per batch in that check.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False),
               help="Also write every figure, the device table and the calibration as JSON.")

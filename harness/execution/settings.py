@@ -13,6 +13,9 @@ from harness.errors import HarnessError
 from harness.execution import executors
 
 
+MAX_TIMEOUT_S = 30 * 86400  # a poll timeout beyond it overflows; nan and inf never end
+
+
 @dataclass(frozen=True)
 class Execution:
     executor: str = "local"
@@ -34,8 +37,9 @@ class Execution:
             raise HarnessError(f"--jobs {self.jobs} must be at least 1")
         if self.max_retries < 0:
             raise HarnessError(f"--max-retries {self.max_retries} must be 0 or more")
-        if self.cell_timeout_s is not None and self.cell_timeout_s <= 0:
-            raise HarnessError(f"--cell-timeout {self.cell_timeout_s:g} must be positive")
+        if self.cell_timeout_s is not None and not 0 < self.cell_timeout_s <= MAX_TIMEOUT_S:
+            raise HarnessError(f"--cell-timeout {self.cell_timeout_s:g} must be positive, at most "
+                               f"{MAX_TIMEOUT_S:,} seconds (30 days)")
         if self.executor != "ray" and self.ray_address is not None:
             raise HarnessError("--ray-address needs --executor ray")
         if self.executor != "ray" and self.accelerator_type is not None:

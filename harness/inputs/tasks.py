@@ -41,6 +41,10 @@ def check_task_name(name) -> None:
                            f"starting with a letter or digit (it names files)")
 
 
+# Every prompt scores each label, and the report's confusion matrix is labels x labels: a task
+# of more labels is not one this harness can measure (200,000 asked for 298 GiB).
+MAX_LABELS = 1000
+
 # A split names a file in the task's folder (<split>.csv) or a hub split, slicing included
 # ("train[:1000]"): never a path.
 SPLIT_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}(\[[0-9:%+-]{0,32}\])?")
@@ -105,9 +109,9 @@ class Task:
             repeated = sorted({label for label in self.labels if self.labels.count(label) > 1})
             raise HarnessError(f"task '{self.name}': label(s) {', '.join(repeated)} appear more "
                                f"than once; labels must be distinct")
-        if len(self.labels) < 2:
-            raise HarnessError(f"task '{self.name}': needs at least 2 labels to classify into, "
-                               f"got {len(self.labels)}")
+        if not 2 <= len(self.labels) <= MAX_LABELS:
+            raise HarnessError(f"task '{self.name}': needs 2 to {MAX_LABELS} labels to classify "
+                               f"into, got {len(self.labels)}")
         if len(self.labels) != len(self.label_words):
             raise HarnessError(f"task '{self.name}': {len(self.labels)} labels but "
                                f"{len(self.label_words)} label words")
