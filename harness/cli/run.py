@@ -95,6 +95,7 @@ def run(**options):
     cells = build_cells(grid_request(options), notes)
     how = execution_from(options, sorted({cell.strategy for cell in cells}),
                          not options["no_isolation"])
+    how.preflight()
     for note in notes + _curve_notes(cells):
         echo_now(f"note: {note}")
     store = Store(options["out"])

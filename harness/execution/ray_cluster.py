@@ -84,6 +84,7 @@ class RayExecutor:
         if ray.is_initialized():  # a notebook or a test that connected already
             return
         address = self.execution.ray_address
+        self.execution.preflight()
         try:
             if address:
                 ray.init(address=address, log_to_driver=False, logging_level="ERROR")
@@ -286,3 +287,4 @@ def _alive_nodes() -> list:
 
 def _first_line(err: Exception) -> str:
     return (str(err).strip().splitlines() or [""])[0][:300]
+
