@@ -336,3 +336,16 @@ def test_real_agnews_train_and_test_share_no_text():
     assert len(train) > 40000
     assert set(train.labels.tolist()) == set(test.labels.tolist()) == {0, 1, 2, 3}
     assert not set(train.texts) & set(test.texts)
+
+
+def test_a_local_file_is_read_through_the_task_files_column_names(tmp_path):
+    """Issue 27: a CSV of question,label with `hub_text_column: question` failed in the cell."""
+    task = Task("q", ("a", "b"), ("a", "b"), "{text}", hub_text_column="question",
+                hub_label_column="answer")
+    frame = pd.DataFrame({"question": ["why", "how"], "answer": ["b", "a"]})
+    write_split(tmp_path, "q", "train", "csv", frame)
+    split = load_split(task, "train", tmp_path)
+    assert split.texts == ("why", "how") and split.labels.tolist() == [1, 0]
+    # a file with the standard names keeps them, whatever the task file says
+    write_split(tmp_path, "q", "test", "csv", rows_frame(ROWS[:2]).assign(question="other"))
+    assert load_split(task, "test", tmp_path).texts == ("the cat sat", "dogs bark loudly")

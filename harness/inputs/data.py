@@ -72,7 +72,7 @@ def load_split(task: Task, split: str, data_dir: str | os.PathLike | None = None
     task_folder = inside(folder, task.name) if folder else None
     local = _local_file(task_folder, split) if task_folder else None
     if local is not None:
-        frame, source = _read_local(local), str(local)
+        frame, source = _named_columns(_read_local(local), task), str(local)
     elif task_folder is not None and task_folder.is_dir():
         raise HarnessError(f"no '{split}' split for task '{task.name}' in {task_folder} "
                            f"(expected {split}.csv, {split}.parquet or {split}.jsonl)")
@@ -122,9 +122,16 @@ def _hub_frame(task: Task, split: str) -> pd.DataFrame:
             f"cannot load task '{task.name}' split '{split}' from the hub ({reason}); point "
             f"--data-dir or {DATA_DIR_ENV} at a folder holding {task.name}/{split}.csv "
             f"with columns text,label") from None
-    label_column = task.hub_label_column if kind_of(task).labelled else None
-    return frame.rename(columns={task.hub_text_column: "text",
-                                 **({label_column: "label"} if label_column else {})})
+    return _named_columns(frame, task)
+
+
+def _named_columns(frame: pd.DataFrame, task: Task) -> pd.DataFrame:
+    """The task's text and label columns (`hub_text_column`, `hub_label_column`: named for the
+    hub, read from a local file too) as text and label, where the frame has no such column."""
+    label_column = getattr(task, "hub_label_column", None) if kind_of(task).labelled else None
+    renames = {task.hub_text_column: "text", **({label_column: "label"} if label_column else {})}
+    return frame.rename(columns={old: new for old, new in renames.items()
+                                 if new not in frame.columns})
 
 
 def _validate(frame: pd.DataFrame, task: Task, source: str) -> Split:
@@ -132,7 +139,9 @@ def _validate(frame: pd.DataFrame, task: Task, source: str) -> Split:
     missing = [c for c in ("text", "label")[:2 if labelled else 1] if c not in frame.columns]
     if missing:
         raise HarnessError(f"{source}: missing column(s) {', '.join(missing)} "
-                           f"(found: {', '.join(map(str, frame.columns))})")
+                           f"(found: {', '.join(map(str, frame.columns))[:200]}); rename them, "
+                           f"or name yours in the task file (hub_text_column, "
+                           f"hub_label_column)")
     if frame.empty:
         raise HarnessError(f"{source}: the split is empty")
     labels = _label_indices(frame["label"], task, source) if labelled else \

@@ -267,6 +267,13 @@ def _data(tasks: list[AnyTask], data_dir, profile: str, sizes: list[TrainSize],
     for task in tasks:
         profile_train, profile_eval = kind_of(task).profiles[profile]
         train_split = load_split(task, task.train_split, data_dir)
+        for role, purpose in task.extra_splits.items():
+            try:
+                load_split(task, getattr(task, role), data_dir)
+            except HarnessError as err:
+                raise HarnessError(f"task '{task.name}' needs its {role} "
+                                   f"'{getattr(task, role)}' ({purpose}): {err.message}") \
+                    from None
         evaluation = _rows(load_split(task, task.eval_split, data_dir), n_eval, profile_eval,
                            eval_seed, "--n-eval")
         for seed in data_seeds:
