@@ -93,6 +93,14 @@ CONTENT = {  # what a report reads, each value wrong in one way (issue 27: each 
     "task-traversal": (v4(task="../../x"), FULL_ROWS),
     "task-markup": (v4(task="<script>alert(1)</script>"), FULL_ROWS),
     "task-empty": (v4(task=""), FULL_ROWS),
+    "accuracy-nan": (v4(accuracy=float("nan")), FULL_ROWS),
+    "accuracy-negative": (v4(accuracy=-3.5), FULL_ROWS),
+    "accuracy-huge": (v4(accuracy=1e308), FULL_ROWS),
+    "fit-negative": (v4(fit_s=-100.0), FULL_ROWS),
+    "latency-huge": (v4(latency_p95_ms=1e308), FULL_ROWS),
+    "threads-negative": (v4(cpu_threads=-4), FULL_ROWS),
+    "n-train-negative": (v4(n_train=-7), FULL_ROWS),
+    "memory-negative": (v4(rss_peak_bytes=-1), FULL_ROWS),
 }
 BAD_RECORDS.update(CONTENT)
 

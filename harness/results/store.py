@@ -282,7 +282,35 @@ def _record_problem(record, stem: str) -> str | None:
         kind = record_kind(record)  # what a finished record holds is its kind's
     except HarnessError as err:
         return f"task_kind: {err.message}"
-    return kind.part("record_problem")(record, version)
+    return kind.part("record_problem")(record, version) or _range_problem(record)
+
+
+# What a measured number can be: a report prints it as it is, so a value outside its field's
+# range (a negative time, a NaN accuracy, a latency of 1e308) marks a corrupt record.
+SHARE_FIELDS = ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "macro_f1", "ece",
+                "style_accuracy", "distinct_1", "distinct_2", "repetition_rate",
+                "prediction_agreement")
+MEASURE_SUFFIXES = ("_s", "_ms", "_bytes", "_eps")
+COUNT_FIELDS = ("n_train", "n_eval", "n_predictions", "trainable_params", "total_params",
+                "latency_samples", "host_cpu_count")
+MAX_MEASURE = 1e15  # seconds, bytes or rows: beyond any run
+
+
+def _range_problem(record: dict) -> str | None:
+    for name, value in record.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        if name in SHARE_FIELDS:
+            low, high = 0.0, 1.0
+        elif name == "cpu_threads":
+            low, high = 1, 1e6
+        elif name in COUNT_FIELDS or name.endswith(MEASURE_SUFFIXES):
+            low, high = 0, MAX_MEASURE
+        else:
+            continue
+        if not low <= value <= high:  # NaN too
+            return f"{name} {value!r:.40} is outside its range [{low:g}, {high:g}]"
+    return None
 
 
 def classification_record_problem(record: dict, version: int) -> str | None:
