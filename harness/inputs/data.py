@@ -88,12 +88,15 @@ def load_split(task: Task, split: str, data_dir: str | os.PathLike | None = None
 
 def _local_file(task_folder: Path, split: str) -> Path | None:
     try:
-        for suffix in _READERS:
-            # A link may not lead out of the task's folder: its texts would end up in
-            # predictions and reports
-            path = inside(task_folder, f"{split}{suffix}")
-            if path.is_file():
-                return path
+        # A link may not lead out of the task's folder: its texts would end up in predictions
+        # and reports
+        found = [path for path in (inside(task_folder, f"{split}{suffix}")
+                                   for suffix in _READERS) if path.is_file()]
+        if len(found) > 1:  # which one was meant would be a guess
+            raise HarnessError(f"{task_folder}: {' and '.join(p.name for p in found)} both hold "
+                               f"split '{split}'; keep one")
+        if found:
+            return found[0]
     except OSError as err:  # e.g. a folder we may not list
         raise HarnessError(f"data folder '{task_folder}' cannot be read "
                            f"({err.strerror or one_line(err)})") from None

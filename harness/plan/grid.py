@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from harness.api import registry
 from harness.api.backends import check_installed, choose
 from harness import environment
@@ -146,6 +148,12 @@ def _cells_of(planned: _Planned, request: GridRequest, data: tuple,
                 for task, train, evaluation in data[drawn, size]
                 if supports(cls, task)]
         for (task, train, evaluation), *rest in _groups(cls, rows):
+            if cls.uses_training_rows and kind_of(task).labelled and \
+                    len(np.unique(train.labels)) < 2:
+                raise HarnessError(f"'{planned.name}' learns from training rows, and "
+                                   f"{len(train)} training row(s) of '{task.name}' hold one "
+                                   f"label: it needs at least two (--n-train, --n-per-class, or "
+                                   f"the task's train split)")
             model = planned.models[task.kind]
             fit_train, validation = (held[drawn, size, task.name] if _validated(cls, request)
                                      else (None, None))

@@ -92,12 +92,17 @@ def parse_sizes(text: str | None, option: str) -> list[int] | None:
 
 def _integers(text: str, option: str, what: str, one: str) -> list[int]:
     """The comma-separated integers of an option, at least one."""
+    items = text.split(",")
+    if not text.replace(",", "").strip():
+        raise HarnessError(f"{option} needs at least one {one}")
+    if any(not item.strip() for item in items):  # "1,,2" or "32,": a value left out?
+        raise HarnessError(f"{option} '{text}' has an empty item; give comma-separated {what}")
     try:
-        values = [int(s) for s in text.split(",") if s.strip()]
+        values = [int(item) for item in items]
     except ValueError:
         raise HarnessError(f"{option} '{text}' must be comma-separated {what}") from None
-    if not values:
-        raise HarnessError(f"{option} needs at least one {one}")
+    if any(abs(v) >= 10**18 for v in values):
+        raise HarnessError(f"{option} '{text[:60]}': too large")
     return values
 
 

@@ -15,6 +15,7 @@ else at the "cuda" entry. A user file overrides any entry, e.g.
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 from pathlib import Path
@@ -57,6 +58,11 @@ def load_prices(path: str | None) -> dict[str, float]:
     if "cpu" in user:  # the old per-machine entry: silently ignoring it would misprice CPUs
         raise HarnessError(f"price table '{path}': 'cpu' is no longer read; CPUs are priced "
                            f"per core-hour as '{CPU_CORE}' (default {prices[CPU_CORE]})")
+    for key in user:  # a device name is free text, but a misspelt known one prices nothing
+        close = difflib.get_close_matches(str(key), [k for k in prices if k != key], 1, 0.8)
+        if key not in prices and close:
+            raise HarnessError(f"price table '{path}': '{key}' is no device this harness "
+                               f"prices; did you mean '{close[0]}'?")
     prices.update(user)
     return prices
 
