@@ -117,3 +117,14 @@ def test_md_escape_round_trips_through_a_renderer(text):
 def test_underscores_inside_names_stay_readable():
     assert md_escape("GGUF Q4_1 n_train") == "GGUF Q4_1 n_train"
     assert md_escape("_em_") == "\\_em\\_"
+
+
+def test_long_values_are_cut_and_control_characters_shown_escaped():
+    """Issue 27: a 1 MB text became a 1,050,033-character Markdown line; NUL was copied raw."""
+    from harness.report.escape import MAX_CHARS, inline_html, md_escape
+
+    long = md_escape("word " * 200_000)
+    assert len(long) == MAX_CHARS and long.endswith("…")
+    shown = md_escape("a\x00b\x1bc\x7fd\x9fe")
+    assert not any(ord(c) < 32 or 0x7f <= ord(c) <= 0x9f for c in shown)
+    assert inline_html(shown) == "a\\x00b\\x1bc\\x7fd\\x9fe"

@@ -20,10 +20,19 @@ _MD_SPECIAL = re.compile(r"[&<>\\|\[\]*`~]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
 _MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 
 
-def md_escape(value) -> str:
+# A value from data or records is shown at most this long: a 1 MB text would be a 1 MB line.
+MAX_CHARS = 500
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x9f]")  # what split() leaves of C0 and C1
+
+
+def md_escape(value, limit: int = MAX_CHARS) -> str:
     """`value` as literal Markdown text on one line: rendered, it shows exactly these
-    characters and makes no element (no HTML, link, image, emphasis or extra table cell)."""
+    characters and makes no element (no HTML, link, image, emphasis or extra table cell);
+    control characters shown as \\xNN, and cut with an ellipsis past `limit` characters."""
     text = " ".join(str(value).split())
+    if len(text) > limit:
+        text = text[:limit - 1] + "…"
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}", text)
     return _MD_SPECIAL.sub(lambda m: _MD_ENTITIES.get(m[0], "\\" + m[0]), text)
 
 
