@@ -42,8 +42,8 @@ def files_under(folder: Path) -> set[str]:
     return {str(p.relative_to(folder)) for p in folder.rglob("*")}
 
 
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], env=ENV)
+def invoke(*args, env=None):
+    return CliRunner().invoke(main, [str(a) for a in args], env={**ENV, **(env or {})})
 
 
 def test_the_corpus_is_big_and_its_ids_unique():
@@ -65,7 +65,9 @@ def test_bad_input_fails_in_one_line_writing_nothing(case, tmp_path):
         (tmp_path / name).symlink_to(fill(target, tmp_path, data))
     command, *args = case["args"]
     before = files_under(tmp_path)
-    result = invoke(command, *[fill(a, tmp_path, data) for a in DEFAULTS[command] + args])
+    env = {name: fill(value, tmp_path, data) for name, value in case.get("env", {}).items()}
+    result = invoke(command, *[fill(a, tmp_path, data) for a in DEFAULTS[command] + args],
+                    env=env)
     lines = result.output.strip().splitlines()
     if case.get("usage"):  # click's own refusal of an option's value: usage, then the line
         lines = lines[-1:]

@@ -2,6 +2,7 @@
 rows that must not pool, and notes when records come from different code or machines."""
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -387,3 +388,22 @@ def test_report_task_takes_names_and_files_and_fails_loudly(tmp_path):
         assert result.exit_code == 2 and message in result.output, result.output
         assert len(result.output.strip().splitlines()) == 1
         assert not (tmp_path / "none").exists()
+
+
+def test_a_report_killed_while_writing_leaves_nothing_for_the_next(store, tmp_path):
+    """Issue 27: kill -9 during `harness report` left .tmp-<pid>-... files forever."""
+    from test_store import dead_pid
+
+    from harness.paths import HOST_TAG, TEMP_PREFIX
+
+    save(store, record("tfidf-logreg"))
+    assets = tmp_path / "out" / "sst2_files"
+    assets.mkdir(parents=True)
+    dead = f"{TEMP_PREFIX}{dead_pid()}-{HOST_TAG}-"
+    live = f"{TEMP_PREFIX}{os.getppid()}-{HOST_TAG}-inflight"
+    for folder in (tmp_path / "out", assets):
+        (folder / f"{dead}x.png").write_text("half a plot")
+        (folder / live).write_text("another report writing now")
+    write_reports(store, tmp_path / "out")
+    for folder in (tmp_path / "out", assets):
+        assert not (folder / f"{dead}x.png").exists() and (folder / live).exists()

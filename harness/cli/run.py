@@ -20,7 +20,7 @@ from harness.api.variants import parse_variants
 from harness.cli.common import PRICES_HELP, echo_now, write_reports
 from harness.cli.execution_options import execution_from, execution_options
 from harness.errors import HarnessError
-from harness.paths import check_writable
+from harness.paths import CACHE_ENV, cache_dir, check_writable
 from harness.plan.request import GridRequest, parse_seeds, parse_sizes
 
 
@@ -87,6 +87,9 @@ def run(**options):
     price_table = load_prices(options["prices"])
     check_writable(options["out"], "results")
     check_writable(options["reports_dir"], "reports")
+    # Converted models, file hashes and style judges go there: found out now, not after a
+    # model's conversion
+    check_writable(cache_dir(), f"cache ({CACHE_ENV})")
     from harness.execution.driver import run_cells
     from harness.plan.grid import build_cells
     from harness.results.store import Store
@@ -104,6 +107,10 @@ def run(**options):
     click.echo(summary.line(len(cells), options["out"]))
     # Every record of the tasks run, not only this run's cells: the report replaces the last.
     ran = {task.name: task for cell in cells for task, _, _ in cell.evaluations}
+    if summary.failed and not summary.ran and not store.records(warn=lambda _: None):
+        # e.g. a full disk: the cells' lines above say why; "run harness run first" would not
+        click.echo(f"no report: no cell saved a record in '{options['out']}'", err=True)
+        sys.exit(1)
     for path in write_reports(store, options["reports_dir"], tasks=list(ran.values()),
                               prices=price_table):
         click.echo(f"report: {path}")

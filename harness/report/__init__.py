@@ -30,7 +30,7 @@ from harness.report.html_page import render_html
 from harness.report.render import render_markdown
 from harness.results.frames import with_labels
 from harness.paths import write_atomic
-from harness.results.store import Store
+from harness.results.store import Store, remove_stale_temps
 from harness.inputs.tasks import BUILTIN_TASKS, AnyTask
 
 PLOT_SUFFIXES = (".png", ".svg")
@@ -88,6 +88,8 @@ def _write_task_report(store: Store, out: Path, task: str, report: Report) -> li
     # A task name comes from a record: it may not lead outside the reports folder.
     assets = inside(out, f"{task}_files")
     assets.mkdir(exist_ok=True)
+    for folder in (out, assets):  # a report killed while writing left its temporary files
+        remove_stale_temps(folder)
     written = set()
     for name, plot in report.plots.items():
         write_atomic(assets / f"{name}.png", plot.png)

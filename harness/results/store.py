@@ -81,6 +81,13 @@ def _is_stale_temp(path: Path) -> bool:
     return host == HOST_TAG and not pid_alive(int(pid))
 
 
+def remove_stale_temps(folder: Path) -> None:
+    """Drop the temporary files that killed writers left in `folder` (never a live one's)."""
+    for leftover in folder.glob(TEMP_PREFIX + "*"):
+        if _is_stale_temp(leftover):
+            leftover.unlink(missing_ok=True)
+
+
 def _warn_stderr(line: str) -> None:
     print(f"warning: {line}", file=sys.stderr, flush=True)
 
@@ -100,9 +107,7 @@ class Store:
         except OSError as err:
             raise HarnessError(f"cannot write to results folder '{self.root}': "
                                f"{err.strerror or err}") from None
-        for leftover in self.root.glob(TEMP_PREFIX + "*"):
-            if _is_stale_temp(leftover):
-                leftover.unlink(missing_ok=True)
+        remove_stale_temps(self.root)
 
     def record_path(self, key: str) -> Path:
         return self.root / f"{key}{RECORD_SUFFIX}"
