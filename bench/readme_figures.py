@@ -606,7 +606,8 @@ def training_memory_table(results_dir: Path) -> str:
     peak and the step's marks above the baseline, and the cost model's projection
     (bench/training_memory.py)."""
     return "\n\n".join(_training_memory(results_dir, name) for name in
-                        ("training_memory", "training_memory_quick")
+                        ("training_memory", "training_memory_quick",
+                         "training_memory_classifier")
                         if (results_dir / f"{name}.json").is_file())
 
 
