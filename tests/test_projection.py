@@ -191,5 +191,18 @@ def test_the_command_writes_projected_rows_apart_from_measured_ones(configs, tmp
     assert checks and all(row["projected"] is False and row["kind"] == "measured"
                           for row in checks)
     assert all(row["ratio"] > 0 and row["measured"] > 0 for row in checks)
+    # A training step's memory is measured, not read as 0 (issue 27: "0/2.14")
+    trained = [row for row in checks if row["figure"] == "train_step_ms"]
+    assert trained and all(row["measured_memory_gib"] > 0 for row in trained)
     assert {row["usd_per_1k_predictions"] is None for row in rows} == {False}
     assert "projected" in result.output and "measured" in result.output
+
+
+def test_the_check_measures_only_what_the_chosen_strategies_run(configs):
+    result = CliRunner().invoke(project_command, [
+        "--model", str(configs["llama"]), "--device", "cpu", "-s", "lora", "--seq-len", "32",
+        "--batch-size", "2", "--check-batch-size", "2"])
+    assert result.exit_code == 0, result.output
+    checked = [line.split("layers)")[1].split()[:2] for line in result.output.splitlines()
+               if line.rstrip().endswith(" measured")]
+    assert checked == [["lora", "train_step_ms"], ["full-finetune", "s_per_1k_predictions"]]

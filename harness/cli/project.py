@@ -8,6 +8,8 @@ docs/projection.md, and checked against a measurement on the device present.
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from harness.errors import HarnessError, did_you_mean
@@ -63,7 +65,8 @@ def project(models, devices, strategies, check, check_batch_size, json_path, **s
     with warnings.catch_warnings():  # peft and transformers deprecations say nothing here
         warnings.simplefilter("ignore", FutureWarning)
         result = run_projection(list(dict.fromkeys(models)), targets, settings, check=check,
-                                check_batch=check_batch_size, echo=click.echo)
+                                check_batch=check_batch_size, echo=click.echo,
+                                strategies=chosen)
     result["rows"] = [row for row in result["rows"] if row["strategy"] in chosen]
     for name in dict.fromkeys(row["model"] for row in result["rows"]):
         click.echo(f"\n{name}: projected (seq len {settings.seq_len}, train batch "
@@ -73,6 +76,10 @@ def project(models, devices, strategies, check, check_batch_size, json_path, **s
         click.echo(f"\nchecked on {result['present_device']['label']}: measured vs projected "
                    f"for a reduced-depth copy (batch {check_batch_size})")
         click.echo(_table(result["checks"], CHECKS))
+        load, cores = result.get("check_load_average", 0), len(os.sched_getaffinity(0))
+        if load > cores:  # other processes took turns on the cores: the measured times grew
+            click.echo(f"warning: the load average was {load:.1f} on {cores} core(s) while "
+                       f"measuring; measured/projected time ratios are inflated by it")
     if json_path:
         _write_json(json_path, result)
         click.echo(f"\nwrote {json_path}")

@@ -10,7 +10,9 @@ from __future__ import annotations
 import copy
 from typing import ClassVar
 
+from harness.cell.isolation import run_isolated
 from harness.cell.measure import PhaseMemory, return_freed_memory, stopwatch
+from harness.errors import HarnessError
 from harness.projection.devices import GIB, Device
 from harness.projection.model import ADAPTED, Calibration, PerToken, Settings
 from strategies.adapters import add_lora
@@ -98,6 +100,22 @@ def saved_bytes_and_kernels(model, batch: int, seq_len: int, precision: str,
     return sum(saved.values()), counter.kernels
 
 
+def measure_training_apart(config, strategy: str, settings: Settings, device: Device):
+    """measure_training in a fresh process, as a cell runs: RSS above a baseline that holds
+    nothing of the calibration's models or of the other strategy's step (glibc may serve a
+    step from pages an earlier one freed, and the growth above the baseline would miss it)."""
+    outcome = run_isolated(_measure_training_job, (config, strategy, settings, device))
+    if outcome["status"] != "ok":
+        raise HarnessError(f"measuring a {strategy} training step failed: "
+                           f"{outcome.get('error', 'no result')}")
+    return outcome["seconds"], outcome["gib"]
+
+
+def _measure_training_job(argument) -> dict:
+    seconds, gib = measure_training(*argument)
+    return {"status": "ok", "seconds": seconds, "gib": gib}
+
+
 def measure_training(config, strategy: str, settings: Settings, device: Device):
     """(seconds of the fastest training step after a warm-up one, GiB held at the peak: RSS
     above what the process held before building the model, or CUDA's allocated peak)."""
@@ -128,7 +146,7 @@ def measure_training(config, strategy: str, settings: Settings, device: Device):
                     optimizer.zero_grad(set_to_none=True)
     finally:
         memory.close()
-    record = memory.record()
+    record = memory.record(("step",))
     used = record["cuda_peak_allocated_bytes"] if where == "cuda" else \
         record["rss_above_baseline_bytes"]
     return min(timings[step] for step in range(1, 1 + CHECK_STEPS)), used / GIB

@@ -12,6 +12,7 @@ and an inference batch of the reduced copy here, beside what the model projects 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from harness.errors import HarnessError, did_you_mean, one_line
 from harness.inputs.models import PRESETS, resolve_model
 from harness.projection.devices import Device, present_device
 from harness.projection.measure import (build_model, calibrate, measure_inference,
-                                        measure_training, reduced_config)
+                                        measure_training_apart, reduced_config)
 from harness.projection.model import (STRATEGIES, Architecture, Calibration, Settings,
                                       project_row, saved_formula_bytes)
 
@@ -34,9 +35,11 @@ CHECK_LAYERS = 2  # depth of the copy the check measures
 
 
 def project(models: list[str], devices: list[Device], settings: Settings | None = None,
-            check: bool = True, check_batch: int = 4, echo=lambda message: None) -> dict:
+            check: bool = True, check_batch: int = 4, echo=lambda message: None,
+            strategies=STRATEGIES) -> dict:
     """Projected rows for every model x device x strategy, and (with `check`) the present
-    device's measured-vs-projected rows for a reduced-depth copy of each model."""
+    device's measured-vs-projected rows for a reduced-depth copy of each model, for what
+    `strategies` train and run."""
     settings = settings or Settings()
     present = present_device()
     precisions = sorted({d.precision for d in devices} | {present.precision})
@@ -56,8 +59,11 @@ def project(models: list[str], devices: list[Device], settings: Settings | None 
         if check:
             echo(f"{name}: measuring the check on {present.label}")
             check_settings = replace(settings, train_batch=check_batch, infer_batch=check_batch)
+            load = os.getloadavg()[0]
             result["checks"] += check_rows(name, config, kind, calibration, present,
-                                           check_settings)
+                                           check_settings, strategies)
+            load = max(load, os.getloadavg()[0])
+            result["check_load_average"] = max(result.get("check_load_average", 0), load)
     return result
 
 
@@ -164,20 +170,26 @@ def _quantization_skip_modules() -> list[str]:
 
 
 def check_rows(name: str, config, kind: str, calibration: Calibration, device: Device,
-               settings: Settings) -> list[dict]:
+               settings: Settings, strategies=STRATEGIES) -> list[dict]:
     """Training steps and inference batches of a reduced-depth copy measured on `device`, each
-    beside what the cost model projects for that same copy there."""
+    beside what the cost model projects for that same copy there: those of `strategies` (the
+    full model's step for full-finetune, the adapters' for lora and qlora; a classifier's
+    batch for any trained strategy, the decoder's for prompting)."""
     small = reduced_config(config, CHECK_LAYERS)
     label = f"{name} ({CHECK_LAYERS} of {config.num_hidden_layers} layers)"
     arch = count_architecture(label, small, kind)
+    trained = [s for s in ("full-finetune", "lora") if s in strategies
+               or (s == "lora" and "qlora" in strategies)]
+    inference = [s for s in ("full-finetune", "prompting")[:2 if arch.kind == "decoder" else 1]
+                 if s in strategies or (s == "full-finetune" and trained)]
     rows = []
-    for strategy in ("full-finetune", "lora"):
-        seconds, memory = measure_training(small, strategy, settings, device)
+    for strategy in trained:
+        seconds, memory = measure_training_apart(small, strategy, settings, device)
         projected = project_row(arch, calibration, device, strategy, settings)
         rows.append(_check(label, device, strategy, "train_step_ms", seconds * 1000,
                            projected["ms_per_step"], settings.train_batch,
                            memory_gib=(memory, projected["train_memory_gib"])))
-    for strategy in ("full-finetune", "prompting")[:2 if arch.kind == "decoder" else 1]:
+    for strategy in inference:
         seconds = measure_inference(small, strategy, settings, device)
         projected = project_row(arch, calibration, device, strategy, settings)
         rows.append(_check(label, device, strategy, "s_per_1k_predictions",
