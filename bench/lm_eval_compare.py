@@ -48,6 +48,11 @@ def parse_args():
     parser.add_argument("--batch-size", type=int, default=16, help="lm-eval's batch size")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each side")
     parser.add_argument("--warmup-rows", type=int, default=4, help="rows scored before timing")
+    parser.add_argument("--sampler", choices=("first_n", "default"), default="first_n",
+                        help="first_n: the same k demonstrations for every row (label-balanced; "
+                             "the prefix every prompt shares); default: lm-eval's default "
+                             "sampler, k training rows drawn for each row (seed 1234), which we "
+                             "draw alike")
     parser.add_argument("--out", default=None, help="artifact path "
                         "(default bench/results/lm_eval_compare.json)")
     return parser.parse_args()
@@ -62,7 +67,7 @@ def matmul_peak_flops(size: int = 2048, repeats: int = 5) -> float:
 
 
 def write_lm_eval_task(folder: Path, name: str, label_words, train: pd.DataFrame,
-                       test: pd.DataFrame) -> None:
+                       test: pd.DataFrame, sampler: str = "first_n") -> None:
     train.to_csv(folder / "train.csv", index=False)
     test.to_csv(folder / "test.csv", index=False)
     choices = ", ".join(f'"{w}"' for w in label_words)
@@ -77,7 +82,7 @@ training_split: train
 test_split: test
 fewshot_split: train
 fewshot_config:
-  sampler: first_n
+  sampler: {sampler}
 doc_to_text: "{{{{question}}}}"
 doc_to_target: label
 doc_to_choice: [{choices}]
@@ -116,6 +121,17 @@ def balanced_first(train: pd.DataFrame) -> pd.DataFrame:
         .drop(columns="_turn").reset_index(drop=True)
 
 
+def per_row_demonstrations(train: pd.DataFrame, rows: int, shots: int) -> list[pd.DataFrame]:
+    """The demonstrations lm-eval's default sampler gives each row: one random.Random seeded
+    with the few-shot seed draws `shots` training rows per evaluation row, in row order (its
+    ContextSampler.sample; random.sample picks the same indices from any sequence of that
+    length). The share of identical prompts checks that we drew what it drew."""
+    import random
+
+    draw = random.Random(FEWSHOT_SEED)
+    return [train.iloc[draw.sample(range(len(train)), shots)] for _ in range(rows)]
+
+
 def largest_share(predictions: np.ndarray) -> float:
     """The share of rows given the most predicted label (1.0: one answer to everything)."""
     return float(np.bincount(predictions).max() / len(predictions))
@@ -127,13 +143,16 @@ def compare(lm, model, tokenizer, task, test, train, shots, args, folder: Path) 
     encoded once and its cache reused) and with that cache off, so the speed-up is split into
     what the cache gives and what remains."""
     name = f"adapt_harness_{task.name}_{shots}shot"
-    train = balanced_first(train)
-    write_lm_eval_task(folder, name, task.label_words, train, test)
+    per_row = args.sampler == "default"
+    train = train if per_row else balanced_first(train)
+    write_lm_eval_task(folder, name, task.label_words, train, test, args.sampler)
     # Timed only to say what the old figure folded into lm-eval's time (simple_evaluate).
     requests, building_s, _ = timed(lm_eval_requests, lm, folder, name, shots)
     k = len(task.label_words)
     render = LabelScorer(model, tokenizer, task.label_words)
-    prompts = [render.render(q, demonstrations(task, train, shots)) for q in test["question"]]
+    shown = per_row_demonstrations(train, len(test), shots) if per_row else [train] * len(test)
+    prompts = [render.render(q, demonstrations(task, rows, shots))
+               for q, rows in zip(test["question"], shown)]
     contexts = [r.args[0] for r in requests[::k]]
     warm = args.warmup_rows
     lm_eval_scores(lm, requests[:warm * k], k)
@@ -176,7 +195,9 @@ def compare(lm, model, tokenizer, task, test, train, shots, args, folder: Path) 
             "max_abs_loglik_difference_no_prefix_cache": float(np.abs(uncached - theirs).max()),
             "largest_prediction_share": {"lm_eval": largest_share(theirs_pred),
                                          "ours": largest_share(ours_pred)},
-            "demonstration_labels": [int(y) for y in train["label"][:shots]],
+            "sampler": args.sampler,
+            "demonstration_labels": [int(y) for y in train["label"][:shots]] if not per_row
+            else "drawn per row",
             "lm_eval_accuracy": their_acc,
             "lm_eval_accuracy_stderr": float(np.sqrt(their_acc * (1 - their_acc) / (n - 1))),
             "our_accuracy": float((ours_pred == labels).mean()),
