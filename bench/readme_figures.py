@@ -33,21 +33,26 @@ def times(pair: dict, prefix: str = "") -> str:
 
 
 def lm_eval_table(records: list[dict]) -> list[str]:
-    lines = [("| shots | rows | lm-eval ex/s (best / median) | ours ex/s (best / median) | "
+    lines = [("| shots | demonstrations | rows | lm-eval ex/s (best / median) | "
+              "ours ex/s (best / median) | "
               "wall-time ratio (mins / medians) | CPU-time ratio (mins / medians) | "
               "of it, the prefix cache (ours without / with it, mins / medians) | "
               "identical predictions | max abs Δ log-likelihood | most predicted label's share "
               "(lm-eval / ours) | lm-eval acc | our acc |"),
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for record in records:
         for row in record["figures"]["rows"]:
+            shown = ("none" if not row["shots"] else
+                     "k drawn per row (lm-eval's default sampler)"
+                     if row.get("sampler") == "default" else "the same k for every row")
             # Artifacts made before the log-likelihoods and the cache were compared show '-'
             cache = times(row["ratio_prefix_cache"]) if "ratio_prefix_cache" in row else "-"
             delta = (f"{row['max_abs_loglik_difference']:.1e}"
                      if "max_abs_loglik_difference" in row else "-")
             shares = row.get("largest_prediction_share")
             share = f"{shares['lm_eval']:.0%} / {shares['ours']:.0%}" if shares else "-"
-            lines.append(f"| {row['shots']} | {row['rows']} | {best_median(row['lm_eval'])} | "
+            lines.append(f"| {row['shots']} | {shown} | {row['rows']} | "
+                         f"{best_median(row['lm_eval'])} | "
                          f"{best_median(row['ours'])} | {times(row['ratio'])} | "
                          f"{times(row['ratio'], 'cpu_')} | {cache} | "
                          f"{row['identical_predictions']:.1%} | {delta} | {share} | "

@@ -276,6 +276,9 @@ def training_arguments(config, context: Context, steps: int, validate: bool = Fa
         # there for a failed cell; progress bars would only fill it. The Trainer prints its
         # final metrics dict whatever the settings, hence the log file rather than an option.
         logging_steps=50,
+        # A NaN or infinite loss counts in the mean training loss (the Trainer would put the
+        # running mean in its place): a diverged run must say so (run_trainer)
+        logging_nan_inf_filter=False,
         disable_tqdm=True,
         use_cpu=context.device == "cpu",
         dataloader_num_workers=0,
