@@ -139,3 +139,18 @@ def test_bad_training_sizes_are_one_line_errors(data_dir, tmp_path, options, mes
                                        "--reports", str(tmp_path / "p"), *options])
     assert result.exit_code != 0 and message in result.output, result.output
     assert not (tmp_path / "r").exists()
+
+
+def test_a_model_for_a_kind_no_strategy_uses_is_noted(data_dir):
+    """Issue 27: `--model decoder=...` on an encoder-only grid was ignored silently."""
+    notes = []
+    build_cells(GridRequest(tasks=["agnews"], strategies="tfidf-logreg", data_dir=data_dir,
+                            n_train=8, n_eval=8, models=("decoder=smollm2-135m-instruct",)),
+                notes)
+    assert "--model decoder=smollm2-135m-instruct: no strategy of this run uses a decoder " \
+           "model; it changes nothing" in notes
+    notes = []
+    build_cells(GridRequest(tasks=["agnews"], strategies="distill", data_dir=data_dir,
+                            n_train=8, n_eval=8, models=("decoder=smollm2-135m-instruct",)),
+                notes)
+    assert not any("changes nothing" in note for note in notes)  # distill's teacher uses it

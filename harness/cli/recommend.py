@@ -15,7 +15,8 @@ from harness.cli.common import PRICES_HELP
 @click.command()
 @click.option("--results", default="results", show_default=True,
               type=click.Path(file_okay=False), help="Results folder to read.")
-@click.option("--task", "-t", "task", required=True, help="The task to recommend for.")
+@click.option("--task", "-t", "task", required=True,
+              help="The task to recommend for: its name or its task YAML file.")
 @click.option("--n-train", type=int, help="Labelled rows you have: curves are read (or "
                                            "interpolated) at this size.")
 @click.option("--max-latency-ms", type=float, help="p95 latency at batch size 1.")
@@ -32,6 +33,10 @@ def recommend(results, task, n_train, explain, prices, **limits):
     from harness.recommend.options import Constraints
     from harness.recommend.run import run_recommend
 
+    from harness.inputs.tasks import get_task, is_task_file
+
+    if is_task_file(task):  # as `harness run -t` and `harness report --task` take one
+        task = get_task(task).name
     # The --max-*/--min-* options are Constraints' fields, by name.
     text, qualified = run_recommend(results, task, n_train, Constraints(**limits), explain,
                                     prices)

@@ -117,6 +117,7 @@ def _strategies(request: GridRequest, tasks: list[AnyTask],
     _check_supported(tasks, classes, notes)
     chosen_models = parse_model_overrides(request.models)
     models = _models(classes, kinds, chosen_models, request.trust_remote_code)
+    _note_kinds_unused(request.models, classes, configs, kinds, notes)
     inner = _inner_strategies(classes, configs, codes, kinds, chosen_models,
                               request.trust_remote_code)
     planned = []
@@ -317,6 +318,21 @@ def _devices(classes: dict[str, type]) -> dict[str, tuple[str, str]]:
         device = choose_device(cls, gpu is not None)
         chosen[name] = (device, gpu if device == "cuda" else environment.cpu_name())
     return chosen
+
+
+def _note_kinds_unused(values: tuple[str, ...], classes: dict[str, type], configs: dict,
+                       task_kinds: list[str], notes: list[str] | None) -> None:
+    """`--model KIND=NAME` for a kind that no strategy of the run uses (nor one it runs, as
+    distill's teacher) changes nothing: said in a note rather than ignored silently."""
+    runs = [registry.get(getattr(configs[name], setting)) for name, cls in classes.items()
+            for setting in cls.runs_strategies]
+    used = {model_kind_for(cls, kind) for cls in [*classes.values(), *runs]
+            for kind in task_kinds if kind in cls.task_kinds}
+    for value in values:
+        kind, sep, _ = value.partition("=")
+        if sep and kind not in used and notes is not None:
+            notes.append(f"--model {value}: no strategy of this run uses a {kind} model; "
+                         f"it changes nothing")
 
 
 def _models(classes: dict[str, type], task_kinds: list[str], overrides: dict[str, str],
