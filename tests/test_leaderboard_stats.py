@@ -2,6 +2,7 @@
 pooled, comparisons only within an evaluation set, Holm, row names and settings, per-class
 tables and confusion matrices in the task's label order, and old records still read."""
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,6 +10,7 @@ import pandas as pd
 import pytest
 
 from harness.api import registry
+from harness.errors import HarnessError
 from harness.metrics import stats
 from harness.inputs.data import Split
 from harness.metrics.classification import record_metrics
@@ -228,7 +230,10 @@ def test_schema_2_records_still_report_in_task_order(store):
 def test_a_schema_3_record_whose_lists_do_not_follow_its_labels_is_skipped(store):
     texts, labels = rows(10)
     record = save_record(store, "knn", texts, labels, [labels])
-    store.save({**record, "per_class_f1": [1.0]}, store.predictions(record["key"]))
+    bad = {**record, "per_class_f1": [1.0]}
+    with pytest.raises(HarnessError, match="not saved: per_class_f1: not one entry per label"):
+        store.save(bad, store.predictions(record["key"]))  # the store writes none such
+    store.record_path(record["key"]).write_text(json.dumps(bad))  # another writer did
     warnings = []
     assert store.records(warn=warnings.append) == []
     assert "per_class_f1: not one entry per label (2 labels)" in warnings[0]

@@ -87,7 +87,23 @@ def test_the_readme_example_prints_the_table(results):
     with contextlib.redirect_stdout(printed):
         exec(compile(example, "README.md", "exec"), {})
     lines = printed.getvalue().splitlines()
-    assert lines[0].split() == ["task", "strategy", "model", "seed", "n_eval", "accuracy",
-                                "macro_f1"]
+    assert lines[0].split() == ["task", "strategy", "inference", "model", "seed", "n_eval",
+                                "accuracy", "macro_f1"]
     assert [line.split()[1] for line in lines[1:3]] == ["tfidf-logreg", "zero-shot"]
     assert re.fullmatch(r"0\.\d{3} of 4 rows right", lines[3])
+
+
+def test_every_row_names_its_inference_and_whether_a_newer_record_replaces_it(results):
+    """Issue 27: variant and superseded records came back as duplicate rows, unmarked."""
+    store = Store(results)
+    old = record("tfidf-logreg", accuracy=0.75)
+    save(store, {**old, "key": "sst2__tfidf__recomputed", "accuracy": 0.8,
+                 "started_at": "2026-12-02T10:00:00+0000"})
+    save(store, {**old, "key": "sst2__tfidf__int8", "inference": "int8", "accuracy": 0.7})
+    frame = load_results(results).set_index("key")
+    assert frame.loc[old["key"], "superseded"] and not frame.loc["sst2__tfidf__recomputed",
+                                                                 "superseded"]
+    assert frame.loc["sst2__tfidf__int8", "inference"] == "int8"
+    assert not frame.loc["sst2__tfidf__int8", "superseded"]  # another way of predicting
+    assert frame.loc[old["key"], "inference"] == "default"
+    assert not frame.loc["sst2__knn__failed", "superseded"]

@@ -10,6 +10,7 @@ import sys
 import click
 
 from harness.cli.common import PRICES_HELP
+from harness.inputs.tasks import get_task, is_task_file
 
 
 @click.command()
@@ -32,8 +33,6 @@ def recommend(results, task, n_train, explain, prices, **limits):
     and what excludes the others. Exit 1 when none qualifies (the binding constraint named)."""
     from harness.recommend.options import Constraints
     from harness.recommend.run import run_recommend
-
-    from harness.inputs.tasks import get_task, is_task_file
 
     if is_task_file(task):  # as `harness run -t` and `harness report --task` take one
         task = get_task(task).name

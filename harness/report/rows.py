@@ -21,76 +21,16 @@ from harness.api import registry
 from harness.api.backends import DEFAULT
 from harness.errors import HarnessError
 from harness.api.variants import DEFAULT as OWN_INFERENCE
-
-# What, besides seed and data seed, makes two records the same experiment: rows that differ in
-# any of these never pool (other weights, other evaluation rows, another device).
-_GROUP_COLUMNS = ("strategy", "model", "model_source", "n_train", "n_eval", "eval_fingerprint",
-                  "device", "device_name", "tune")
-
-
-def _text(values: pd.Series) -> pd.Series:
-    # map(str), not astype(str): pandas 3 keeps a missing value missing through astype.
-    return values.map(lambda v: "" if v is None or pd.isna(v) else str(v))
-
-
-def group_id(records: pd.DataFrame) -> pd.Series:
-    """Cells that differ only by seed and data seed share a group."""
-    columns = [_text(records[c]) if c in records else pd.Series("", index=records.index)
-               for c in _GROUP_COLUMNS]
-    config = records["config"].map(lambda c: repr(sorted(c.items())))
-    # A variant of a fitted model (int8, merged...) is another way of predicting: its own
-    # group. Default records add nothing, so groups of records from before variants stay.
-    variant = inference(records).map(lambda v: "" if v == OWN_INFERENCE else f" inference={v}")
-    return (pd.concat(columns, axis=1).agg(" ".join, axis=1) + " " + config + " "
-            + shown_strategy(records) + " " + backend(records) + variant)
-
-
-def data_seed(records: pd.DataFrame) -> pd.Series:
-    """The training-row draw of each record; records from before the axis have one draw."""
-    if "data_seed" not in records:
-        return pd.Series(0, index=records.index)
-    return pd.to_numeric(records["data_seed"], errors="coerce").fillna(0).astype("int64")
-
-
-def tune_budget(records: pd.DataFrame) -> pd.Series:
-    """The trials each record was tuned over (`--tune`); 0 for untuned records and those from
-    before tuning."""
-    if "tune" not in records:
-        return pd.Series(0, index=records.index)
-    return pd.to_numeric(records["tune"], errors="coerce").fillna(0).astype("int64")
-
-
-def latest_per_seed(ok: pd.DataFrame) -> pd.DataFrame:
-    """The newest record of each group, seed and data seed: a cell recomputed after a change
-    of code, packages or task text leaves its old record behind under another key."""
-    newest_first = ok.sort_values("started_at", ascending=False) if "started_at" in ok else ok
-    cells = newest_first.assign(group=group_id(newest_first), draw=data_seed(newest_first))
-    return newest_first[~cells.duplicated(["group", "seed", "draw"])].sort_index()
-
-
-def backend(records: pd.DataFrame) -> pd.Series:
-    """What ran each cell's model; records from before backends existed ran on transformers."""
-    if "backend" not in records:
-        return pd.Series(DEFAULT, index=records.index)
-    return records["backend"].fillna(DEFAULT)
-
-
-def inference(records: pd.DataFrame) -> pd.Series:
-    """How each record's predictions were made: "default" (the strategy's own way, as fitted,
-    and every record from before variants) or a variant of harness.api.variants.VARIANTS."""
-    if "inference" not in records:
-        return pd.Series(OWN_INFERENCE, index=records.index)
-    return records["inference"].map(lambda v: v if isinstance(v, str) and v else OWN_INFERENCE)
-
-
-def shown_strategy(records: pd.DataFrame) -> pd.Series:
-    """The strategy's name, with the task mixture it was trained on when there was one."""
-    if "trained_on" not in records:
-        return records["strategy"]
-    mixture = records["trained_on"].map(
-        lambda t: f" (trained on {'+'.join(x['task'] for x in t)})" if isinstance(t, list) else "")
-    return records["strategy"] + mixture
-
+from harness.results.groups import (  # noqa: F401 - the report's grouping, from the records'
+    as_text,
+    backend,
+    data_seed,
+    group_id,
+    inference,
+    latest_per_seed,
+    shown_strategy,
+    tune_budget,
+)
 
 def shown_source(records: pd.DataFrame) -> pd.Series:
     """`model_source` with commit hashes cut to 7 characters; empty for older records."""
@@ -113,9 +53,9 @@ def row_labels(ok: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     model = first["model"].map(lambda m: "" if m in (None, "-") else str(m))
     # What may tell two rows of one base name apart, in the order it is tried.
     candidates = [settings.map(lambda s: s or "default settings"), shown_source(first),
-                  _text(first["n_train"]).map(lambda n: f"{n} training rows"),
-                  _text(first["n_eval"]).map(lambda n: f"{n} evaluation rows"),
-                  _text(first["device_name"] if "device_name" in first else first["device"])]
+                  as_text(first["n_train"]).map(lambda n: f"{n} training rows"),
+                  as_text(first["n_eval"]).map(lambda n: f"{n} evaluation rows"),
+                  as_text(first["device_name"] if "device_name" in first else first["device"])]
     extras = {group: [m] if m else [] for group, m in model.items()}
 
     def named() -> pd.Series:

@@ -15,8 +15,8 @@ import os
 
 import pandas as pd
 
-from harness.api.variants import DEFAULT as OWN_INFERENCE
 from harness.errors import HarnessError
+from harness.results.groups import inference, superseded
 from harness.results.store import SCORE_PREFIX, Store
 
 
@@ -26,13 +26,15 @@ def load_results(path: str | os.PathLike = "results", strict: bool = False) -> p
     `code`, `packages`) stay dicts. Records too old to carry `labels` get them from their
     predictions. `inference` names how every row predicted: "default" (the model as fitted)
     or an inference variant (int8, merged, ...), whose rows are other measurements of the same
-    fitted model. An invalid record is skipped with a warning (an error when `strict`)."""
+    fitted model; `superseded` marks a record that a newer one of the same cell replaces (a
+    recomputation after a change of code or packages: reports read the newest). An invalid
+    record is skipped with a warning (an error when `strict`)."""
     store = _store(path)
     records = pd.DataFrame(store.records(strict=strict))
     if records.empty:
         return records
-    own = records["inference"] if "inference" in records else pd.Series(None, records.index)
-    records["inference"] = own.map(lambda v: v if isinstance(v, str) and v else OWN_INFERENCE)
+    records["inference"] = inference(records)
+    records["superseded"] = superseded(records)
     return with_labels(records, store, {}).reset_index(drop=True)
 
 

@@ -1,0 +1,94 @@
+"""Which records are one experiment: those that differ only by seed, data seed (hence
+training rows) or key pool into one group; everything else that can change a number (model,
+weights, evaluation rows, config, backend, device, inference variant) keeps them apart. And
+of each group, seed and data seed, the newest record: a cell recomputed after a change of
+code, packages or task text leaves its old record behind under another key.
+
+    ok = ok.assign(group=group_id(ok))
+    newest = latest_per_seed(ok)               # what reports and recommend read
+    records["superseded"] = superseded(records)
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from harness.api.backends import DEFAULT
+from harness.api.variants import DEFAULT as OWN_INFERENCE
+
+# What, besides seed and data seed, makes two records the same experiment: rows that differ in
+# any of these never pool (other weights, other evaluation rows, another device).
+_GROUP_COLUMNS = ("strategy", "model", "model_source", "n_train", "n_eval", "eval_fingerprint",
+                  "device", "device_name", "tune")
+
+
+def as_text(values: pd.Series) -> pd.Series:
+    # map(str), not astype(str): pandas 3 keeps a missing value missing through astype.
+    return values.map(lambda v: "" if v is None or pd.isna(v) else str(v))
+
+
+def group_id(records: pd.DataFrame) -> pd.Series:
+    """Cells that differ only by seed and data seed share a group."""
+    columns = [as_text(records[c]) if c in records else pd.Series("", index=records.index)
+               for c in _GROUP_COLUMNS]
+    config = (records["config"] if "config" in records else pd.Series(None, records.index)) \
+        .map(lambda c: repr(sorted(c.items())) if isinstance(c, dict) else "")
+    # A variant of a fitted model (int8, merged...) is another way of predicting: its own
+    # group. Default records add nothing, so groups of records from before variants stay.
+    variant = inference(records).map(lambda v: "" if v == OWN_INFERENCE else f" inference={v}")
+    return (pd.concat(columns, axis=1).agg(" ".join, axis=1) + " " + config + " "
+            + shown_strategy(records) + " " + backend(records) + variant)
+
+
+def data_seed(records: pd.DataFrame) -> pd.Series:
+    """The training-row draw of each record; records from before the axis have one draw."""
+    if "data_seed" not in records:
+        return pd.Series(0, index=records.index)
+    return pd.to_numeric(records["data_seed"], errors="coerce").fillna(0).astype("int64")
+
+
+def tune_budget(records: pd.DataFrame) -> pd.Series:
+    """The trials each record was tuned over (`--tune`); 0 for untuned records and those from
+    before tuning."""
+    if "tune" not in records:
+        return pd.Series(0, index=records.index)
+    return pd.to_numeric(records["tune"], errors="coerce").fillna(0).astype("int64")
+
+
+def latest_per_seed(ok: pd.DataFrame) -> pd.DataFrame:
+    """The newest record of each group, seed and data seed."""
+    return ok[~superseded(ok)]
+
+
+def superseded(records: pd.DataFrame) -> pd.Series:
+    """True for a record that a newer one of the same group, seed and data seed replaces."""
+    newest_first = records.sort_values("started_at", ascending=False, kind="stable") \
+        if "started_at" in records else records
+    cells = newest_first.assign(group=group_id(newest_first), draw=data_seed(newest_first),
+                                status=newest_first["status"] if "status" in newest_first
+                                else "ok")
+    return cells.duplicated(["group", "seed", "draw", "status"]).reindex(records.index)
+
+
+def backend(records: pd.DataFrame) -> pd.Series:
+    """What ran each cell's model; records from before backends existed ran on transformers."""
+    if "backend" not in records:
+        return pd.Series(DEFAULT, index=records.index)
+    return records["backend"].fillna(DEFAULT)
+
+
+def inference(records: pd.DataFrame) -> pd.Series:
+    """How each record's predictions were made: "default" (the strategy's own way, as fitted,
+    and every record from before variants) or a variant of harness.api.variants.VARIANTS."""
+    if "inference" not in records:
+        return pd.Series(OWN_INFERENCE, index=records.index)
+    return records["inference"].map(lambda v: v if isinstance(v, str) and v else OWN_INFERENCE)
+
+
+def shown_strategy(records: pd.DataFrame) -> pd.Series:
+    """The strategy's name, with the task mixture it was trained on when there was one."""
+    if "trained_on" not in records:
+        return records["strategy"]
+    mixture = records["trained_on"].map(
+        lambda t: f" (trained on {'+'.join(x['task'] for x in t)})" if isinstance(t, list) else "")
+    return records["strategy"] + mixture
