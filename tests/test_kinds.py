@@ -5,6 +5,7 @@ reported and contract-checked without touching harness/."""
 from __future__ import annotations
 
 import ast
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,8 +150,11 @@ def test_a_kind_is_checked_when_declared():
 def test_a_record_of_an_unknown_kind_is_skipped(tmp_path):
     store = Store(tmp_path)
     store.prepare()
-    store.save({"key": "k", "status": "ok", "task": "t", "strategy": "s", "seed": 0,
-                "model": "-", "task_kind": "toy-unknown"})
+    record = {"key": "k", "status": "ok", "task": "t", "strategy": "s", "seed": 0,
+              "model": "-", "task_kind": "toy-unknown"}
+    with pytest.raises(HarnessError, match="not saved: task_kind: kind 'toy-unknown'"):
+        store.save(record)  # the store writes none it could not read back
+    store.record_path("k").write_text(json.dumps(record))  # another writer did
     warnings = []
     assert store.records(warn=warnings.append) == []
     assert "kind 'toy-unknown' is not one of" in warnings[0]

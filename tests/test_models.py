@@ -115,7 +115,7 @@ def test_parse_model_overrides_rejects_an_empty_name():
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("0", [0]), ("0,1,2", [0, 1, 2]), (" 3 , 1,3,", [3, 1]), ("4294967295", [2**32 - 1]),
+    ("0", [0]), ("0,1,2", [0, 1, 2]), (" 3 , 1,3", [3, 1]), ("4294967295", [2**32 - 1]),
 ])
 def test_parse_seeds(text, expected):
     assert parse_seeds(text) == expected
@@ -126,6 +126,13 @@ def test_parse_seeds_rejects_non_integers(text):
     with pytest.raises(HarnessError) as info:
         parse_seeds(text)
     assert f"--seeds '{text}' must be comma-separated integers" in info.value.message
+
+
+@pytest.mark.parametrize("text", ["3,1,", "1,,2", ",1"])
+def test_parse_seeds_refuses_an_empty_item(text):
+    """Issue 27: '1,,2' and '32,' were read as if the empty item were not there."""
+    with pytest.raises(HarnessError, match=f"--seeds '{text}' has an empty item"):
+        parse_seeds(text)
 
 
 @pytest.mark.parametrize("text", ["-1,7", "4294967296"])
