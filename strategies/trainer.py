@@ -157,7 +157,9 @@ def run_trainer(model, config, context: Context, rows, collator, validation=None
         data_collator=collator, callbacks=[keeper] if keeper else None)
     loss = trainer.train().training_loss
     log.steps = trainer.state.global_step
-    if not math.isfinite(loss):  # NaN weights predict one class with NaN scores: say why
+    # NaN weights predict one class with NaN scores: say why, unless early stopping kept
+    # weights from before the divergence (their validation loss was finite)
+    if not math.isfinite(loss) and not (keeper and keeper.saved is not None):
         raise RuntimeError(f"training diverged: the mean training loss is {loss} "
                            f"(learning_rate {config.learning_rate:g}; try a lower one)")
     if keeper:

@@ -146,7 +146,7 @@ def test_early_stopping_restores_the_best_weights_and_stops(tiny_encoder, tmp_pa
     model = AutoModelForSequenceClassification.from_pretrained(
         tiny_encoder.source, num_labels=4, ignore_mismatched_sizes=True)
     train, validation = labelled(8), labelled(2)
-    config = ClassifierTraining(min_steps=40, evaluations=20, patience=2, learning_rate=5.0,
+    config = ClassifierTraining(min_steps=40, evaluations=20, patience=2, learning_rate=1.0,
                                 warmup_ratio=0.0, batch_size=8)
     context = Context(get_task("agnews"), None, 0, "cpu", tmp_path)
     log = train_classifier(model, tokenizer, train, config, context, validation)
