@@ -10,9 +10,7 @@ from __future__ import annotations
 import copy
 from typing import ClassVar
 
-from harness.cell.isolation import run_isolated
 from harness.cell.measure import PhaseMemory, return_freed_memory, stopwatch
-from harness.errors import HarnessError
 from harness.projection.devices import GIB, Device
 from harness.projection.model import ADAPTED, Calibration, PerToken, Settings
 from strategies.adapters import add_lora
@@ -98,22 +96,6 @@ def saved_bytes_and_kernels(model, batch: int, seq_len: int, precision: str,
             _autocast(ids.device.type, precision, mixed_dtype), counter:
         model(input_ids=ids, labels=labels)
     return sum(saved.values()), counter.kernels
-
-
-def measure_training_apart(config, strategy: str, settings: Settings, device: Device):
-    """measure_training in a fresh process, as a cell runs: RSS above a baseline that holds
-    nothing of the calibration's models or of the other strategy's step (glibc may serve a
-    step from pages an earlier one freed, and the growth above the baseline would miss it)."""
-    outcome = run_isolated(_measure_training_job, (config, strategy, settings, device))
-    if outcome["status"] != "ok":
-        raise HarnessError(f"measuring a {strategy} training step failed: "
-                           f"{outcome.get('error', 'no result')}")
-    return outcome["seconds"], outcome["gib"]
-
-
-def _measure_training_job(argument) -> dict:
-    seconds, gib = measure_training(*argument)
-    return {"status": "ok", "seconds": seconds, "gib": gib}
 
 
 def measure_training(config, strategy: str, settings: Settings, device: Device):

@@ -20,7 +20,7 @@ from harness.errors import HarnessError, did_you_mean, one_line
 from harness.inputs.models import PRESETS, resolve_model
 from harness.projection.devices import Device, present_device
 from harness.projection.measure import (build_model, calibrate, measure_inference,
-                                        measure_training_apart, reduced_config)
+                                        measure_training, reduced_config)
 from harness.projection.model import (STRATEGIES, Architecture, Calibration, Settings,
                                       project_row, saved_formula_bytes)
 
@@ -184,7 +184,7 @@ def check_rows(name: str, config, kind: str, calibration: Calibration, device: D
                  if s in strategies or (s == "full-finetune" and trained)]
     rows = []
     for strategy in trained:
-        seconds, memory = measure_training_apart(small, strategy, settings, device)
+        seconds, memory = measure_training(small, strategy, settings, device)
         projected = project_row(arch, calibration, device, strategy, settings)
         rows.append(_check(label, device, strategy, "train_step_ms", seconds * 1000,
                            projected["ms_per_step"], settings.train_batch,
