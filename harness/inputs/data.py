@@ -131,7 +131,7 @@ def _hub_frame(task: Task, split: str) -> pd.DataFrame:
 def _named_columns(frame: pd.DataFrame, task: Task) -> pd.DataFrame:
     """The task's text and label columns (`hub_text_column`, `hub_label_column`: named for the
     hub, read from a local file too) as text and label, where the frame has no such column."""
-    label_column = getattr(task, "hub_label_column", None) if kind_of(task).labelled else None
+    label_column = task.hub_label_column if kind_of(task).labelled else None
     renames = {task.hub_text_column: "text", **({label_column: "label"} if label_column else {})}
     return frame.rename(columns={old: new for old, new in renames.items()
                                  if new not in frame.columns})

@@ -68,6 +68,9 @@ class Kind:
     validation: tuple[str, str] | None = None
     validate: Any = None
     labelled: bool = False  # rows carry a label each; else texts only, read with label 0
+    # Splits its tasks read besides train and eval, (task field naming the split, what for):
+    # loaded in the plan, so a missing one fails before any cell runs.
+    extra_splits: tuple[tuple[str, str], ...] = ()
     mixes: bool = False  # a multi-task strategy trains several such tasks into one model
     variants: bool = False  # inference variants (harness.api.variants) are evaluated on it
     ranked: bool = False  # `harness recommend` ranks strategies on its tasks
@@ -192,4 +195,6 @@ register_kind(Kind(
     progress="harness.execution.progress:generation_line",
     report="harness.report.generation:build_generation_report",
     contract="harness.api.testing:check_generation",
-    validation=("perplexity", "minimize"), validate="harness.cell.tuning:perplexity_of"))
+    validation=("perplexity", "minimize"), validate="harness.cell.tuning:perplexity_of",
+    extra_splits=(("contrast_split", "the style judge's contrast (text not in the style)"),
+                  ("validation_split", "the style judge's held-out in-style rows"))))

@@ -120,8 +120,6 @@ class Task:
         check_template(self.name, self.prompt_template)
         check_split_names(self, "train_split", "eval_split")
 
-    extra_splits: ClassVar[dict] = {}  # read besides train and eval (GenerationTask's)
-
     @property
     def num_labels(self) -> int:
         return len(self.labels)
@@ -188,12 +186,6 @@ class GenerationTask:
             raise HarnessError(f"task '{self.name}': temperature must be >= 0 (0: greedy)")
         if not (isinstance(self.top_p, (int, float)) and 0 < self.top_p <= 1):
             raise HarnessError(f"task '{self.name}': top_p must be in (0, 1]")
-
-    # Splits read besides train and eval, and what for: checked in the plan, so a missing one
-    # fails before any cell runs rather than after the first one's generations.
-    extra_splits: ClassVar[dict] = {
-        "contrast_split": "the style judge's contrast (text not in the style)",
-        "validation_split": "the style judge's held-out in-style rows"}
 
     @property
     def greedy(self) -> bool:

@@ -276,8 +276,7 @@ def _data(tasks: list[AnyTask], data_dir, profile: str, sizes: list[TrainSize],
     for task in tasks:
         profile_train, profile_eval = kind_of(task).profiles[profile]
         train_split = load_split(task, task.train_split, data_dir)
-        # A kind's task class may name splits it reads besides train and eval (`extra_splits`)
-        for role, purpose in getattr(task, "extra_splits", {}).items():
+        for role, purpose in kind_of(task).extra_splits:
             try:
                 load_split(task, getattr(task, role), data_dir)
             except HarnessError as err:
