@@ -157,3 +157,79 @@ def test_early_stopping_restores_the_best_weights_and_stops(tiny_encoder, tmp_pa
     with torch.no_grad():
         loss = model(**batch, labels=torch.tensor(validation.labels)).loss.item()
     assert loss == pytest.approx(losses[log.best_step], rel=1e-4)
+
+
+def _tuned_cell(data_dir, tune: int, parallel: int):
+    request = GridRequest(tasks=("agnews",), strategies="tfidf-logreg", n_train=40, n_eval=8,
+                          data_dir=data_dir, tune=tune, tune_parallel=parallel)
+    return build_cells(request, notes=[])[0]
+
+
+def _settings_asked(cell, order) -> list:
+    """Every trial's settings when each round is told in `order` (a function of the round's
+    trial numbers), the value a fixed function of the settings."""
+    from harness.cell.tuning import Search
+
+    search, asked = Search(cell), []
+    while not search.finished:
+        trials = dict(search.round())
+        asked += [trials[n] for n in sorted(trials)]
+        for number in order(sorted(trials)):
+            settings = trials[number]
+            search.tell(number, -abs(np.log10(settings["C"]) - 1.3), seconds=0.0)
+    return asked, search.summary()
+
+
+def test_a_search_in_rounds_tries_the_same_settings_whatever_order_its_trials_end_in(data_dir):
+    cell = _tuned_cell(data_dir, tune=8, parallel=3)
+    assert cell.tune_parallel == 3 and cell.identity()["tune_parallel"] == 3
+    assert "tune_parallel" not in _tuned_cell(data_dir, 8, 1).identity()  # old keys stand
+    in_order, first = _settings_asked(cell, list)
+    reversed_, second = _settings_asked(cell, lambda numbers: numbers[::-1])
+    assert in_order == reversed_ and first["chosen"] == second["chosen"]
+    assert len({json.dumps(s, sort_keys=True) for s in in_order}) == 8  # no setting twice
+    assert first["parallel"] == 3 and "in rounds of 3" in first["sampler"]
+
+
+def test_equal_trials_choose_the_first_and_a_search_with_no_finished_trial_fails(data_dir):
+    from harness.cell.tuning import Search
+
+    search = Search(_tuned_cell(data_dir, tune=4, parallel=2))
+    rounds = [search.round() for _ in range(1)][0]
+    search.tell(rounds[1][0], 0.5, 1.0)  # the second ends first, as on an executor
+    search.tell(rounds[0][0], 0.5, 1.0)
+    assert search.best == 0
+    for number, _ in search.round():
+        search.tell(number, None, 1.0, "ValueError: no")
+    assert search.summary()["chosen"] == rounds[0][1]
+    failing = Search(_tuned_cell(data_dir, tune=2, parallel=2))
+    for number, _ in failing.round():
+        failing.tell(number, None, 0.1, "RuntimeError: diverged")
+    with pytest.raises(RuntimeError, match="every one of the 2 tuning trials failed; the "
+                                           "first: RuntimeError: diverged"):
+        failing.summary()
+
+
+def test_trials_run_as_jobs_on_the_executor_and_the_chosen_settings_are_fitted_again(
+        data_dir, tmp_path):
+    """--tune-parallel 2 on --jobs 2: three trials in two rounds, each in a process of its own;
+    the evaluation fits the chosen settings again, which reproduces the chosen trial's model
+    (the same validation value), and its fit counts every trial."""
+    out = tmp_path / "results"
+    result = CliRunner().invoke(main, [
+        "run", "-s", "tfidf-logreg", "-t", "agnews", "--data-dir", data_dir, "--n-train", "60",
+        "--n-eval", "40", "--tune", "3", "--tune-parallel", "2", "--jobs", "2",
+        "--out", str(out), "--reports", str(tmp_path / "reports")])
+    assert result.exit_code == 0, result.output
+    assert result.output.count(": trial ") == 6  # each sent and told
+    assert "with the chosen settings" in result.output
+    record = json.loads(next(out.glob("*.json")).read_text())
+    search = record["tuning"]
+    assert search["parallel"] == 2 and len(search["history"]) == 3
+    assert all(trial["value"] is not None and trial["seconds"] > 0
+               for trial in search["history"])
+    values = [trial["value"] for trial in search["history"]]
+    assert search["chosen"] == search["history"][values.index(max(values))]["settings"]
+    assert search["refit_value"] == search["best_value"]
+    assert record["fit_s"] == pytest.approx(search["trials_s"] + search["refit_s"])
+    assert record["fit_s"] > sum(trial["seconds"] for trial in search["history"])

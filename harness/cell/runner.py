@@ -11,6 +11,7 @@ generation cell's in harness.cell.generation.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import time
@@ -21,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from harness.api.probe import NO_PROBE
 from harness.api.strategy import Context
 from harness.api.variants import DEFAULT
 from harness.cell.isolation import run_isolated
@@ -28,7 +30,7 @@ from harness.cell.job import CellJob
 from harness.cell.measure import RunnerProbe, measured_process, stopwatch
 from harness.cell.phases import (export_bytes, footprint_fields, predict_all, shipped_bytes,
                                   single_row_latency)
-from harness.cell.tuning import tune
+from harness.cell.tuning import run_trial, tune
 from harness.cell.variants import measure_variants, variant_records
 from harness.environment import manifest
 from harness.inputs.kinds import kind_of
@@ -45,6 +47,8 @@ class Computed:
 
     results: list[tuple[dict, pd.DataFrame | None]]
     log: str | None = None
+    trial: dict | None = None  # a tuning trial's job: status, value, seconds, error
+
 
     @property
     def ok(self) -> bool:
@@ -57,6 +61,8 @@ def compute(job: CellJob) -> Computed:
     started = time.time()
     outcome = _run(job)
     log = outcome.pop("log", None)
+    if job.trial is not None:
+        return Computed([], log, trial=outcome)
     return Computed(_records(job, outcome, started), log)
 
 
@@ -96,7 +102,9 @@ def _run_cell(job: CellJob) -> dict:
         import torch
 
         with measured_process(cell.seed, cell.device) as (memory, mmap_threshold):
-            measured = _measure_phases(cell, work_dir, memory)
+            if job.trial is not None:
+                return _trial(cell, job.trial[1], work_dir)
+            measured = _measure_phases(cell, work_dir, memory, job.tuned)
             if job.artifacts:
                 measured["artifact_path"] = _keep_artifacts(work_dir / "export", job.artifacts,
                                                             cell.key)
@@ -112,27 +120,49 @@ def _run_cell(job: CellJob) -> dict:
         shutil.rmtree(work_dir, ignore_errors=True)
 
 
-def _measure_phases(cell: Cell, work_dir: Path, memory) -> dict:
+def _context(cell: Cell, work_dir: Path, probe=NO_PROBE) -> tuple[Context, list]:
+    """The strategy's context, and the (task, rows) it fits on."""
+    context = Context(cell.task, cell.model, cell.seed, cell.device, work_dir, cell.backend,
+                      cell.strategy_models, cell.validation if cell.validates else None, probe)
+    return context, [(cell.task, cell.fit_train),
+                     *((task, train) for task, train, _ in cell.mixture)]
+
+
+def _trial(cell: Cell, settings: dict, work_dir: Path) -> dict:
+    """One tuning trial as a job of its own: its validation value and seconds (load, fit,
+    validation); a setting that fails is a failed trial, not a failed job."""
+    started = time.perf_counter()
+    try:
+        value = run_trial(cell, settings, *_context(cell, work_dir))
+    except Exception as err:  # noqa: BLE001 - told to the search as a failed trial
+        return {"status": "ok", "value": None, "seconds": time.perf_counter() - started,
+                "error": f"{type(err).__name__}: {err}".splitlines()[0][:200]}
+    return {"status": "ok", "value": value, "seconds": time.perf_counter() - started}
+
+
+def _measure_phases(cell: Cell, work_dir: Path, memory, tuned: dict | None = None) -> dict:
     """Load, fit, export and prepare, each timed and its memory sampled, then what the task's
     kind measures. One-off work before inference (starting an engine, merging adapters) is
-    `setup_s`."""
+    `setup_s`. `tuned`: a search that ran as jobs of their own; its chosen settings are fitted
+    here, and `fit_s` is the trials' seconds and this fit's."""
     device, timings, tuning = cell.device, {}, None
-    context = Context(cell.task, cell.model, cell.seed, device, work_dir, cell.backend,
-                      cell.strategy_models,
-                      cell.validation if cell.validates else None,
-                      RunnerProbe(memory, timings, device))
-    fit_tasks = [(cell.task, cell.fit_train), *((task, train) for task, train, _ in cell.mixture)]
+    context, fit_tasks = _context(cell, work_dir, RunnerProbe(memory, timings, device))
+    searching = bool(cell.tune) and tuned is None
+    config = cell.config if tuned is None else dataclasses.replace(cell.config,
+                                                                   **tuned["chosen"])
     with memory.phase("load"), stopwatch(timings, "load_s", device):
-        strategy = cell.strategy_class(cell.config, context)
+        strategy = cell.strategy_class(config, context)
     with memory.phase("fit"), stopwatch(timings, "fit_s", device):
-        if cell.tune:  # every trial prepares to be validated: the search holds its set-up
+        if searching:  # every trial prepares to be validated: the search holds its set-up
             strategy, tuning = tune(cell, strategy, context, fit_tasks)
         else:
             strategy.fit(fit_tasks)
     artifact_bytes = export_bytes(strategy, work_dir / "export")
     with memory.phase("setup"), stopwatch(timings, "setup_s", device):
-        if not cell.tune:
+        if not searching:
             strategy.prepare()
+    if tuned is not None:
+        tuning = _refit(cell, strategy, tuned, timings)
     measure = kind_of(cell.task).part("measure")
     measured = measure(cell, strategy, timings, artifact_bytes, memory)
     if tuning:
@@ -141,6 +171,19 @@ def _measure_phases(cell: Cell, work_dir: Path, memory) -> dict:
         del strategy
         measured["variants"] = measure_variants(cell, work_dir / "export", work_dir)
     return measured
+
+
+def _refit(cell: Cell, strategy, tuned: dict, timings: dict) -> dict:
+    """The search that ran as jobs of their own, as the record keeps it: the refit scored on the
+    validation rows again (`refit_value`: the chosen trial's value where training is
+    reproducible), and `fit_s` made what the tuning took: every trial's seconds, the refit
+    and its validation."""
+    started = time.perf_counter()
+    value = kind_of(cell.task).part("validate")(strategy, cell.task, cell.validation)
+    refit_s = timings["fit_s"] + time.perf_counter() - started
+    trials_s = sum(trial["seconds"] for trial in tuned["history"])
+    timings["fit_s"] = trials_s + refit_s
+    return {**tuned, "refit_value": value, "refit_s": refit_s, "trials_s": trials_s}
 
 
 def measure_classification(cell: Cell, strategy, timings: dict, artifact_bytes: int,

@@ -33,63 +33,155 @@ from harness.metrics import stats
 
 
 def tune(cell, first, context, fit_tasks: list) -> tuple[object, dict]:
-    """(the best fitted and prepared strategy, the search as the record keeps it). `first`: the
-    strategy loaded with the cell's config, the first trial."""
-    import optuna
+    """(the best fitted and prepared strategy, the search as the record keeps it), the trials
+    one after another in this process. `first`: the strategy loaded with the cell's config, the
+    first trial."""
     from transformers import set_seed
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    space, budget = cell.strategy_class.search_space, cell.tune
-    kind = kind_of(cell.task)
-    metric, direction = kind.validation
-    score = kind.part("validate")
-    startup = max(1, budget // 2)
-    sampler = optuna.samplers.TPESampler(
-        seed=int(np.random.SeedSequence([cell.seed, cell.data_seed]).generate_state(1)[0]),
-        n_startup_trials=startup, multivariate=True)
-    study = optuna.create_study(direction=direction, sampler=sampler)
-    study.enqueue_trial({name: getattr(cell.config, name) for name in space})
-    best, best_value, chosen, history = None, None, None, []
-    for number in range(budget):
-        trial = study.ask()
-        settings = {name: _suggest(trial, name, searched) for name, searched in space.items()}
-        started = time.perf_counter()
-        try:
-            if number:  # the first trial's strategy is already loaded, with these settings
-                set_seed(cell.seed)
-                first = cell.strategy_class(dataclasses.replace(cell.config, **settings),
-                                            context)
-            first.fit(fit_tasks)
-            first.prepare()
-            value = score(first, cell.task, cell.validation)
-        except Exception as err:  # noqa: BLE001 - a setting that fails is a failed trial
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            history.append({"settings": settings, "value": None,
-                            "error": f"{type(err).__name__}: {err}".splitlines()[0][:200],
-                            "seconds": time.perf_counter() - started})
+    search, best = Search(cell), None
+    while not search.finished:
+        for number, settings in search.round():
+            started = time.perf_counter()
+            try:
+                if number:  # the first trial's strategy is already loaded, with these settings
+                    set_seed(cell.seed)
+                    first = cell.strategy_class(dataclasses.replace(cell.config, **settings),
+                                                context)
+                value = fit_and_validate(cell, first, fit_tasks)
+            except Exception as err:  # noqa: BLE001 - a setting that fails is a failed trial
+                search.tell(number, None, time.perf_counter() - started, _error(err))
+                first = None
+                gc.collect()
+                continue
+            if search.tell(number, value, time.perf_counter() - started):
+                best = first
             first = None
-            gc.collect()
-            continue
-        value = value if math.isfinite(value) else _worst(direction)
-        study.tell(trial, value)
-        history.append({"settings": settings, "value": value,
-                        "seconds": time.perf_counter() - started})
-        if best is None or _better(value, best_value, direction):
-            best, best_value, chosen = first, value, settings
-        first = None
-        gc.collect()  # a model no longer the best is released before the next one loads
-    if best is None:
-        raise RuntimeError(f"every one of the {budget} tuning trials failed; the first: "
-                           f"{history[0]['error']}")
-    return best, {
-        "trials": budget, "metric": metric, "direction": direction,
-        "n_validation": len(cell.validation),
-        "sampler": f"optuna TPE (multivariate), {startup} start-up trials, the "
-                   f"first the config as given",
-        "space": {name: str(searched) for name, searched in space.items()},
-        "history": history, "chosen": chosen, "best_value": best_value,
-        "default_value": history[0]["value"],
-    }
+            gc.collect()  # a model no longer the best is released before the next one loads
+    return best, search.summary()
+
+
+def run_trial(cell, settings: dict, context, fit_tasks: list) -> float:
+    """One trial as a job of its own (`--tune-parallel`): the strategy loaded with `settings`,
+    fitted and scored on the validation rows; the fitted model is not kept (the chosen
+    settings are fitted again for the evaluation rows)."""
+    strategy = cell.strategy_class(dataclasses.replace(cell.config, **settings), context)
+    return fit_and_validate(cell, strategy, fit_tasks)
+
+
+def fit_and_validate(cell, strategy, fit_tasks: list) -> float:
+    strategy.fit(fit_tasks)
+    strategy.prepare()
+    return kind_of(cell.task).part("validate")(strategy, cell.task, cell.validation)
+
+
+class Search:
+    """The settings to try and what they scored, asked and told in rounds of `cell.tune_parallel`
+    trials: each round is asked once the one before it is told in full, and told in trial
+    order, so that the same cell tries the same settings however its trials are executed (one
+    at a time, or spread over a cluster in any order). Within a round Optuna's constant liar
+    counts the trials not told yet as the worst value, so a round does not ask one setting
+    twice. With rounds of 1 (the default) every trial sees every earlier one.
+
+        search = Search(cell)
+        while not search.finished: number, settings = search.ask(); ...; search.tell(...)
+    """
+
+    def __init__(self, cell):
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.cell, self.space, self.budget = cell, cell.strategy_class.search_space, cell.tune
+        self.parallel = cell.tune_parallel
+        self.metric, self.direction = kind_of(cell.task).validation
+        self.startup = max(1, self.budget // 2)
+        sampler = optuna.samplers.TPESampler(
+            seed=int(np.random.SeedSequence([cell.seed, cell.data_seed]).generate_state(1)[0]),
+            n_startup_trials=self.startup, multivariate=True,
+            constant_liar=self.parallel > 1)
+        self.study = optuna.create_study(direction=self.direction, sampler=sampler)
+        self.study.enqueue_trial({name: getattr(cell.config, name) for name in self.space})
+        self.asked: dict[int, tuple] = {}  # number -> (optuna trial, settings)
+        self.told: dict[int, dict] = {}  # number -> the history entry
+        self.next_to_tell = 0  # Optuna hears of the trials in trial order
+
+    @property
+    def finished(self) -> bool:
+        return len(self.told) == self.budget
+
+    def round(self) -> list[tuple[int, dict]]:
+        """The next round's (number, settings): none while the current one is not told."""
+        if len(self.told) < len(self.asked) or len(self.asked) == self.budget:
+            return []
+        return [self.ask() for _ in range(min(self.parallel, self.budget - len(self.asked)))]
+
+    def ask(self) -> tuple[int, dict]:
+        trial = self.study.ask()
+        settings = {name: _suggest(trial, name, searched)
+                    for name, searched in self.space.items()}
+        number = len(self.asked)
+        self.asked[number] = (trial, settings)
+        return number, settings
+
+    def tell(self, number: int, value: float | None, seconds: float,
+             error: str | None = None) -> bool:
+        """Record a trial's validation value (None: it failed, `error` says how); True when it is
+        the best so far."""
+        import optuna
+
+        settings = self.asked[number][1]
+        if value is not None and not math.isfinite(value):
+            value = _worst(self.direction)  # diverged: ranks last, stays a finished trial
+        self.told[number] = {"settings": settings, "value": value, "seconds": seconds,
+                             **({"error": error} if value is None else {})}
+        while self.next_to_tell in self.told:
+            told, trial = self.told[self.next_to_tell], self.asked[self.next_to_tell][0]
+            if told["value"] is None:
+                self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            else:
+                self.study.tell(trial, told["value"])
+            self.next_to_tell += 1
+        return self.best == number
+
+    @property
+    def best(self) -> int | None:
+        """The number of the best trial told so far, the first of equals (trials end in any
+        order on an executor; the choice must not depend on it)."""
+        best = None
+        for number in sorted(self.told):
+            value = self.told[number]["value"]
+            if value is not None and (best is None or _better(
+                    value, self.told[best]["value"], self.direction)):
+                best = number
+        return best
+
+    @property
+    def history(self) -> list[dict]:
+        return [self.told[number] for number in sorted(self.told)]
+
+    def summary(self, refit: dict | None = None) -> dict:
+        """The search as the record keeps it (`refit`: how the chosen settings were fitted again,
+        when the trials ran as jobs of their own); a RuntimeError when every trial failed (the
+        cell fails saying how the first did)."""
+        history, best = self.history, self.best
+        if best is None:
+            raise RuntimeError(f"every one of the {self.budget} tuning trials failed; the "
+                               f"first: {history[0]['error']}")
+        rounds = f", in rounds of {self.parallel}" if self.parallel > 1 else ""
+        return {
+            "trials": self.budget, "metric": self.metric, "direction": self.direction,
+            "n_validation": len(self.cell.validation),
+            "sampler": f"optuna TPE (multivariate), {self.startup} start-up trials, the "
+                       f"first the config as given{rounds}",
+            "parallel": self.parallel,
+            "space": {name: str(searched) for name, searched in self.space.items()},
+            "history": history, "chosen": history[best]["settings"],
+            "best_value": history[best]["value"],
+            "default_value": history[0]["value"], **(refit or {}),
+        }
+
+
+def _error(err: Exception) -> str:
+    return f"{type(err).__name__}: {err}".splitlines()[0][:200]
 
 
 def _suggest(trial, name: str, searched):

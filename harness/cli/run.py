@@ -57,6 +57,13 @@ from harness.plan.request import GridRequest, parse_seeds, parse_sizes
                    "less a validation fifth and selected on validation macro-F1 (generation: "
                    "perplexity); the evaluation rows are scored once, with the best. The "
                    "search counts in fit time and cost.")
+@click.option("--tune-parallel", type=click.IntRange(min=1), default=1, show_default=True,
+              metavar="P",
+              help="Tuning trials asked at once, in rounds (TPE treats the trials of a round "
+                   "still running as the worst). Above 1 each trial runs as a job of its own on "
+                   "the executor (--jobs P, or Ray across a cluster), and the chosen settings "
+                   "are fitted once more for the evaluation rows. The settings tried depend on "
+                   "P, not on where the trials ran.")
 @click.option("--data-dir", type=click.Path(file_okay=False),
               help="Folder with <task>/{train,test}.csv; default $HARNESS_DATA_DIR, else the hub.")
 @click.option("--config", "-c", "settings", multiple=True, metavar="STRATEGY.FIELD=VALUE",
@@ -132,7 +139,8 @@ def grid_request(options: dict):
         trust_remote_code=options["trust_remote_code"], backend=options["backend"],
         eval_seed=options["eval_seed"],
         n_per_class=parse_sizes(options["n_per_class"], "--n-per-class"),
-        inference=parse_variants(options["inference"]), tune=options["tune"])
+        inference=parse_variants(options["inference"]), tune=options["tune"],
+        tune_parallel=options["tune_parallel"])
 
 
 def parse_settings(settings: tuple[str, ...]) -> dict[str, dict]:

@@ -2,7 +2,9 @@
 that runs sharing a results folder share the grid (harness.results.claims), handing them to the
 executor (harness.execution.executors), and writing what comes back. This process is the only
 writer, whatever executes the cells; a finished cell is written once, atomically, the moment it
-comes back.
+comes back. A cell tuned with `--tune-parallel P` goes out as its tuning trials, P at a time
+(harness.cell.tuning.Search, held here), then once more to fit the chosen settings and be
+evaluated; its claim is held throughout.
 
     summary = run_grid(cells, Store("results"), force=False, echo=print,
                        execution=Execution(executor="ray", ray_address="auto"))
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import time
 from collections import deque
+from dataclasses import replace
 
 from harness.results.claims import Claim, read_holder, remove_scratch
 from harness.errors import HarnessError
@@ -75,9 +78,12 @@ class _Driver:
         self.claims: dict[str, tuple[Claim, str]] = {}  # primary key -> (claim, prefix)
         self.said_held: set[str] = set()  # each said once, however long it is held
         self.said_waiting: set[str] = set()
+        self.searches: dict[str, object] = {}  # primary key -> its tuning search, in flight
+        self.pending: deque = deque()
 
     def run(self, todo: list, force: bool) -> None:
-        pending, held = deque(todo), []
+        pending, held = self.pending, []
+        pending.extend((prefix, cell, request, {}) for prefix, cell, request in todo)
         try:
             while pending or held or self.claims:
                 self._send(pending, held, force)
@@ -100,9 +106,12 @@ class _Driver:
         skipped = deque()
         while pending:
             item = pending.popleft()
-            prefix, cell, request = item
+            prefix, cell, request, part = item
             if not self.executor.fits(request):  # another, smaller cell may fit
                 skipped.append(item)
+                continue
+            if cell.keys[0] in self.claims:  # a trial or the evaluation of a cell being tuned
+                self._submit(cell, request, prefix, part)
                 continue
             claim = Claim(self.store.claim_path(cell.keys[0]))
             holder = claim.acquire()
@@ -117,24 +126,59 @@ class _Driver:
                 self.summary.by_others += 1  # finished between our look and our claim
                 self.echo(f"{prefix}: finished by another process meanwhile")
                 continue
-            job = CellJob(cell=cell, executor=self.executor.name,
-                          isolate=self.execution.isolate, timeout_s=self.execution.cell_timeout_s,
-                          artifacts=self.execution.artifacts)
             self.claims[cell.keys[0]] = (claim, prefix)
-            where = self.executor.submit(job, request)
-            self.progress.sent += 1
-            self.echo(f"{self._counts()}{prefix}: {where} on {len(cell.train)} training / "
-                      f"{len(cell.eval)} evaluation rows")
+            if cell.tune_parallel > 1:
+                self._start_search(cell, request, prefix)
+            else:
+                self._submit(cell, request, prefix, {})
         pending.extendleft(reversed(skipped))
 
+    def _submit(self, cell, request, prefix: str, part: dict) -> None:
+        """`part`: {} for a whole cell, or a tuned cell's {"trial": (number, settings)} or
+        {"tuned": the finished search}."""
+        job = CellJob(cell=cell, executor=self.executor.name, isolate=self.execution.isolate,
+                      timeout_s=self.execution.cell_timeout_s,
+                      artifacts=self.execution.artifacts, **part)
+        where = self.executor.submit(job, request)
+        self.progress.sent += 1
+        if job.trial is not None:
+            number, settings = job.trial
+            self.echo(f"{self._counts()}{prefix}: trial {number + 1}/{cell.tune} {where}: "
+                      f"{_settings_text(settings)}")
+            return
+        chosen = (f" with the chosen settings ({_settings_text(job.tuned['chosen'])})"
+                  if job.tuned else "")
+        self.echo(f"{self._counts()}{prefix}: {where}{chosen} on {len(cell.train)} training / "
+                  f"{len(cell.eval)} evaluation rows")
+
+    def _start_search(self, cell, request, prefix: str) -> None:
+        from harness.cell.tuning import Search
+
+        search = self.searches[cell.keys[0]] = Search(cell)
+        self._queue_round(search, cell, request, prefix)
+
+    def _queue_round(self, search, cell, request, prefix: str) -> None:
+        """The search's next round to the front of the queue, or its evaluation once every trial
+        is told (a RuntimeError when every one failed)."""
+        if not search.finished:
+            parts = [{"trial": trial} for trial in search.round()]
+        else:
+            parts = [{"tuned": search.summary()}]
+            del self.searches[cell.keys[0]]
+        self.pending.extendleft(reversed([(prefix, cell, request, part) for part in parts]))
+
     def _say_waiting(self, held: list) -> None:
-        for prefix, cell, _ in held:
+        for prefix, cell, _, _ in held:
             holder = read_holder(self.store.claim_path(cell.keys[0]))
             if holder is not None and prefix not in self.said_waiting:
                 self.echo(f"{prefix}: {_held_by(holder)}, waiting")
                 self.said_waiting.add(prefix)
 
     def _finish(self, job: CellJob, computed, extra: dict) -> None:
+        if job.trial is not None:
+            computed = self._told(job, computed, extra)
+            if computed is None:
+                return
         claim, prefix = self.claims.pop(job.cell.keys[0])
         try:
             self._save(job, computed, extra, prefix)
@@ -166,6 +210,29 @@ class _Driver:
         for line in result_lines([record for record, _ in results], bool(job.cell.mixture)):
             self.echo(f"{self._counts()}{prefix}: {line}")
 
+    def _told(self, job: CellJob, computed, extra: dict):
+        """A trial's outcome told to its search, and the next round or the evaluation queued;
+        the cell's failed records (Computed) when every trial failed, else None."""
+        from harness.cell.runner import failed
+
+        cell, (number, settings) = job.cell, job.trial
+        prefix = self.claims[cell.keys[0]][1]
+        for note in extra.get("notes", []):
+            self.echo(f"{prefix}: trial {number + 1}: {note}")
+        search, outcome = self.searches[cell.keys[0]], computed.trial
+        error = outcome.get("error") if outcome["status"] == "ok" else \
+            f"the trial's process failed: {outcome.get('error')}"
+        value = outcome.get("value") if outcome["status"] == "ok" else None
+        search.tell(number, value, outcome.get("seconds", 0.0), error)
+        said = f"{search.metric} {value:.4g}" if value is not None else f"failed: {error}"
+        self.echo(f"{self._counts()}{prefix}: trial {number + 1}/{cell.tune}: {said}")
+        try:
+            self._queue_round(search, cell, request_for(cell, self.execution.resources), prefix)
+        except RuntimeError as err:  # every trial failed
+            self.searches.pop(cell.keys[0], None)
+            return failed(replace(job, trial=None), str(err))
+        return None
+
     def _readable(self, record: dict, predictions) -> tuple:
         """The record as computed or, where the store would not read it back (a label outside
         the task's, a score that is not a number), a failed record saying why: a report is
@@ -190,6 +257,11 @@ class _Driver:
         raise Interrupted(f"interrupted: {self.summary.ran + self.summary.failed} cells finished "
                           f"and kept, {self.summary.cancelled} cancelled; run the same command "
                           f"again to resume") from None
+
+
+def _settings_text(settings: dict) -> str:
+    return ", ".join(f"{name} {value:.3g}" if isinstance(value, float) else f"{name} {value}"
+                     for name, value in settings.items())
 
 
 def _held_by(holder: dict) -> str:

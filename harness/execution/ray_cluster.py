@@ -147,7 +147,7 @@ class RayExecutor:
         """Cells in flight that a worker has started (the others wait for resources)."""
         import ray
 
-        keys = [job.cell.keys[0] for job in self.refs.values()]
+        keys = [job.name for job in self.refs.values()]
         return ray.get(self.attempts.started_of.remote(keys)) if keys else 0
 
     def submit(self, job: CellJob, request) -> str:
@@ -177,7 +177,7 @@ class RayExecutor:
 
         from harness.cell.runner import failed
 
-        attempts = ray.get(self.attempts.of.remote(job.cell.keys[0]))
+        attempts = ray.get(self.attempts.of.remote(job.name))
         try:
             computed, node = ray.get(ref)
         except ray.exceptions.RayError as err:  # the worker or node was lost once too often
@@ -210,7 +210,7 @@ def run_on_worker(job: CellJob, gets_gpus: bool, attempts):
     node = context.get_node_id()
     # Not waited for: a task blocked in ray.get lends its CPUs to another task and takes them
     # back when it resumes, so two cells would share cores that each was promised alone.
-    attempts.started.remote(job.cell.keys[0], node, socket.gethostname())
+    attempts.started.remote(job.name, node, socket.gethostname())
     gpus = ",".join(str(g) for g in ray.get_gpu_ids()) if gets_gpus else ""
     cpus = context.get_assigned_resources().get("CPU", 1)
     placement = Placement(cuda_visible_devices=gpus, threads=max(1, int(cpus)))

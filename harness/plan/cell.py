@@ -72,6 +72,9 @@ class Cell:
     # Settings tried on the validation rows before the evaluation rows are scored once with
     # the best (harness.cell.tuning); 0: the config as given.
     tune: int = 0
+    # Tuning trials asked at once (harness.cell.tuning.Search): the settings tried depend on it,
+    # so a key holds it when above 1; how the trials are executed does not enter the key.
+    tune_parallel: int = 1
     # The strategy reads its validation rows (`uses_validation`), as planned from its
     # declaration: the cell's process imports the class afresh and need not ask it again.
     validates: bool = False
@@ -125,6 +128,7 @@ class Cell:
         backend = "" if self.default_backend else f" · {self.backend}"
         data = f" · data seed {self.data_seed}" if self.data_seed else ""
         data += f" · tuned over {self.tune} trials" if self.tune else ""
+        data += f", {self.tune_parallel} at a time" if self.tune_parallel > 1 else ""
         rows = f" · {len(self.train)} training rows" if len(self.train) else ""
         return (f"{tasks} · {self.strategy}{backend} · {self.model_name}{rows} · "
                 f"seed {self.seed}{data}")
@@ -147,6 +151,7 @@ class Cell:
                 "validation_fingerprint": rows.validation.fingerprint()}
                if rows.validation is not None else {}),
             **({"tune": self.tune} if self.tune else {}),
+            **({"tune_parallel": self.tune_parallel} if self.tune_parallel > 1 else {}),
             **({"trained_on": _trained_on(self.evaluations)} if rows.mixture else {}),
             "backend": self.backend, "device": self.device, "device_name": self.device_name,
             "code": provenance.code, "packages": provenance.packages,

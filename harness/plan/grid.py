@@ -68,6 +68,14 @@ def _check_tuning(request: GridRequest, strategies: list, notes: list[str] | Non
     """`--tune N`: N >= 0; a note for each strategy it leaves as configured."""
     if not isinstance(request.tune, int) or isinstance(request.tune, bool) or request.tune < 0:
         raise HarnessError(f"--tune {request.tune!r} must be a whole number of trials, 0 or more")
+    parallel = request.tune_parallel
+    if not isinstance(parallel, int) or isinstance(parallel, bool) or parallel < 1:
+        raise HarnessError(f"--tune-parallel {parallel!r} must be a whole number, 1 or more")
+    if parallel > 1 and not request.tune:
+        raise HarnessError(f"--tune-parallel {parallel} needs --tune N (the trials to run)")
+    if parallel > request.tune > 0:
+        raise HarnessError(f"--tune-parallel {parallel} is more than the {request.tune} trials "
+                           f"of --tune {request.tune}")
     untuned = [p.name for p in strategies if not p.cls.search_space]
     if request.tune and untuned and notes is not None:
         notes.append(f"{', '.join(untuned)}: nothing to tune (no search space); run with "
@@ -170,6 +178,7 @@ def _cells_of(planned: _Planned, request: GridRequest, data: tuple,
                               data_dir=data_dir, mixture=tuple(rest))
             provenance = Provenance(code=planned.code, packages=planned.packages,
                                     model_identity=model.identity() if model else {})
+            tune = request.tune if cls.search_space and kind_of(task).validation else 0
             for seed in (0,) if cls.deterministic else request.seeds:
                 cells.append(Cell(
                     task=task, strategy=planned.name, strategy_class=cls, config=planned.config,
@@ -178,8 +187,8 @@ def _cells_of(planned: _Planned, request: GridRequest, data: tuple,
                     provenance=provenance,
                     inference=planned.variants if kind_of(task).variants else (),
                     strategy_models=planned.inner.get(task.kind, {}),
-                    tune=request.tune if cls.search_space and kind_of(task).validation
-                    else 0, validates=cls.uses_validation and validation is not None))
+                    tune=tune, tune_parallel=request.tune_parallel if tune else 1,
+                    validates=cls.uses_validation and validation is not None))
     return cells
 
 

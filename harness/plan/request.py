@@ -41,6 +41,9 @@ class GridRequest:
     inference: tuple[str, ...] = ()  # inference variants evaluated besides the default
     # Trials of each strategy's search space on validation rows (harness.cell.tuning); 0: none
     tune: int = 0
+    # Trials asked at once, each round after the last is told (harness.cell.tuning.Search); >1:
+    # the trials run as jobs of their own on the executor, then the chosen settings are refit
+    tune_parallel: int = 1
 
     def __post_init__(self):
         for name in ("tasks", "models", "seeds", "data_seeds", "inference"):

@@ -40,7 +40,9 @@ def tuning_section(ok: pd.DataFrame, board: pd.DataFrame) -> list[Section]:
         "Each tuned record searched its strategy's space on validation rows held out of its "
         "training rows (the evaluation rows were scored once, with the chosen settings); the "
         "first trial is the defaults, so the chosen settings are never worse on validation. "
-        "*search (s)* is the record's whole fit: every trial's load, training and validation.",
+        "*search (s)* is the record's whole fit: every trial's load, training and validation "
+        "(with `--tune-parallel`, the trials' seconds summed, each a job of its own, and the "
+        "chosen settings fitted once more).",
         "Search spaces: " + "; ".join(
             f"*{name}*: " + ", ".join(f"{k} {v}" for k, v in space.items())
             for name, space in sorted(spaces.items())) + "."]
