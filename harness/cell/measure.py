@@ -19,6 +19,15 @@ from harness.api.probe import Probe, check_name
 
 PHASES = ("setup", "load", "fit", "predict")
 SAMPLE_EVERY_S = 0.005
+RUNNABLE_EVERY = 20  # memory samples between two readings of the machine's runnable threads
+# A phase is timed on a busy machine when, on average, more threads wanted a core than the
+# machine has (the cell's own included): its seconds then hold waiting, and with OpenMP threads
+# spinning for cores they do not get, far more than the share of the cores lost (a 200-row
+# zero-shot cell: 15 min at 2 threads beside other work, 2 min at 1 thread). Half a thread of
+# slack for the short-lived processes of a quiet machine.
+BUSY_SLACK = 0.5
+BUSY_PHASES = ("fit", "predict")  # the phases whose seconds the report ranks and prices
+MIN_RUNNABLE_READINGS = 5
 
 
 # Allocations from this size up are mapped on their own and unmapped when freed. glibc's default
@@ -85,6 +94,10 @@ class PhaseMemory:
         self.anon_peaks: dict[str, int] = {}
         self.cuda: dict[str, tuple[int, int]] = {}  # phase -> (allocated, reserved) peaks
         self.marks: dict[str, int] = {}  # probe mark -> the highest RSS read there
+        self.cpu_s: dict[str, float] = {}  # phase -> this process's CPU seconds (all threads)
+        self.runnable: dict[str, list[float]] = {}  # phase -> [sum, readings]
+        self.load_average_start = _load_average()
+        self._phase: str | None = None
         self._peak = self._anon_peak = 0
         self._open_spans: dict[str, int] = {}  # probe span -> its running peak
         self._lock = threading.Lock()
@@ -101,22 +114,31 @@ class PhaseMemory:
         return int(info.rss), int(info.rss - getattr(info, "shared", 0))  # RssFile + RssShmem
 
     def _sample(self) -> None:
+        count = 0
         while not self._stop.wait(SAMPLE_EVERY_S):
             rss, anon = self._read()
+            count += 1
+            runnable = runnable_threads() if count % RUNNABLE_EVERY == 0 else None
             with self._lock:
                 self._peak = max(self._peak, rss)
                 self._anon_peak = max(self._anon_peak, anon)
                 for name, peak in self._open_spans.items():
                     self._open_spans[name] = max(peak, rss)
+                if runnable is not None and self._phase is not None:
+                    total = self.runnable.setdefault(self._phase, [0.0, 0])
+                    total[0] += runnable
+                    total[1] += 1
 
     @contextmanager
     def phase(self, name: str):
         with self._lock:
             self._peak, self._anon_peak = self._read()
+            self._phase = name
         if self.device == "cuda":
             import torch
 
             torch.cuda.reset_peak_memory_stats()
+        cpu = time.process_time()
         try:
             yield
         finally:
@@ -124,6 +146,8 @@ class PhaseMemory:
             with self._lock:  # a phase met twice (setup before load and before predict)
                 self.peaks[name] = max(self._peak, rss, self.peaks.get(name, 0))
                 self.anon_peaks[name] = max(self._anon_peak, anon, self.anon_peaks.get(name, 0))
+                self.cpu_s[name] = self.cpu_s.get(name, 0.0) + time.process_time() - cpu
+                self._phase = None
             if self.device == "cuda":
                 import torch
 
@@ -170,12 +194,56 @@ class PhaseMemory:
         out.update({f"rss_peak_{name}_bytes": value for name, value in self.peaks.items()
                     if name.startswith("span_")})
         out.update({f"rss_mark_{name}_bytes": value for name, value in self.marks.items()})
+        out.update(self._load_fields(phases))
         if cuda:
             out["cuda_peak_allocated_bytes"] = max(a for a, _ in cuda.values())
             out["cuda_peak_reserved_bytes"] = max(r for _, r in cuda.values())
             out.update({f"cuda_peak_reserved_{name}_bytes": r for name, (_, r) in cuda.items()})
             out["cuda_device_used_bytes"] = _device_used_bytes()
         return out
+
+
+    def _load_fields(self, phases) -> dict:
+        """CPU seconds per phase, the machine's runnable threads per phase (mean of readings
+        every RUNNABLE_EVERY samples; this process's sampling thread not counted), the load
+        average at start and now, and whether a phase that is ranked was timed busy."""
+        import os
+
+        cores = os.cpu_count() or 1
+        out: dict = {f"{name}_cpu_s": seconds for name, seconds in self.cpu_s.items()
+                     if name in phases}
+        means = {name: total / count for name, (total, count) in self.runnable.items()
+                 if name in phases and count}
+        out.update({f"{name}_runnable_threads": round(mean, 2) for name, mean in means.items()})
+        busy = [name for name in BUSY_PHASES if name in means
+                and self.runnable[name][1] >= MIN_RUNNABLE_READINGS
+                and means[name] > cores + BUSY_SLACK]
+        out.update({"load_average_1m_start": self.load_average_start,
+                    "load_average_1m_end": _load_average(), "machine_busy": bool(busy),
+                    **({"busy_phases": busy} if busy else {})})
+        return out
+
+
+def runnable_threads() -> int | None:
+    """Threads of the whole machine running or waiting for a core now (Linux /proc/stat's
+    procs_running), less the one reading it; None elsewhere."""
+    try:
+        with open("/proc/stat", "rb") as stat:
+            for line in stat:
+                if line.startswith(b"procs_running "):
+                    return max(0, int(line.split()[1]) - 1)
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def _load_average() -> float | None:
+    import os
+
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
 
 
 def _device_used_bytes() -> int | None:

@@ -25,7 +25,8 @@ RUNNER_FIELDS = frozenset({
     "scoring_s", "executor", "host", "attempts", "ray_node_id", "ray_attempt_nodes",
     "artifact_path", "timed_out", "inference", "inference_of", "prediction_agreement",
     "accuracy_delta", "conversion_s", "disk_bytes", "tuning",
-    "malloc_mmap_threshold_bytes"}) | catalog.record_fields()
+    "malloc_mmap_threshold_bytes", "load_average_1m_start", "load_average_1m_end",
+    "machine_busy", "busy_phases"}) | catalog.record_fields()
 
 def export_bytes(strategy, folder: Path) -> int:
     """Bytes on disk of what the strategy ships besides the base model, written where the

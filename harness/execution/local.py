@@ -78,18 +78,20 @@ class LocalPool:
     concurrent = True
 
     def __init__(self, execution: Execution, echo):
-        self.jobs = execution.jobs
         cores = sorted(os.sched_getaffinity(0))
-        width = max(1, len(cores) // self.jobs)
-        self.slices = [tuple(cores[i * width:(i + 1) * width]) if len(cores) >= self.jobs
-                       else tuple(cores) for i in range(self.jobs)]
+        # Never more cells than cores: cells sharing a core wait for each other, and their
+        # OpenMP threads spin for it, so their timings would measure the crowding.
+        self.jobs = min(execution.jobs, len(cores))
+        width = len(cores) // self.jobs
+        self.slices = [tuple(cores[i * width:(i + 1) * width]) for i in range(self.jobs)]
         self.free_slices = list(range(self.jobs))
         self.gpus = _gpu_ids()
         self.free_gpus = list(self.gpus)
         self.running_cells: dict[futures.Future, tuple[CellJob, int, list[str]]] = {}
         self.pool = futures.ThreadPoolExecutor(self.jobs, thread_name_prefix="cell")
-        if len(cores) < self.jobs:
-            echo(f"note: --jobs {self.jobs} on {len(cores)} cores: cells share them")
+        if execution.jobs > self.jobs:
+            echo(f"note: --jobs {execution.jobs} on {len(cores)} cores: {self.jobs} cells at "
+                 f"once, a core each (cells sharing cores would time each other)")
 
     def __enter__(self):
         return self

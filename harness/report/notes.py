@@ -25,7 +25,7 @@ def notes(context) -> list[str]:
     """What the report covers and what to watch for: shown above the leaderboard."""
     board, ok = context["leaderboard"], context["ok"]
     lines = [_scope_note(context), *_eval_set_notes(board), *_tuning_notes(board),
-             *_majority_notes(board)]
+             *_majority_notes(board), *_busy_notes(board)]
     if context.get("superseded"):
         lines.append(f"{context['superseded']} older record(s) of the same cells (made before a "
                      f"change of code, packages or task text) are left out: the newest per "
@@ -83,6 +83,24 @@ def _tuning_notes(board: pd.DataFrame) -> list[str]:
         lines.append("**Tuned and untuned rows are ranked together**: an untuned row runs "
                      "its defaults, so its difference to a tuned row is partly the tuning; "
                      "compare strategies tuned on the same budget.")
+    return lines
+
+
+def _busy_notes(board: pd.DataFrame) -> list[str]:
+    """A warning per row with a record timed while more threads wanted a core than the machine
+    had: its seconds, throughput and cost hold the waiting, not the strategy."""
+    if board.empty or "busy_records" not in board:
+        return []
+    lines = []
+    for _, row in board[board["busy_records"] > 0].iterrows():
+        per_core = row["busy_threads_per_core"]
+        crowd = f", up to {per_core:.1f} runnable threads per core" if pd.notna(per_core) else ""
+        records = len(row["keys"])
+        lines.append(f"*{md_escape(row['row'])}*: **⏱ timed on a busy machine** "
+                     f"({int(row['busy_records'])} of {records} record(s): more threads wanted "
+                     f"a core than the machine has while fitting or predicting{crowd}): its "
+                     f"seconds, throughput and cost are inflated; rerun it with nothing else "
+                     f"running (`--force`) before comparing its times.")
     return lines
 
 

@@ -127,9 +127,23 @@ def _board_row(cells: pd.DataFrame, correct: _Correctness, name: str, settings: 
         "cpu_threads": _first_present(first, "cpu_threads"),
         "trainable_params": first.get("trainable_params"),
         "total_params": first.get("total_params"),
+        **_busy(cells),
         "eval_fingerprint": first.get("eval_fingerprint"), "keys": list(cells["key"]),
         "key": first["key"], "labels": list(correct.labels),
     }
+
+
+def _busy(cells: pd.DataFrame) -> dict:
+    """How many of the row's records were timed on a busy machine (harness.cell.measure), and
+    the most runnable threads any of them saw per core."""
+    if "machine_busy" not in cells:
+        return {"busy_records": 0, "busy_threads_per_core": np.nan}
+    busy = cells[cells["machine_busy"].map(lambda value: value is True)]
+    crowding = [record.get(f"{phase}_runnable_threads", np.nan)
+                / max(record.get("host_cpu_count") or 1, 1)
+                for _, record in busy.iterrows() for phase in record.get("busy_phases") or []]
+    return {"busy_records": len(busy),
+            "busy_threads_per_core": max(crowding) if crowding else np.nan}
 
 
 def _pooled(cells: pd.DataFrame) -> dict:
