@@ -68,7 +68,9 @@ def test_a_record_holds_identity_metrics_timings_and_environment(tiny_decoder, d
     assert record["rss_peak_bytes"] == record["rss_baseline_bytes"] + \
         record["rss_above_baseline_bytes"]
     assert record["throughput_eps"] > 0 and "cost_usd" not in record  # priced by the report
-    assert record["latency_samples"] == 12 and record["latency_warmup"] == 5
+    assert 10 <= record["latency_samples"] <= 12 and record["latency_warmup"] == 3
+    assert record["latency_p50_ci_low_ms"] <= record["latency_p50_ms"] \
+        <= record["latency_p50_ci_high_ms"]
     assert "torch" in record["environment"]["packages"]
     assert sum(map(sum, record["confusion_matrix"])) == 12
     predictions = store.predictions(record["key"])
@@ -112,7 +114,32 @@ def test_latency_uses_up_to_100_rows_after_a_warm_up(toys, data_dir, tmp_path):
                                     n_eval=150, data_dir=data_dir))
     run_cells(cells, store, echo=lambda _: None)
     (record,) = store.records()
-    assert (record["latency_samples"], record["latency_warmup"]) == (100, 5)
+    assert 10 <= record["latency_samples"] <= 100 and record["latency_warmup"] == 3
+
+
+def test_latency_sampling_stops_once_the_median_is_known_to_five_percent(monkeypatch):
+    """Steady latencies stop at the minimum; scattered ones run to the cap; the interval is
+    the median's distribution-free 95% interval. On a clock that only the predictions move."""
+    from harness.cell import measure
+    from harness.cell.measure import (LATENCY_MIN_SAMPLES, LATENCY_SAMPLES, latency_ms,
+                                      median_interval)
+
+    rng, clock = np.random.default_rng(0), [0.0]
+    monkeypatch.setattr(measure.time, "perf_counter", lambda: clock[0])
+
+    def timed(spread):
+        def predict_one(text):
+            clock[0] += 0.002 * (1 + spread * rng.random())
+        return latency_ms(predict_one, [f"row {i}" for i in range(LATENCY_SAMPLES)], ["w"])
+
+    steady, scattered = timed(0.01), timed(3.0)
+    assert steady["latency_samples"] == LATENCY_MIN_SAMPLES
+    assert scattered["latency_samples"] == LATENCY_SAMPLES
+    assert steady["latency_p50_ci_low_ms"] <= steady["latency_p50_ms"] \
+        <= steady["latency_p50_ci_high_ms"] < 2.03
+    ordered = list(range(1, 101))
+    assert median_interval(ordered) == (41.0, 60.0)  # ranks 50 -/+ 1.96 * sqrt(100) / 2
+    assert median_interval([5.0] * 10) == (5.0, 5.0)
 
 
 def test_fit_time_is_measured_and_memory_is_above_a_baseline(toys, data_dir, tmp_path):
@@ -186,4 +213,27 @@ def test_latency_warm_up_never_uses_a_measured_row():
         measured = {texts[i] for i in latency_rows(n_eval, 0)}
         warmup = strategy.seen[:LATENCY_WARMUP]
         assert len(warmup) == LATENCY_WARMUP and not measured & set(warmup)
-        assert strategy.seen[LATENCY_WARMUP:] == [texts[i] for i in latency_rows(n_eval, 0)]
+        sampled = strategy.seen[LATENCY_WARMUP:]
+        assert sampled and sampled == [texts[i] for i in latency_rows(n_eval, 0)][:len(sampled)]
+
+
+def test_a_cell_is_seeded_as_transformers_seeds_without_importing_its_training_stack():
+    import random
+    import subprocess
+    import sys
+
+    import torch
+    from transformers import set_seed
+
+    from harness.environment import seed_everything
+
+    set_seed(7)
+    theirs = (random.random(), np.random.rand(), torch.rand(3).tolist())
+    seed_everything(7)
+    assert (random.random(), np.random.rand(), torch.rand(3).tolist()) == theirs
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys\nfrom harness.cell.measure import measured_process\n"
+         "with measured_process(0, 'cpu'): pass\n"
+         "print(sorted(m for m in ('peft', 'bitsandbytes', 'transformers') if m in sys.modules))"],
+        capture_output=True, text=True, check=True).stdout.split("\n")[-2]
+    assert loaded == "[]"

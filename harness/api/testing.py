@@ -96,9 +96,9 @@ def run_strategy(strategy_cls, model: ModelSpec | None, work_dir: Path, seed: in
     generation task the first trial's continuations of `texts` (as prompts) come back: what
     the first method of the task's kind returns.
     `strategy_models`: the models of the strategies it runs (`runs_strategies`), by field."""
-    from transformers import set_seed
+    from harness.environment import seed_everything
 
-    set_seed(seed)
+    seed_everything(seed)
     context = Context(task, model, seed, "cpu", work_dir, strategy_models=strategy_models or {})
     strategy = strategy_cls(make_config(strategy_cls, overrides), context)
     if train is None:

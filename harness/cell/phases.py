@@ -26,7 +26,7 @@ RUNNER_FIELDS = frozenset({
     "artifact_path", "timed_out", "inference", "inference_of", "prediction_agreement",
     "accuracy_delta", "conversion_s", "disk_bytes", "tuning",
     "malloc_mmap_threshold_bytes", "load_average_1m_start", "load_average_1m_end",
-    "machine_busy", "busy_phases"}) | catalog.record_fields()
+    "machine_busy", "busy_phases", "latency_p50_ci_low_ms", "latency_p50_ci_high_ms"}) | catalog.record_fields()
 
 def export_bytes(strategy, folder: Path) -> int:
     """Bytes on disk of what the strategy ships besides the base model, written where the

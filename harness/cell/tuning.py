@@ -36,7 +36,7 @@ def tune(cell, first, context, fit_tasks: list) -> tuple[object, dict]:
     """(the best fitted and prepared strategy, the search as the record keeps it), the trials
     one after another in this process. `first`: the strategy loaded with the cell's config, the
     first trial."""
-    from transformers import set_seed
+    from harness.environment import seed_everything
 
     search, best = Search(cell), None
     while not search.finished:
@@ -44,7 +44,7 @@ def tune(cell, first, context, fit_tasks: list) -> tuple[object, dict]:
             started = time.perf_counter()
             try:
                 if number:  # the first trial's strategy is already loaded, with these settings
-                    set_seed(cell.seed)
+                    seed_everything(cell.seed)
                     first = cell.strategy_class(dataclasses.replace(cell.config, **settings),
                                                 context)
                 value = fit_and_validate(cell, first, fit_tasks)
