@@ -658,8 +658,40 @@ def _training_memory(results_dir: Path, name: str) -> str:
     return f"{runs}:\n\n" + "\n".join(lines) + f"\n\n{summary}({provenance(record, path)})."
 
 
+def precision_table(results_dir: Path) -> str:
+    """bf16 against float32 on the same cells (bench/precision_compare.py)."""
+    if not (results_dir / "precision_compare.json").is_file():
+        return ("Not measured yet: `python bench/precision_compare.py` writes the comparison of "
+                "bf16 against fp32.")
+    path, record = _artifact(results_dir, "precision_compare")
+    lines = ["| task | strategy | rows (train / eval) | accuracy fp32 | accuracy bf16 | "
+             "bf16 − fp32 [95% CI] | identical predictions | fit s fp32 / bf16 | "
+             "predict s fp32 / bf16 | latency p50 ms fp32 / bf16 | timed busy |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+
+    def pair(row, name, digits=0):
+        a, b = row[name]
+        ratio = row.get(f"{name}_ratio")
+        shown = f"{a:,.{digits}f} / {b:,.{digits}f}" if a is not None and b is not None else "-"
+        return shown + (f" ({ratio:.2f}x)" if ratio else "")
+
+    for row in record["figures"]["pairs"]:
+        busy = ", ".join(p for p, b in zip(("fp32", "bf16"), row["busy"]) if b) or "no"
+        lines.append(
+            f"| {row['task']} | {row['strategy']} | {row['n_train']:,} / {row['n_eval']:,} | "
+            f"{row['accuracy_fp32']:.3f} | {row['accuracy_bf16']:.3f} | "
+            f"{_signed(row['accuracy_delta'], row['accuracy_delta_low'], row['accuracy_delta_high'])}"
+            f" | {row['identical_predictions']:.1%} | {pair(row, 'fit_s')} | "
+            f"{pair(row, 'predict_s')} | {pair(row, 'latency_p50_ms')} | {busy} |")
+    shares = [max(row["most_predicted_share"]) for row in record["figures"]["pairs"]]
+    note = (f"Intervals cover the evaluation rows and every trial, paired (bf16 minus fp32); "
+            f"the most predicted label takes at most {max(shares):.0%} of a row's predictions, "
+            f"so identical predictions are not a degenerate agreement." if shares else "")
+    return "\n".join(lines) + f"\n\n{note} ({provenance(record, path)})."
+
+
 QUOTED = {"coverage": coverage_text, "prompt_scoring": prompt_scoring_table,
-          "training_memory": training_memory_table}
+          "training_memory": training_memory_table, "precision": precision_table}
 
 
 def provenance(record: dict, path: Path) -> str:

@@ -17,8 +17,17 @@ def load_decoder(context: Context):
 
     path = context.model.local_path()
     tokenizer = AutoTokenizer.from_pretrained(path, **context.model.load_kwargs())
-    model = AutoModelForCausalLM.from_pretrained(path, dtype="auto", **context.model.load_kwargs())
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype(context),
+                                                 **context.model.load_kwargs())
     return model.to(context.device).eval(), tokenizer
+
+
+def torch_dtype(context: Context):
+    """The weights' dtype for a prompted model: bf16 when the cell runs in it, else the
+    checkpoint's own ("auto")."""
+    import torch
+
+    return torch.bfloat16 if context.precision == "bf16" else "auto"
 
 
 def load_language_model(context: Context, **kwargs):
@@ -123,8 +132,8 @@ def open_generator(context: Context, model, tokenizer, config: ScoringSettings):
 
 
 def _engine(context: Context, config: ScoringSettings):
-    """A vLLM engine on the cell's model, seed and memory share."""
+    """A vLLM engine on the cell's model, seed, memory share and precision."""
     from strategies.vllm_scoring import open_engine
 
     return open_engine(context.model.local_path(), context.seed, config.vllm_memory_share,
-                       context.model.trust_remote_code)
+                       context.model.trust_remote_code, precision=context.precision)

@@ -24,3 +24,4 @@ class Qlora(Lora):
     config_class = QloraConfig
     # Reloaded as trained (NF4 base, adapters apart), or merged into a float32 base
     inference_variants = ("nf4", "merged")
+    precisions = ("fp32",)  # its 4-bit base computes in float32 on CPU; bf16 not measured

@@ -47,9 +47,6 @@ class TrainerSettings:
     group_by_length: bool = field(default=True, metadata={"help": (
         "Batches of similar lengths pad less: 0.62x the fit time of random batches at the same "
         "loss (bench/results/finetune_compare.json, 512 AG News rows, minilm-l6, CPU).")})
-    bf16: bool = field(default=False, metadata={"help": (
-        "bf16 autocast: 0.66-0.77x the fit time on this CPU, losses equal to 3 decimals; off by "
-        "default until its effect on accuracy is measured per task.")})
     gradient_checkpointing: str = field(default="auto", metadata={"help": (
         "recompute each layer's activations in the backward pass instead of keeping them: "
         "'on', 'off', or 'auto': on for a causal LM (generation tasks, instruction tuning), "
@@ -266,7 +263,8 @@ def training_arguments(config, context: Context, steps: int, validate: bool = Fa
         seed=context.seed,
         data_seed=context.seed,
         train_sampling_strategy="group_by_length" if config.group_by_length else "random",
-        bf16=config.bf16,
+        # bf16 autocast, float32 master weights (`--precision`; the cell's choice)
+        bf16=context.precision == "bf16",
         eval_strategy="steps" if validate else "no",
         eval_steps=every if validate else None,
         # Only the validation loss is read: no logits of every validation row are gathered

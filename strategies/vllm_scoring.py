@@ -41,13 +41,16 @@ def import_vllm():
 
 
 def open_engine(path: str | Path, seed: int, memory_share: float = DEFAULT_MEMORY_SHARE,
-                trust_remote_code: bool = False, max_lora_rank: int | None = None):
+                trust_remote_code: bool = False, max_lora_rank: int | None = None,
+                precision: str = "fp32"):
     """A vLLM engine on a local model folder, in the precision of its config (as transformers
-    loads it), prefix caching on; with `max_lora_rank` it also serves LoRA adapters."""
+    loads it) or bf16 when the cell runs in it, prefix caching on; with `max_lora_rank` it also
+    serves LoRA adapters."""
     from transformers import AutoConfig
 
     vllm = import_vllm()
-    dtype = config_dtype(AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code))
+    dtype = "bfloat16" if precision == "bf16" else config_dtype(
+        AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code))
     lora = {"enable_lora": True, "max_lora_rank": max_lora_rank, "max_loras": 1} \
         if max_lora_rank else {}
     return vllm.LLM(model=str(path), tokenizer=str(path), dtype=dtype, seed=seed,

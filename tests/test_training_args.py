@@ -1,5 +1,5 @@
 """The Trainer arguments every fine-tuning strategy shares: length-grouped batches by default
-(bench/results/finetune_compare.json: 0.62x the fit time at the same loss), bf16 on request."""
+(bench/results/finetune_compare.json: 0.62x the fit time at the same loss), bf16 autocast when the cell runs in bf16."""
 
 from types import SimpleNamespace
 
@@ -15,11 +15,12 @@ from strategies.trainer import training_arguments
 @pytest.mark.parametrize("config_class", [FullFinetuneConfig, LoraConfig, QloraConfig,
                                           InstructionTunedConfig])
 def test_batches_are_length_grouped_unless_turned_off(config_class, tmp_path):
-    context = SimpleNamespace(work_dir=tmp_path, seed=0, device="cpu")
+    context = SimpleNamespace(work_dir=tmp_path, seed=0, device="cpu", precision="fp32")
     default = training_arguments(config_class(), context, 64)
     assert default.train_sampling_strategy == "group_by_length" and not default.bf16
-    plain = training_arguments(config_class(group_by_length=False, bf16=True), context, 64)
-    assert plain.train_sampling_strategy == "random" and plain.bf16
+    in_bf16 = SimpleNamespace(**{**vars(context), "precision": "bf16"})
+    plain = training_arguments(config_class(group_by_length=False), in_bf16, 64)
+    assert plain.train_sampling_strategy == "random" and plain.bf16  # the cell's precision
 
 
 def test_a_diverged_training_fails_with_its_reason(tiny_encoder, tmp_path):

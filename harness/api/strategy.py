@@ -45,6 +45,7 @@ from typing import Any, ClassVar, Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from harness.api.backends import DEFAULT
+from harness.api.precision import FP32, PRECISIONS
 from harness.api.probe import NO_PROBE, Probe
 from harness.inputs.data import Split
 from harness.inputs.models import ModelSpec
@@ -75,6 +76,8 @@ class Context:
     # The runner's measurements inside the strategy's phases (sub-phase seconds, memory at
     # points of a training step): harness/api/probe.py. Outside the runner it measures nothing.
     probe: Probe = NO_PROBE
+    # The number format to compute in: one of the strategy's `precisions` (harness.api.precision)
+    precision: str = "fp32"
 
 
 @dataclass
@@ -152,6 +155,10 @@ class Strategy(Protocol):
     uses_validation: ClassVar[bool]
     # Config field -> range (harness.api.search) that `--tune N` searches; {}: not tunable.
     search_space: ClassVar[dict]
+    # Number formats it computes in (harness.api.precision), "fp32" always: with "bf16" among
+    # them, its cells run in bf16 where the device executes it natively (`--precision auto`),
+    # read from `context.precision`. Declare bf16 only where its agreement with fp32 is measured.
+    precisions: ClassVar[tuple[str, ...]]
 
     def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None: ...
 
@@ -181,6 +188,7 @@ class StrategyBase:
     runs_strategies: ClassVar[tuple[str, ...]] = ()
     uses_validation: ClassVar[bool] = False
     search_space: ClassVar[dict] = {}
+    precisions: ClassVar[tuple[str, ...]] = (FP32,)
 
     def prepare(self) -> None:
         """Nothing one-off before predicting."""
@@ -192,12 +200,12 @@ class StrategyBase:
 DECLARATIONS = ("name", "description", "config_class", "task_kinds", "model_kind", "backends",
                 "devices", "multi_task", "trials", "deterministic", "uses_training_rows",
                 "resources", "inference_variants", "runs_strategies", "uses_validation",
-                "search_space")
+                "search_space", "precisions")
 METHODS = ("fit", "prepare", "footprint", "export")
 # Declarations added to the protocol after strategies were written against it: a class that
 # predates them (not inheriting StrategyBase) is given StrategyBase's value when registered,
 # so that a third party's strategy keeps working, as it did, without them.
-LATER_DECLARATIONS = ("uses_validation", "search_space")
+LATER_DECLARATIONS = ("uses_validation", "search_space", "precisions")
 
 
 def adopt_later_declarations(cls) -> None:
@@ -237,6 +245,9 @@ def declaration_problems(cls) -> list[str]:
             problems.append(f"{flag} must be True or False")
     if not isinstance(cls.resources, Resources):
         problems.append("resources must be a harness.api.resources.Resources")
+    if not (isinstance(cls.precisions, tuple) and FP32 in cls.precisions
+            and set(cls.precisions) <= set(PRECISIONS)):
+        problems.append(f"precisions must be a tuple of {PRECISIONS} that includes 'fp32'")
     problems += _variant_problems(cls)
     if not dataclasses.is_dataclass(cls.config_class):
         problems.append("config_class must be a dataclass")

@@ -20,6 +20,7 @@ from harness.inputs.models import PRESETS, ModelSpec, resolve_model
 from harness.api.strategy import (NO_TRAINING_ROWS, Context, adopt_later_declarations,
                                   declaration_problems, make_config)
 from harness.api.variants import VariantUnavailable
+from harness.environment import seed_everything
 from harness.inputs.kinds import UNNAMED, kind_named, kind_of
 from harness.inputs.tasks import GenerationTask, Task
 
@@ -96,8 +97,6 @@ def run_strategy(strategy_cls, model: ModelSpec | None, work_dir: Path, seed: in
     generation task the first trial's continuations of `texts` (as prompts) come back: what
     the first method of the task's kind returns.
     `strategy_models`: the models of the strategies it runs (`runs_strategies`), by field."""
-    from harness.environment import seed_everything
-
     seed_everything(seed)
     context = Context(task, model, seed, "cpu", work_dir, strategy_models=strategy_models or {})
     strategy = strategy_cls(make_config(strategy_cls, overrides), context)

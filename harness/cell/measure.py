@@ -16,6 +16,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from harness.api.probe import Probe, check_name
+from harness.environment import seed_everything
 
 PHASES = ("setup", "load", "fit", "predict")
 SAMPLE_EVERY_S = 0.005
@@ -62,8 +63,6 @@ def measured_process(seed: int, device: str):
     """What a process that measures a cell (or a variant of it) does first: seeded, freed
     memory returned to the system at once, its memory sampled per phase until it ends.
     Yields (PhaseMemory, the malloc threshold set or None)."""
-    from harness.environment import seed_everything
-
     seed_everything(seed)
     threshold = return_freed_memory()
     memory = PhaseMemory(device)

@@ -27,6 +27,7 @@ import time
 import numpy as np
 
 from harness.api.search import Choice, IntRange, LogUniform, Uniform
+from harness.environment import seed_everything
 from harness.inputs.data import Split
 from harness.inputs.kinds import kind_of
 from harness.metrics import stats
@@ -36,8 +37,6 @@ def tune(cell, first, context, fit_tasks: list) -> tuple[object, dict]:
     """(the best fitted and prepared strategy, the search as the record keeps it), the trials
     one after another in this process. `first`: the strategy loaded with the cell's config, the
     first trial."""
-    from harness.environment import seed_everything
-
     search, best = Search(cell), None
     while not search.finished:
         for number, settings in search.round():

@@ -16,6 +16,7 @@ import sys
 import click
 
 from harness.api.backends import BACKENDS
+from harness.api.precision import CHOICES
 from harness.api.variants import parse_variants
 from harness.cli.common import PRICES_HELP, echo_now, write_reports
 from harness.cli.execution_options import execution_from, execution_options
@@ -57,6 +58,11 @@ from harness.plan.request import GridRequest, parse_seeds, parse_sizes
                    "less a validation fifth and selected on validation macro-F1 (generation: "
                    "perplexity); the evaluation rows are scored once, with the best. The "
                    "search counts in fit time and cost.")
+@click.option("--precision", type=click.Choice(CHOICES), default="auto", show_default=True,
+              help="Number format: auto runs in bf16 the strategies that declare it safe "
+                   "(decoder scoring, fine-tuning) where the device has native bf16 units (a CPU "
+                   "with AMX or AVX-512 BF16, a GPU from Ampere on), float32 elsewhere; fp32 "
+                   "forces float32. In the cell's key and record.")
 @click.option("--tune-parallel", type=click.IntRange(min=1), default=1, show_default=True,
               metavar="P",
               help="Tuning trials asked at once, in rounds (TPE treats the trials of a round "
@@ -140,7 +146,7 @@ def grid_request(options: dict):
         eval_seed=options["eval_seed"],
         n_per_class=parse_sizes(options["n_per_class"], "--n-per-class"),
         inference=parse_variants(options["inference"]), tune=options["tune"],
-        tune_parallel=options["tune_parallel"])
+        tune_parallel=options["tune_parallel"], precision=options["precision"])
 
 
 def parse_settings(settings: tuple[str, ...]) -> dict[str, dict]:

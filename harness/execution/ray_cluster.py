@@ -18,6 +18,7 @@ import socket
 import time
 from dataclasses import replace
 
+from harness.api.precision import native_bf16, precision_for
 from harness.inputs.models import PRESETS, resolve_model
 from harness import environment
 from harness.cell.isolation import Placement
@@ -108,17 +109,19 @@ class RayExecutor:
         from harness.api.strategy import choose_device
 
         has_gpus = ray.cluster_resources().get("GPU", 0) > 0
-        gpu_name, cpu_name = self._probe(has_gpus)
+        gpu_name, cpu_name, native = self._probe(has_gpus)
         chosen = []
         for cell in cells:
             device = choose_device(cell.strategy_class, gpu_name is not None)
             name = gpu_name if device == "cuda" else cpu_name
-            if (device, name) != (cell.device, cell.device_name):
-                cell = replace(cell, device=device, device_name=name)
+            precision = precision_for(cell.precision_asked, cell.strategy_class.precisions,
+                                      device, native[device])
+            if (device, name, precision) != (cell.device, cell.device_name, cell.precision):
+                cell = replace(cell, device=device, device_name=name, precision=precision)
             chosen.append(cell)
         return chosen
 
-    def _probe(self, has_gpus: bool) -> tuple[str | None, str]:
+    def _probe(self, has_gpus: bool) -> tuple[str | None, str, dict]:
         import ray
 
         options = {"num_gpus": 1, "accelerator_type": self.execution.accelerator_type} \
@@ -239,8 +242,11 @@ def _model_on_this_node(cell):
     return replace(cell, model=here)
 
 
-def _device_names() -> tuple[str | None, str]:
-    return environment.cuda_name(), environment.cpu_name()
+def _device_names() -> tuple[str | None, str, dict]:
+    """(GPU name, CPU name, {device: native bf16}) as a worker sees them."""
+    cuda = environment.cuda_name()
+    return cuda, environment.cpu_name(), {"cpu": native_bf16("cpu"),
+                                          "cuda": cuda is not None and native_bf16("cuda")}
 
 
 def attempt_log_prefix(driver_pid: int) -> str:

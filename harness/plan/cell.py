@@ -75,6 +75,10 @@ class Cell:
     # Tuning trials asked at once (harness.cell.tuning.Search): the settings tried depend on it,
     # so a key holds it when above 1; how the trials are executed does not enter the key.
     tune_parallel: int = 1
+    # The number format it computes in (harness.api.precision), and what --precision asked (an
+    # executor that moves the cell to another device chooses again from it).
+    precision: str = "fp32"
+    precision_asked: str = "auto"
     # The strategy reads its validation rows (`uses_validation`), as planned from its
     # declaration: the cell's process imports the class afresh and need not ask it again.
     validates: bool = False
@@ -126,6 +130,7 @@ class Cell:
     def label(self) -> str:
         tasks = "+".join(task.name for task, _, _ in self.evaluations)
         backend = "" if self.default_backend else f" · {self.backend}"
+        backend += f" · {self.precision}" if self.precision != "fp32" else ""
         data = f" · data seed {self.data_seed}" if self.data_seed else ""
         data += f" · tuned over {self.tune} trials" if self.tune else ""
         data += f", {self.tune_parallel} at a time" if self.tune_parallel > 1 else ""
@@ -152,6 +157,8 @@ class Cell:
                if rows.validation is not None else {}),
             **({"tune": self.tune} if self.tune else {}),
             **({"tune_parallel": self.tune_parallel} if self.tune_parallel > 1 else {}),
+            # fp32 records predate the field: their keys stand
+            **({"precision": self.precision} if self.precision != "fp32" else {}),
             **({"trained_on": _trained_on(self.evaluations)} if rows.mixture else {}),
             "backend": self.backend, "device": self.device, "device_name": self.device_name,
             "code": provenance.code, "packages": provenance.packages,

@@ -18,6 +18,7 @@ import numpy as np
 
 from harness.api import registry
 from harness.api.backends import check_installed, choose
+from harness.api.precision import BF16, CHOICES, native_bf16, precision_for
 from harness import environment
 from harness.inputs.data import Split, load_split, subset, training_draw
 from harness.errors import HarnessError
@@ -61,6 +62,7 @@ def build_cells(request: GridRequest, notes: list[str] | None = None) -> list[Ce
                  request.data_seeds, request.eval_seed)
     draws = [(seed, size) for seed in request.data_seeds for size in sizes]
     _check_tuning(request, strategies, notes)
+    _check_precision(request, strategies, notes)
     return [cell for planned in strategies for cell in _cells_of(planned, request, data, draws)]
 
 
@@ -80,6 +82,25 @@ def _check_tuning(request: GridRequest, strategies: list, notes: list[str] | Non
     if request.tune and untuned and notes is not None:
         notes.append(f"{', '.join(untuned)}: nothing to tune (no search space); run with "
                      f"the settings given")
+
+
+def _check_precision(request: GridRequest, strategies: list, notes: list[str] | None) -> None:
+    """`--precision`: one of CHOICES; a note for each strategy a forced bf16 leaves in fp32,
+    and where bf16 would be emulated (slower than fp32)."""
+    if request.precision not in CHOICES:
+        raise HarnessError(f"--precision '{str(request.precision)[:40]}' is not one of "
+                           f"{', '.join(CHOICES)}")
+    if request.precision != BF16 or notes is None:
+        return
+    fp32_only = [p.name for p in strategies if BF16 not in p.cls.precisions]
+    if fp32_only:
+        notes.append(f"{', '.join(fp32_only)}: float32 only (bf16 not declared safe); run in "
+                     f"fp32")
+    emulated = sorted({p.device for p in strategies
+                       if BF16 in p.cls.precisions and not native_bf16(p.device)})
+    if emulated:
+        notes.append(f"bf16 on {', '.join(emulated)} without native bf16 units: emulated, "
+                     f"slower than fp32")
 
 
 def _validated(cls: type, request: GridRequest) -> bool:
@@ -179,6 +200,7 @@ def _cells_of(planned: _Planned, request: GridRequest, data: tuple,
             provenance = Provenance(code=planned.code, packages=planned.packages,
                                     model_identity=model.identity() if model else {})
             tune = request.tune if cls.search_space and kind_of(task).validation else 0
+            precision = precision_for(request.precision, cls.precisions, planned.device)
             for seed in (0,) if cls.deterministic else request.seeds:
                 cells.append(Cell(
                     task=task, strategy=planned.name, strategy_class=cls, config=planned.config,
@@ -188,6 +210,7 @@ def _cells_of(planned: _Planned, request: GridRequest, data: tuple,
                     inference=planned.variants if kind_of(task).variants else (),
                     strategy_models=planned.inner.get(task.kind, {}),
                     tune=tune, tune_parallel=request.tune_parallel if tune else 1,
+                    precision=precision, precision_asked=request.precision,
                     validates=cls.uses_validation and validation is not None))
     return cells
 

@@ -44,6 +44,8 @@ class GridRequest:
     # Trials asked at once, each round after the last is told (harness.cell.tuning.Search); >1:
     # the trials run as jobs of their own on the executor, then the chosen settings are refit
     tune_parallel: int = 1
+    # auto: bf16 for strategies that declare it where the device runs it natively, else fp32
+    precision: str = "auto"
 
     def __post_init__(self):
         for name in ("tasks", "models", "seeds", "data_seeds", "inference"):

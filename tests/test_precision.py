@@ -1,0 +1,67 @@
+"""Precision as a measured default (Step 15): a strategy declares the number formats it is
+safe in; `--precision auto` runs bf16 where it is declared and the device has native bf16
+units, fp32 elsewhere; `--precision fp32` forces float32; the choice is in the key, the label
+and the record, and the model really computes in it."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from harness.api import precision as precision_module
+from harness.api.precision import native_bf16, precision_for
+from harness.api.strategy import Context, declaration_problems
+from harness.api.testing import TINY_TASK
+from harness.plan.grid import build_cells
+from harness.plan.request import GridRequest
+
+
+def test_auto_takes_bf16_only_where_declared_and_native(monkeypatch):
+    both, fp32 = ("fp32", "bf16"), ("fp32",)
+    monkeypatch.setattr(precision_module, "cpu_flags", lambda: frozenset({"amx_bf16", "sse2"}))
+    assert native_bf16("cpu")
+    assert precision_for("auto", both, "cpu") == "bf16"
+    assert precision_for("auto", fp32, "cpu") == "fp32"
+    assert precision_for("fp32", both, "cpu") == "fp32"
+    assert precision_for("auto", both, "cpu", native=False) == "fp32"  # a worker said so
+    monkeypatch.setattr(precision_module, "cpu_flags", lambda: frozenset({"avx2"}))
+    assert precision_for("auto", both, "cpu") == "fp32"
+    assert precision_for("bf16", both, "cpu") == "bf16"  # asked: emulated, with a note
+
+
+def test_a_declaration_without_fp32_or_with_an_unknown_format_is_refused():
+    from harness.api import registry
+
+    class Half(registry.get("tfidf-logreg")):
+        precisions = ("fp16",)
+
+    assert any("precisions must be a tuple of ('fp32', 'bf16') that includes 'fp32'" in p
+               for p in declaration_problems(Half))
+
+
+def test_the_plan_puts_the_precision_in_the_key_and_label(data_dir, monkeypatch):
+    monkeypatch.setattr(precision_module, "cpu_flags", lambda: frozenset({"avx512_bf16"}))
+    request = GridRequest(tasks=("agnews",), strategies="zero-shot,tfidf-logreg,qlora",
+                          n_train=20, n_eval=8, data_dir=data_dir)
+    auto = {c.strategy: c for c in build_cells(request, notes=[])}
+    forced = {c.strategy: c for c in build_cells(
+        dataclasses.replace(request, precision="fp32"), notes=[])}
+    assert auto["zero-shot"].precision == "bf16" and " · bf16 · " in auto["zero-shot"].label
+    assert auto["zero-shot"].identity()["precision"] == "bf16"
+    assert auto["tfidf-logreg"].precision == auto["qlora"].precision == "fp32"
+    assert forced["zero-shot"].precision == "fp32"
+    assert "precision" not in forced["zero-shot"].identity()  # fp32 keys are as before
+    assert forced["zero-shot"].key != auto["zero-shot"].key
+    assert forced["tfidf-logreg"].key == auto["tfidf-logreg"].key
+    notes = []
+    build_cells(dataclasses.replace(request, precision="bf16"), notes=notes)
+    assert "tfidf-logreg, qlora: float32 only (bf16 not declared safe); run in fp32" in notes
+
+
+def test_a_prompted_model_loads_in_bf16_when_its_cell_runs_in_it(tiny_decoder, tmp_path):
+    from strategies.decoder import load_decoder
+
+    for precision, dtype in (("bf16", torch.bfloat16), ("fp32", torch.float32)):
+        context = Context(TINY_TASK, tiny_decoder, 0, "cpu", tmp_path, precision=precision)
+        model, _ = load_decoder(context)
+        assert next(model.parameters()).dtype == dtype
