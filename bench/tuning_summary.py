@@ -80,12 +80,13 @@ def main() -> None:
     parser.add_argument("--data-seeds", default="0", help="the draws both runs made")
     parser.add_argument("--run", required=True, help="the commands that made the records")
     parser.add_argument("--wall-s", type=float, required=True, help="the tuned run's seconds")
+    parser.add_argument("--out", default=str(RESULTS_DIR / "tuning.json"),
+                        help="the artifact (several are shown one after another)")
     args = parser.parse_args()
     started = environment()
     figures = {**summarize(args.results, args.task, args.n_train, args.strategies.split(","),
                            [int(d) for d in args.data_seeds.split(",")]),
                "run": args.run, "wall_s": args.wall_s}
-    args.out = RESULTS_DIR / "tuning.json"
     print(f"wrote {write_artifact('tuning', args, figures, started)}")
     for row in figures["rows"]:
         print(row["row"], row["accuracy"], row["fit_s"], row["chosen"])
