@@ -237,3 +237,18 @@ def test_a_cell_is_seeded_as_transformers_seeds_without_importing_its_training_s
          "print(sorted(m for m in ('peft', 'bitsandbytes', 'transformers') if m in sys.modules))"],
         capture_output=True, text=True, check=True).stdout.split("\n")[-2]
     assert loaded == "[]"
+
+
+def test_a_result_the_store_would_refuse_is_saved_as_a_failed_record_saying_why(
+        toys, data_dir, tmp_path):
+    store = Store(tmp_path / "results")
+    store.prepare()
+    lines = []
+    summary = run_cells(cells_for("toy-reports-negative-seconds", data_dir), store,
+                        echo=lines.append)
+    assert summary.failed == 1
+    (record,) = store.records()
+    assert record["status"] == "failed"
+    assert record["error"].startswith("invalid result: footprint_warmup_s -1.0 is outside")
+    assert not store.predictions_path(record["key"]).exists()
+    assert any("FAILED: invalid result: footprint_warmup_s" in line for line in lines), lines

@@ -122,6 +122,14 @@ class LabelsAgainstItsScores(_Base):
         return Predictions(np.ones(len(texts), dtype=np.int64), scores)
 
 
+class ReportsNegativeSeconds(_Base):
+    """A footprint the store would not read back (a measured time below zero)."""
+    name = "toy-reports-negative-seconds"
+
+    def footprint(self):
+        return Footprint(0, 0, extra={"warmup_s": -1.0})
+
+
 class WritesArtifact(_Base):
     name = "toy-writes-artifact"
 
@@ -172,4 +180,5 @@ class KillsItsWorkerOnce(_Base):
 
 
 ALL = [Raising, Killed, OutOfRange, FirstLabel, SleepsInFit, ClaimsFitTime, WritesArtifact,
-       ReportsPlacement, KillsItsWorkerOnce, Allocates, LabelsAgainstItsScores]
+       ReportsPlacement, KillsItsWorkerOnce, Allocates, LabelsAgainstItsScores,
+       ReportsNegativeSeconds]

@@ -24,7 +24,7 @@ from harness.execution import executors
 from harness.execution.settings import Execution
 from harness.execution.progress import Progress, Summary, result_lines
 from harness.api.resources import model_bytes, request_for
-from harness.results.store import Store
+from harness.results.store import InvalidRecord, Store
 
 CLAIM_POLL_S = 1.0
 
@@ -188,11 +188,10 @@ class _Driver:
     def _save(self, job: CellJob, computed, extra: dict, prefix: str) -> None:
         for note in extra.pop("notes", []):
             self.echo(f"{prefix}: {note}")
-        results = [self._readable({**record, **extra}, predictions)
-                   for record, predictions in computed.results]
+        results = []
         try:
-            for record, predictions in results:
-                self.store.save(record, predictions)
+            for record, predictions in computed.results:
+                results.append(self._stored({**record, **extra}, predictions))
             if computed.log and not computed.ok:
                 self.store.save_log(job.cell.keys[0], computed.log)
         except Exception as err:  # noqa: BLE001 - disk full, permissions: this cell fails
@@ -233,14 +232,19 @@ class _Driver:
             return failed(replace(job, trial=None), str(err))
         return None
 
-    def _readable(self, record: dict, predictions) -> tuple:
-        """The record as computed or, where the store would not read it back (a label outside
-        the task's, a score that is not a number), a failed record saying why: a report is
-        made of every record it finds."""
-        problem = self.store.problem(record, predictions)
-        if problem is None or record.get("status") != "ok":
-            return record, predictions
-        return {**record, "status": "failed", "error": f"invalid result: {problem}"}, None
+    def _stored(self, record: dict, predictions) -> tuple:
+        """The record saved as computed or, where the store would not read it back (a label
+        outside the task's, a score that is not a number), saved as a failed record saying
+        why: a report is made of every record it finds."""
+        try:
+            self.store.save(record, predictions)
+        except InvalidRecord as err:
+            if record.get("status") != "ok":
+                raise
+            record, predictions = {**record, "status": "failed",
+                                   "error": f"invalid result: {err.problem}"}, None
+            self.store.save(record, predictions)
+        return record, predictions
 
     def _counts(self) -> str:
         if not self.progress.parallel:

@@ -92,6 +92,14 @@ def _warn_stderr(line: str) -> None:
     print(f"warning: {line}", file=sys.stderr, flush=True)
 
 
+
+class InvalidRecord(HarnessError):
+    """A record the store would not read back valid: refused, nothing of it written."""
+
+    def __init__(self, key: str, problem: str):
+        super().__init__(f"record {key} not saved: {problem}")
+        self.problem = problem
+
 class Store:
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
@@ -136,16 +144,10 @@ class Store:
         text = json.dumps(record, indent=2, sort_keys=True, default=_jsonable)
         problem = self._problem(json.loads(text), csv, key)
         if problem:
-            raise HarnessError(f"record {key} not saved: {problem}")
+            raise InvalidRecord(key, problem)
         if csv is not None:
             write_atomic(self.predictions_path(key), csv)
         write_atomic(self.record_path(key), text.encode())
-
-    def problem(self, record: dict, predictions: pd.DataFrame | None) -> str | None:
-        """Why `save` would refuse this record, or None."""
-        csv = _csv(predictions)
-        text = json.dumps(record, sort_keys=True, default=_jsonable)
-        return self._problem(json.loads(text), csv, str(record.get("key")))
 
     def _problem(self, record, csv: bytes | None, key: str) -> str | None:
         if not isinstance(key, str) or not key or "/" in key or key.startswith("."):
