@@ -65,3 +65,16 @@ def test_a_prompted_model_loads_in_bf16_when_its_cell_runs_in_it(tiny_decoder, t
         context = Context(TINY_TASK, tiny_decoder, 0, "cpu", tmp_path, precision=precision)
         model, _ = load_decoder(context)
         assert next(model.parameters()).dtype == dtype
+
+
+def test_fp32_and_bf16_records_of_one_strategy_are_two_rows_never_pooled(tmp_path):
+    from harness.results.store import Store
+    from test_report import leaderboard_rows, record, report, save
+
+    store = Store(tmp_path / "results")
+    store.prepare()
+    save(store, record("zero-shot"))
+    save(store, record("zero-shot", precision="bf16", accuracy=0.5), prediction=(1, 1, 0, 0))
+    markdown, _ = report(store, tmp_path / "reports")
+    assert {row["row"] for row in leaderboard_rows(markdown)} == {
+        "zero-shot (tiny)", "zero-shot · bf16 (tiny)"}

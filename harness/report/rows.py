@@ -19,6 +19,7 @@ import pandas as pd
 
 from harness.api import registry
 from harness.api.backends import DEFAULT
+from harness.api.precision import FP32
 from harness.errors import HarnessError
 from harness.api.variants import DEFAULT as OWN_INFERENCE
 from harness.results.groups import (  # noqa: F401 - the report's grouping, from the records'
@@ -28,6 +29,7 @@ from harness.results.groups import (  # noqa: F401 - the report's grouping, from
     group_id,
     inference,
     latest_per_seed,
+    precision,
     shown_strategy,
     tune_budget,
 )
@@ -48,6 +50,7 @@ def row_labels(ok: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     settings = _settings(first, ok)
     on = backend(first).map(lambda b: "" if b == DEFAULT else f" on {b}")
     variant = inference(first).map(lambda v: "" if v == OWN_INFERENCE else f" · {v}")
+    variant += precision(first).map(lambda p: "" if p == FP32 else f" · {p}")
     base = shown_strategy(first) + on + variant + tune_budget(first).map(
         lambda n: f" · tuned ×{n}" if n else "")
     model = first["model"].map(lambda m: "" if m in (None, "-") else str(m))

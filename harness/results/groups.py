@@ -1,6 +1,7 @@
 """Which records are one experiment: those that differ only by seed, data seed (hence
 training rows) or key pool into one group; everything else that can change a number (model,
-weights, evaluation rows, config, backend, device, inference variant) keeps them apart. And
+weights, evaluation rows, config, backend, device, inference variant, precision) keeps them
+apart. And
 of each group, seed and data seed, the newest record: a cell recomputed after a change of
 code, packages or task text leaves its old record behind under another key.
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import pandas as pd
 
 from harness.api.backends import DEFAULT
+from harness.api.precision import FP32
 from harness.api.variants import DEFAULT as OWN_INFERENCE
 
 # What, besides seed and data seed, makes two records the same experiment: rows that differ in
@@ -36,8 +38,24 @@ def group_id(records: pd.DataFrame) -> pd.Series:
     # A variant of a fitted model (int8, merged...) is another way of predicting: its own
     # group. Default records add nothing, so groups of records from before variants stay.
     variant = inference(records).map(lambda v: "" if v == OWN_INFERENCE else f" inference={v}")
+    # Likewise bf16 and tuning in rounds: float32 and one-at-a-time records add nothing.
+    formats = precision(records).map(lambda p: "" if p == FP32 else f" precision={p}")
+    rounds = _column(records, "tune_parallel", 1).map(lambda p: f" rounds={p}" if p > 1 else "")
     return (pd.concat(columns, axis=1).agg(" ".join, axis=1) + " " + config + " "
-            + shown_strategy(records) + " " + backend(records) + variant)
+            + shown_strategy(records) + " " + backend(records) + variant + formats + rounds)
+
+
+def precision(records: pd.DataFrame) -> pd.Series:
+    """The number format each record computed in; records from before the field: fp32."""
+    if "precision" not in records:
+        return pd.Series(FP32, index=records.index)
+    return records["precision"].map(lambda p: p if isinstance(p, str) else FP32)
+
+
+def _column(records: pd.DataFrame, name: str, missing: int) -> pd.Series:
+    if name not in records:
+        return pd.Series(missing, index=records.index)
+    return pd.to_numeric(records[name], errors="coerce").fillna(missing).astype("int64")
 
 
 def data_seed(records: pd.DataFrame) -> pd.Series:
