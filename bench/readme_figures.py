@@ -265,7 +265,8 @@ def _signed(estimate: float, low: float, high: float) -> str:
 
 
 def _commands(figures: dict) -> str:
-    return "; ".join(f"`{run['command']}`" for run in figures["runs"])
+    earlier = f"{figures['earlier']}; then " if figures.get("earlier") else ""
+    return earlier + "; ".join(f"`{run['command']}`" for run in figures["runs"])
 
 
 def _mib(value) -> str:

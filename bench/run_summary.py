@@ -43,6 +43,8 @@ def main() -> int:
     parser.add_argument("--data-dir", default=os.environ.get("HARNESS_DATA_DIR"))
     parser.add_argument("--work", help="The results folder goes here (default: a temporary one)")
     parser.add_argument("--out", help="The artifact's path (default bench/results/<name>.json)")
+    parser.add_argument("--earlier", help="What made the records already in --work (the runs "
+                                          "listed are only this invocation's), said as given")
     ours, words = _split(sys.argv[1:])
     args = parser.parse_args(ours)
     args.runs = " ".join(words)
@@ -59,7 +61,8 @@ def main() -> int:
     if not (work / "results").is_dir():  # no run got as far as its first record
         raise SystemExit(f"no results in {work}: every run failed (its output is above)")
     records = summarize(work / "results")
-    figures = {"runs": runs, "records": records, "paired": paired(work / "results", records)}
+    figures = {"runs": runs, "records": records, "paired": paired(work / "results", records),
+               **({"earlier": args.earlier} if args.earlier else {})}
     path = write_artifact(args.name, args, figures, started)
     print(f"{len(records)} records -> {path}")
     return 0 if all(run["exit_code"] == 0 for run in runs) else 1
