@@ -363,7 +363,7 @@ def _one_change(a: dict, b: dict) -> str | None:
             vote = "similarity-weighted" if a["config"]["weighted"] else "majority"
             return (f"knn {vote} vote minus few-shot given the same {a['config']['k']} "
                     f"neighbours as demonstrations (uncalibrated, {config['order']} order, "
-                    f"{b['trials']} trials)")
+                    f"{b['trials']} trial{'s' if b['trials'] != 1 else ''})")
         return None
     if a["strategy"] != "few-shot" or b["strategy"] != "few-shot":
         return None
