@@ -2,10 +2,16 @@
 linear keeps its own dropped-out copy of its input for lora_A's weight gradient (q, k and v each
 one of the same x). On MiniLM-L6 (batch 16 x 128 tokens) those copies are 186 MiB of the
 backward's saved tensors, a third on top of the model's own: enough to put LoRA's training
-memory above full fine-tuning's. Here dropout and lora_A run as one checkpointed segment: the
-backward keeps x (which the base layer shares) and redraws the same mask from the RNG state the
-segment saved, so the loss and gradients are those of peft's own dropout, bit for bit
-(tests/test_adapter_dropout.py), for a dropout and an r-column matmul recomputed per adapter.
+memory above full fine-tuning's. Here dropout and lora_A are one autograd function that keeps x
+(one tensor, however many adapters read it) and the mask as booleans (a quarter of a float32
+copy), and rebuilds the dropped input in the backward with one multiply. The mask is drawn as
+torch's dropout draws it, so the loss and gradients are those of peft's own dropout, bit for
+bit (tests/test_adapter_dropout.py).
+
+Drawing the mask is what LoRA's dropout costs on a CPU: `bernoulli_` was 288 of a 906 ms LoRA
+step on MiniLM (1 thread, batch 16), which made LoRA 1.20x slower per step than full
+fine-tuning (bench/results/step_profile_1thread.json). An earlier version recomputed the
+dropout in the backward (a checkpoint) and so drew every mask twice.
 """
 
 from __future__ import annotations
@@ -13,12 +19,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torch.utils.checkpoint import checkpoint
 
 
 class DroppedInputLinear(nn.Linear):
-    """lora_A with its input dropout inside: the same `weight` (and state-dict key), the
-    dropout recomputed in the backward instead of its output kept."""
+    """lora_A with its input dropout inside: the same `weight` (and state-dict key); what the
+    backward keeps is x and a boolean mask, not the dropped-out copy."""
 
     def __init__(self, linear: nn.Linear, p: float):
         nn.Module.__init__(self)
@@ -29,18 +34,42 @@ class DroppedInputLinear(nn.Linear):
     def forward(self, x):
         if not (self.training and torch.is_grad_enabled()):
             return F.linear(F.dropout(x, self.p, self.training), self.weight, self.bias)
-        # Non-reentrant: nests inside a layer's own gradient checkpointing, and restores the
-        # RNG state to recompute, so the mask redrawn is the one used.
-        return checkpoint(self._dropped, x, use_reentrant=False)
-
-    def _dropped(self, x):
-        return F.linear(F.dropout(x, self.p, True), self.weight, self.bias)
+        return _DroppedLinear.apply(x, self.weight, self.bias, self.p)
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, input dropout p={self.p} (recomputed)"
+        return f"{super().extra_repr()}, input dropout p={self.p} (mask kept as booleans)"
 
 
-def recompute_adapter_dropout(model) -> int:
+class _DroppedLinear(torch.autograd.Function):
+    """F.linear(F.dropout(x, p), weight, bias), keeping x and the mask for the backward."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, p: float):
+        # As aten's dropout draws it (bernoulli_ on an empty float tensor like x, then scaled),
+        # so that the same RNG state gives the same mask as peft's nn.Dropout.
+        noise = torch.empty_like(x).bernoulli_(1 - p)
+        noise.div_(1 - p)
+        out = F.linear(x * noise, weight, bias)
+        ctx.save_for_backward(x, noise.bool(), weight)
+        ctx.scale, ctx.has_bias = 1 / (1 - p), bias is not None
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, kept, weight = ctx.saved_tensors
+        noise = kept.to(x.dtype) * ctx.scale  # 0 or exactly the forward's 1 / (1 - p)
+        grad_x = grad_w = grad_b = None
+        if ctx.needs_input_grad[0]:
+            grad_x = grad_out.matmul(weight) * noise
+        if ctx.needs_input_grad[1]:
+            dropped = (x * noise).reshape(-1, x.shape[-1])
+            grad_w = grad_out.reshape(-1, grad_out.shape[-1]).t().mm(dropped)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_b = grad_out.reshape(-1, grad_out.shape[-1]).sum(0)
+        return grad_x, grad_w, grad_b, None
+
+
+def fuse_adapter_dropout(model) -> int:
     """Moves each LoRA linear adapter's input dropout into its lora_A (DroppedInputLinear);
     returns how many adapters were changed. Adapters without dropout, and non-linear ones
     (embeddings, convolutions), are left as peft made them."""

@@ -38,11 +38,12 @@ def target_modules(model, setting: str):
 def add_lora(model, config, task_type: str):
     """Wrap `model` with LoRA adapters; `config` needs r, alpha, dropout, target_modules and
     load_in_4bit. A sequence-classification head is trained in full (peft's modules_to_save).
-    The adapters' input dropout is recomputed in the backward rather than kept
-    (strategies/adapter_dropout.py): the same gradients in less memory."""
+    The adapters' input dropout runs inside lora_A, keeping a boolean mask rather than a
+    dropped-out copy of the input (strategies/adapter_dropout.py): the same gradients in less
+    memory."""
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
-    from strategies.adapter_dropout import recompute_adapter_dropout
+    from strategies.adapter_dropout import fuse_adapter_dropout
 
     if getattr(config, "load_in_4bit", False):
         # Casts norms to float32 and enables input gradients; checkpointing only costs time here.
@@ -51,7 +52,7 @@ def add_lora(model, config, task_type: str):
                       target_modules=target_modules(model, config.target_modules),
                       task_type=task_type)
     model = get_peft_model(model, lora)
-    recompute_adapter_dropout(model)
+    fuse_adapter_dropout(model)
     return model
 
 

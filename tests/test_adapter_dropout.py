@@ -1,12 +1,12 @@
-"""LoRA's input dropout recomputed in the backward (strategies/adapter_dropout.py): the same loss
-and gradients as peft's own dropout, fewer bytes kept for the backward, the same saved adapter."""
+"""LoRA's input dropout inside lora_A (strategies/adapter_dropout.py): the same loss and
+gradients as peft's own dropout, fewer bytes kept for the backward, the same saved adapter."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from strategies.adapter_dropout import DroppedInputLinear, recompute_adapter_dropout
+from strategies.adapter_dropout import DroppedInputLinear, fuse_adapter_dropout
 
 
 def _peft(folder, kind: str, dropout: float = 0.3):
@@ -61,18 +61,19 @@ def test_recomputed_dropout_gives_peft_gradients_in_less_memory(kind, tiny_model
     folder = tiny_models[kind].source
     plain = _peft(folder, kind)
     recomputed = _peft(folder, kind)
-    assert recompute_adapter_dropout(recomputed) > 0
+    assert fuse_adapter_dropout(recomputed) > 0
     loss, grads, plain_bytes = _step(plain, kind)
     loss2, grads2, recomputed_bytes = _step(recomputed, kind)
     assert loss2 == loss
     assert grads2.keys() == grads.keys()
     assert all(torch.equal(grads[n], grads2[n]) for n in grads)
     assert any("lora_A" in n and grads[n].abs().sum() > 0 for n in grads)
-    # Each adapter's dropped-out copy of its input (4 x 24 float32 rows) and its mask no longer
-    # kept; an input that the frozen base does not keep itself is kept once in their place.
+    # Each adapter's dropped-out copy of its input (4 x 24 float32 rows) no longer kept (its
+    # mask is, as booleans, as peft's dropout keeps it); an input that the frozen base does not
+    # keep itself is kept once in their place (measured: 0.70 of the copies saved here).
     copies = sum(m.in_features * 4 * 24 * 4 for m in recomputed.modules()
                  if isinstance(m, DroppedInputLinear))
-    assert plain_bytes - recomputed_bytes >= 0.75 * copies > 0
+    assert plain_bytes - recomputed_bytes >= 0.6 * copies > 0
     # Dropout that did nothing would match too: with none, the loss is another one
     none = _peft(folder, kind, dropout=0.0)
     assert _step(none, kind)[0] != loss
@@ -81,7 +82,7 @@ def test_recomputed_dropout_gives_peft_gradients_in_less_memory(kind, tiny_model
 def test_recomputed_dropout_inside_layer_checkpointing(tiny_decoder):
     plain = _peft(tiny_decoder.source, "decoder")
     recomputed = _peft(tiny_decoder.source, "decoder")
-    recompute_adapter_dropout(recomputed)
+    fuse_adapter_dropout(recomputed)
     loss, grads, _ = _step(plain, "decoder", checkpointing=True)
     loss2, grads2, _ = _step(recomputed, "decoder", checkpointing=True)
     assert loss2 == loss
@@ -91,7 +92,7 @@ def test_recomputed_dropout_inside_layer_checkpointing(tiny_decoder):
 def test_recomputed_dropout_saves_the_same_adapter_and_predicts_without_dropout(tiny_encoder):
     plain = _peft(tiny_encoder.source, "encoder")
     recomputed = _peft(tiny_encoder.source, "encoder")
-    recompute_adapter_dropout(recomputed)
+    fuse_adapter_dropout(recomputed)
     assert recomputed.state_dict().keys() == plain.state_dict().keys()
     layers = [m for m in recomputed.modules() if isinstance(m, DroppedInputLinear)]
     assert layers and all(m.p == 0.3 for m in layers)
@@ -103,4 +104,4 @@ def test_recomputed_dropout_saves_the_same_adapter_and_predicts_without_dropout(
 
 def test_no_dropout_no_change(tiny_encoder):
     model = _peft(tiny_encoder.source, "encoder", dropout=0.0)
-    assert recompute_adapter_dropout(model) == 0
+    assert fuse_adapter_dropout(model) == 0
