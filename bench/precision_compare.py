@@ -33,6 +33,9 @@ def main() -> int:
     parser.add_argument("--name", default="precision_compare")
     parser.add_argument("--data-dir", default=os.environ.get("HARNESS_DATA_DIR"))
     parser.add_argument("--work", help="The results folder goes here (default: a temporary one)")
+    parser.add_argument("--compare-only", action="store_true",
+                        help="run nothing: pair the records already in --work (the newest of "
+                             "each precision)")
     if "--" not in sys.argv:
         raise SystemExit("give the `harness run` arguments after --")
     at = sys.argv.index("--")
@@ -40,8 +43,9 @@ def main() -> int:
     args.runs = " ".join(sys.argv[at + 1:])
     started = environment()
     work = Path(args.work or tempfile.mkdtemp(prefix="precision-"))
-    runs = [_run([*sys.argv[at + 1:], "--precision", precision], work, args.data_dir)
-            for precision in PRECISIONS]
+    runs = [] if args.compare_only else [
+        _run([*sys.argv[at + 1:], "--precision", precision], work, args.data_dir)
+        for precision in PRECISIONS]
     pairs = compare(work / "results")
     path = write_artifact(args.name, args, {"runs": runs, "pairs": pairs}, started)
     print(f"{len(pairs)} strategies compared -> {path}")
@@ -90,10 +94,16 @@ def _pair(results: Path, fp32: dict, bf16: dict) -> dict:
            "keys": [fp32["key"], bf16["key"]],
            "busy": [bool(fp32.get("machine_busy")), bool(bf16.get("machine_busy"))],
            "cpu_threads": [fp32.get("cpu_threads"), bf16.get("cpu_threads")]}
+    # Timings compare the precisions only when nothing else changed: the same code, threads
+    # and a quiet machine on both sides
+    row["same_code"] = all(fp32["code"].get(k) == bf16["code"].get(k)
+                           for k in ("sources_sha", "harness_sha"))
+    timed_alike = row["same_code"] and row["cpu_threads"][0] == row["cpu_threads"][1] \
+        and not any(row["busy"])
     for name in TIMES:
         a, b = fp32.get(name), bf16.get(name)
         row[name] = [a, b]
-        if a and b and a > 0.5 and name != "throughput_eps":
+        if a and b and a > 0.5 and name != "throughput_eps" and timed_alike:
             row[f"{name}_ratio"] = b / a  # bf16 over fp32: below 1 is faster
     return row
 

@@ -678,6 +678,8 @@ def precision_table(results_dir: Path) -> str:
 
     for row in record["figures"]["pairs"]:
         busy = ", ".join(p for p, b in zip(("fp32", "bf16"), row["busy"]) if b) or "no"
+        if not row.get("same_code", True):
+            busy += " (code differs: times not compared)"
         lines.append(
             f"| {row['task']} | {row['strategy']} | {row['n_train']:,} / {row['n_eval']:,} | "
             f"{row['accuracy_fp32']:.3f} | {row['accuracy_bf16']:.3f} | "
