@@ -36,6 +36,7 @@ from strategies.lora import LoraConfig  # noqa: E402
 CONFIGS = {
     "full-finetune": None,
     "lora": {},
+    "lora-dropout0.1": {"dropout": 0.1},
     "lora-dropout0": {"dropout": 0.0},
     "lora-attention-only": {"target_modules": "query,key,value"},
 }
