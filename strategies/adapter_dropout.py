@@ -50,23 +50,26 @@ class _DroppedLinear(torch.autograd.Function):
         # so that the same RNG state gives the same mask as peft's nn.Dropout.
         noise = torch.empty_like(x).bernoulli_(1 - p)
         noise.div_(1 - p)
-        out = F.linear(x * noise, weight, bias)
+        out = F.linear(x * noise, weight, bias)  # under autocast: in its dtype, as peft's is
         ctx.save_for_backward(x, noise.bool(), weight)
-        ctx.scale, ctx.has_bias = 1 / (1 - p), bias is not None
+        ctx.scale, ctx.bias_dtype = 1 / (1 - p), None if bias is None else bias.dtype
         return out
 
     @staticmethod
     def backward(ctx, grad_out):
+        # Backward runs outside autocast: the products are made in the forward's dtype (that of
+        # grad_out) and the gradients handed back in the inputs' own, as autocast's casts do.
         x, kept, weight = ctx.saved_tensors
         noise = kept.to(x.dtype) * ctx.scale  # 0 or exactly the forward's 1 / (1 - p)
-        grad_x = grad_w = grad_b = None
+        dtype, grad_x, grad_w, grad_b = grad_out.dtype, None, None, None
+        flat = grad_out.reshape(-1, grad_out.shape[-1])
         if ctx.needs_input_grad[0]:
-            grad_x = grad_out.matmul(weight) * noise
+            grad_x = grad_out.matmul(weight.to(dtype)).to(x.dtype) * noise
         if ctx.needs_input_grad[1]:
-            dropped = (x * noise).reshape(-1, x.shape[-1])
-            grad_w = grad_out.reshape(-1, grad_out.shape[-1]).t().mm(dropped)
-        if ctx.has_bias and ctx.needs_input_grad[2]:
-            grad_b = grad_out.reshape(-1, grad_out.shape[-1]).sum(0)
+            dropped = (x * noise).reshape(-1, x.shape[-1]).to(dtype)
+            grad_w = flat.t().mm(dropped).to(weight.dtype)
+        if ctx.bias_dtype is not None and ctx.needs_input_grad[2]:
+            grad_b = flat.sum(0).to(ctx.bias_dtype)
         return grad_x, grad_w, grad_b, None
 
 

@@ -105,3 +105,16 @@ def test_recomputed_dropout_saves_the_same_adapter_and_predicts_without_dropout(
 def test_no_dropout_no_change(tiny_encoder):
     model = _peft(tiny_encoder.source, "encoder", dropout=0.0)
     assert fuse_adapter_dropout(model) == 0
+
+
+def test_under_bf16_autocast_the_gradients_are_peft_own(tiny_encoder):
+    """The cell's bf16 precision trains under autocast: the backward runs outside it, and must
+    make its products in the forward's dtype (it failed on a bf16 x float32 matmul)."""
+    plain, fused = _peft(tiny_encoder.source, "encoder"), _peft(tiny_encoder.source, "encoder")
+    assert fuse_adapter_dropout(fused) > 0
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss, grads, _ = _step(plain, "encoder")
+        loss2, grads2, _ = _step(fused, "encoder")
+    assert loss2 == loss
+    assert all(grads2[n].dtype == grads[n].dtype == torch.float32 for n in grads)
+    assert all(torch.equal(grads[n], grads2[n]) for n in grads)

@@ -78,3 +78,31 @@ def test_fp32_and_bf16_records_of_one_strategy_are_two_rows_never_pooled(tmp_pat
     markdown, _ = report(store, tmp_path / "reports")
     assert {row["row"] for row in leaderboard_rows(markdown)} == {
         "zero-shot (tiny)", "zero-shot · bf16 (tiny)"}
+
+
+def test_every_strategy_that_declares_bf16_runs_a_cell_in_it(tiny_encoder, tiny_decoder,
+                                                              data_dir, tmp_path):
+    """End to end on tiny models, adapter dropout on (it runs its own autograd function)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from harness.api import registry
+    from harness.cli.main import main
+
+    declared = sorted(name for name, entry in registry.entries().items()
+                      if entry.package == "adapt-harness"
+                      and "bf16" in registry.get(name).precisions)
+    assert declared == ["few-shot", "full-finetune", "instruction-tuned", "lora", "zero-shot"]
+    result = CliRunner().invoke(main, [
+        "run", "-s", ",".join(declared), "-t", "agnews", "--precision", "bf16",
+        "--model", f"encoder={tiny_encoder.source}", "--model", f"decoder={tiny_decoder.source}",
+        "--data-dir", data_dir, "--n-train", "24", "--n-eval", "8",
+        "-c", "lora.dropout=0.1", "-c", "full-finetune.min_steps=2", "-c", "lora.min_steps=2",
+        "-c", "instruction-tuned.max_train_rows=8", "-c", "few-shot.trials=1",
+        "--out", str(tmp_path / "results"), "--reports", str(tmp_path / "reports")])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(p.read_text()) for p in (tmp_path / "results").glob("*.json")]
+    assert sorted(r["strategy"] for r in records) == declared
+    assert all(r["status"] == "ok" and r["precision"] == "bf16" for r in records), [
+        (r["strategy"], r.get("error")) for r in records]
