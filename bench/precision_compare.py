@@ -36,6 +36,8 @@ def main() -> int:
     parser.add_argument("--compare-only", action="store_true",
                         help="run nothing: pair the records already in --work (the newest of "
                              "each precision)")
+    parser.add_argument("--made-by", help="with --compare-only: the runs that made the records, "
+                                          "said as given")
     if "--" not in sys.argv:
         raise SystemExit("give the `harness run` arguments after --")
     at = sys.argv.index("--")
@@ -47,7 +49,8 @@ def main() -> int:
         _run([*sys.argv[at + 1:], "--precision", precision], work, args.data_dir)
         for precision in PRECISIONS]
     pairs = compare(work / "results")
-    path = write_artifact(args.name, args, {"runs": runs, "pairs": pairs}, started)
+    figures = {"runs": runs, "pairs": pairs, **({"made_by": args.made_by} if args.made_by else {})}
+    path = write_artifact(args.name, args, figures, started)
     print(f"{len(pairs)} strategies compared -> {path}")
     return 0 if all(run["exit_code"] == 0 for run in runs) else 1
 

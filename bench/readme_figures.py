@@ -687,7 +687,9 @@ def precision_table(results_dir: Path) -> str:
             f" | {row['identical_predictions']:.1%} | {pair(row, 'fit_s')} | "
             f"{pair(row, 'predict_s')} | {pair(row, 'latency_p50_ms')} | {busy} |")
     shares = [max(row["most_predicted_share"]) for row in record["figures"]["pairs"]]
-    note = (f"Intervals cover the evaluation rows and every trial, paired (bf16 minus fp32); "
+    made_by = record["figures"].get("made_by")
+    note = (f"{made_by}. " if made_by else "") + (
+            f"Intervals cover the evaluation rows and every trial, paired (bf16 minus fp32); "
             f"the most predicted label takes at most {max(shares):.0%} of a row's predictions, "
             f"so identical predictions are not a degenerate agreement." if shares else "")
     return "\n".join(lines) + f"\n\n{note} ({provenance(record, path)})."

@@ -82,7 +82,8 @@ class InstructionTunedConfig(ScoringSettings, TrainerSettings):  # + calibration
 
 class InstructionTuned(StrategyBase):
     name = "instruction-tuned"
-    precisions = ("fp32", "bf16")  # trained as full-finetune and lora are, scored in fp32
+    # bf16: trained under autocast as full-finetune and lora are, its frozen base loaded in bf16
+    precisions = ("fp32", "bf16")
     description = "SFT of the decoder on instruction-formatted examples (LoRA); one model, many tasks."
     config_class = InstructionTunedConfig
     search_space = {"learning_rate": LogUniform(5e-5, 2e-3), "epochs": Uniform(0.5, 3.0),

@@ -41,17 +41,18 @@ def test_a_declaration_without_fp32_or_with_an_unknown_format_is_refused():
 
 def test_the_plan_puts_the_precision_in_the_key_and_label(data_dir, monkeypatch):
     monkeypatch.setattr(precision_module, "cpu_flags", lambda: frozenset({"avx512_bf16"}))
-    request = GridRequest(tasks=("agnews",), strategies="zero-shot,tfidf-logreg,qlora",
+    request = GridRequest(tasks=("agnews",), strategies="full-finetune,tfidf-logreg,qlora",
                           n_train=20, n_eval=8, data_dir=data_dir)
     auto = {c.strategy: c for c in build_cells(request, notes=[])}
     forced = {c.strategy: c for c in build_cells(
         dataclasses.replace(request, precision="fp32"), notes=[])}
-    assert auto["zero-shot"].precision == "bf16" and " · bf16 · " in auto["zero-shot"].label
-    assert auto["zero-shot"].identity()["precision"] == "bf16"
+    assert auto["full-finetune"].precision == "bf16"
+    assert " · bf16 · " in auto["full-finetune"].label
+    assert auto["full-finetune"].identity()["precision"] == "bf16"
     assert auto["tfidf-logreg"].precision == auto["qlora"].precision == "fp32"
-    assert forced["zero-shot"].precision == "fp32"
-    assert "precision" not in forced["zero-shot"].identity()  # fp32 keys are as before
-    assert forced["zero-shot"].key != auto["zero-shot"].key
+    assert forced["full-finetune"].precision == "fp32"
+    assert "precision" not in forced["full-finetune"].identity()  # fp32 keys are as before
+    assert forced["full-finetune"].key != auto["full-finetune"].key
     assert forced["tfidf-logreg"].key == auto["tfidf-logreg"].key
     notes = []
     build_cells(dataclasses.replace(request, precision="bf16"), notes=notes)
@@ -93,13 +94,13 @@ def test_every_strategy_that_declares_bf16_runs_a_cell_in_it(tiny_encoder, tiny_
     declared = sorted(name for name, entry in registry.entries().items()
                       if entry.package == "adapt-harness"
                       and "bf16" in registry.get(name).precisions)
-    assert declared == ["few-shot", "full-finetune", "instruction-tuned", "lora", "zero-shot"]
+    assert declared == ["full-finetune", "instruction-tuned", "lora"]
     result = CliRunner().invoke(main, [
         "run", "-s", ",".join(declared), "-t", "agnews", "--precision", "bf16",
         "--model", f"encoder={tiny_encoder.source}", "--model", f"decoder={tiny_decoder.source}",
         "--data-dir", data_dir, "--n-train", "24", "--n-eval", "8",
         "-c", "lora.dropout=0.1", "-c", "full-finetune.min_steps=2", "-c", "lora.min_steps=2",
-        "-c", "instruction-tuned.max_train_rows=8", "-c", "few-shot.trials=1",
+        "-c", "instruction-tuned.max_train_rows=8",
         "--out", str(tmp_path / "results"), "--reports", str(tmp_path / "reports")])
     assert result.exit_code == 0, result.output
     records = [json.loads(p.read_text()) for p in (tmp_path / "results").glob("*.json")]

@@ -60,7 +60,7 @@ from harness.plan.request import GridRequest, parse_seeds, parse_sizes
                    "search counts in fit time and cost.")
 @click.option("--precision", type=click.Choice(CHOICES), default="auto", show_default=True,
               help="Number format: auto runs in bf16 the strategies that declare it safe "
-                   "(decoder scoring, fine-tuning) where the device has native bf16 units (a CPU "
+                   "(the fine-tuning ones) where the device has native bf16 units (a CPU "
                    "with AMX or AVX-512 BF16, a GPU from Ampere on), float32 elsewhere; fp32 "
                    "forces float32. In the cell's key and record.")
 @click.option("--tune-parallel", type=click.IntRange(min=1), default=1, show_default=True,
