@@ -9,6 +9,7 @@ every strategy is measured the same way.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from contextlib import contextmanager
@@ -45,7 +46,6 @@ def return_freed_memory() -> int | None:
     """Make freed large blocks go back to the system at once (glibc's mallopt), for this
     process; the threshold set, or None where it is not glibc or it is turned off."""
     import ctypes
-    import os
 
     threshold = int(os.environ.get(MMAP_THRESHOLD_VARIABLE, MMAP_THRESHOLD_BYTES))
     if threshold <= 0:
@@ -201,13 +201,10 @@ class PhaseMemory:
             out["cuda_device_used_bytes"] = _device_used_bytes()
         return out
 
-
     def _load_fields(self, phases) -> dict:
         """CPU seconds per phase, the machine's runnable threads per phase (mean of readings
         every RUNNABLE_EVERY samples; this process's sampling thread not counted), the load
         average at start and now, and whether a phase that is ranked was timed busy."""
-        import os
-
         cores = os.cpu_count() or 1
         out: dict = {f"{name}_cpu_s": seconds for name, seconds in self.cpu_s.items()
                      if name in phases}
@@ -237,8 +234,6 @@ def runnable_threads() -> int | None:
 
 
 def _load_average() -> float | None:
-    import os
-
     try:
         return round(os.getloadavg()[0], 2)
     except OSError:

@@ -30,7 +30,7 @@ from harness.cell.job import CellJob
 from harness.cell.measure import RunnerProbe, measured_process, stopwatch
 from harness.cell.phases import (export_bytes, footprint_fields, predict_all, shipped_bytes,
                                   single_row_latency)
-from harness.cell.tuning import run_trial, tune
+from harness.cell.tuning import run_trial, trial_error, tune
 from harness.cell.variants import measure_variants, variant_records
 from harness.environment import manifest
 from harness.inputs.kinds import kind_of
@@ -137,7 +137,7 @@ def _trial(cell: Cell, settings: dict, work_dir: Path) -> dict:
         value = run_trial(cell, settings, *_context(cell, work_dir))
     except Exception as err:  # noqa: BLE001 - told to the search as a failed trial
         return {"status": "ok", "value": None, "seconds": time.perf_counter() - started,
-                "error": f"{type(err).__name__}: {err}".splitlines()[0][:200]}
+                "error": trial_error(err)}
     return {"status": "ok", "value": value, "seconds": time.perf_counter() - started}
 
 

@@ -48,7 +48,7 @@ def tune(cell, first, context, fit_tasks: list) -> tuple[object, dict]:
                                                 context)
                 value = fit_and_validate(cell, first, fit_tasks)
             except Exception as err:  # noqa: BLE001 - a setting that fails is a failed trial
-                search.tell(number, None, time.perf_counter() - started, _error(err))
+                search.tell(number, None, time.perf_counter() - started, trial_error(err))
                 first = None
                 gc.collect()
                 continue
@@ -179,7 +179,7 @@ class Search:
         }
 
 
-def _error(err: Exception) -> str:
+def trial_error(err: Exception) -> str:
     return f"{type(err).__name__}: {err}".splitlines()[0][:200]
 
 

@@ -53,6 +53,7 @@ def precision(records: pd.DataFrame) -> pd.Series:
 
 
 def _column(records: pd.DataFrame, name: str, missing: int) -> pd.Series:
+    """A whole-number column; `missing` where the records predate it or hold no number."""
     if name not in records:
         return pd.Series(missing, index=records.index)
     return pd.to_numeric(records[name], errors="coerce").fillna(missing).astype("int64")
@@ -60,17 +61,13 @@ def _column(records: pd.DataFrame, name: str, missing: int) -> pd.Series:
 
 def data_seed(records: pd.DataFrame) -> pd.Series:
     """The training-row draw of each record; records from before the axis have one draw."""
-    if "data_seed" not in records:
-        return pd.Series(0, index=records.index)
-    return pd.to_numeric(records["data_seed"], errors="coerce").fillna(0).astype("int64")
+    return _column(records, "data_seed", 0)
 
 
 def tune_budget(records: pd.DataFrame) -> pd.Series:
     """The trials each record was tuned over (`--tune`); 0 for untuned records and those from
     before tuning."""
-    if "tune" not in records:
-        return pd.Series(0, index=records.index)
-    return pd.to_numeric(records["tune"], errors="coerce").fillna(0).astype("int64")
+    return _column(records, "tune", 0)
 
 
 def latest_per_seed(ok: pd.DataFrame) -> pd.DataFrame:
