@@ -53,6 +53,8 @@ def parse_args():
                              "the prefix every prompt shares); default: lm-eval's default "
                              "sampler, k training rows drawn for each row (seed 1234), which we "
                              "draw alike")
+    parser.add_argument("--flop-rows", type=int, default=16,
+                        help="rows whose FLOPs torch counts on each side (untimed)")
     parser.add_argument("--out", default=None, help="artifact path "
                         "(default bench/results/lm_eval_compare.json)")
     return parser.parse_args()
@@ -132,6 +134,38 @@ def per_row_demonstrations(train: pd.DataFrame, rows: int, shots: int) -> list[p
     return [train.iloc[draw.sample(range(len(train)), shots)] for _ in range(rows)]
 
 
+def counted_flops(fn, *args) -> float:
+    """The FLOPs torch executes in fn(*args), as FlopCounterMode counts them."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter:
+        fn(*args)
+    return float(counter.get_total_flops())
+
+
+def flops_per_row(lm, model, tokenizer, task, requests: list, prompts: list[str],
+                  rows: int) -> dict:
+    """FLOPs per evaluation row of each side, counted by torch on the first `rows` rows, with
+    the model's attention run eagerly for the count (the CPU's fused attention kernel has no
+    FLOP formula; eager attention does the same products as plain matmuls). lm-eval runs
+    every row's whole prompt and projects the vocabulary at every position; ours encodes the
+    prefix all prompts share once (its FLOPs spread over every row of the run, as in the timed
+    runs) and projects the vocabulary at the scored positions only."""
+    k = len(task.label_words)
+    model.set_attn_implementation("eager")
+    try:
+        theirs = counted_flops(lm_eval_scores, lm, requests[:rows * k], k) / rows
+        scorer = LabelScorer(model, tokenizer, task.label_words)
+        prefix = counted_flops(scorer.keep_prefix, prompts)
+        ours = counted_flops(scorer.score, prompts[:rows]) / rows + prefix / len(prompts)
+    finally:
+        model.set_attn_implementation("sdpa")
+    return {"lm_eval_gflop_per_row": theirs / 1e9, "our_gflop_per_row": ours / 1e9,
+            "flop_ratio": theirs / ours, "flop_rows": rows,
+            "our_prefix_gflop": prefix / 1e9}
+
+
 def largest_share(predictions: np.ndarray) -> float:
     """The share of rows given the most predicted label (1.0: one answer to everything)."""
     return float(np.bincount(predictions).max() / len(predictions))
@@ -180,6 +214,11 @@ def compare(lm, model, tokenizer, task, test, train, shots, args, folder: Path) 
             file=sys.stderr, flush=True)
     labels, n = test["label"].to_numpy(), len(test)
     sides = {side: summary(seconds[side], n, cpu[side]) for side in seconds}
+    flops = flops_per_row(lm, model, tokenizer, task, requests, prompts,
+                          min(args.flop_rows, n))
+    # Each side's FLOP/s in its best run: what the kernels achieve, the work set aside
+    flops["lm_eval_gflops_best"] = flops["lm_eval_gflop_per_row"] * n / sides["lm_eval"]["min_s"]
+    flops["our_gflops_counted_best"] = flops["our_gflop_per_row"] * n / sides["ours"]["min_s"]
     theirs_pred, ours_pred = theirs.argmax(axis=1), ours.argmax(axis=1)
     their_acc = float((theirs_pred == labels).mean())
     return {"shots": shots, "rows": n, "lm_eval": sides["lm_eval"], "ours": sides["ours"],
@@ -203,7 +242,7 @@ def compare(lm, model, tokenizer, task, test, train, shots, args, folder: Path) 
             "our_accuracy": float((ours_pred == labels).mean()),
             "our_tokens": tokens["ours"],
             "our_tokens_no_prefix_cache": tokens["ours_no_prefix_cache"],
-            "lm_eval_request_building_s": round(building_s, 3)}
+            "lm_eval_request_building_s": round(building_s, 3), **flops}
 
 
 def print_row(row: dict, matmul_params: int, peak: float) -> None:
@@ -218,6 +257,10 @@ def print_row(row: dict, matmul_params: int, peak: float) -> None:
           f"{row['lm_eval_accuracy_stderr']:.3f} {row['our_accuracy']:>7.3f} "
           f"{flops / 1e9:>7.1f} {flops / peak:>7.0%} {row['ratio']['cpu_min']:>6.2f}x "
           f"{row['ratio']['cpu_median']:>6.2f}x", flush=True)
+    print(f"      GFLOP per row: lm-eval {row['lm_eval_gflop_per_row']:.1f}, ours "
+          f"{row['our_gflop_per_row']:.1f} ({row['flop_ratio']:.2f}x); GFLOP/s in the best "
+          f"run: lm-eval {row['lm_eval_gflops_best']:.1f}, ours "
+          f"{row['our_gflops_counted_best']:.1f}", flush=True)
 
 
 def main() -> None:

@@ -32,14 +32,38 @@ def times(pair: dict, prefix: str = "") -> str:
     return f"{pair[prefix + 'min']:.2f}x / {pair[prefix + 'median']:.2f}x"
 
 
+def flops_cells(row: dict) -> str:
+    if "flop_ratio" not in row:
+        return "- | - |"
+    return (f"{row['lm_eval_gflop_per_row']:.1f} / {row['our_gflop_per_row']:.1f} | "
+            f"{row['lm_eval_gflops_best']:.0f} / {row['our_gflops_counted_best']:.0f} |")
+
+
+def flops_sentence(row: dict) -> str:
+    """Where a row's speed-up comes from: less work (FLOPs per row, counted by torch) or faster
+    work (FLOP/s)."""
+    faster = row["our_gflops_counted_best"] / row["lm_eval_gflops_best"]
+    return (f"At {row['shots']} shots the speed-up ({row['ratio']['min']:.2f}x, mins) is "
+            f"{'mostly ' if row['flop_ratio'] > faster else ''}less work: lm-eval runs "
+            f"{row['lm_eval_gflop_per_row']:.1f} GFLOP per row against our "
+            f"{row['our_gflop_per_row']:.1f} ({row['flop_ratio']:.2f}x; torch's count on "
+            f"{row['flop_rows']} rows: lm-eval runs each row's whole prompt and projects the "
+            f"vocabulary at every position, ours encodes the prefix the prompts share once and "
+            f"projects the vocabulary at the scored position only), while our kernels run at "
+            f"{faster:.2f}x lm-eval's FLOP/s ({row['our_gflops_counted_best']:.0f} against "
+            f"{row['lm_eval_gflops_best']:.0f} GFLOP/s in the best runs).")
+
+
 def lm_eval_table(records: list[dict]) -> list[str]:
     lines = [("| shots | demonstrations | rows | lm-eval ex/s (best / median) | "
               "ours ex/s (best / median) | "
               "wall-time ratio (mins / medians) | CPU-time ratio (mins / medians) | "
               "of it, the prefix cache (ours without / with it, mins / medians) | "
               "identical predictions | max abs Δ log-likelihood | most predicted label's share "
-              "(lm-eval / ours) | lm-eval acc | our acc |"),
-             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "(lm-eval / ours) | lm-eval acc | our acc | GFLOP per row (lm-eval / ours) | "
+              "GFLOP/s, best run (lm-eval / ours) |"),
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    work = []
     for record in records:
         for row in record["figures"]["rows"]:
             shown = ("none" if not row["shots"] else
@@ -56,7 +80,11 @@ def lm_eval_table(records: list[dict]) -> list[str]:
                          f"{best_median(row['ours'])} | {times(row['ratio'])} | "
                          f"{times(row['ratio'], 'cpu_')} | {cache} | "
                          f"{row['identical_predictions']:.1%} | {delta} | {share} | "
-                         f"{row['lm_eval_accuracy']:.3f} | {row['our_accuracy']:.3f} |")
+                         f"{row['lm_eval_accuracy']:.3f} | {row['our_accuracy']:.3f} | "
+                         f"{flops_cells(row)}")
+            if "flop_ratio" in row:
+                work.append(row)
+    lines += [""] + [flops_sentence(row) for row in work] if work else []
     if any("largest_prediction_share" not in row for r in records for row in r["figures"]["rows"]):
         lines += ["", "A row with '-' comes from an artifact made before these columns: its "
                       "identical predictions were not checked against degenerate output (one "

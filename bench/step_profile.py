@@ -39,6 +39,7 @@ CONFIGS = {
     "lora-dropout0.1": {"dropout": 0.1},
     "lora-dropout0": {"dropout": 0.0},
     "lora-attention-only": {"target_modules": "query,key,value"},
+    "lora-frozen-bf16": {"frozen_bf16": True},  # the frozen base stored in bf16
 }
 MATMUL_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::matmul", "aten::linear",
               "aten::_scaled_dot_product_flash_attention_for_cpu",
@@ -54,7 +55,11 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--data-dir", default=data_dir_default())
     parser.add_argument("--name", default="step_profile")
+    parser.add_argument("--bf16", action="store_true",
+                        help="steps under bf16 autocast, as the Trainer runs a bf16 cell")
     args = parser.parse_args()
+    global AUTOCAST
+    AUTOCAST = args.bf16
     started = environment()
     task = get_task("agnews")
     rows = subset(load_split(task, "train", args.data_dir), args.batch_size, seed=0)
@@ -73,6 +78,7 @@ def main() -> None:
                 seconds[name].append(time.perf_counter() - started_step)
         profiles = {name: profile(setups[name]) for name in names}
     figures = {"batch_size": args.batch_size, "max_length": args.max_length,
+               "autocast": "bf16" if args.bf16 else None,
                "threads": torch.get_num_threads(), "configs": []}
     base = statistics.median(seconds[names[0]])
     for name in names:
@@ -94,7 +100,13 @@ def build(name: str, context: Context, rows, max_length: int):
     torch.manual_seed(0)
     model, tokenizer = load_classifier(context)
     if CONFIGS[name] is not None:
-        model = add_lora(model, LoraConfig(**CONFIGS[name]), "SEQ_CLS")
+        settings = dict(CONFIGS[name])
+        frozen_bf16 = settings.pop("frozen_bf16", False)
+        model = add_lora(model, LoraConfig(**settings), "SEQ_CLS")
+        if frozen_bf16:
+            for parameter in model.parameters():
+                if not parameter.requires_grad and parameter.is_floating_point():
+                    parameter.data = parameter.data.to(torch.bfloat16)
     model.train()
     batch = tokenizer(list(rows.texts), truncation=True, max_length=max_length, padding=True,
                       return_tensors="pt")
@@ -103,8 +115,12 @@ def build(name: str, context: Context, rows, max_length: int):
     return model, batch, optimizer
 
 
+AUTOCAST = False
+
+
 def step(model, batch, optimizer) -> None:
-    loss = model(**batch).loss
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=AUTOCAST):
+        loss = model(**batch).loss
     loss.backward()
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)

@@ -111,6 +111,9 @@ class Distill(StrategyBase):
     resources = Resources(gpus=1, cpus=1, memory_gib=3, model_memory_multiple=4)
     # The exported student reloaded, cast or quantized (strategies/inference.py)
     inference_variants = ("fp32", "bf16", "fp16", "int8", "nf4")
+    # The student trains under bf16 autocast as full-finetune does; the teacher computes in the
+    # cell's precision where it declares it (few-shot: bf16 layers, float32 head)
+    precisions = ("fp32", "bf16")
     # The teacher: its code and model are part of the cell's identity (harness/plan/grid.py)
     runs_strategies = ("teacher",)
 
@@ -170,13 +173,15 @@ class Distill(StrategyBase):
         return probs
 
     def _teacher_context(self, cls) -> Context:
-        """The cell's task, seed and device (the CPU if the teacher cannot use the cell's), the
-        teacher's own model and default backend, and a scratch folder of its own."""
+        """The cell's task, seed, device (the CPU if the teacher cannot use the cell's) and
+        precision (float32 if the teacher does not declare the cell's), the teacher's own model
+        and default backend, and a scratch folder of its own."""
         device = self.context.device if self.context.device in cls.devices else "cpu"
         work_dir = self.context.work_dir / "teacher"
         work_dir.mkdir(parents=True, exist_ok=True)
+        precision = self.context.precision if self.context.precision in cls.precisions else "fp32"
         return Context(self.context.task, self.context.strategy_models.get("teacher"),
-                       self.context.seed, device, work_dir, cls.backends[0])
+                       self.context.seed, device, work_dir, cls.backends[0], precision=precision)
 
     @classmethod
     def load_inference(cls, config: DistillConfig, context: Context, folder: Path,

@@ -118,7 +118,7 @@ class FewShotConfig(ScoringSettings):  # + use_chat_template, scoring, max_batch
 
 class FewShot(StrategyBase):
     name = "few-shot"
-    # float32 only, scored as zero-shot is (its bf16 loss: strategies/zero_shot.py)
+    precisions = ("fp32", "bf16")  # bf16 layers, float32 head, as zero-shot
     description = ("In-context learning: labelled examples in the prompt, drawn at random or "
                    "nearest to each input.")
     config_class = FewShotConfig

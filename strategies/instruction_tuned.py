@@ -33,7 +33,12 @@ from harness.api.strategy import (
     predictions_from_scores,
 )
 from harness.inputs.tasks import GenerationTask, Task
-from strategies.adapters import add_lora, base_weight_bytes, check_adapter_settings
+from strategies.adapters import (
+    adapters_to_base_dtype,
+    add_lora,
+    base_weight_bytes,
+    check_adapter_settings,
+)
 from strategies.common import torch_footprint
 from strategies.decoder import load_decoder, truncate_text, vllm_reservation
 from strategies.generation import GenerationPrompts, HfGenerator
@@ -83,6 +88,7 @@ class InstructionTunedConfig(ScoringSettings, TrainerSettings):  # + calibration
 class InstructionTuned(StrategyBase):
     name = "instruction-tuned"
     # bf16: trained under autocast as full-finetune and lora are, its frozen base loaded in bf16
+    # (every weight trained: float32 masters)
     precisions = ("fp32", "bf16")
     description = "SFT of the decoder on instruction-formatted examples (LoRA); one model, many tasks."
     config_class = InstructionTunedConfig
@@ -99,7 +105,7 @@ class InstructionTuned(StrategyBase):
 
     def __init__(self, config: InstructionTunedConfig, context: Context):
         self.config, self.context = config, context
-        self.model, self.tokenizer = load_decoder(context)
+        self.model, self.tokenizer = load_decoder(context, frozen=config.use_lora)
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         # The frozen base's bytes, before adapters: what the report's weights column shows.
@@ -170,6 +176,8 @@ class InstructionTuned(StrategyBase):
             self.vllm_weights = self._serve_on_vllm()
         if self.model is not None:
             self.model.eval()
+            if self.context.precision == "bf16" and self.config.use_lora:
+                adapters_to_base_dtype(self.model)
         self.scorers.clear()
         self.adjustments.clear()
         for task in self.tasks:  # one-off, before any prediction is timed

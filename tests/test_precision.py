@@ -59,13 +59,25 @@ def test_the_plan_puts_the_precision_in_the_key_and_label(data_dir, monkeypatch)
     assert "tfidf-logreg, qlora: float32 only (bf16 not declared safe); run in fp32" in notes
 
 
-def test_a_prompted_model_loads_in_bf16_when_its_cell_runs_in_it(tiny_decoder, tmp_path):
+def test_a_prompted_model_runs_bf16_layers_and_a_float32_head_in_a_bf16_cell(tiny_decoder,
+                                                                              tmp_path):
+    """Label scores are close log-probabilities: the vocabulary projection stays float32 (and
+    untied from the bf16 input embedding); a model whose every weight trains stays float32."""
     from strategies.decoder import load_decoder
 
-    for precision, dtype in (("bf16", torch.bfloat16), ("fp32", torch.float32)):
-        context = Context(TINY_TASK, tiny_decoder, 0, "cpu", tmp_path, precision=precision)
-        model, _ = load_decoder(context)
-        assert next(model.parameters()).dtype == dtype
+    ids = torch.tensor([[1, 2, 3, 4]])
+    context = Context(TINY_TASK, tiny_decoder, 0, "cpu", tmp_path, precision="bf16")
+    model, _ = load_decoder(context)
+    head, embedding = model.get_output_embeddings(), model.get_input_embeddings()
+    assert embedding.weight.dtype == torch.bfloat16 and head.weight.dtype == torch.float32
+    assert model.model.layers[0].mlp.up_proj.weight.dtype == torch.bfloat16
+    with torch.inference_mode():
+        assert model(input_ids=ids).logits.dtype == torch.float32
+    reference, _ = load_decoder(dataclasses.replace(context, precision="fp32"))
+    assert {p.dtype for p in reference.parameters()} == {torch.float32}
+    assert torch.equal(head.weight, reference.get_output_embeddings().weight)  # not rounded
+    trained, _ = load_decoder(context, frozen=False)
+    assert {p.dtype for p in trained.parameters()} == {torch.float32}
 
 
 def test_fp32_and_bf16_records_of_one_strategy_are_two_rows_never_pooled(tmp_path):
@@ -94,14 +106,15 @@ def test_every_strategy_that_declares_bf16_runs_a_cell_in_it(tiny_encoder, tiny_
     declared = sorted(name for name, entry in registry.entries().items()
                       if entry.package == "adapt-harness"
                       and "bf16" in registry.get(name).precisions)
-    assert declared == ["full-finetune", "instruction-tuned", "lora"]
+    assert declared == ["distill", "few-shot", "full-finetune", "instruction-tuned", "lora",
+                        "zero-shot"]
     result = CliRunner().invoke(main, [
         "run", "-s", ",".join(declared), "-t", "agnews", "--precision", "bf16",
         "--model", f"encoder={tiny_encoder.source}", "--model", f"decoder={tiny_decoder.source}",
         "--data-dir", data_dir, "--n-train", "24", "--n-eval", "8",
         "-c", "lora.dropout=0.1", "-c", "full-finetune.min_steps=2", "-c", "lora.min_steps=2",
-        "-c", "instruction-tuned.max_train_rows=8",
-        "--out", str(tmp_path / "results"), "--reports", str(tmp_path / "reports")])
+        "-c", "instruction-tuned.max_train_rows=8", "-c", "distill.min_steps=2",
+        "-c", "few-shot.trials=2", "--out", str(tmp_path / "results"), "--reports", str(tmp_path / "reports")])
     assert result.exit_code == 0, result.output
     records = [json.loads(p.read_text()) for p in (tmp_path / "results").glob("*.json")]
     assert sorted(r["strategy"] for r in records) == declared
