@@ -5,13 +5,14 @@ spent in model kernels, beside the cell's record (strategy, phase seconds, accur
 A sample is one look at the cell process's main thread. It is *in the model* when a torch module
 is being called, autograd runs a backward or an optimizer steps; *in model kernels* when, in
 the model, the innermost frame is native code other than the Python interpreter's (a matmul, a
-copy, an OpenMP barrier waiting for the op's other threads); the rest of the model's samples are
-Python overhead (module calls, hooks). Everything else is the cell's own work: process start and
+copy, an OpenMP barrier waiting for the op's other threads, a oneDNN kernel generated at run
+time, which has no library); the rest of the model's samples are Python overhead (module
+calls, hooks). Everything else is the cell's own work: process start and
 imports, loading the model, tokenizing, latency sampling between forwards, writing.
 
-Cells are matched to records by order: the local executor starts one process per cell, in the
-order the records' `started_at` give (with --jobs 1), and the check that each matched process
-ran its record's strategy module is part of the artifact.
+Cells are matched to records by order and by code: the local executor starts one process per
+cell, in the order the records' `started_at` give, and a record goes to the first process left
+that ran its strategy's module (`ran_strategy_module` in the artifact says whether one did).
 
     python bench/cell_profile.py --name quick_profile_after -- make run
     python bench/cell_profile.py --results results -- harness run -s zero-shot -t agnews
@@ -40,6 +41,7 @@ MODEL_FRAMES = ("_call_impl (torch/nn/modules/module.py", "_engine_run_backward 
                 "run_backward (", "step (torch/optim/", "_use_grad (torch/optim/")
 CELL_FRAME = "(harness/cell/runner.py"
 SPAWNED = "spawn_main (multiprocessing/spawn.py"
+PYTHON_FRAME = re.compile(r"\.py:\d+\)\s*$")
 PROCESS = re.compile(r'process (\d+):"[^"]*";')  # a child's frame follows its parent's
 PARTS = {  # the cell's own work, by the first frame that names it (outermost first)
     "imports": "_find_and_load (",
@@ -57,19 +59,29 @@ def parse_args():
                         "(the command's --out; `make run` writes results/)")
     parser.add_argument("--py-spy", default=shutil.which("py-spy") or "py-spy")
     parser.add_argument("--keep-raw", help="also write py-spy's raw samples here")
+    parser.add_argument("--from-raw", help="analyse raw samples kept by an earlier run "
+                        "(--keep-raw) against the records in --results, without running; "
+                        "--wall-s gives that run's wall time")
+    parser.add_argument("--wall-s", type=float, help="with --from-raw: the run's wall seconds")
     parser.add_argument("--note", default="", help="what else ran on the machine, and how")
     parser.add_argument("command", nargs=argparse.REMAINDER,
                         help="after --: the command to run and profile")
     args = parser.parse_args()
     args.command = [c for c in args.command if c != "--"] if args.command else []
     if not args.command:
-        parser.error("give the command to profile after --")
+        parser.error("give the command to profile (or that was profiled) after --")
     return args
 
 
 def main() -> None:
     args = parse_args()
     started = environment()
+    if args.from_raw:
+        samples, wall, code = parse(Path(args.from_raw).read_text()), args.wall_s, 0
+        records = sorted((json.loads(p.read_text()) for p in Path(args.results).glob("*.json")),
+                         key=lambda r: r.get("started_at", ""))
+        report(args, started, samples, records, wall, code)
+        return
     before = set(Path(args.results).glob("*.json"))
     with tempfile.TemporaryDirectory() as work:
         raw = Path(work) / "profile.txt"
@@ -83,10 +95,14 @@ def main() -> None:
             shutil.copy(raw, args.keep_raw)
     records = sorted((json.loads(p.read_text()) for p in set(Path(args.results).glob("*.json"))
                       - before), key=lambda r: r.get("started_at", ""))
+    report(args, started, samples, records, wall, done.returncode)
+
+
+def report(args, started: dict, samples: dict, records: list[dict], wall, code: int) -> None:
     cells = [pid for pid in sorted(samples) if is_cell(samples[pid])]
-    rows = [cell_row(record, samples[pid], args.rate)
-            for record, pid in zip(records, cells)]
-    figures = {"command": args.command, "exit_code": done.returncode, "wall_s": wall,
+    rows = [cell_row(record, samples[pid], args.rate) for record, pid in matched(records, cells,
+                                                                                samples)]
+    figures = {"command": args.command, "exit_code": code, "wall_s": wall,
                "rate_per_s": args.rate, "note": args.note, "cells": rows,
                "cells_without_process": len(records) - len(rows),
                "cell_processes_without_record": len(cells) - len(rows)}
@@ -95,7 +111,7 @@ def main() -> None:
               f"kernels {row['kernel_share']:5.1%}  model python {row['model_python_share']:5.1%}"
               f"  latency sampling {row['latency_sampling_share']:.1%}  "
               f"{'  '.join(f'{k} {v:.1%}' for k, v in row['parts'].items() if v >= 0.01)}")
-    print(f"run wall {wall:.0f} s, exit {done.returncode}")
+    print(f"run wall {wall or 0:.0f} s, exit {code}")
     print(f"wrote {write_artifact(args.name, args, figures, started)}")
 
 
@@ -116,6 +132,22 @@ def parse(text: str) -> dict[int, list[tuple[str, int]]]:
         for pid, by_thread in threads.items()}
 
 
+def matched(records: list[dict], cells: list[int], samples: dict) -> list[tuple[dict, int]]:
+    """Each record with its cell's process: the first process, in start order, that ran the
+    record's strategy module (cells started in the same second, with --jobs, have equal
+    `started_at`), else the first left."""
+    left, pairs = list(cells), []
+    for record in records:
+        module = f"strategies/{record['strategy'].replace('-', '_')}.py"
+        pid = next((p for p in left if any(module in s for s, _ in samples[p])),
+                   left[0] if left else None)
+        if pid is None:
+            break
+        left.remove(pid)
+        pairs.append((record, pid))
+    return pairs
+
+
 def is_cell(stacks: list[tuple[str, int]]) -> bool:
     """A cell's process: spawned by the local executor, and in the runner most of its life
     (the driver waits in the runner for each cell it starts, but was not spawned)."""
@@ -127,8 +159,11 @@ def classify(stack: str) -> str:
     frames = stack.split(";")
     leaf = frames[-1]
     if any(marker in stack for marker in MODEL_FRAMES):
-        native = leaf.rstrip().endswith(")") and ".so" in leaf.rsplit("(", 1)[-1]
-        return "kernels" if native and "libpython" not in leaf else "model python"
+        # Native: a shared library's frame, or an address in no library at all (code made at
+        # run time: oneDNN's JIT kernels, which run the bf16 and AMX matmuls); not Python's
+        # own frames nor the interpreter's
+        python = PYTHON_FRAME.search(leaf) or "libpython" in leaf
+        return "model python" if python else "kernels"
     for frame in frames:
         for part, marker in PARTS.items():
             if marker in frame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import subprocess
@@ -81,3 +82,36 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+VERBOSE_ENV = "HARNESS_VERBOSE"  # `harness run --verbose`: the libraries' own output shown
+
+
+def verbose() -> bool:
+    return os.environ.get(VERBOSE_ENV) == "1"
+
+
+@contextlib.contextmanager
+def quiet_libraries():
+    """transformers' and the hub's progress bars and warnings off for the duration, in a
+    process whose terminal shows the run's own lines (the driver converting a GGUF model);
+    `--verbose` keeps them."""
+    if verbose():
+        yield
+        return
+    from huggingface_hub import utils as hub
+    from transformers.utils import logging as tf_logging
+
+    bars, level = tf_logging.is_progress_bar_enabled(), tf_logging.get_verbosity()
+    hub_bars = not hub.are_progress_bars_disabled()
+    tf_logging.disable_progress_bar()
+    tf_logging.set_verbosity_error()
+    hub.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if bars:
+            tf_logging.enable_progress_bar()
+        tf_logging.set_verbosity(level)
+        if hub_bars:
+            hub.enable_progress_bars()

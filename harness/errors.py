@@ -49,8 +49,19 @@ def unexpected(err: Exception) -> HarnessError:
                         f"(a bug; {hint} and report it)")
 
 
+ARGV = "harness.argv"
+
+
 class HarnessGroup(click.Group):
-    """A click group whose commands never show a raw traceback unless HARNESS_DEBUG is set."""
+    """A click group whose commands never show a raw traceback unless HARNESS_DEBUG is set,
+    and that keeps the arguments it was given (`ARGV` in the context's meta: a record says
+    what command made it)."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        given = list(args)
+        ctx = super().make_context(info_name, args, parent=parent, **extra)
+        ctx.meta[ARGV] = [str(arg) for arg in given]
+        return ctx
 
     def invoke(self, ctx):
         try:

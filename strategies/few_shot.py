@@ -234,7 +234,7 @@ class FewShot(StrategyBase):
             return self._predict_knn(texts, questions, trial)
         prompts = [self._render(q, self.demonstrations[trial]) for q in questions]
         raw = self.scorer.score(prompts, progress=len(texts) > 64)
-        return predictions_from_scores(self.adjustments[trial](raw))
+        return predictions_from_scores(self.adjustments[trial](raw), prompts)
 
     def _predict_knn(self, texts, questions: list[str], trial: int) -> Predictions:
         """Each row after its own demonstrations; with calibration or PMI, its content-free
@@ -243,14 +243,15 @@ class FewShot(StrategyBase):
         if not (self.config.calibrate or self.config.scoring == "pmi"):
             prompts = [self._render(q, d) for q, d in zip(questions, demos)]
             raw = self.scorer.score(prompts, progress=len(texts) > 64)
-            return predictions_from_scores(self._adjustment(())(raw))  # label lengths only
-        scores = []
+            return predictions_from_scores(self._adjustment(())(raw), prompts)  # label lengths only
+        scores, prompts = [], []
         for question, own in tqdm(list(zip(questions, demos)), desc="scoring",
                                   disable=len(texts) <= 64, leave=False):
             self._keep_prefix(own)
             adjust = self._adjustment(own)
-            scores.append(adjust(self.scorer.score([self._render(question, own)]))[0])
-        return predictions_from_scores(np.stack(scores))
+            prompts.append(self._render(question, own))
+            scores.append(adjust(self.scorer.score(prompts[-1:]))[0])
+        return predictions_from_scores(np.stack(scores), prompts)
 
     def neighbours(self, texts: Sequence[str], trial: int = 0) -> list[list[tuple[str, str]]]:
         """kNN: each text's demonstrations from the training rows, in prompt order."""

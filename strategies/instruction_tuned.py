@@ -245,7 +245,7 @@ class InstructionTuned(StrategyBase):
         prompts = [scorer.render(task.prompt(truncate_text(self.tokenizer, t, limit)))
                    for t in texts]
         raw = scorer.score(prompts, progress=len(texts) > 64)
-        return predictions_from_scores(self.adjustment(task)(raw))
+        return predictions_from_scores(self.adjustment(task)(raw), prompts)
 
     def generate(self, prompts: Sequence[str], task: GenerationTask, trial: int = 0,
                  max_new_tokens: int | None = None) -> Generations:

@@ -183,6 +183,9 @@ def _marked(trainer_class, probe):
         def on_optimizer_step(self, args, state, control, **kwargs):
             probe.mark("train_after_optimizer")
 
+        def on_step_end(self, args, state, control, **kwargs):
+            probe.progress(state.global_step, state.max_steps, "steps")
+
     class Marked(trainer_class):
         def __init__(self, *args, callbacks=None, **kwargs):
             super().__init__(*args, callbacks=[Marks(), *(callbacks or [])], **kwargs)

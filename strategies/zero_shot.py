@@ -106,7 +106,7 @@ class ZeroShot(WritesWithGenerator, StrategyBase):
         prompts = [self.scorer.render(task.prompt(truncate_text(self.tokenizer, t, limit)))
                    for t in texts]
         raw = self.scorer.score(prompts, progress=len(texts) > 64)
-        return predictions_from_scores(self.adjust(raw))
+        return predictions_from_scores(self.adjust(raw), prompts)
 
     def footprint(self) -> Footprint:
         return frozen_footprint(self.context, self.model, self.config.vllm_memory_share)

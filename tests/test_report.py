@@ -376,7 +376,7 @@ def test_report_task_takes_names_and_files_and_fails_loudly(tmp_path):
                                            "--out", str(out), "--task", chosen])
         assert result.exit_code == 0, result.output
         assert sorted(p.name for p in out.iterdir()) == [
-            "mine.csv", "mine.html", "mine.md", "mine_files"]
+            ".index", "index.html", "index.md", "mine.csv", "mine.html", "mine.md", "mine_files"]
     for chosen, message in (
             ("sst2", f"no records of task 'sst2' in '{tmp_path / 'results'}' (tasks with "
                      f"records: mine)"),

@@ -197,7 +197,10 @@ def test_hostile_continuations_are_verbatim_and_harmless(written):
     page = Parsed(written["html"])
     assert page.tags.count("script") == 1  # the table sorter
     assert not {"b", "i", "img"} & set(page.tags)
-    assert page.tags.count("a") == 1  # the link to "How to read the tables"
+    nav = re.search(r"<nav class='contents'>(.*?)</nav>", written["html"],
+                    re.S).group(1)
+    # The link to "How to read the tables", and the contents' (our headings, the CSV)
+    assert page.tags.count("a") == 1 + nav.count("<a ")
     assert HOSTILE in page.cells  # line breaks kept, nothing lost
     assert PASSAGES[INDICES.index(2)].split("\n", 1)[1] in page.cells
     assert "table.texts td{white-space:pre-wrap" in written["html"]
@@ -288,7 +291,10 @@ def test_one_folder_with_both_task_kinds_gets_both_reports(store, tmp_path):
     save_classification(store, classification_record("tfidf-logreg"))
     paths = write_reports(store, tmp_path / "reports")
     assert sorted(p.name for p in paths) == sorted(
-        f"{task}.{suffix}" for task in ("sst2", TASK) for suffix in ("md", "html", "csv"))
+        [f"{task}.{suffix}" for task in ("sst2", TASK) for suffix in ("md", "html", "csv")]
+        + ["index.md", "index.html"])
+    index = (tmp_path / "reports" / "index.md").read_text()
+    assert "| sst2 | classification |" in index and f"| {TASK} | generation |" in index
     sst2 = (tmp_path / "reports" / "sst2.md").read_text()
     verse = (tmp_path / "reports" / f"{TASK}.md").read_text()
     assert "accuracy (95% CI)" in sst2 and "Confusion matrices" in sst2

@@ -123,7 +123,7 @@ def test_the_plot_joins_the_variants_in_markdown_and_html(written):
     titles = set(re.findall(r"<title>([^<]*)</title>", page))
     assert {"lora (tiny), seed 0 · default", "lora (tiny), seed 0 · int8",
             "lora (tiny), seed 0 · bf16"} <= titles
-    assert "<h2>Inference variants</h2>" in page and "fp16 runs on CUDA only" in page
+    assert "<h2 id='inference-variants'>Inference variants</h2>" in page and "fp16 runs on CUDA only" in page
 
 
 def test_a_superseded_fitted_model_takes_its_variants_with_it(store):

@@ -8,6 +8,7 @@ reports about itself is trusted, what the probe measures is not its to say.
         labels = teacher.predict(rows)           # peak RSS as rss_peak_teacher_label_bytes
     context.probe.mark("after_backward")         # rss_mark_after_backward_bytes: the highest
                                                  # RSS seen at that point
+    context.probe.progress(step, steps, "steps") # the run's progress line while it trains
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ class Probe:
 
     def mark(self, name: str) -> None:
         check_name(name)
+
+    def progress(self, done: int, total: int | None, unit: str) -> None:
+        """How far the phase has come (training steps, rows labelled), for the run's progress
+        line; nothing is recorded."""
 
 
 NO_PROBE = Probe()

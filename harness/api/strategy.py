@@ -84,6 +84,9 @@ class Context:
 class Predictions:
     labels: np.ndarray  # (n,) predicted label indices
     scores: np.ndarray  # (n, num_labels): higher means more likely (log-probs or probabilities)
+    # The exact text the model was given for each row (chat template, demonstrations), where a
+    # prompt was used: kept beside the row's prediction (`prompt`, `prompt_trial<N>`)
+    prompts: Sequence[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -307,9 +310,11 @@ def choose_device(cls, cuda_available: bool) -> str:
     return next(d for d in cls.devices if d == "cpu" or cuda_available)
 
 
-def predictions_from_scores(scores: np.ndarray) -> Predictions:
+def predictions_from_scores(scores: np.ndarray,
+                            prompts: Sequence[str] | None = None) -> Predictions:
     scores = np.asarray(scores, dtype=np.float64)
-    return Predictions(labels=scores.argmax(axis=1), scores=scores)
+    return Predictions(labels=scores.argmax(axis=1), scores=scores,
+                       prompts=list(prompts) if prompts is not None else None)
 
 
 def make_config(strategy_cls: type, overrides: dict[str, Any]):

@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.cell import progress
+from harness.environment import verbose
 from harness.results.claims import SCRATCH_PREFIX, remove_scratch
 
 LOG_TAIL_CHARS = 4000
@@ -51,25 +53,28 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"
 
 
 def run_isolated(function, argument, timeout_s: float | None = None,
-                 placement: Placement = Placement()) -> dict:
+                 placement: Placement = Placement(), label: str | None = None) -> dict:
     """`function(argument)` in a fresh interpreter placed as asked; a failed outcome keeps the
     tail of what the process printed in its `traceback`. Past `timeout_s` the process is killed
-    and the outcome says so (`timed_out`)."""
+    and the outcome says so (`timed_out`). While it runs, its progress goes to the listener
+    (harness.cell.progress) under `label`."""
     # The log is named with our pid: removed below or, after a kill -9, by the next run.
     log_fd, log_path = tempfile.mkstemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", suffix=".log")
     os.close(log_fd)
+    watch = progress.Watch(f"{log_path}.progress", label)
     try:
-        outcome = _run_child(function, argument, log_path, timeout_s, placement)
+        outcome = _run_child(function, argument, log_path, timeout_s, placement, watch)
         if outcome["status"] != "ok":
             outcome["traceback"] = _with_log_tail(outcome.get("traceback"), Path(log_path))
             outcome["log"] = _log_end(Path(log_path))
         return outcome
     finally:
         Path(log_path).unlink(missing_ok=True)
+        watch.remove()
 
 
 def _run_child(function, argument, log_path: str, timeout_s: float | None,
-               placement: Placement) -> dict:
+               placement: Placement, watch) -> dict:
     if _STOPPED.is_set():
         return {"status": "failed", "error": "cancelled: the run was interrupted"}
     context = mp.get_context("spawn")  # a fresh interpreter: no inherited threads or memory
@@ -87,7 +92,7 @@ def _run_child(function, argument, log_path: str, timeout_s: float | None,
     sender.close()
     outcome = None
     try:
-        if receiver.poll(timeout_s):
+        if _wait(receiver, timeout_s, watch):
             outcome = receiver.recv()
         else:
             process.kill()
@@ -111,6 +116,20 @@ def _run_child(function, argument, log_path: str, timeout_s: float | None,
     return outcome
 
 
+def _wait(receiver, timeout_s: float | None, watch) -> bool:
+    """Whether the child's outcome came within `timeout_s` (None: however long it takes),
+    its progress relayed meanwhile."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while True:
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if receiver.poll(WATCH_EVERY_S if left is None else min(WATCH_EVERY_S, left)):
+            return True
+        if left is not None and left <= WATCH_EVERY_S:
+            return receiver.poll(0)
+        watch()
+
+
+WATCH_EVERY_S = 2.0
 _LIVE: set = set()  # cell processes running now, in any thread
 _LOCK = threading.Lock()
 _STOPPED = threading.Event()  # set by stop_all until allow_cells: no cell process may run
@@ -154,7 +173,13 @@ def _child(function, argument, sender, parent_pid: int, log_path: str,
            placement: Placement) -> None:
     _exit_with_parent(parent_pid)
     _may_isolate_in_turn()
-    _output_to(log_path)
+    os.environ[progress.ENV] = f"{log_path}.progress"
+    # The math library's threads own the cell's cores: the tokenizers' own thread pool beside
+    # them made a knn cell oversubscribe itself (2.6 runnable threads on 2 cores while it
+    # embedded rows: marked busy in a quiet make run)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if not verbose():  # --verbose: the cell's own output (libraries' bars, warnings) shown
+        _output_to(log_path)
     placement.apply()
     try:
         sender.send(function(argument))

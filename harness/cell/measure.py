@@ -17,6 +17,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from harness.api.probe import Probe, check_name
+from harness.cell import progress
 from harness.environment import seed_everything
 
 PHASES = ("setup", "load", "fit", "predict")
@@ -130,6 +131,7 @@ class PhaseMemory:
 
     @contextmanager
     def phase(self, name: str):
+        progress.say(phase=name)
         with self._lock:
             self._peak, self._anon_peak = self._read()
             self._phase = name
@@ -267,6 +269,9 @@ class RunnerProbe(Probe):
     def mark(self, name: str) -> None:
         self.memory.mark(check_name(name))
 
+    def progress(self, done: int, total: int | None, unit: str) -> None:
+        progress.say(done=done, total=total, unit=unit)
+
 
 @contextmanager
 def stopwatch(into: dict, key: str, device: str):
@@ -278,13 +283,26 @@ def stopwatch(into: dict, key: str, device: str):
     into[key] = into.get(key, 0.0) + time.perf_counter() - start
 
 
-def predict_trials(strategy, texts, task, device: str) -> tuple[list, list, float]:
-    """Every trial's labels and scores for `texts` (as arrays), and the seconds they took."""
+def predict_trials(strategy, texts, task, device: str) -> tuple[list, list, float, list]:
+    """Every trial's labels and scores for `texts` (as arrays), the seconds they took, and
+    each trial's prompts (None where the strategy used none)."""
     timing: dict = {}
     with stopwatch(timing, "predict_s", device):
-        runs = [strategy.predict(list(texts), task, trial) for trial in range(int(strategy.trials))]
+        runs = []
+        for trial in range(int(strategy.trials)):
+            if strategy.trials > 1:
+                progress.say(done=trial, total=int(strategy.trials), unit="trials")
+            runs.append(strategy.predict(list(texts), task, trial))
     return ([np.asarray(run.labels, dtype=np.int64) for run in runs],
-            [np.asarray(run.scores, dtype=np.float64) for run in runs], timing["predict_s"])
+            [np.asarray(run.scores, dtype=np.float64) for run in runs], timing["predict_s"],
+            [_prompts(run, len(texts)) for run in runs])
+
+
+def _prompts(run, rows: int) -> list[str] | None:
+    prompts = getattr(run, "prompts", None)
+    if prompts is None or len(prompts) != rows:  # a count that does not match is not kept
+        return None
+    return [str(prompt) for prompt in prompts]
 
 
 def sync_device(device: str) -> None:

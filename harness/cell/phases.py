@@ -64,8 +64,9 @@ def single_row_latency(strategy, cell: Cell) -> dict:
     warmup = (list(cell.train.texts) or unmeasured or list(WARMUP_TEXTS))[:LATENCY_WARMUP]
     return latency_ms(lambda text: strategy.predict([text], cell.task, 0), texts, warmup,
                       device=cell.device)
-def predict_all(strategy, cell: Cell) -> tuple[list, list, list]:
-    """Every evaluated task's labels and scores per trial, and each task's seconds."""
+def predict_all(strategy, cell: Cell) -> tuple[list, list, list, list]:
+    """Every evaluated task's labels, scores and prompts per trial, and each task's seconds."""
     runs = [predict_trials(strategy, evaluation.texts, task, cell.device)
             for task, _, evaluation in cell.evaluations]
-    return [run[0] for run in runs], [run[1] for run in runs], [run[2] for run in runs]
+    return ([run[0] for run in runs], [run[1] for run in runs], [run[2] for run in runs],
+            [run[3] for run in runs])

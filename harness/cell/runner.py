@@ -75,7 +75,8 @@ def _run(job: CellJob) -> dict:
     prepared = _prepare_model(job.cell)
     if prepared["status"] != "ok":
         return prepared
-    outcome = (run_isolated(_run_cell, job, job.timeout_s, job.placement) if job.isolate
+    outcome = (run_isolated(_run_cell, job, job.timeout_s, job.placement, job.cell.label)
+               if job.isolate
                else _run_cell(job))
     if outcome["status"] == "ok":
         outcome["setup_s"] = outcome.get("setup_s", 0.0) + prepared["setup_s"]
@@ -193,14 +194,14 @@ def measure_classification(cell: Cell, strategy, timings: dict, artifact_bytes: 
     runner measures the inference variants asked once this returns and the model is released)."""
     with memory.phase("predict"):
         timed_single = single_row_latency(strategy, cell)
-        labels, scores, predict_s = predict_all(strategy, cell)
+        labels, scores, predict_s, prompts = predict_all(strategy, cell)
     footprint = footprint_fields(strategy)
     measured = {**timings, **timed_single, **footprint,
                 "artifact_bytes": artifact_bytes,
                 "disk_bytes": shipped_bytes(cell, footprint, artifact_bytes),
                 "trials": int(strategy.trials),
                 "predict_s_per_task": predict_s,
-                "pred_labels": labels, "pred_scores": scores}
+                "pred_labels": labels, "pred_scores": scores, "pred_prompts": prompts}
     return measured
 
 
@@ -235,18 +236,19 @@ def _records(job: CellJob, outcome: dict, started: float) -> list[tuple]:
 def classification_records(cell: Cell, base: dict, outcome: dict) -> list[tuple]:
     """A record per evaluated task of a cell that measured, and per inference variant."""
     every_labels, every_scores = outcome.pop("pred_labels"), outcome.pop("pred_scores")
+    every_prompts = outcome.pop("pred_prompts", None) or [None] * len(every_labels)
     predict_s = outcome.pop("predict_s_per_task")
     variants = outcome.pop("variants", [])
     results = []
-    for (task, train, evaluation), labels, scores, seconds in zip(
-            cell.evaluations, every_labels, every_scores, predict_s):
+    for (task, train, evaluation), labels, scores, seconds, prompts in zip(
+            cell.evaluations, every_labels, every_scores, predict_s, every_prompts):
         record = {**base, "key": cell.key_for(task.name), "task": task.name,
                   "fit_shared_by": len(cell.evaluations), "inference": DEFAULT}
         if task is not cell.task:  # this task's own rows; the primary's are in the identity
             record.update(n_train=len(train), train_fingerprint=train.fingerprint(),
                           n_eval=len(evaluation), eval_fingerprint=evaluation.fingerprint())
         results.append(_record(record, task, evaluation, {**outcome, "predict_s": seconds},
-                               labels, scores, cell.strategy))
+                               labels, scores, cell.strategy, prompts))
     if variants and results[0][0]["status"] == "ok":
         def build(record, measured, labels, scores):
             return _record(record, cell.task, cell.eval, measured, labels, scores, cell.strategy)
@@ -256,7 +258,7 @@ def classification_records(cell: Cell, base: dict, outcome: dict) -> list[tuple]
 
 
 def _record(record: dict, task, evaluation, outcome: dict, trial_labels, trial_scores,
-            strategy: str):
+            strategy: str, trial_prompts=None):
     problem = next(filter(None, (_prediction_problem(strategy, task, evaluation, labels, scores)
                                  for labels, scores in zip(trial_labels, trial_scores))), None)
     if problem:
@@ -273,6 +275,9 @@ def _record(record: dict, task, evaluation, outcome: dict, trial_labels, trial_s
         frame[f"prediction_trial{t}"] = other
     for k, name in enumerate(task.labels):
         frame[f"score_{name}"] = scores[:, k]
+    for t, prompts in enumerate(trial_prompts or []):  # after the scores: readers look there
+        if prompts is not None:
+            frame["prompt" if t == 0 else f"prompt_trial{t}"] = prompts
     return record, frame
 
 

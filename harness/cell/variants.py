@@ -59,8 +59,8 @@ def _measure_one(cell, variant: str, export: Path, work_dir: Path, memory) -> di
         footprint = footprint_fields(loaded)
         with memory.phase("predict"):
             latency = single_row_latency(loaded, cell)
-            labels, scores, predict_s = predict_trials(loaded, cell.eval.texts, cell.task,
-                                                       cell.device)
+            labels, scores, predict_s, _ = predict_trials(loaded, cell.eval.texts, cell.task,
+                                                          cell.device)
     except VariantUnavailable as why:
         return {"status": "skipped", "error": str(why)}
     except Exception as err:  # noqa: BLE001 - the variant fails, the cell's records stand

@@ -20,10 +20,11 @@ PRICES_HELP = ("JSON file of prices in USD per hour, overriding the defaults of 
 def write_reports(store, folder, **options) -> list:
     """harness.report.write_reports, with a refused file named in one line: the records of a
     run stay whatever happens to its report."""
+    from harness.recommend.verdict import report_verdict
     from harness.report import write_reports as write
 
     try:
-        return write(store, folder, **options)
+        return write(store, folder, verdict=report_verdict, **options)
     except OSError as err:
         raise HarnessError(f"cannot write the report into '{folder}': {err.strerror or err} "
                            f"('{err.filename or folder}')") from None

@@ -11,7 +11,9 @@ The options become one GridRequest (harness.plan.request) and one Execution
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 
 import click
 
@@ -20,7 +22,9 @@ from harness.api.precision import CHOICES
 from harness.api.variants import parse_variants
 from harness.cli.common import PRICES_HELP, echo_now, write_reports
 from harness.cli.execution_options import execution_from, execution_options
-from harness.errors import HarnessError
+from harness.cli.grid_file import apply_grid, dump, given_on_command_line, grid_document
+from harness.environment import VERBOSE_ENV
+from harness.errors import ARGV, HarnessError
 from harness.paths import CACHE_ENV, cache_dir, check_writable
 from harness.plan.request import GridRequest, parse_seeds, parse_sizes
 
@@ -91,10 +95,28 @@ from harness.plan.request import GridRequest, parse_seeds, parse_sizes
               help="Also evaluate the fitted model in these variants, one record each: fp32, "
                    "bf16, fp16, int8, nf4, merged (harness/api/variants.py); 'default' = the "
                    "strategy's own, always evaluated.")
+@click.option("--grid", "grid_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="The grid as a YAML file (keys: the grid options above, config for -c); "
+                   "flags given as well win over the file's values.")
+@click.option("--verbose", "-v", is_flag=True,
+              help="Show the libraries' own output (progress bars, warnings) of the cells and "
+                   "of model conversion; by default it goes to each cell's log.")
+@click.option("--dump-grid", is_flag=True,
+              help="Print the grid file this command line means, and run nothing.")
 @execution_options
 def run(**options):
     """Run every strategy on every task and seed, store the records, write the report."""
     from harness.results.cost import load_prices
+
+    if options["verbose"]:  # read by every cell process this run starts, and by this one
+        os.environ[VERBOSE_ENV] = "1"
+    if options["grid_file"]:
+        options = apply_grid(options["grid_file"], options,
+                             given_on_command_line(click.get_current_context()))
+    if options["dump_grid"]:
+        grid_request(options)  # seeds, sizes and settings parsed: a bad one is the error
+        click.echo(dump(grid_document(options)), nl=False)
+        return
 
     # The prices first: a bad file fails before anything runs.
     price_table = load_prices(options["prices"])
@@ -116,7 +138,8 @@ def run(**options):
         echo_now(f"note: {note}")
     store = Store(options["out"])
     store.prepare()  # after every input check, so bad input leaves no folder behind
-    summary = run_cells(cells, store, force=options["force"], echo=echo_now, execution=how)
+    summary = run_cells(cells, store, force=options["force"], echo=echo_now, execution=how,
+                        provenance=provenance(options))
     click.echo(summary.line(len(cells), options["out"]))
     # Every record of the tasks run, not only this run's cells: the report replaces the last.
     ran = {task.name: task for cell in cells for task, _, _ in cell.evaluations}
@@ -129,6 +152,19 @@ def run(**options):
         click.echo(f"report: {path}")
     if summary.failed:
         sys.exit(1)
+
+
+def provenance(options: dict) -> dict:
+    """What every record of this run keeps of how it was asked for: the run's id (the name of
+    its records' folder once superseded, `harness compare`'s handle), the command line as typed
+    and the grid it means (`--dump-grid`)."""
+    import secrets
+    import shlex
+
+    run_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
+    given = click.get_current_context().meta.get(ARGV, sys.argv[1:])
+    return {"run_id": run_id, "command": shlex.join(["harness", *given]),
+            "grid": grid_document(options)}
 
 
 def grid_request(options: dict):

@@ -36,14 +36,17 @@ class Interrupted(HarnessError):
 
 
 def run_cells(cells: list[Cell], store: Store, force: bool = False, isolate: bool = True,
-              echo=print, execution: Execution | None = None):
+              echo=print, execution: Execution | None = None, provenance: dict | None = None):
     """Every cell not finished yet, on the executor asked (default: one at a time here), each
-    claimed first so that runs sharing the folder share the grid (harness.execution.driver)."""
+    claimed first so that runs sharing the folder share the grid (harness.execution.driver).
+    `provenance` (the run's id, the command and grid that asked for it) goes into every
+    record this run writes."""
     execution = execution or Execution(isolate=isolate)
-    return run_grid(cells, store, force, echo, execution)
+    return run_grid(cells, store, force, echo, execution, provenance)
 
 
-def run_grid(cells: list, store: Store, force: bool, echo, execution: Execution) -> Summary:
+def run_grid(cells: list, store: Store, force: bool, echo, execution: Execution,
+             provenance: dict | None = None) -> Summary:
     remove_scratch()  # leftovers of killed runs
     with executors.create(execution, store, echo) as executor:
         cells = executor.plan(cells)
@@ -60,7 +63,8 @@ def run_grid(cells: list, store: Store, force: bool, echo, execution: Execution)
         if executor.concurrent:  # the longest first, so that the last to finish is short
             history = _history(store)
             todo.sort(key=lambda item: -estimated_cost(item[1], history))
-        _Driver(store, executor, execution, summary, echo, len(todo)).run(todo, force)
+        _Driver(store, executor, execution, summary, echo, len(todo),
+                provenance or {}).run(todo, force)
     return summary
 
 
@@ -71,8 +75,9 @@ def _finished(store: Store, cell) -> bool:
 class _Driver:
     """Claims, sends, collects and writes; see the module docstring."""
 
-    def __init__(self, store, executor, execution, summary, echo, total):
+    def __init__(self, store, executor, execution, summary, echo, total, provenance):
         self.store, self.executor, self.execution = store, executor, execution
+        self.provenance = provenance
         self.summary, self.echo = summary, echo
         self.progress = Progress(total, parallel=executor.concurrent)
         self.claims: dict[str, tuple[Claim, str]] = {}  # primary key -> (claim, prefix)
@@ -191,7 +196,8 @@ class _Driver:
         results = []
         try:
             for record, predictions in computed.results:
-                results.append(self._stored({**record, **extra}, predictions))
+                results.append(self._stored({**record, **extra, **self.provenance},
+                                            predictions))
             if computed.log and not computed.ok:
                 self.store.save_log(job.cell.keys[0], computed.log)
         except Exception as err:  # noqa: BLE001 - disk full, permissions: this cell fails

@@ -16,6 +16,7 @@ from harness import environment
 from harness.errors import HarnessError
 from harness.cell.job import CellJob
 from harness.execution.settings import Execution
+from harness.cell import progress
 from harness.cell.isolation import Placement, allow_cells, stop_all
 
 
@@ -31,6 +32,8 @@ class Serial:
 
     @classmethod
     def create(cls, execution: Execution, store, echo):
+        # A long cell says how far it has come (harness.cell.progress); Ray's workers do not
+        progress.listen(lambda label, text: echo(f"{label}: {text}"))
         if (execution.jobs or 1) > 1:
             return LocalPool(execution, echo)
         return cls()
@@ -40,6 +43,7 @@ class Serial:
 
     def __exit__(self, *exc):
         allow_cells()
+        progress.listen(None)
         return False
 
     def plan(self, cells: list) -> list:
@@ -97,6 +101,7 @@ class LocalPool:
         return self
 
     def __exit__(self, *exc):
+        progress.listen(None)
         try:
             self.pool.shutdown(wait=True, cancel_futures=True)
         finally:

@@ -14,6 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.environment import quiet_libraries
 from harness.errors import HarnessError, did_you_mean
 from harness.inputs.model_identity import describe, revision
 from harness.paths import cache_dir
@@ -115,6 +116,12 @@ def materialize_gguf(gguf_path: Path, name: str) -> Path:
     target = cache_dir() / "models" / f"{name.replace('/', '--')}-{stat.st_size}-{int(stat.st_mtime)}"
     if (target / "config.json").is_file():
         return target
+    with quiet_libraries():
+        _convert_gguf(gguf_path, target)
+    return target
+
+
+def _convert_gguf(gguf_path: Path, target: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     folder, file = str(gguf_path.parent), gguf_path.name
@@ -136,4 +143,3 @@ def materialize_gguf(gguf_path: Path, name: str) -> Path:
             raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return target

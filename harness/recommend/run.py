@@ -30,7 +30,7 @@ def run_recommend(results: str, task: str, n_train: int | None, constraints: Con
     board = leaderboard(ok, store)
     options = candidates(board, n_train)
     verdict = recommend(options, constraints)
-    differences = _differences(verdict.qualifying, ok, store)
+    differences = paired_against_first(verdict.qualifying, ok, store)
     device = _device(options)
     text = render(verdict, constraints, task, n_train, differences, device)
     if explain:
@@ -79,7 +79,8 @@ def finished_records(store: Store, task: str, prices: dict,
     return latest_per_seed(price_records(records, prices))
 
 
-def _differences(qualifying: pd.DataFrame, ok: pd.DataFrame, store: Store) -> dict[str, str]:
+def paired_against_first(qualifying: pd.DataFrame, ok: pd.DataFrame,
+                         store: Store) -> dict[str, str]:
     """Each measured runner-up against the first, paired over the same evaluation rows; an
     interpolated option has no rows of its own to pair."""
     if len(qualifying) < 2 or qualifying.iloc[0].get("interpolated") is True:

@@ -17,6 +17,8 @@ report can be re-priced without re-running.
 
 from __future__ import annotations
 
+import dataclasses
+
 from pathlib import Path
 
 import pandas as pd
@@ -26,7 +28,9 @@ from harness.errors import HarnessError
 from harness.paths import inside
 from harness.inputs.kinds import Kind, kind_among, kind_of
 from harness.report.parts import Report
+from harness.report import disagreements as disagreement_page
 from harness.report.html_page import render_html
+from harness.report.index import write_index, write_summary
 from harness.report.render import render_markdown
 from harness.results.frames import with_labels
 from harness.paths import write_atomic
@@ -37,12 +41,14 @@ PLOT_SUFFIXES = (".png", ".svg")
 
 
 def write_reports(store: Store, out: str | Path, tasks: list[str | AnyTask] | None = None,
-                  prices: dict[str, float] | None = None, strict: bool = False) -> list[Path]:
+                  prices: dict[str, float] | None = None, strict: bool = False,
+                  verdict=None) -> list[Path]:
     """One report per task: `tasks` (names or task objects; a classification task's labels
     stand in for those of records too old to carry them) or every task found. A named task
     without records is an error; so is a folder without records. `prices`
     (harness.results.cost.load_prices) defaults to the built-in table. An unreadable or invalid record is left out with a warning line on stderr
-    naming it (an error when `strict`)."""
+    naming it (an error when `strict`). `verdict(store, task, records)`, where given, makes the
+    Markdown lines at the top of a ranked task's report (harness.recommend.verdict)."""
     wanted = {t if isinstance(t, str) else t.name: t for t in tasks or []}
     records = pd.DataFrame(store.records(strict=strict))
     if records.empty:
@@ -70,9 +76,13 @@ def write_reports(store: Store, out: str | Path, tasks: list[str | AnyTask] | No
     paths = []
     for task, task_records in records.groupby("task", sort=True):
         build = kinds[task].part("report")
-        paths += _write_task_report(store, out, str(task), build(store, str(task),
-                                                                 task_records, prices))
-    return paths
+        report = build(store, str(task), task_records, prices)
+        if verdict is not None and kinds[task].ranked:
+            report = dataclasses.replace(report, verdict=verdict(store, str(task),
+                                                                 task_records))
+        paths += _write_task_report(store, out, str(task), report)
+        write_summary(out, report, kinds[task].name)
+    return paths + write_index(out)
 
 
 def _task_kinds(records: pd.DataFrame, known: dict[str, AnyTask]) -> dict[str, Kind]:
@@ -101,4 +111,11 @@ def _write_task_report(store: Store, out: Path, task: str, report: Report) -> li
     write_atomic(paths[0], render_markdown(report, assets.name).encode())
     write_atomic(paths[1], render_html(report).encode())
     write_atomic(paths[2], report.csv.encode())
-    return paths
+    pages = [inside(out, f"{task}_disagreements.{suffix}") for suffix in ("md", "html")]
+    if report.disagreements.empty:
+        for page in pages:  # of an earlier report with more rows
+            page.unlink(missing_ok=True)
+        return paths
+    write_atomic(pages[0], disagreement_page.render_markdown(task, report.disagreements).encode())
+    write_atomic(pages[1], disagreement_page.render_html(task, report.disagreements).encode())
+    return paths + pages

@@ -15,6 +15,7 @@ import pandas as pd
 from harness.report.curves import crossovers, learning_curves
 from harness.report.curve_section import curve_section
 from harness.report.curve_plots import render_curve_plots
+from harness.report.disagreements import disagreements
 from harness.report.display import Table, leaderboard_tables, resources_table
 from harness.report.escape import md_escape
 from harness.report.notes import majority_warning, notes, reading_notes
@@ -43,7 +44,7 @@ def build_report(store: Store, task: str, records: pd.DataFrame, prices: dict) -
     context = {"task": task, "results": str(store.root), "records": records, "ok": ok,
                "leaderboard": board, "prices": prices, "superseded": len(every_ok) - len(ok)}
     plots, sections = _learning_curves(board, ok, store, task)
-    plots.update(render_plots(board, confusions, task) if not board.empty else {})
+    plots.update(render_plots(board, confusions) if not board.empty else {})
     variant_plots, variant_sections = _inference_variants(records, ok, board, store, task)
     plots.update(variant_plots)
     sections += variant_sections + tuning_section(ok, board)
@@ -51,7 +52,8 @@ def build_report(store: Store, task: str, records: pd.DataFrame, prices: dict) -
         task=task, notes=notes(context), tables=leaderboard_tables(board),
         resources=resources_table(board), reading=reading_notes(context), plots=plots,
         rows=_row_sections(board, ok, store), failed=failed_cells(records),
-        csv=board_csv(board), board=board, sections=sections)
+        csv=board_csv(board), board=board, sections=sections,
+        disagreements=disagreements(ok, store) if not board.empty else pd.DataFrame())
 
 
 def _learning_curves(board: pd.DataFrame, ok: pd.DataFrame, store: Store,

@@ -33,6 +33,17 @@ def usd(value) -> str:
                                       trim="-")
 
 
+def dollars(value) -> str:
+    """Dollars with two significant figures and no exponent, for prose and axes: $0.0041,
+    $0.91, $12, $3,400."""
+    if value is None or pd.isna(value):
+        return "-"
+    if value == 0:
+        return "$0"
+    places = 1 - int(np.floor(np.log10(abs(value))))  # negative: rounds to tens, hundreds
+    return f"${round(float(value), places):,.{max(0, places)}f}"
+
+
 def perplexity_digits(value: float) -> int:
     """Perplexities run from ~2 to the vocabulary's size: a few significant digits, never
     e-notation."""

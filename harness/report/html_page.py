@@ -6,6 +6,7 @@ Every text from data or records is escaped with `html.escape`; the report's own 
 from __future__ import annotations
 
 import html
+import re
 import math
 
 import pandas as pd
@@ -19,7 +20,9 @@ body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:1.5em 2em;
  line-height:1.4}
 h1{font-size:1.6em;margin-bottom:.3em}h2{margin-top:1.6em;border-bottom:1px solid #ddd}
 h3{margin:1.2em 0 .3em}ul.notes{font-size:13px;color:#444;max-width:1100px}
-ul.notes li{margin:.25em 0}p.note{margin:.2em 0 .5em;color:#555;font-size:13px}
+ul.notes li{margin:.25em 0}nav.contents{font-size:13px;margin:.2em 0 1em;color:#555}
+ul.verdict{font-size:15px;max-width:1100px;background:#f3f7ff;padding:.6em 1.2em .6em 2em;
+border-left:4px solid #4a6fd1}ul.verdict li{margin:.3em 0}p.note{margin:.2em 0 .5em;color:#555;font-size:13px}
 .scroll{overflow-x:auto}table{border-collapse:collapse;font-size:12.5px;margin:.3em 0 1em}
 td,th{border:1px solid #d5d5d5;padding:3px 6px;text-align:left;vertical-align:top}
 th{background:#f1f3f5;vertical-align:bottom}td{min-width:8em;max-width:26em}
@@ -65,11 +68,28 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
 """
 
 
+def _verdict(lines: list[str]) -> str:
+    """The verdict as a list; a line starting '- ' is an item of the one before it."""
+    if not lines:
+        return ""
+    items: list[list[str]] = []
+    for line in lines:
+        if line.startswith("- ") and items:
+            items[-1].append(line[2:])
+        else:
+            items.append([line])
+    body = "".join(f"<li>{inline_html(head)}" + (
+        "<ul>" + "".join(f"<li>{inline_html(sub)}</li>" for sub in subs) + "</ul>"
+        if subs else "") + "</li>" for head, *subs in items)
+    return f"<h2 id='verdict'>Verdict</h2><ul class='verdict'>{body}</ul>"
+
+
 def render_html(report: Report) -> str:
     escape = html.escape
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
              f"<title>{escape(report.task)} report</title><style>{_STYLE}</style></head><body>",
              f"<h1>{escape(report.task)}: adaptation strategies compared</h1>",
+             _verdict(report.verdict),
              "<ul class='notes'>" + "".join(f"<li>{inline_html(n)}</li>" for n in report.notes)
              + "</ul>"]
     if report.tables:
@@ -105,7 +125,34 @@ def render_html(report: Report) -> str:
         parts += ["<h2 id='reading'>How to read the tables</h2><ul class='notes'>"
                   + "".join(f"<li>{inline_html(n)}</li>" for n in report.reading) + "</ul>"]
     parts.append(f"<script>{_SCRIPT}</script></body></html>")
-    return "\n".join(parts)
+    return "\n".join(_with_contents(parts, report.task, not report.disagreements.empty))
+
+
+_HEADING = re.compile(r"<h2(?: id='([^']*)')?>(.*?)</h2>", re.S)
+
+
+def _with_contents(parts: list[str], task: str, examples: bool) -> list[str]:
+    """Every section heading given an id, and a line of links to them (and to the table as
+    CSV, beside the page) under the title."""
+    links, used = [], set()
+
+    def anchor(match: re.Match) -> str:
+        name = match.group(1) or re.sub(r"[^a-z0-9]+", "-",
+                                        html.unescape(re.sub("<[^>]+>", "", match.group(2)))
+                                        .lower()).strip("-") or "section"
+        while name in used:
+            name += "-"
+        used.add(name)
+        links.append(f"<a href='#{name}'>{match.group(2)}</a>")
+        return f"<h2 id='{name}'>{match.group(2)}</h2>"
+
+    parts = [_HEADING.sub(anchor, part) for part in parts]
+    links.append(f"<a href='{html.escape(task)}.csv'>the leaderboard as CSV</a>")
+    if examples:
+        links.append(f"<a href='{html.escape(task)}_disagreements.html'>the rows where the "
+                     f"strategies disagree</a>")
+    nav = "<nav class='contents'>Contents: " + " · ".join(links) + "</nav>"
+    return [parts[0], parts[1], nav, *parts[2:]]
 
 
 def _leaderboard(table: Table) -> str:

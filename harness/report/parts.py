@@ -47,3 +47,9 @@ class Report:
     csv: str
     board: pd.DataFrame = field(repr=False)
     sections: list[Section] = field(default_factory=list)  # after the plots
+    # Markdown items at the top: what to choose, and when training pays back (given by the
+    # caller: harness.recommend.verdict, a layer above the report)
+    verdict: list[str] = field(default_factory=list)
+    # The evaluation rows where the rows disagree most (harness.report.disagreements): a page
+    # of its own beside the report
+    disagreements: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)

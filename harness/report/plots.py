@@ -19,10 +19,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
 from harness.metrics import catalog  # noqa: E402
+from harness.report.formats import dollars  # noqa: E402
 
 MARKERS = "osD^vP*Xph<>"
+FONT = 10  # points, every text of every plot: legible at a laptop's width
 
 
 @dataclass(frozen=True)
@@ -32,16 +35,14 @@ class Plot:
     svg: str  # an <svg> element, for inline use
 
 
-def render_plots(board: pd.DataFrame, confusions: dict, task: str) -> dict[str, Plot]:
+def render_plots(board: pd.DataFrame, confusions: dict) -> dict[str, Plot]:
     """`board`: harness.report.tables.leaderboard; `confusions`: row name -> (labels in task
     order, matrix of counts, true labels down, predictions across)."""
     plots = {
         "accuracy_vs_cost": ("Accuracy vs cost", lambda: _tradeoff(
-            board, "cost_usd", "cost for this task (USD: fit + prediction, no set-up)",
-            f"{task}: accuracy vs cost")),
+            board, "cost_usd", "cost for this task (USD: fit + prediction, no set-up)")),
         "accuracy_vs_latency": ("Accuracy vs latency", lambda: _tradeoff(
-            board, "latency_p50_ms", "latency p50 (ms, batch size 1)",
-            f"{task}: accuracy vs latency")),
+            board, "latency_p50_ms", "latency p50 (ms, batch size 1)")),
         "confusion_matrices": ("Confusion matrices", lambda: _confusions(confusions)),
     }
     return {name: both_formats(name, title, draw) for name, (title, draw) in plots.items()}
@@ -57,7 +58,7 @@ def pareto_front(costs: np.ndarray, accuracies: np.ndarray) -> np.ndarray:
     return mask
 
 
-def _tradeoff(board: pd.DataFrame, x: str, xlabel: str, title: str):
+def _tradeoff(board: pd.DataFrame, x: str, xlabel: str):
     """One point per row (its 95% interval as a bar), the row's name in legend and hover."""
     fig, ax = plt.subplots(figsize=(8, 5.2))
     points = board[board[x].notna()].reset_index(drop=True)
@@ -79,25 +80,37 @@ def _tradeoff(board: pd.DataFrame, x: str, xlabel: str, title: str):
     if len(points) and (points[x] > 0).all() and \
             points[x].max() / max(points[x].min(), 1e-12) > 20:
         ax.set_xscale("log")
-    ax.set(xlabel=xlabel, ylabel="accuracy (95% CI)", title=title)
+    if x == "cost_usd":  # dollars as written, never matplotlib's 1e-5 offset or exponents
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: dollars(value)))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    # No title: the report's heading above the plot says what it is
+    ax.set(xlabel=xlabel, ylabel="accuracy (95% CI)")
+    ax.tick_params(labelsize=FONT)
+    ax.xaxis.label.set_size(FONT + 1)
+    ax.yaxis.label.set_size(FONT + 1)
     # Below the axes: row names are long, and beside the axes they would squeeze them.
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2,
+    ax.legend(fontsize=FONT, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2,
               frameon=False)
     return fig, names
 
 
 def _confusions(confusions: dict):
-    """One heat map per row: shares of each true class (colour) and counts (numbers)."""
+    """One heat map per row: shares of each true class (colour) and counts (numbers; a row of
+    several trials or seeds shows their mean, to one decimal where it is not whole)."""
     columns = min(3, max(len(confusions), 1))
     rows = int(np.ceil(len(confusions) / columns)) or 1
     fig, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 4.2 * rows), squeeze=False)
     for ax, (name, (labels, matrix)) in zip(axes.flat, confusions.items()):
         matrix = np.asarray(matrix, dtype=float)
         share = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-        sns.heatmap(share, annot=matrix.astype(int), fmt="d", cmap="Blues", vmin=0, vmax=1,
+        whole = np.allclose(matrix, np.round(matrix))
+        sns.heatmap(share, annot=np.round(matrix).astype(int) if whole else matrix,
+                    fmt="d" if whole else ".1f", cmap="Blues", vmin=0, vmax=1,
+                    annot_kws={"fontsize": FONT},
                     xticklabels=labels, yticklabels=labels, cbar=False, ax=ax)
-        ax.set_title(_wrapped(name), fontsize=9)
+        ax.set_title(_wrapped(name), fontsize=FONT)
         ax.set(xlabel="predicted", ylabel="true")
+        ax.tick_params(labelsize=FONT - 1)
         ax.tick_params(axis="x", labelrotation=45)
         ax.tick_params(axis="y", labelrotation=0)
     for ax in list(axes.flat)[len(confusions):]:

@@ -3,6 +3,8 @@ through `md_escape`, so a dataset text can neither become an element nor break a
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from harness.report.parts import Report
@@ -26,8 +28,39 @@ def md_lines(value) -> str:
     return "<br>".join(md_escape(line) for line in str(value).splitlines())
 
 
+def _contents(report: Report) -> str:
+    """Links to the sections this report has (GitHub's heading anchors) and to its CSV."""
+    headings = (["Verdict"] if report.verdict else []) + (
+        ["Leaderboard"] if report.tables else []) + (
+        ["Time, memory and size"] if report.resources is not None else []) + [
+        plot.title for plot in report.plots.values()] + [
+        section.heading for section in report.sections] + (
+        ["Per row"] if report.rows else []) + (
+        ["Failed cells"] if not report.failed.empty else []) + (
+        ["How to read the tables"] if report.reading else [])
+    links = [f"[{heading}](#{_slug(heading)})" for heading in headings]
+    links.append(f"[the leaderboard as CSV]({report.task}.csv)")
+    if not report.disagreements.empty:
+        links.append(f"[the rows where the strategies disagree]({report.task}_disagreements.md)")
+    return "Contents: " + " · ".join(links)
+
+
+def _slug(heading: str) -> str:
+    text = re.sub(r"[^\w\- ]", "", heading.lower().replace("*", "")).strip()
+    return text.replace(" ", "-")
+
+
+def _items(lines: list[str]) -> list[str]:
+    """Verdict lines as list items; a line that is itself an item nests under the one before."""
+    return [f"  {line}" if line.startswith("- ") else line for line in lines]
+
+
 def render_markdown(report: Report, assets: str) -> str:
-    parts = [f"# {md_escape(report.task)}: adaptation strategies compared", ""]
+    parts = [f"# {md_escape(report.task)}: adaptation strategies compared", "",
+             _contents(report), ""]
+    if report.verdict:
+        parts += ["## Verdict", ""] + [item if item.startswith("- ") else f"- {item}"
+                                       for item in _items(report.verdict)] + [""]
     parts += [f"- {note}" for note in report.notes] + [""]
     if report.tables:
         parts += ["## Leaderboard", "", "What each column means: *How to read the tables*, "

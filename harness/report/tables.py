@@ -276,11 +276,14 @@ def _record_per_class(record: pd.Series, k: int) -> np.ndarray:
 
 
 def confusion(board_row: pd.Series, ok: pd.DataFrame) -> tuple[list[str], np.ndarray]:
-    """(labels in task order, the row's confusion matrix summed over records and trials): rows
-    are true labels, columns predictions."""
-    matrices = [np.asarray(m, dtype=np.int64)
-                for m in _row_records(board_row, ok)["confusion_matrix"]]
-    return list(board_row["labels"]), np.sum(matrices, axis=0)
+    """(labels in task order, the row's confusion matrix averaged over its records and their
+    trials: one evaluation pass's counts, comparable with a single-trial row's): rows are true
+    labels, columns predictions."""
+    records = _row_records(board_row, ok)
+    matrices = [np.asarray(m, dtype=np.float64) for m in records["confusion_matrix"]]
+    trials = records["trials"] if "trials" in records else pd.Series(1, index=records.index)
+    passes = float(pd.to_numeric(trials, errors="coerce").fillna(1).clip(lower=1).sum())
+    return list(board_row["labels"]), np.sum(matrices, axis=0) / passes
 
 
 def failures(records: pd.DataFrame) -> pd.DataFrame:

@@ -19,6 +19,7 @@ import io
 import json
 import os
 import secrets
+import shutil
 import sys
 import tempfile
 import time
@@ -65,6 +66,7 @@ OK_FIELDS_3 = {**OK_FIELDS, "labels": list, **dict.fromkeys(PER_CLASS_LISTS, lis
 GENERATION_OK_FIELDS = {**catalog.required_fields(catalog.GENERATION, SCHEMA_VERSION),
                         "config": dict, "device": str}
 MAX_ROWS = 10**9  # of an evaluation split: a count above it is corrupt, not data
+HISTORY = "history"  # superseded records, one store per record: history/<key>/<run>/
 STALE_TEMP_S = 24 * 3600  # no write takes a day: a temporary file that old is a leftover
 
 
@@ -145,9 +147,44 @@ class Store:
         problem = self._problem(json.loads(text), csv, key)
         if problem:
             raise InvalidRecord(key, problem)
+        self.keep_superseded(key)
         if csv is not None:
             write_atomic(self.predictions_path(key), csv)
         write_atomic(self.record_path(key), text.encode())
+
+    def keep_superseded(self, key: str) -> Path | None:
+        """The cell's record (and predictions) that a new one is about to replace, kept under
+        history/<key>/<run>/ as a store of its own: a recomputed cell (`--force`, a failed cell
+        run again) never loses the result it had. Hard links, made in a hidden folder renamed
+        into place, so history holds whole records only and the writes that follow replace
+        the names, not the kept files."""
+        files = [path for path in (self.record_path(key), self.predictions_path(key),
+                                   self.log_path(key)) if path.is_file()]
+        if not files or not files[0].name.endswith(RECORD_SUFFIX):
+            return None
+        folder = self.root / HISTORY / key
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(prefix=temp_prefix(), dir=folder))
+        for path in files:
+            try:
+                os.link(path, partial / path.name)
+            except OSError:  # a file system without hard links
+                shutil.copy2(path, partial / path.name)
+        name = _run_name(files[0])
+        target, number = folder / name, 1
+        while target.exists():
+            number += 1
+            target = folder / f"{name}-{number}"
+        os.replace(partial, target)
+        return target
+
+    def history(self) -> list[dict]:
+        """Every superseded record kept under history/, valid ones only, oldest first."""
+        found = []
+        for folder in sorted((self.root / HISTORY).glob("*/*")):
+            if folder.is_dir() and not folder.name.startswith(TEMP_PREFIX):
+                found += Store(folder).records(warn=lambda line: None)
+        return sorted(found, key=lambda record: record.get("started_at", ""))
 
     def _problem(self, record, csv: bytes | None, key: str) -> str | None:
         if not isinstance(key, str) or not key or "/" in key or key.startswith("."):
@@ -207,6 +244,18 @@ class Store:
         except OSError as err:
             return f"its predictions file {path.name} is unreadable ({type(err).__name__})"
         return _predictions_problem(record, raw, path.name)
+
+
+def _run_name(record_path: Path) -> str:
+    """A superseded record's folder name: the run that made it, else when it started."""
+    try:
+        record = json.loads(record_path.read_bytes())
+    except (OSError, ValueError):
+        record = {}
+    record = record if isinstance(record, dict) else {}
+    name = record.get("run_id") or record.get("started_at") or time.strftime(
+        "%Y%m%dT%H%M%S", time.localtime(record_path.stat().st_mtime))
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in str(name))[:80] or "run"
 
 
 def _csv(predictions: pd.DataFrame | None) -> bytes | None:
