@@ -63,6 +63,9 @@ def parse_args():
                         "(--keep-raw) against the records in --results, without running; "
                         "--wall-s gives that run's wall time")
     parser.add_argument("--wall-s", type=float, help="with --from-raw: the run's wall seconds")
+    parser.add_argument("--records-only", action="store_true",
+                        help="no samples (a run whose profile was lost): each cell's seconds "
+                             "from --results, the run's wall time the span of its cells")
     parser.add_argument("--note", default="", help="what else ran on the machine, and how")
     parser.add_argument("command", nargs=argparse.REMAINDER,
                         help="after --: the command to run and profile")
@@ -76,11 +79,13 @@ def parse_args():
 def main() -> None:
     args = parse_args()
     started = environment()
-    if args.from_raw:
-        samples, wall, code = parse(Path(args.from_raw).read_text()), args.wall_s, 0
+    if args.from_raw or args.records_only:
         records = sorted((json.loads(p.read_text()) for p in Path(args.results).glob("*.json")),
                          key=lambda r: r.get("started_at", ""))
-        report(args, started, samples, records, wall, code)
+        if args.records_only:
+            report_records(args, started, records)
+        else:
+            report(args, started, parse(Path(args.from_raw).read_text()), records, args.wall_s, 0)
         return
     before = set(Path(args.results).glob("*.json"))
     with tempfile.TemporaryDirectory() as work:
@@ -96,6 +101,27 @@ def main() -> None:
     records = sorted((json.loads(p.read_text()) for p in set(Path(args.results).glob("*.json"))
                       - before), key=lambda r: r.get("started_at", ""))
     report(args, started, samples, records, wall, done.returncode)
+
+
+def report_records(args, started: dict, records: list[dict]) -> None:
+    """The cells' seconds from their records alone; the run's wall time is the span from the
+    first cell's start to the last one's end (the driver's start and the report not counted)."""
+    from datetime import datetime
+
+    def at(record):
+        return datetime.strptime(record["started_at"], "%Y-%m-%dT%H:%M:%S%z").timestamp()
+
+    span = (max(at(r) + r["wall_s"] for r in records) - min(at(r) for r in records)
+            if records else None)
+    rows = [{**cell_row(record, [], args.rate), "wall_s": record.get("wall_s"),
+             "samples": None, "kernel_share": None, "model_python_share": None,
+             "latency_sampling_share": None, "parts": {}, "other_top": []}
+            for record in records]
+    figures = {"command": args.command, "exit_code": None, "wall_s": span,
+               "wall_from": "the span of the cells' records", "rate_per_s": None,
+               "note": args.note, "cells": rows}
+    print(f"{len(rows)} cells, span {span or 0:.0f} s")
+    print(f"wrote {write_artifact(args.name, args, figures, started)}")
 
 
 def report(args, started: dict, samples: dict, records: list[dict], wall, code: int) -> None:

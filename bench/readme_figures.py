@@ -723,8 +723,46 @@ def precision_table(results_dir: Path) -> str:
     return "\n".join(lines) + f"\n\n{note} ({provenance(record, path)})."
 
 
+QUICK_PROFILES = (("quick_profile_before", "before (code at this step's start)"),
+                  ("quick_profile_jobs1", "after, one cell at a time on 2 threads"),
+                  ("quick_profile_after", "after, `make run`: a cell per core"))
+
+
+def quick_profile_table(results_dir: Path) -> str:
+    """The quick profile cell by cell, before and after Step 15: each cell's wall seconds and
+    the share of it in model kernels (bench/cell_profile.py, py-spy)."""
+    runs = [(label, *_artifact(results_dir, name)) for name, label in QUICK_PROFILES
+            if (results_dir / f"{name}.json").is_file()]
+    strategies = list(dict.fromkeys(c["strategy"] for _, _, r in runs
+                                    for c in r["figures"]["cells"]))
+    head = " | ".join(f"{label}: wall s · in kernels · latency sampling · accuracy"
+                      for label, _, _ in runs)
+    lines = [f"| strategy | {head} |", "|---|" + "---:|" * len(runs)]
+    for strategy in strategies:
+        cells = []
+        for _, _, record in runs:
+            found = [c for c in record["figures"]["cells"] if c["strategy"] == strategy]
+            if not found:
+                cells.append("-")
+                continue
+            c = found[0]
+            precision = f" ({c['precision']})" if c.get("precision") else ""
+            accuracy = f"{c['accuracy']:.3f}" if c.get("accuracy") is not None else "-"
+            shares = " · ".join("-" if c.get(k) is None else f"{c[k]:.0%}"
+                                for k in ("kernel_share", "latency_sampling_share"))
+            cells.append(f"{c['wall_s']:.0f}{precision} · {shares} · {accuracy}")
+        lines.append(f"| {strategy} | " + " | ".join(cells) + " |")
+    totals = " | ".join(f"{r['figures']['wall_s'] / 60:.1f} min" if r["figures"].get("wall_s")
+                        else "-" for _, _, r in runs)
+    lines.append(f"| **the run's wall time** | {totals} |")
+    notes = [f"- {label}: {record['figures']['note']} ({provenance(record, path)})"
+             for label, path, record in runs]
+    return "\n".join(lines + [""] + notes)
+
+
 QUOTED = {"coverage": coverage_text, "prompt_scoring": prompt_scoring_table,
-          "training_memory": training_memory_table, "precision": precision_table}
+          "training_memory": training_memory_table, "precision": precision_table,
+          "quick_profile": quick_profile_table}
 
 
 def provenance(record: dict, path: Path) -> str:
