@@ -53,8 +53,10 @@ def parse_args():
                              "the prefix every prompt shares); default: lm-eval's default "
                              "sampler, k training rows drawn for each row (seed 1234), which we "
                              "draw alike")
-    parser.add_argument("--flop-rows", type=int, default=16,
-                        help="rows whose FLOPs torch counts on each side (untimed)")
+    parser.add_argument("--flop-rows", type=int, default=None,
+                        help="rows whose FLOPs torch counts on each side, untimed (default: "
+                             "all: on a few rows, batches padded otherwise than in the timed "
+                             "runs overstate the FLOPs per row)")
     parser.add_argument("--out", default=None, help="artifact path "
                         "(default bench/results/lm_eval_compare.json)")
     return parser.parse_args()
@@ -215,7 +217,7 @@ def compare(lm, model, tokenizer, task, test, train, shots, args, folder: Path) 
     labels, n = test["label"].to_numpy(), len(test)
     sides = {side: summary(seconds[side], n, cpu[side]) for side in seconds}
     flops = flops_per_row(lm, model, tokenizer, task, requests, prompts,
-                          min(args.flop_rows, n))
+                          min(args.flop_rows or n, n))
     # Each side's FLOP/s in its best run: what the kernels achieve, the work set aside
     flops["lm_eval_gflops_best"] = flops["lm_eval_gflop_per_row"] * n / sides["lm_eval"]["min_s"]
     flops["our_gflops_counted_best"] = flops["our_gflop_per_row"] * n / sides["ours"]["min_s"]
