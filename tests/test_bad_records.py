@@ -175,7 +175,7 @@ def test_report_writes_what_it_can_and_names_every_bad_file(store, tmp_path):
     for path, line in zip(sorted(bad), warnings):
         assert line.startswith(f"warning: skipped {path}: ")
     assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == \
-        ["sst2.csv", "sst2.html", "sst2.md", "sst2_files"]
+        [".index", "index.html", "index.md", "sst2.csv", "sst2.html", "sst2.md", "sst2_files"]
 
 
 def test_report_strict_refuses_a_bad_record_in_one_line(store, tmp_path):

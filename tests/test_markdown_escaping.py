@@ -51,8 +51,12 @@ def test_no_element_comes_from_data(markdown):
     inline = [child for t in tokens if t.type == "inline" for child in t.children]
     assert not [c for c in inline if c.type == "html_inline"]
     made = {c.type for c in inline} - {"text", "softbreak"}
-    # Our own markup only: the notes' emphasis and code, the plots' images.
-    assert made <= {"em_open", "em_close", "strong_open", "strong_close", "code_inline", "image"}
+    # Our own markup only: the notes' emphasis and code, the plots' images, the contents' links
+    # (to our own headings and files, never to a text from data)
+    assert made <= {"em_open", "em_close", "strong_open", "strong_close", "code_inline", "image",
+                    "link_open", "link_close"}
+    links = [c.attrs["href"] for c in inline if c.type == "link_open"]
+    assert links and all(href.startswith("#") or href.startswith("sst2") for href in links)
     images = [c.attrs["src"] for c in inline if c.type == "image"]
     assert images and all(src.startswith("sst2_files/") for src in images)
 
