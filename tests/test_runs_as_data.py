@@ -102,3 +102,18 @@ def test_compare_names_what_it_cannot_find(data_dir, tmp_path):
     assert result.exit_code != 0 and "history/ is empty" in result.output
     result = harness("compare", "nope", "other", "--results", tmp_path / "results")
     assert result.exit_code != 0 and "no run 'nope'" in result.output
+
+
+def test_recommend_says_its_verdict_as_json_for_a_script(data_dir, tmp_path):
+    done = harness(*run_args(data_dir, tmp_path, *GRID_ARGS))
+    assert done.exit_code == 0, done.output
+    result = harness("recommend", "--results", tmp_path / "results", "--task", "agnews",
+                     "--max-latency-ms", "10000", "--json")
+    assert result.exit_code == 0, result.output
+    verdict = json.loads(result.output)
+    assert verdict["constraints"] == {"max_latency_ms": 10000.0}
+    names = [option["name"] for option in verdict["qualifying"]]
+    assert len(set(names)) == 2 and any(name.startswith("knn") for name in names)
+    accuracies = [option["accuracy"] for option in verdict["qualifying"]]
+    assert accuracies == sorted(accuracies, reverse=True)
+    assert verdict["qualifying"][1]["versus_first"].startswith("vs #1 ")

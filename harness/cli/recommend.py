@@ -28,7 +28,8 @@ from harness.inputs.tasks import get_task, is_task_file
 @click.option("--min-accuracy", type=float, help="Accuracy (point estimate) at least this.")
 @click.option("--explain", is_flag=True, help="Also print a paragraph for a design document.")
 @click.option("--prices", type=click.Path(dir_okay=False), help=PRICES_HELP)
-def recommend(results, task, n_train, explain, prices, **limits):
+@click.option("--json", "as_json", is_flag=True, help="The verdict as JSON, for a script.")
+def recommend(results, task, n_train, explain, prices, as_json, **limits):
     """The strategies that meet every constraint, most accurate first, each with its numbers,
     and what excludes the others. Exit 1 when none qualifies (the binding constraint named)."""
     from harness.recommend.options import Constraints
@@ -38,7 +39,7 @@ def recommend(results, task, n_train, explain, prices, **limits):
         task = get_task(task).name
     # The --max-*/--min-* options are Constraints' fields, by name.
     text, qualified = run_recommend(results, task, n_train, Constraints(**limits), explain,
-                                    prices)
+                                    prices, as_json)
     click.echo(text)
     if not qualified:
         sys.exit(1)

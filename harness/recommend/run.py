@@ -3,6 +3,7 @@ priced), turn them into options (harness.recommend.options) and say which qualif
 
 from __future__ import annotations
 
+import json
 from dataclasses import fields
 
 import pandas as pd
@@ -20,8 +21,8 @@ from harness.inputs.tasks import BUILTIN_TASKS
 
 
 def run_recommend(results: str, task: str, n_train: int | None, constraints: Constraints,
-                  explain: bool, prices: str | None) -> tuple[str, bool]:
-    """(what to print, whether anything qualified)."""
+                  explain: bool, prices: str | None, as_json: bool = False) -> tuple[str, bool]:
+    """(what to print, whether anything qualified); `as_json`: the verdict as JSON."""
     _check(constraints, n_train)
     price_table = load_prices(prices)
     store = Store(results)
@@ -32,11 +33,35 @@ def run_recommend(results: str, task: str, n_train: int | None, constraints: Con
     verdict = recommend(options, constraints)
     differences = paired_against_first(verdict.qualifying, ok, store)
     device = _device(options)
+    if as_json:
+        return json.dumps(verdict_json(verdict, constraints, task, n_train, differences,
+                                       device), indent=1), len(verdict.qualifying) > 0
     text = render(verdict, constraints, task, n_train, differences, device)
     if explain:
         text += "\n\n" + explanation(verdict, constraints, options, n_train, device,
                                      differences)
     return text, len(verdict.qualifying) > 0
+
+
+JSON_FIGURES = ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "n_train", "latency_p95_ms",
+                "predict_cost_usd_per_1k", "memory_gib", "fit_cost_usd", "fit_s")
+
+
+def verdict_json(verdict, constraints: Constraints, task: str, n_train: int | None,
+                 differences: dict[str, str], device: str) -> dict:
+    """What `render` says, as data: the qualifying options best first with their figures and
+    their difference to the first, the excluded ones with why, the binding constraint."""
+    def figure(value):
+        return None if value is None or pd.isna(value) else float(value)
+
+    return {"task": task, "n_train": n_train, "device": device,
+            "constraints": {f.name: getattr(constraints, f.name) for f in constraints.given()},
+            "qualifying": [{"name": option["name"], "how": option["how"],
+                            **{k: figure(option.get(k)) for k in JSON_FIGURES},
+                            "versus_first": differences.get(option["name"])}
+                           for _, option in verdict.qualifying.iterrows()],
+            "excluded": [{"name": name, "why": why} for name, why in verdict.excluded],
+            "binding": verdict.binding}
 
 
 def _check_ranked(task: str, ok: pd.DataFrame) -> None:
