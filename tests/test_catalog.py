@@ -15,7 +15,7 @@ from harness.metrics.classification import record_metrics
 from harness.report.build import board_csv
 from harness.report.display import leaderboard_tables, resources_table
 from harness.report.formats import DIGITS, FORMATS
-from harness.report.generation_table import generation_board, generation_tables
+from harness.report.generation_table import generation_board, generation_tables, ranked_by
 from harness.report.notes import reading_notes
 from harness.report.tables import leaderboard
 from harness.results.cost import DEFAULT_PRICES_USD_PER_HOUR, price_records
@@ -30,7 +30,7 @@ DESCRIPTIONS = {"row", "settings", "n_train", "n_eval", "interval", "p vs best (
                 "trials × seeds"}
 # Columns that show a catalog metric under a header of their own: (metric, why).
 OWN_HEADERS = {"Δ vs best (95% CI)": "accuracy",  # accuracy's difference to the best row
-               "USD per 1k continuations": "predict_cost_usd_per_1k"}  # a generation's word
+               "per 1M continuations": "predict_cost_usd_per_1k"}  # a generation's word
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ def test_every_leaderboard_column_is_a_catalog_metric_with_its_arrow(store):
 def test_every_generation_column_is_a_catalog_metric_with_its_arrow():
     ok = price_records(pd.DataFrame([generation("x"), generation("y", seed=1)]),
                        DEFAULT_PRICES_USD_PER_HOUR)
-    for table in generation_tables(generation_board(ok)):
+    for table in generation_tables(generation_board(ok), ranked_by(ok)):
         check_columns(table)
 
 

@@ -10,6 +10,7 @@ from html.parser import HTMLParser
 import numpy as np
 import pandas as pd
 import pytest
+from test_report import money
 from test_report import record as classification_record
 from test_report import save as save_classification
 
@@ -129,10 +130,11 @@ def tables(markdown: str, first: str) -> list[list[dict]]:
     return found
 
 
-def test_rows_pool_their_seeds_and_sort_by_style_accuracy(written):
+def test_rows_pool_their_seeds_and_rank_by_perplexity(written):
     [board] = tables(written["md"], "row")
     assert [r["row"] for r in board] == ["style-lora (tiny)", "style-fewshot (tiny)",
                                          "style-base (tiny)"]
+    assert "ranked by the task's primary metric, perplexity, lowest first" in written["md"]
     lora = board[0]
     # Seeds: point estimates averaged, interval [min low, max high].
     assert lora["style accuracy (95% CI)"] == "0.700 \\[0.400, 0.900\\]"
@@ -143,8 +145,8 @@ def test_rows_pool_their_seeds_and_sort_by_style_accuracy(written):
         "0.600", "0.900", "0.050")
     assert (lora["tokens/s"], lora["ms/token"], lora["TTFT (ms)"], lora["fit (s)"]) == (
         "120.0", "8.0", "30.0", "3000.0")
-    assert float(lora["fit (USD)"]) == pytest.approx(0.09)  # an hour on 2 cores at $0.045
-    assert float(lora["USD per 1k continuations"]) == pytest.approx(0.0009)
+    assert money(lora["fit"]) == pytest.approx(0.09)  # an hour on 2 cores at $0.045
+    assert money(lora["per 1M continuations"]) == pytest.approx(0.9)
     assert (lora["RAM above baseline (MiB)"], lora["GPU reserved (MiB)"]) == ("20", "-")
     assert board[1]["GPU reserved (MiB)"] == "300"
     assert (lora["n_train"], lora["n_eval"], lora["trials × seeds"]) == ("8", "5", "1 × 2")
@@ -303,3 +305,24 @@ def test_one_folder_with_both_task_kinds_gets_both_reports(store, tmp_path):
     assert "Confusion" not in verse
     assert sorted(p.name for p in (tmp_path / "reports" / "sst2_files").iterdir()) == [
         "accuracy_vs_cost.png", "accuracy_vs_latency.png", "confusion_matrices.png"]
+
+
+@pytest.mark.parametrize("primary, order", [
+    (None, ["sharp", "fluent"]),  # the kind's: perplexity, lowest first
+    ("style_accuracy", ["fluent", "sharp"]),
+    ("chrf", ["fluent", "sharp"])])
+def test_the_task_s_primary_metric_ranks_the_board_and_the_index(store, tmp_path, primary,
+                                                                 order):
+    named = {} if primary is None else {"primary_metric": primary}
+    store.save(generation("sharp", style=(0.3, 0.2, 0.4), ppl=(15.0, 14.0, 16.0), **named,
+                          **interval("chrf", 20.0, 18.0, 22.0)),
+               predictions(continuations("sharp")))
+    store.save(generation("fluent", style=(0.9, 0.8, 1.0), ppl=(40.0, 38.0, 42.0), **named),
+               predictions(continuations("fluent")))
+    write_reports(store, tmp_path / "out")
+    [board] = tables((tmp_path / "out" / f"{TASK}.md").read_text(), "row")
+    assert [r["row"] for r in board] == [f"{name} (tiny)" for name in order]
+    index = (tmp_path / "out" / "index.md").read_text()
+    header = {None: "perplexity", "style_accuracy": "style accuracy", "chrf": "chrF"}[primary]
+    assert f"{order[0]} (tiny) ({header} " in index
+

@@ -160,6 +160,19 @@ def test_a_screenshot_of_the_report_is_not_blank(report, tmp_path):
     assert len(np.unique((pixels * 255).astype(int).reshape(-1, 3), axis=0)) > 50
 
 
+@needs_chromium
+@pytest.mark.parametrize("page", ["feelings.html", "index.html", "feelings_disagreements.html"])
+def test_nothing_is_clipped_at_a_laptop_s_width(report, page):
+    """At 1,280 px the page does not scroll sideways and no table, plot or verdict is wider
+    than its box: a leaderboard whose cells are all alike in a column says it in its note,
+    and a number breaks before its interval."""
+    figures = SCRIPT.layout(report.parent / page, width=1280)
+    assert figures["viewport"] == 1280
+    assert any(box["tag"] == "table" for box in figures["boxes"]), figures
+    assert SCRIPT.clipped(figures) == []
+    assert not list(report.parent.glob(".layout-*"))  # the measured copy is gone
+
+
 def test_the_script_fails_in_one_line_without_a_page(tmp_path, capsys):
     with pytest.raises(SystemExit):
         SCRIPT.main([str(tmp_path / "absent.html"), str(tmp_path / "shot.png")])

@@ -41,8 +41,11 @@ def test_the_index_lists_every_report_with_its_best_row(data_dir, tmp_path):
     index = (reports / "index.md").read_text()
     assert "| agnews | classification | 2 |" in index
     assert "(accuracy 0." in index
+    assert "[disagreements](agnews_disagreements.html)" in index
     page = (reports / "index.html").read_text()
-    for target in re.findall(r"href='([^']+)'", page):
+    targets = re.findall(r"href='([^']+)'", page)
+    assert "agnews_disagreements.html" in targets
+    for target in targets:
         assert (reports / target).is_file(), target
 
 

@@ -9,7 +9,9 @@ import pytest
 import yaml
 
 from harness.errors import HarnessError
-from harness.inputs.tasks import BUILTIN_TASKS, GenerationTask, Task, get_task, task_from_yaml
+from harness.inputs.tasks import (BUILTIN_TASKS, GenerationTask, Task, get_task, primary_metric,
+                                  task_from_yaml)
+from harness.plan.cell import task_sha
 
 # Label order of each task's local copy / hub dataset (see ../shared/data/<task>/SOURCE.md):
 # index i of `labels` must be the class stored as integer i.
@@ -148,7 +150,8 @@ def test_yaml_task_unknown_field_lists_the_valid_ones(tmp_path):
     assert info.value.message == (
         f"task file {path}: unknown field 'colour'; valid fields: kind, name, labels, "
         f"label_words, prompt_template, hub_id, "
-        f"hub_config, hub_text_column, hub_label_column, train_split, eval_split")
+        f"hub_config, hub_text_column, hub_label_column, train_split, eval_split, "
+        f"primary_metric")
 
 
 def test_missing_yaml_path_is_an_unknown_task(tmp_path):
@@ -239,3 +242,24 @@ def test_the_readme_csv_loads_for_the_readme_task(tmp_path):
     (tmp_path / "data" / task.name / "train.csv").write_text(rows)
     split = load_split(task, "train", tmp_path / "data")
     assert split.labels.tolist() == [0, 1, 2]
+
+
+def test_a_task_ranks_by_a_primary_metric_its_kind_can_rank_by(tmp_path):
+    path = tmp_path / "g.yaml"
+    path.write_text("kind: generation\nname: g\ninstruction: Write.\nprimary_metric: chrf\n")
+    task = get_task(str(path))
+    assert primary_metric(task) == "chrf"
+    # how results are read is not what a cell computes: the same cell identity
+    assert task_sha(task) == task_sha(dataclasses.replace(task, primary_metric=None))
+    assert primary_metric(get_task("shakespeare")) == "perplexity"
+    assert primary_metric(get_task("agnews")) == "accuracy"
+    path.write_text("kind: generation\nname: g\ninstruction: Write.\n"
+                    "primary_metric: tokens_per_s\n")
+    with pytest.raises(HarnessError, match="primary_metric 'tokens_per_s' is not one a "
+                                           "generation task ranks by; one of perplexity, "):
+        get_task(str(path))
+    path.write_text("name: c\nlabels: [a, b]\nprompt_template: '{text}'\n"
+                    "primary_metric: macro_f1\n")
+    with pytest.raises(HarnessError, match="one of accuracy$"):
+        get_task(str(path))
+

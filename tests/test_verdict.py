@@ -3,12 +3,15 @@ the price of a prediction, and when training pays back against prompting."""
 
 import pandas as pd
 
-from harness.recommend.verdict import break_even, count, pareto_front, usd
+from harness.recommend.verdict import break_even, count, pareto_front
+from harness.report.formats import FORMATS, dollars
 
 
 def test_money_and_volumes_read_without_exponents():
-    assert [usd(v) for v in (0.0041234, 0.9149, 12.3, 3412.0, 0.0, 9.07e-6)] == [
-        "$0.0041", "$0.91", "$12", "$3,400", "$0", "$0.0000091"]
+    assert [dollars(v) for v in (0.0041234, 0.9149, 12.3, 3412.0, 0.0, 9.07e-6, 4e-8)] == [
+        "$0.0041", "$0.91", "$12", "$3,400", "$0", "$0.0000091", "<$0.000001"]
+    # the leaderboard's price of a prediction: per 1k in the record, per million shown
+    assert FORMATS["dollars per 1M"](0.00000907) == "$0.0091"
     assert [count(v) for v in (37.0, 8212.0, 1.44e6, 3.7e10)] == [
         "37", "8,212", "1.4 million", "37 billion"]
 

@@ -23,6 +23,7 @@ import pandas as pd
 from harness.cell.measure import latency_rows, stopwatch, sync_device
 from harness.cell.phases import footprint_fields, shipped_bytes
 from harness.inputs.models import DEFAULT_MODELS, resolve_model
+from harness.inputs.tasks import primary_metric
 from harness.metrics.lm_scoring import causal_nll, instruction_context_ids
 
 # Single-prompt generations are seconds each on a CPU: a few samples give the median, not a
@@ -133,7 +134,8 @@ def fluency(cell, continuations: list[list[str]]) -> dict:
 
 def generation_records(cell, base: dict, outcome: dict) -> list[tuple]:
     """The one record of a generation cell (generation strategies train no mixtures)."""
-    record = {**base, "key": cell.key, "task": cell.task.name, "fit_shared_by": 1}
+    record = {**base, "key": cell.key, "task": cell.task.name,
+              "primary_metric": primary_metric(cell.task), "fit_shared_by": 1}
     return [generation_record(record, cell, cell.task, cell.eval, outcome)]
 
 

@@ -34,6 +34,7 @@ from harness.cell.tuning import run_trial, trial_error, tune
 from harness.cell.variants import measure_variants, variant_records
 from harness.environment import manifest
 from harness.inputs.kinds import kind_of
+from harness.inputs.tasks import primary_metric
 from harness.metrics.classification import record_metrics
 from harness.plan.cell import Cell
 from harness.results.claims import HOST, scratch_dir
@@ -243,6 +244,7 @@ def classification_records(cell: Cell, base: dict, outcome: dict) -> list[tuple]
     for (task, train, evaluation), labels, scores, seconds, prompts in zip(
             cell.evaluations, every_labels, every_scores, predict_s, every_prompts):
         record = {**base, "key": cell.key_for(task.name), "task": task.name,
+                  "primary_metric": primary_metric(task),
                   "fit_shared_by": len(cell.evaluations), "inference": DEFAULT}
         if task is not cell.task:  # this task's own rows; the primary's are in the identity
             record.update(n_train=len(train), train_fingerprint=train.fingerprint(),

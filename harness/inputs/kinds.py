@@ -67,6 +67,9 @@ class Kind:
     # None: the kind's strategies cannot be tuned.
     validation: tuple[str, str] | None = None
     validate: Any = None
+    # The metric its tasks' leaderboards rank by, unless a task names another of
+    # harness.metrics.catalog.primaries (its `primary_metric`). None: unranked.
+    primary: str | None = None
     labelled: bool = False  # rows carry a label each; else texts only, read with label 0
     # Splits its tasks read besides train and eval, (task field naming the split, what for):
     # loaded in the plan, so a missing one fails before any cell runs.
@@ -179,7 +182,7 @@ register_kind(Kind(
     report="harness.report.build:build_report",
     contract="harness.api.testing:check_classification",
     validation=("macro_f1", "maximize"), validate="harness.cell.tuning:macro_f1_of",
-    labelled=True, mixes=True, variants=True, ranked=True, named=False))
+    primary="accuracy", labelled=True, mixes=True, variants=True, ranked=True, named=False))
 
 register_kind(Kind(
     name="generation",
@@ -196,5 +199,7 @@ register_kind(Kind(
     report="harness.report.generation:build_generation_report",
     contract="harness.api.testing:check_generation",
     validation=("perplexity", "minimize"), validate="harness.cell.tuning:perplexity_of",
+    # What the task's text is, as the adapted model predicts it; style accuracy saturates
+    primary="perplexity",
     extra_splits=(("contrast_split", "the style judge's contrast (text not in the style)"),
                   ("validation_split", "the style judge's held-out in-style rows"))))

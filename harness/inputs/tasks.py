@@ -28,6 +28,7 @@ from typing import ClassVar
 
 from harness.errors import HarnessError, did_you_mean, one_line
 from harness.inputs.kinds import UNNAMED, kind_named
+from harness.metrics import catalog
 
 # A task name becomes part of file names (records, reports, `<data-dir>/<task>/`), so it is a
 # slug: no '/', no '..', nothing that could point outside those folders.
@@ -57,6 +58,28 @@ def check_split_names(task, *fields: str) -> None:
             raise HarnessError(f"task '{task.name}': {field} {str(value)[:80]!r} must be a split "
                                f"name (letters, digits, '-', '_', '.'; a hub slice like "
                                f"train[:1000]), not a path")
+
+
+# Fields that say how a task's results are read, not what a cell computes: left out of a
+# cell's identity (harness.plan.cell.task_sha), so that changing one re-ranks stored results.
+READING_FIELDS = ("primary_metric",)
+
+
+def check_primary(task) -> None:
+    """A task's `primary_metric`, if it names one, is a metric its kind can rank by."""
+    if task.primary_metric is None:
+        return
+    allowed = [metric.name for metric in catalog.primaries(task.kind)]
+    if task.primary_metric not in allowed:
+        hint = did_you_mean(str(task.primary_metric), allowed)
+        hint = hint if "did you mean" in hint else ""  # the list follows anyway
+        raise HarnessError(f"task '{task.name}': primary_metric {task.primary_metric!r} is not "
+                           f"one a {task.kind} task ranks by{hint}; one of {', '.join(allowed)}")
+
+
+def primary_metric(task) -> str | None:
+    """The metric the task's leaderboard ranks by: its own, or its kind's."""
+    return task.primary_metric or kind_named(task.kind).primary
 
 
 def check_template(task: str, template: str) -> None:
@@ -100,9 +123,12 @@ class Task:
     # Split names: training rows and demonstrations only ever come from train_split.
     train_split: str = "train"
     eval_split: str = "test"
+    # The leaderboard's ranking metric (harness.metrics.catalog.primaries); None: the kind's
+    primary_metric: str | None = None
 
     def __post_init__(self):
         check_task_name(self.name)
+        check_primary(self)
         if any(not label.strip() for label in (*self.labels, *self.label_words)):
             raise HarnessError(f"task '{self.name}': labels and label words must not be empty")
         if len(set(self.labels)) != len(self.labels):
@@ -167,9 +193,12 @@ class GenerationTask:
     # its accuracy measured on validation_split against held-out contrast rows.
     contrast_split: str = "contrast"
     validation_split: str = "validation"
+    # The leaderboard's ranking metric (harness.metrics.catalog.primaries); None: the kind's
+    primary_metric: str | None = None
 
     def __post_init__(self):
         check_task_name(self.name)
+        check_primary(self)
         check_split_names(self, "train_split", "eval_split", "contrast_split",
                           "validation_split")
         if not self.instruction.strip():
@@ -359,7 +388,7 @@ def _typed_fields(spec: dict) -> dict:
     typed["labels"] = _names(spec["labels"], "labels")
     typed["label_words"] = _names(spec.get("label_words", spec["labels"]), "label_words")
     for key, value in typed.items():
-        optional = key in ("hub_id", "hub_config") and value is None
+        optional = key in ("hub_id", "hub_config", "primary_metric") and value is None
         if key not in ("labels", "label_words") and not optional and not isinstance(value, str):
             raise HarnessError(f"field '{key}' must be a string, got {value!r}")
     return typed

@@ -43,7 +43,7 @@ ROWS = "rows"  # linearly in rows: training time and cost
 WORST = "worst"  # the worse of the two: serving figures, which hardly depend on rows
 ACROSS_ROWS = (LOG_ROWS, ROWS, WORST)
 # How a report shows a value (harness.report.formats.FORMATS).
-FORMATS = (".3f", ".1f", "perplexity", "usd", "MiB", "MiB.1f")
+FORMATS = (".3f", ".1f", "perplexity", "dollars", "dollars per 1M", "MiB", "MiB.1f")
 # What a per-trial function reads: (y_true, y_pred, num_labels) or (probabilities, y_true).
 PER_TRIAL_INPUTS = ("labels", "probabilities")
 
@@ -172,9 +172,12 @@ CATALOG = (
     # size: the frozen base's weights where a strategy adapts one (report.tables picks)
     Metric("weight_bytes", ANY, False, "weights (MiB)", format="MiB.1f", pooling=None),
     # cost: priced by the report from stored seconds (harness.results.cost), not recorded
-    Metric("setup_cost_usd", ANY, False, "set-up (USD, once)", format="usd"),
-    Metric("fit_cost_usd", ANY, False, "fit (USD)", format="usd", across_rows=ROWS),
-    Metric("predict_cost_usd_per_1k", ANY, False, "USD per 1k predictions", format="usd"),
+    # Shown as dollars with two significant figures, and prediction per million: a reader
+    # compares $9.10 per 1M with a hosted API's price, not 0.00000910 per 1k.
+    Metric("setup_cost_usd", ANY, False, "set-up (once)", format="dollars"),
+    Metric("fit_cost_usd", ANY, False, "fit", format="dollars", across_rows=ROWS),
+    Metric("predict_cost_usd_per_1k", ANY, False, "per 1M predictions",
+           format="dollars per 1M"),
     Metric("cost_usd", ANY, False, across_rows=ROWS),  # fit + this task's prediction: the plots
 )
 METRICS = {metric.name: metric for metric in CATALOG}
@@ -191,6 +194,15 @@ def own(kind: str) -> list[Metric]:
     for metric in CATALOG:
         grouped.setdefault(metric.kind, []).append(metric)
     return grouped.get(kind, [])
+
+
+def primaries(kind: str) -> list[Metric]:
+    """The metrics a task of `kind` may rank its leaderboard by (its `primary_metric`): its own
+    quality columns with a direction and an interval pooled over the row's records, so that a
+    ranking can be read against its uncertainty. Classification has accuracy alone: its paired
+    comparisons and recommend read per-row correctness."""
+    return [m for m in own(kind) if m.header and m.higher_is_better is not None
+            and m.pooling in (CLUSTERED, SPAN) and m.interval]
 
 
 def pooled(kind: str, pooling: str) -> list[Metric]:

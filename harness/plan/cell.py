@@ -20,7 +20,7 @@ from harness.api.backends import DEFAULT, strategy_backends
 from harness.inputs.data import Split
 from harness.inputs.kinds import kind_of
 from harness.inputs.models import ModelSpec
-from harness.inputs.tasks import Task
+from harness.inputs.tasks import READING_FIELDS, Task
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -207,5 +207,7 @@ def _fingerprint(rows: Split) -> str | None:
 def task_sha(task: Task) -> str:
     """A hash of the task's whole content: another prompt template or label word is another
     computation, even under the same name."""
-    text = json.dumps(dataclasses.asdict(task), sort_keys=True)
+    content = {key: value for key, value in dataclasses.asdict(task).items()
+               if key not in READING_FIELDS}
+    text = json.dumps(content, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

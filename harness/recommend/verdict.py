@@ -24,9 +24,6 @@ from harness.results.store import Store
 PER_MILLION = 1000  # the records price 1,000 predictions
 
 
-usd = dollars
-
-
 def count(value: float) -> str:
     """A number of predictions in words a reader scans: 8,200, 1.4 million, 37 billion."""
     for size, word in ((1e9, "billion"), (1e6, "million")):
@@ -61,8 +58,7 @@ def report_verdict(store: Store, task: str, records: pd.DataFrame) -> list[str]:
     front = pareto_front(options)
     if len(front):
         lines.append("Pareto front of accuracy against the price of a prediction: " + "; ".join(
-            f"{_name(o)} ({o['accuracy']:.3f}, {usd(o['predict_cost_usd_per_1k'] * PER_MILLION)}"
-            f" per million predictions)" for _, o in front.iterrows())
+            f"{_name(o)} ({o['accuracy']:.3f}, {_per_million(o)} per million predictions)" for _, o in front.iterrows())
             + ". Every other row is beaten on both by one of these.")
     lines += break_even(options)
     return lines
@@ -73,10 +69,10 @@ def _name(option: pd.Series) -> str:
 
 
 def _cost_words(option: pd.Series) -> str:
-    per = usd(option.get("predict_cost_usd_per_1k", float("nan")) * PER_MILLION)
+    per = _per_million(option)
     if option.get("flat") == True:  # noqa: E712 - NaN where a board has no flat rows
         return f"{per} per million predictions, nothing to train"
-    return f"{usd(option.get('fit_cost_usd'))} to train, {per} per million predictions"
+    return f"{dollars(option.get('fit_cost_usd'))} to train, {per} per million predictions"
 
 
 def _runner_up(ranked: pd.DataFrame, ok: pd.DataFrame, store: Store) -> str | None:
@@ -116,19 +112,23 @@ def break_even(options: pd.DataFrame) -> list[str]:
     cheapest = prompted.sort_values("predict_cost_usd_per_1k").iloc[0]
     base = cheapest["predict_cost_usd_per_1k"] / 1000
     lines = [f"Training against prompting, each trained row against {_name(cheapest)} (the "
-             f"cheapest row that trains nothing, {usd(base * 1e6)} per million predictions):"]
+             f"cheapest row that trains nothing, {dollars(base * 1e6)} per million predictions):"]
     for _, option in trained.sort_values("accuracy", ascending=False).drop_duplicates(
             "name").iterrows():
         saving = base - option["predict_cost_usd_per_1k"] / 1000
         fit = option["fit_cost_usd"]
-        head = f"{_name(option)} costs {usd(fit)} to train"
+        head = f"{_name(option)} costs {dollars(fit)} to train"
         if saving <= 0:
-            lines.append(f"- {head} and more per prediction ({usd(option['predict_cost_usd_per_1k'] * PER_MILLION)} "
+            lines.append(f"- {head} and more per prediction ({_per_million(option)} "
                          f"per million): it never pays back on price; it is chosen for "
                          f"accuracy ({option['accuracy']:.3f} against "
                          f"{cheapest['accuracy']:.3f}).")
             continue
-        lines.append(f"- {head}; at {usd(saving * 1e6)} less per million predictions it pays "
+        lines.append(f"- {head}; at {dollars(saving * 1e6)} less per million predictions it pays "
                      f"back after {count(fit / saving)} predictions (accuracy "
                      f"{option['accuracy']:.3f} against {cheapest['accuracy']:.3f}).")
     return lines
+
+
+def _per_million(option) -> str:
+    return dollars(option.get("predict_cost_usd_per_1k", float("nan")) * PER_MILLION)

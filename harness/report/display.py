@@ -18,6 +18,7 @@ from harness.metrics import catalog, stats
 from harness.report.formats import FORMATS, metric_text
 
 # Rows predicting one class this often are flagged: the prior decides, not the text.
+_P_CONDITIONAL = "p caveat"  # beside "p vs best": whether it is conditional on one run
 MAJORITY_WARNING_SHARE = 0.9
 
 
@@ -48,8 +49,14 @@ def leaderboard_tables(board: pd.DataFrame) -> list[Table]:
         note = (f"{size:,} evaluation rows" if size is not None else "") + (
             "; differences and p-values compare rows of this set only" if sets.nunique() > 1
             else "")
-        tables.append(columns.table(heading, note))
+        tables.append(columns.table(heading, note, fold=FOLDED))
     return tables
+
+
+# Columns whose cells are all alike say it once, in the table's note: the leaderboard fits a
+# laptop's screen (1,280 px) rather than repeating "2000 | 1000 | covers rows only" per row.
+FOLDED = {"n_train": "training rows", "n_eval": None, "interval": "intervals",
+          _P_CONDITIONAL: "p-values"}
 
 
 def resources_table(board: pd.DataFrame) -> Table | None:
@@ -96,9 +103,19 @@ class Columns:
             text = self.rows.apply(lambda row: metric_text(metric, row), axis=1)
         self.add(header or metric.column, text, self.rows[name], name)
 
-    def table(self, heading: str, note: str) -> Table:
-        return Table(heading, note, pd.DataFrame(self.shown), pd.DataFrame(self.keys),
-                     self.directions)
+    def table(self, heading: str, note: str, fold: dict | None = None) -> Table:
+        """`fold`: header -> how the note names it (None: the note already says it), for
+        columns to leave out, said once in the note, where every row shows the same."""
+        shown, keys, said = dict(self.shown), dict(self.keys), []
+        for header, words in (fold or {}).items():
+            values = set(shown.get(header, ()))
+            if header in shown and len(values) == 1 and len(self.rows) > 1:
+                del shown[header], keys[header]
+                value = values.pop()
+                if words and value:
+                    said.append(f"{words}: {value}")
+        note = "; ".join(filter(None, [note, *said]))
+        return Table(heading, note, pd.DataFrame(shown), pd.DataFrame(keys), self.directions)
 
 
 def _quality_columns(rows: pd.DataFrame, board: pd.DataFrame, columns: Columns) -> None:
@@ -115,6 +132,8 @@ def _quality_columns(rows: pd.DataFrame, board: pd.DataFrame, columns: Columns) 
             rows["diff_vs_best"].where(~_is_best(rows), 0.0), "accuracy")
     if "p_holm" in rows:
         add("p vs best (Holm)", rows.apply(_p_value, axis=1), rows["p_holm"])
+        # Its own column, so that the note says it once where every row shares it
+        add(_P_CONDITIONAL, rows.apply(_conditional, axis=1))
     for metric in catalog.own(catalog.CLASSIFICATION):  # accuracy's is above
         if metric.pooling == catalog.MEAN and metric.header and metric.name in rows:
             columns.metric(metric.name)
@@ -171,8 +190,14 @@ def _p_value(row) -> str:
     p = row.get("p_holm", np.nan)
     if pd.isna(p):
         return "n/a"
-    text = "<0.001" if p < 0.001 else f"{p:.3f}"
-    return f"{text} ({stats.CONDITIONAL})" if row.get("verdict") == stats.CONDITIONAL else text
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _conditional(row) -> str:
+    # The best row's own: so that a board of single runs says it once
+    alone = row.get("conditional") == True if _best(row) else (  # noqa: E712 - NaN: no
+        row.get("verdict") == stats.CONDITIONAL)
+    return stats.CONDITIONAL if alone else ""
 
 
 def _majority(row) -> str:

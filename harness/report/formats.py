@@ -3,7 +3,7 @@
 the catalog shows one. A missing value is "-".
 
     metric_text(catalog.METRICS["chrf"], row)   # '31.0 [25.0, 37.0]'
-    FORMATS["usd"](0.0000549)                   # '0.0000549'
+    FORMATS["dollars per 1M"](0.0000549)        # '$0.055' (a per-1k figure, per million)
 """
 
 from __future__ import annotations
@@ -22,17 +22,6 @@ def mib(digits: int):
     return lambda n_bytes: "-" if pd.isna(n_bytes) else f"{n_bytes / 2**20:.{digits}f}"
 
 
-def usd(value) -> str:
-    # Three significant digits, never in e-notation: costs span 1e-7 (tf-idf) to dollars;
-    # under a millionth of a dollar the digits say nothing a reader needs.
-    if pd.isna(value):
-        return "-"
-    if 0 < value < 1e-6:
-        return "<0.000001"
-    return np.format_float_positional(value, precision=3, unique=False, fractional=False,
-                                      trim="-")
-
-
 def dollars(value) -> str:
     """Dollars with two significant figures and no exponent, for prose and axes: $0.0041,
     $0.91, $12, $3,400."""
@@ -40,6 +29,9 @@ def dollars(value) -> str:
         return "-"
     if value == 0:
         return "$0"
+    if abs(value) < 1e-6:
+        # Under a millionth of a dollar the digits say nothing a reader needs
+        return "<$0.000001" if value > 0 else "-<$0.000001"
     places = 1 - int(np.floor(np.log10(abs(value))))  # negative: rounds to tens, hundreds
     return f"${round(float(value), places):,.{max(0, places)}f}"
 
@@ -52,7 +44,9 @@ def perplexity_digits(value: float) -> int:
 
 # Digits of a number by its size, for the formats an interval can be shown in.
 DIGITS = {".3f": lambda _: 3, ".1f": lambda _: 1, "perplexity": perplexity_digits}
-FORMATS = {".3f": fixed(3), ".1f": fixed(1), "usd": usd, "MiB": mib(0), "MiB.1f": mib(1),
+FORMATS = {".3f": fixed(3), ".1f": fixed(1), "dollars": dollars,
+           "dollars per 1M": lambda per_1k: dollars(per_1k * 1000),
+           "MiB": mib(0), "MiB.1f": mib(1),
            "perplexity": lambda v: "-" if pd.isna(v) else f"{v:.{perplexity_digits(v)}f}"}
 
 

@@ -17,7 +17,7 @@ from harness.report.build import board_csv, failed_cells
 from harness.report.parts import Report, Section
 from harness.report.escape import md_escape
 from harness.report.generation_plots import render_generation_plots
-from harness.report.generation_table import generation_board, generation_tables
+from harness.report.generation_table import generation_board, generation_tables, ranked_by
 from harness.report.notes import notes
 from harness.report.tables import latest_per_seed
 from harness.results.spreadsheet import unguard
@@ -31,15 +31,17 @@ def build_generation_report(store: Store, task: str, records: pd.DataFrame,
     """`records`: every priced record of the task, finished or not."""
     every_ok = records[records["status"] == "ok"]
     ok = latest_per_seed(every_ok) if not every_ok.empty else every_ok
-    board = generation_board(ok) if not ok.empty else pd.DataFrame()
+    primary = ranked_by(ok)
+    board = generation_board(ok, primary) if not ok.empty else pd.DataFrame()
     context = {"task": task, "results": str(store.root), "records": records, "ok": ok,
                "leaderboard": board, "prices": prices, "superseded": len(every_ok) - len(ok)}
     return Report(
-        task=task, notes=notes(context) + judge_notes(ok), tables=generation_tables(board),
+        task=task, notes=notes(context) + judge_notes(ok),
+        tables=generation_tables(board, primary),
         resources=None, reading=reading_notes(prices) if not board.empty else [],
         plots=render_generation_plots(board, task) if not board.empty else {},
         rows=[], failed=failed_cells(records), csv=board_csv(board), board=board,
-        sections=continuation_sections(board, store))
+        sections=continuation_sections(board, store), ranked_by=primary.name)
 
 
 def judge_notes(ok: pd.DataFrame) -> list[str]:

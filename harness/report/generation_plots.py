@@ -15,7 +15,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 
-from harness.report.plots import MARKERS, Plot, both_formats, pareto_front  # noqa: E402
+from harness.report.plots import FONT, MARKERS, Plot, both_formats, pareto_front  # noqa: E402
 
 PLOT_NAME = "style_vs_perplexity"
 
@@ -23,10 +23,10 @@ PLOT_NAME = "style_vs_perplexity"
 def render_generation_plots(board: pd.DataFrame, task: str) -> dict[str, Plot]:
     """`board`: harness.report.generation_table.generation_board."""
     return {PLOT_NAME: both_formats(PLOT_NAME, "Style accuracy vs perplexity",
-                                     lambda: _style_vs_perplexity(board, task))}
+                                     lambda: _style_vs_perplexity(board))}
 
 
-def _style_vs_perplexity(board: pd.DataFrame, task: str):
+def _style_vs_perplexity(board: pd.DataFrame):
     fig, ax = plt.subplots(figsize=(8, 5.2))
     # A row without either number (a backend that cannot score text) has no place here.
     points = board[(board["perplexity"] > 0) & board["style_accuracy"].notna()].reset_index(
@@ -58,13 +58,30 @@ def _style_vs_perplexity(board: pd.DataFrame, task: str):
         # Plain numbers (20, 30, 100), not 2×10^1: readers compare perplexities as numbers.
         ax.xaxis.set_major_formatter(ticker.LogFormatter())
         ax.xaxis.set_minor_formatter(ticker.LogFormatter(labelOnlyBase=False))
-    ax.set(xlabel="held-out perplexity (log scale, 95% CI)",
-           ylabel="style accuracy (95% CI)", title=f"{task}: style accuracy vs perplexity",
-           ylim=(-0.03, 1.03))
+    # No title: the report's heading says what it is.
+    ax.set_xlabel("held-out perplexity (log scale, 95% CI)", fontsize=FONT + 1)
+    ax.set_ylabel("style accuracy (95% CI)", fontsize=FONT + 1)
+    ax.set_ylim(*_fitted(points, board))
+    ax.tick_params(labelsize=FONT)
     # Below the axes: row names are long, and beside the axes they would squeeze them.
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2,
+    ax.legend(fontsize=FONT, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2,
               frameon=False)
     return fig, names
+
+
+def _fitted(points: pd.DataFrame, board: pd.DataFrame) -> tuple[float, float]:
+    """The style axis over what is drawn (points, their intervals, the judge's lines), with a
+    margin: every point at 0.99 on a 0-1 axis is one dot, not a comparison."""
+    drawn = [points[column] for column in ("style_accuracy", "style_accuracy_ci_low",
+                                           "style_accuracy_ci_high") if column in points]
+    drawn += [board[column] for column in ("style_judge_on_reference",
+                                           "style_judge_on_contrast") if column in board]
+    values = pd.to_numeric(pd.concat(drawn), errors="coerce").dropna() if drawn else []
+    if len(values) == 0:
+        return -0.03, 1.03
+    low, high = float(values.min()), float(values.max())
+    margin = max(0.05 * (high - low), 0.01)
+    return max(low - margin, -0.03), min(high + margin, 1.03)
 
 
 def _bar(row: pd.Series, metric: str) -> list[list[float]]:

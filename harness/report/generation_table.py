@@ -1,6 +1,6 @@
 """The leaderboard of a generation task: one row per group of records (harness.report.rows),
 numbers first (`generation_board`), then one display table per evaluation set
-(`generation_tables`), sorted by style accuracy, best first.
+(`generation_tables`), ranked by the task's primary metric (`ranked_by`), best first.
 
     board = generation_board(ok)       # priced records with status "ok"
     tables = generation_tables(board)  # harness.report.display.Table, one per evaluation set
@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from harness.inputs.kinds import kind_named
 from harness.metrics import catalog
 from harness.report.display import Columns, Table
 from harness.report.rows import (
@@ -29,9 +30,20 @@ from harness.report.rows import (
 )
 from harness.report.tables import eval_sets
 
-def generation_board(ok: pd.DataFrame) -> pd.DataFrame:
-    """One row per group of records, by evaluation set then style accuracy (best first, then
-    lower perplexity); numbers, not strings."""
+def ranked_by(ok: pd.DataFrame) -> catalog.Metric:
+    """The metric the task ranks by: the one its latest record names (the task's
+    `primary_metric`, or its kind's), where the catalog lets a generation task rank by it."""
+    allowed = {metric.name: metric for metric in catalog.primaries(catalog.GENERATION)}
+    named = ok.sort_values("started_at")["primary_metric"].dropna() \
+        if {"primary_metric", "started_at"} <= set(ok) else pd.Series(dtype=object)
+    name = named.iloc[-1] if len(named) else None
+    return allowed.get(name, allowed[kind_named(catalog.GENERATION).primary])
+
+
+def generation_board(ok: pd.DataFrame, primary: catalog.Metric | None = None) -> pd.DataFrame:
+    """One row per group of records, by evaluation set then the primary metric (best first,
+    then the other quality columns in catalog order); numbers, not strings."""
+    primary = primary or ranked_by(ok)
     ok = ok.assign(group=group_id(ok), shown=shown_strategy(ok), backend=backend(ok),
                    source=shown_source(ok), draw=data_seed(ok))
     names, settings = row_labels(ok)
@@ -39,9 +51,11 @@ def generation_board(ok: pd.DataFrame) -> pd.DataFrame:
             for group, cells in ok.groupby("group", sort=False)]
     board = pd.DataFrame(rows)
     board["eval_set"] = eval_sets(board)
-    return board.sort_values(["eval_set", "style_accuracy", "perplexity"],
-                             ascending=[True, False, True], na_position="last",
-                             kind="stable").reset_index(drop=True)
+    ties = [m for m in catalog.primaries(catalog.GENERATION) if m is not primary]
+    order = [primary, *ties]
+    return board.sort_values(["eval_set", *(m.name for m in order)],
+                             ascending=[True, *(not m.higher_is_better for m in order)],
+                             na_position="last", kind="stable").reset_index(drop=True)
 
 
 def _board_row(cells: pd.DataFrame, name: str, settings: str) -> dict:
@@ -85,7 +99,7 @@ def _number(cells: pd.DataFrame, column: str) -> pd.Series:
     return pd.to_numeric(cells[column], errors="coerce")
 
 
-def generation_tables(board: pd.DataFrame) -> list[Table]:
+def generation_tables(board: pd.DataFrame, primary: catalog.Metric) -> list[Table]:
     """One table per evaluation set (the largest first); a single set has no heading."""
     if board.empty:
         return []
@@ -93,7 +107,9 @@ def generation_tables(board: pd.DataFrame) -> list[Table]:
     for number, rows in board.groupby("eval_set", sort=True):
         rows = rows.reset_index(drop=True)
         heading = f"Evaluation set {int(number)}" if board["eval_set"].nunique() > 1 else ""
-        note = f"{int(rows['n_eval'].iloc[0]):,} evaluation rows; best style accuracy first"
+        best = "highest" if primary.higher_is_better else "lowest"
+        note = (f"{int(rows['n_eval'].iloc[0]):,} evaluation rows; ranked by the task's "
+                f"primary metric, {primary.header}, {best} first")
         tables.append(_table(rows, board, heading, note))
     return tables
 
@@ -110,7 +126,7 @@ def _table(rows: pd.DataFrame, board: pd.DataFrame, heading: str, note: str) -> 
             lambda v: "-" if pd.isna(v) else f"{v:.0f}"), rows["trained_steps"])
     for name in ("fit_s", "fit_cost_usd"):
         columns.metric(name)
-    columns.metric("predict_cost_usd_per_1k", header="USD per 1k continuations")
+    columns.metric("predict_cost_usd_per_1k", header="per 1M continuations")
     columns.metric("rss_above_baseline_bytes")
     if board["cuda_peak_reserved_bytes"].notna().any():
         columns.metric("cuda_peak_reserved_bytes")

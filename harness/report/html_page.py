@@ -16,7 +16,7 @@ from harness.report.display import Table
 from harness.report.escape import inline_html
 
 _STYLE = """
-body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:1.5em 2em;color:#222;
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:1.2em 1.5em;color:#222;
  line-height:1.4}
 h1{font-size:1.6em;margin-bottom:.3em}h2{margin-top:1.6em;border-bottom:1px solid #ddd}
 h3{margin:1.2em 0 .3em}ul.notes{font-size:13px;color:#444;max-width:1100px}
@@ -25,9 +25,9 @@ ul.verdict{font-size:15px;max-width:1100px;background:#f3f7ff;padding:.6em 1.2em
 border-left:4px solid #4a6fd1}ul.verdict li{margin:.3em 0}p.note{margin:.2em 0 .5em;color:#555;font-size:13px}
 .scroll{overflow-x:auto}table{border-collapse:collapse;font-size:12.5px;margin:.3em 0 1em}
 td,th{border:1px solid #d5d5d5;padding:3px 6px;text-align:left;vertical-align:top}
-th{background:#f1f3f5;vertical-align:bottom}td{min-width:8em;max-width:26em}
-td.n{text-align:right;white-space:nowrap;min-width:0}
-table.sortable td:first-child{font-weight:600;min-width:14em}table.plain td{max-width:60em}
+th{background:#f1f3f5;vertical-align:bottom}td{min-width:6em;max-width:26em}
+td.n{text-align:right;min-width:0}
+table.sortable td:first-child{font-weight:600;min-width:11em}table.plain td{max-width:60em}
 table.texts td{white-space:pre-wrap;max-width:70em}table.texts td:first-child{font-weight:600}
 table.sortable th{cursor:pointer;user-select:none}table.sortable th:hover{background:#e2e6ea}
 th[data-dir=asc]::after{content:" \\25B2"}th[data-dir=desc]::after{content:" \\25BC"}
@@ -171,11 +171,23 @@ def _leaderboard(table: Table) -> str:
             sort = "" if key is None or (isinstance(key, float) and math.isnan(key)) else key
             attribute = (f" class='n' data-sort='{html.escape(str(sort))}'" if numeric[column]
                          else "")
-            cells.append(f"<td{attribute}>{html.escape(str(text))}</td>")
+            cells.append(f"<td{attribute}>{_wrappable(str(text), numeric[column])}</td>")
         marker = " class='best'" if best.iloc[i] == "best" else ""
         body.append(f"<tr{marker}>{''.join(cells)}</tr>")
     return (f"<div class='scroll'><table class='sortable'><thead><tr>{head}</tr></thead>"
             f"<tbody>{''.join(body)}</tbody></table></div>")
+
+
+def _wrappable(text: str, number: bool) -> str:
+    """A number's cell may break before its interval ("0.885" over "[0.864, 0.903]") and
+    nowhere else, so that the leaderboard fits a laptop's width."""
+    if not number:
+        return html.escape(text)
+    head, bracket, interval = text.partition(" [")
+    keep = html.escape(head).replace(" ", "&nbsp;")
+    if not bracket:
+        return keep
+    return f"{keep} [{html.escape(interval).replace(' ', '&nbsp;')}"
 
 
 def _table(frame: pd.DataFrame, kind: str = "plain") -> str:

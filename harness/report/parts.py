@@ -53,3 +53,5 @@ class Report:
     # The evaluation rows where the rows disagree most (harness.report.disagreements): a page
     # of its own beside the report
     disagreements: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    # The metric the board is ranked by, best first (the task's primary metric)
+    ranked_by: str = "accuracy"
