@@ -45,6 +45,7 @@ $(VLLM_VENV)/.installed: pyproject.toml Makefile
 test-vllm: setup-vllm
 	$(VLLM_BIN)/pytest -q -rs tests/test_vllm_backend.py
 	$(VLLM_BIN)/pytest -q -rs tests/test_vllm_generation.py
+	$(VLLM_BIN)/pytest -q -rs tests/test_vllm_api.py
 
 bench-vllm: setup-vllm
 	$(VLLM_BIN)/python bench/vllm_compare.py
@@ -58,8 +59,10 @@ JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n < 4 ? n : 4 )))
 run: setup
 	$(BIN)/harness run --strategies all --task agnews --jobs $(JOBS)
 
+# Tests spread over JOBS processes (pytest-xdist), each torch at one thread: many tests wait on
+# cell processes, files and Ray, so two workers on two cores finish well before one.
 test: setup
-	$(BIN)/pytest -q
+	OMP_NUM_THREADS=1 $(BIN)/pytest -q -n $(JOBS)
 
 bench: setup
 	$(BIN)/python bench/label_scoring.py

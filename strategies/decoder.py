@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from harness.api.strategy import Context, Footprint
+from harness.errors import HarnessError
 from strategies.common import torch_footprint
 from strategies.generation import HfGenerator
 from strategies.scoring import ScoringSettings
@@ -65,8 +66,9 @@ def load_tokenizer(context: Context):
 
 def load_frozen_decoder(context: Context):
     """(model, tokenizer) of a strategy that prompts the model as it is; on the `vllm` backend
-    the model is None: the engine that holds the weights starts in `open_scorer`."""
-    if context.backend == "vllm":
+    the model is None: the engine that holds the weights starts in `open_scorer`; on the `api`
+    backend the weights are the endpoint's, and the tokenizer renders the same prompts."""
+    if context.backend in ("vllm", "api"):
         return None, load_tokenizer(context)
     return load_decoder(context)
 
@@ -76,6 +78,14 @@ def open_scorer(context: Context, model, tokenizer, config: ScoringSettings):
     strategy's shared settings. Starting a vLLM engine is one-off work, so strategies call this
     from `prepare`."""
     words = context.task.label_words
+    if context.backend == "api":
+        from strategies.api_scoring import ApiLabelScorer, open_client
+
+        scorer = ApiLabelScorer(open_client(context.endpoint), tokenizer, words,
+                                config.use_chat_template)
+        # Before calibration scores anything: it rescales log-probabilities only
+        scorer.resolve_mode(scorer.render(context.task.prompt("N/A")))
+        return scorer
     if context.backend == "vllm":
         from strategies.vllm_scoring import VllmLabelScorer
 
@@ -88,7 +98,12 @@ def open_scorer(context: Context, model, tokenizer, config: ScoringSettings):
                        max_batch_tokens=config.max_batch_tokens)
 
 
-def frozen_footprint(context: Context, model, memory_share: float) -> Footprint:
+def frozen_footprint(context: Context, model, memory_share: float, scorer=None) -> Footprint:
+    """The prompted model's footprint; on the api backend, no weights here, and what the
+    endpoint was asked (`scorer`'s mode, requests and tokens per row, for the price table)."""
+    if context.backend == "api":
+        counts = meta_footprint(context)
+        return Footprint(0, counts.total_params, 0, extra=scorer.usage() if scorer else {})
     if model is not None:  # all of it is the base a deployment loads as published
         footprint = torch_footprint(model, frozen=True)
         return dataclasses.replace(footprint, base_weight_bytes=footprint.weight_bytes)
@@ -138,6 +153,9 @@ def open_generator(context: Context, model, tokenizer, config: ScoringSettings):
     """The continuation writer of a generation task on the cell's backend, with a prompting
     strategy's shared settings (a vLLM engine is started here: strategies call this from
     `prepare`)."""
+    if context.backend == "api":
+        raise HarnessError("the api backend prompts classification tasks; a generation task "
+                           "runs on hf or vllm")
     if context.backend == "vllm":
         return VllmGenerator(_engine(context, config), tokenizer, context.task,
                              config.use_chat_template)

@@ -124,7 +124,7 @@ class FewShot(StrategyBase):
     config_class = FewShotConfig
     task_kinds = ("classification", "generation")
     model_kind = "decoder"
-    backends = ("hf", "vllm")
+    backends = ("hf", "vllm", "api")
     resources = Resources(gpus=1, cpus=1, memory_gib=1.5, model_memory_multiple=1.5)
 
     def __init__(self, config: FewShotConfig, context: Context):
@@ -270,11 +270,12 @@ class FewShot(StrategyBase):
         scored sequence as if nothing were cached (content-free inputs included), and
         prompt_tokens_run what the model ran, prefix encodings in predict() included; per row
         predicted, it compares selectors. Counted by the hf scorer (vLLM caches by itself)."""
-        footprint = frozen_footprint(self.context, self.model, self.config.vllm_memory_share)
+        footprint = frozen_footprint(self.context, self.model,
+                                     self.config.vllm_memory_share, self.scorer)
         if self.knn is not None:
             footprint = self.knn.deployed_with(footprint)
         if self.scorer is None or self.scorer.prompt_tokens == self._counted_from[0]:
-            return footprint  # a generation task, the vllm backend, or nothing scored yet
+            return footprint  # a generation task, vllm or api, or nothing scored yet
         prompt = self.scorer.prompt_tokens - self._counted_from[0]
         run = self.scorer.tokens_processed - self._counted_from[1]
         return dataclasses.replace(footprint, extra={

@@ -45,6 +45,10 @@ class LabelPrompts:
     """What every label scorer shares, whatever runs the model: the prompt text (chat template
     or plain), its token ids, and the token ids of each label word as the answer."""
 
+    # Scores are log P(label | prompt) (PMI and calibration rescale them); False for a scorer
+    # that reads an answer instead (the api backend's generate mode)
+    log_probabilities = True
+
     def __init__(self, tokenizer, label_words: Sequence[str], use_chat_template=True,
                  system_prompt: str | None = None):
         self.tokenizer = tokenizer

@@ -103,11 +103,14 @@ class ScoreAdjustment:
 
     def __init__(self, settings: ScoringSettings, scorer, prompt_for: Callable[[str], str]):
         # prompt_for: an input text -> the full prompt the strategy would score for it.
-        self.scoring = settings.scoring
+        # A scorer reading answers rather than log-probabilities (the api backend's generate
+        # mode) has nothing to rescale: its scores pass through.
+        self.scoring = settings.scoring if scorer.log_probabilities else "sum"
+        settings_calibrate = settings.calibrate and scorer.log_probabilities
         self.label_lengths = [len(ids) for ids in scorer.label_ids]
         self.premise = scorer.score([prompt_for("")])[0] if self.scoring == "pmi" else None
         self.bias = None
-        if settings.calibrate:
+        if settings_calibrate:
             content_free = scorer.score([prompt_for(text) for text in CONTENT_FREE_INPUTS])
             self.bias = calibration_bias(self(content_free))  # scored as inputs are, bias aside
 

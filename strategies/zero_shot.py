@@ -56,7 +56,7 @@ class ZeroShot(WritesWithGenerator, StrategyBase):
     config_class = ZeroShotConfig
     task_kinds = ("classification", "generation")
     model_kind = "decoder"
-    backends = ("hf", "vllm")
+    backends = ("hf", "vllm", "api")
     deterministic = True  # no sampling and no draw: the same scores for every seed
     uses_training_rows = False
     resources = Resources(gpus=1, cpus=1, memory_gib=1.5, model_memory_multiple=1.5)
@@ -109,4 +109,5 @@ class ZeroShot(WritesWithGenerator, StrategyBase):
         return predictions_from_scores(self.adjust(raw), prompts)
 
     def footprint(self) -> Footprint:
-        return frozen_footprint(self.context, self.model, self.config.vllm_memory_share)
+        return frozen_footprint(self.context, self.model, self.config.vllm_memory_share,
+                                self.scorer)

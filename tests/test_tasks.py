@@ -12,6 +12,7 @@ from harness.errors import HarnessError
 from harness.inputs.tasks import (BUILTIN_TASKS, GenerationTask, Task, get_task, primary_metric,
                                   task_from_yaml)
 from harness.plan.cell import task_sha
+from harness.plan.grid import check_primary
 
 # Label order of each task's local copy / hub dataset (see ../shared/data/<task>/SOURCE.md):
 # index i of `labels` must be the class stored as integer i.
@@ -257,9 +258,9 @@ def test_a_task_ranks_by_a_primary_metric_its_kind_can_rank_by(tmp_path):
                     "primary_metric: tokens_per_s\n")
     with pytest.raises(HarnessError, match="primary_metric 'tokens_per_s' is not one a "
                                            "generation task ranks by; one of perplexity, "):
-        get_task(str(path))
+        check_primary(get_task(str(path)))
     path.write_text("name: c\nlabels: [a, b]\nprompt_template: '{text}'\n"
                     "primary_metric: macro_f1\n")
     with pytest.raises(HarnessError, match="one of accuracy$"):
-        get_task(str(path))
+        check_primary(get_task(str(path)))
 

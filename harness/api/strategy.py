@@ -45,6 +45,7 @@ from typing import Any, ClassVar, Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from harness.api.backends import DEFAULT
+from harness.api.endpoint import Endpoint
 from harness.api.precision import FP32, PRECISIONS
 from harness.api.probe import NO_PROBE, Probe
 from harness.inputs.data import Split
@@ -78,6 +79,8 @@ class Context:
     probe: Probe = NO_PROBE
     # The number format to compute in: one of the strategy's `precisions` (harness.api.precision)
     precision: str = "fp32"
+    # The `api` backend's endpoint (harness.api.endpoint); None on every other backend
+    endpoint: Endpoint | None = None
 
 
 @dataclass

@@ -126,7 +126,7 @@ def _context(cell: Cell, work_dir: Path, probe=NO_PROBE) -> tuple[Context, list]
     """The strategy's context, and the (task, rows) it fits on."""
     context = Context(cell.task, cell.model, cell.seed, cell.device, work_dir, cell.backend,
                       cell.strategy_models, cell.validation if cell.validates else None, probe,
-                      cell.precision)
+                      cell.precision, cell.endpoint if cell.backend == "api" else None)
     return context, [(cell.task, cell.fit_train),
                      *((task, train) for task, train, _ in cell.mixture)]
 

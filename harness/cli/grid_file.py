@@ -28,7 +28,9 @@ KEYS = {"strategies": "strategies", "tasks": "tasks", "models": "models", "seeds
         "n_eval": "n_eval", "data_seeds": "data_seeds", "eval_seed": "eval_seed",
         "data_dir": "data_dir", "config": "settings", "backend": "backend",
         "precision": "precision", "inference": "inference", "tune": "tune",
-        "tune_parallel": "tune_parallel", "trust_remote_code": "trust_remote_code"}
+        "tune_parallel": "tune_parallel", "trust_remote_code": "trust_remote_code",
+        "api_base": "api_base", "api_model": "api_model", "api_mode": "api_mode",
+        "api_key_env": "api_key_env"}
 LISTS = ("strategies", "tasks", "seeds", "n_train", "n_per_class", "data_seeds", "inference")
 INTEGERS = ("n_eval", "eval_seed", "tune", "tune_parallel")
 
@@ -38,6 +40,8 @@ def grid_document(options: dict) -> dict:
     document = {}
     for key, parameter in KEYS.items():
         value = options.get(parameter)
+        if key.startswith("api_") and not options.get("api_base"):
+            continue  # the api backend's defaults say nothing without an endpoint
         if key in LISTS and isinstance(value, str):
             value = [_scalar(part.strip()) for part in value.split(",") if part.strip()]
         elif key == "models":

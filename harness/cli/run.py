@@ -18,6 +18,7 @@ import time
 import click
 
 from harness.api.backends import BACKENDS
+from harness.api.endpoint import MODES, Endpoint
 from harness.api.precision import CHOICES
 from harness.api.variants import parse_variants
 from harness.cli.common import PRICES_HELP, echo_now, write_reports
@@ -86,6 +87,24 @@ from harness.plan.request import GridRequest, parse_seeds, parse_sizes
 @click.option("--backend", type=click.Choice(list(BACKENDS)),
               help="Inference backend for the strategies that have it (zero-shot, few-shot, "
                    "instruction-tuned have vllm); default: each strategy's own (hf).")
+@click.option("--api-base", metavar="URL",
+              help="--backend api: the OpenAI-compatible endpoint, up to /v1 (a hosted "
+                   "provider, vllm serve, llama.cpp's server).")
+@click.option("--api-model", metavar="NAME", help="--backend api: the model name it serves.")
+@click.option("--api-mode", type=click.Choice(MODES), default="auto",
+              show_default=True,
+              help="--backend api: label scores from echoed prompt log-probabilities "
+                   "(logprobs), or an answer parsed for a label word (generate); auto: "
+                   "logprobs where the endpoint gives them.")
+@click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True, metavar="VAR",
+              help="--backend api: the environment variable holding the API key (never "
+                   "stored).")
+@click.option("--api-concurrency", type=click.IntRange(min=1), default=8, show_default=True,
+              help="--backend api: requests in flight at once.")
+@click.option("--api-timeout", type=click.FloatRange(min=0, min_open=True), default=120.0,
+              show_default=True, help="--backend api: seconds per request.")
+@click.option("--api-retries", type=click.IntRange(min=0), default=5, show_default=True,
+              help="--backend api: retries on 429, 5xx and timeouts, with backoff.")
 @click.option("--force", is_flag=True, help="Recompute cells that already finished.")
 @click.option("--no-isolation", is_flag=True,
               help="Run cells in this process (for debugging; a crash ends the whole run).")
@@ -182,7 +201,22 @@ def grid_request(options: dict):
         eval_seed=options["eval_seed"],
         n_per_class=parse_sizes(options["n_per_class"], "--n-per-class"),
         inference=parse_variants(options["inference"]), tune=options["tune"],
-        tune_parallel=options["tune_parallel"], precision=options["precision"])
+        tune_parallel=options["tune_parallel"], precision=options["precision"],
+        endpoint=endpoint(options))
+
+
+def endpoint(options: dict):
+    """The api backend's endpoint, from --api-* (None without --api-base)."""
+    if not options.get("api_base"):
+        if options.get("api_model"):
+            raise HarnessError("--api-model names the model of an endpoint: give its URL with "
+                               "--api-base")
+        return None
+    if not options.get("api_model"):
+        raise HarnessError("--api-base needs --api-model: the model name the endpoint serves")
+    return Endpoint(options["api_base"], options["api_model"], options["api_mode"],
+                    options["api_key_env"], options["api_concurrency"],
+                    options["api_timeout"], options["api_retries"])
 
 
 def parse_settings(settings: tuple[str, ...]) -> dict[str, dict]:

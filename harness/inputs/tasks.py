@@ -28,7 +28,6 @@ from typing import ClassVar
 
 from harness.errors import HarnessError, did_you_mean, one_line
 from harness.inputs.kinds import UNNAMED, kind_named
-from harness.metrics import catalog
 
 # A task name becomes part of file names (records, reports, `<data-dir>/<task>/`), so it is a
 # slug: no '/', no '..', nothing that could point outside those folders.
@@ -63,18 +62,6 @@ def check_split_names(task, *fields: str) -> None:
 # Fields that say how a task's results are read, not what a cell computes: left out of a
 # cell's identity (harness.plan.cell.task_sha), so that changing one re-ranks stored results.
 READING_FIELDS = ("primary_metric",)
-
-
-def check_primary(task) -> None:
-    """A task's `primary_metric`, if it names one, is a metric its kind can rank by."""
-    if task.primary_metric is None:
-        return
-    allowed = [metric.name for metric in catalog.primaries(task.kind)]
-    if task.primary_metric not in allowed:
-        hint = did_you_mean(str(task.primary_metric), allowed)
-        hint = hint if "did you mean" in hint else ""  # the list follows anyway
-        raise HarnessError(f"task '{task.name}': primary_metric {task.primary_metric!r} is not "
-                           f"one a {task.kind} task ranks by{hint}; one of {', '.join(allowed)}")
 
 
 def primary_metric(task) -> str | None:
@@ -128,7 +115,6 @@ class Task:
 
     def __post_init__(self):
         check_task_name(self.name)
-        check_primary(self)
         if any(not label.strip() for label in (*self.labels, *self.label_words)):
             raise HarnessError(f"task '{self.name}': labels and label words must not be empty")
         if len(set(self.labels)) != len(self.labels):
@@ -198,7 +184,6 @@ class GenerationTask:
 
     def __post_init__(self):
         check_task_name(self.name)
-        check_primary(self)
         check_split_names(self, "train_split", "eval_split", "contrast_split",
                           "validation_split")
         if not self.instruction.strip():

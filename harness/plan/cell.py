@@ -17,6 +17,7 @@ import json
 from dataclasses import dataclass, field
 
 from harness.api.backends import DEFAULT, strategy_backends
+from harness.api.endpoint import Endpoint
 from harness.inputs.data import Split
 from harness.inputs.kinds import kind_of
 from harness.inputs.models import ModelSpec
@@ -61,6 +62,7 @@ class Cell:
     seed: int
     rows: Rows
     backend: str = DEFAULT  # what runs the model (harness.api.backends)
+    endpoint: Endpoint | None = None  # the api backend's (harness.api.endpoint); else None
     device: str = "cpu"  # where it runs: the strategy's first declared device this machine has
     device_name: str = ""
     provenance: Provenance = field(default_factory=Provenance)
@@ -160,7 +162,9 @@ class Cell:
             # fp32 records predate the field: their keys stand
             **({"precision": self.precision} if self.precision != "fp32" else {}),
             **({"trained_on": _trained_on(self.evaluations)} if rows.mixture else {}),
-            "backend": self.backend, "device": self.device, "device_name": self.device_name,
+            "backend": self.backend,
+            **({"endpoint": self.endpoint.identity()} if self.endpoint else {}),
+            "device": self.device, "device_name": self.device_name,
             "code": provenance.code, "packages": provenance.packages,
             **({"runs": {name: {"model": spec.name if spec else "-",
                                 **(spec.identity() if spec else {})}

@@ -21,7 +21,8 @@ from harness.api.backends import check_installed, choose
 from harness.api.precision import BF16, CHOICES, native_bf16, precision_for
 from harness import environment
 from harness.inputs.data import Split, load_split, subset, training_draw
-from harness.errors import HarnessError
+from harness.errors import HarnessError, did_you_mean
+from harness.metrics import catalog
 from harness.plan.cell import Cell, Provenance, Rows
 from harness.plan.identity import code_identity
 from harness.plan.request import GridRequest, check_seed, parse_model_overrides
@@ -109,6 +110,20 @@ def _validated(cls: type, request: GridRequest) -> bool:
         request.tune and cls.search_space))
 
 
+def check_primary(task) -> None:
+    """A task's `primary_metric`, if it names one, is a metric its kind can rank by (checked
+    here, not where the task is read: the catalog is a stage above the task's inputs)."""
+    if task.primary_metric is None:
+        return
+    allowed = [metric.name for metric in catalog.primaries(task.kind)]
+    if task.primary_metric not in allowed:
+        hint = did_you_mean(str(task.primary_metric), allowed)
+        hint = hint if "did you mean" in hint else ""  # the list follows anyway
+        raise HarnessError(f"task '{task.name}': primary_metric {task.primary_metric!r} is not "
+                           f"one a {task.kind} task ranks by{hint}; one of {', '.join(allowed)}")
+
+
+
 def _tasks(request: GridRequest) -> list[AnyTask]:
     if not request.tasks:
         raise HarnessError("--task names no task: give one or more, e.g. --task agnews")
@@ -116,6 +131,8 @@ def _tasks(request: GridRequest) -> list[AnyTask]:
         check_seed(seed, "--data-seeds")
     check_seed(request.eval_seed, "--eval-seed")
     tasks = [get_task(name) for name in request.tasks]
+    for task in tasks:
+        check_primary(task)
     names_seen = [task.name for task in tasks]
     if len(set(names_seen)) != len(names_seen):  # their records would overwrite each other
         twice = next(name for name in names_seen if names_seen.count(name) > 1)
@@ -141,6 +158,10 @@ def _strategies(request: GridRequest, tasks: list[AnyTask],
     backends = {name: choose(name, cls, request.backend, named) for name, cls in classes.items()}
     for chosen in set(backends.values()):
         check_installed(chosen)
+    if "api" in backends.values() and request.endpoint is None:
+        raise HarnessError("--backend api prompts an OpenAI-compatible endpoint: give its URL "
+                           "with --api-base (e.g. http://127.0.0.1:8000/v1) and its model "
+                           "with --api-model")
     variants = _variants(classes, request.inference, tasks, notes)
     kinds = list(dict.fromkeys(task.kind for task in tasks))
     _check_supported(tasks, classes, notes)
@@ -200,11 +221,14 @@ def _cells_of(planned: _Planned, request: GridRequest, data: tuple,
             provenance = Provenance(code=planned.code, packages=planned.packages,
                                     model_identity=model.identity() if model else {})
             tune = request.tune if cls.search_space and kind_of(task).validation else 0
-            precision = precision_for(request.precision, cls.precisions, planned.device)
+            # The endpoint computes in its own number format, whatever this machine runs
+            precision = "fp32" if planned.backend == "api" else precision_for(
+                request.precision, cls.precisions, planned.device)
             for seed in (0,) if cls.deterministic else request.seeds:
                 cells.append(Cell(
                     task=task, strategy=planned.name, strategy_class=cls, config=planned.config,
                     model=model, seed=seed, rows=drawn_rows, backend=planned.backend,
+                    endpoint=request.endpoint if planned.backend == "api" else None,
                     device=planned.device, device_name=planned.device_name,
                     provenance=provenance,
                     inference=planned.variants if kind_of(task).variants else (),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from harness.api.endpoint import Endpoint
 from harness.errors import HarnessError
 from harness.inputs.models import DEFAULT_MODELS
 
@@ -38,6 +39,7 @@ class GridRequest:
     config: dict = field(default_factory=dict)  # strategy -> {setting: value as text}
     trust_remote_code: bool = False
     backend: str | None = None  # None: each strategy's own
+    endpoint: Endpoint | None = None  # what the api backend prompts (--api-base, ...)
     inference: tuple[str, ...] = ()  # inference variants evaluated besides the default
     # Trials of each strategy's search space on validation rows (harness.cell.tuning); 0: none
     tune: int = 0

@@ -109,7 +109,7 @@ class Columns:
         shown, keys, said = dict(self.shown), dict(self.keys), []
         for header, words in (fold or {}).items():
             values = set(shown.get(header, ()))
-            if header in shown and len(values) == 1 and len(self.rows) > 1:
+            if header in shown and len(values) == 1:
                 del shown[header], keys[header]
                 value = values.pop()
                 if words and value:

@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 
 from harness.metrics import catalog
-from harness.results.cost import CPU_CORE
+from harness.results.cost import API_PRICES, CPU_CORE
 from harness.report.display import MAJORITY_WARNING_SHARE
+from harness.report.endpoint_notes import endpoint_notes
 from harness.report.escape import md_escape
 
 MIB = 2**20
@@ -25,7 +26,8 @@ def notes(context) -> list[str]:
     """What the report covers and what to watch for: shown above the leaderboard."""
     board, ok = context["leaderboard"], context["ok"]
     lines = [_scope_note(context), *_eval_set_notes(board), *_tuning_notes(board),
-             *_majority_notes(board), *_busy_notes(board)]
+             *_majority_notes(board), *_busy_notes(board),
+             *endpoint_notes(board, ok, context["prices"])]
     if context.get("superseded"):
         lines.append(f"{context['superseded']} older record(s) of the same cells (made before a "
                      f"change of code, packages or task text) are left out: the newest per "
@@ -167,7 +169,9 @@ def _cost_note(prices: dict) -> str:
             f"unlisted; a CPU-only cell is priced as CPU on any machine). *Set-up*: one-off "
             f"(model conversion or download, engine start), in no other cost. *Fit*: load + "
             f"training, shared between the tasks of a multi-task cell. *Per 1k predictions*: "
-            f"batch prediction seconds per 1,000 rows scored (trials included). The "
+            f"batch prediction seconds per 1,000 rows scored (trials included); a row prompted "
+            f"through an endpoint (api backend): its tokens per prediction at the table's "
+            f"`{API_PRICES}` rates. The "
             f"accuracy-vs-cost plot uses fit + this task's prediction, without set-up. "
             f"`harness report --prices FILE` re-prices without re-running.")
 

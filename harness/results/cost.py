@@ -11,6 +11,13 @@ A CPU is priced per core-hour times the threads the cell used; a GPU per GPU-hou
 else at the "cuda" entry. A user file overrides any entry, e.g.
 {"cpu_core": 0.05, "NVIDIA H100 80GB HBM3": 2.0}; an entry named after a CPU model (a record's
 `device_name`) prices one core of that CPU.
+
+A model prompted through an OpenAI-compatible endpoint (the api backend) is priced per token,
+as providers bill it: the records keep the tokens each prediction took (prompt and completion,
+from the responses), and `"api_tokens_usd_per_million"` in the table maps the endpoint's model
+name to {"input": USD, "output": USD} per million tokens, e.g.
+{"api_tokens_usd_per_million": {"gpt-4o-mini": {"input": 0.15, "output": 0.60}}}. Without an
+entry for its model an api row's prediction has no price (shown as "-").
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ DEFAULT_PRICES_USD_PER_HOUR = {
     "NVIDIA A10G": 1.00,
     "Tesla T4": 0.50,
 }
+API_PRICES = "api_tokens_usd_per_million"
 COST_COLUMNS = ("usd_per_hour", "setup_cost_usd", "fit_cost_usd", "predict_cost_usd_per_1k",
                 "cost_usd")
 
@@ -51,6 +59,15 @@ def load_prices(path: str | None) -> dict[str, float]:
     if not isinstance(user, dict):
         raise HarnessError(f"price table '{path}' must map device names to USD per hour "
                            f"(a JSON object)")
+    api = user.pop(API_PRICES, {})
+    bad_api = [str(k) for k, v in api.items() if not (
+        isinstance(v, dict) and set(v) == {"input", "output"} and all(map(_is_price, v.values())))] \
+        if isinstance(api, dict) else [API_PRICES]
+    if bad_api:
+        raise HarnessError(f"price table '{path}': '{API_PRICES}' must map each model name to "
+                           f"{{\"input\": USD, \"output\": USD}} per million tokens (bad: "
+                           f"{', '.join(bad_api)})")
+    prices[API_PRICES] = {**prices.get(API_PRICES, {}), **api}
     bad = [str(k) for k, v in user.items() if not _is_price(v)]
     if bad:
         raise HarnessError(f"price table '{path}' must map device names to USD per hour "
@@ -95,14 +112,42 @@ def price_records(records: pd.DataFrame, prices: dict[str, float]) -> pd.DataFra
     # One training (and one load) served every task of a multi-task cell: each pays its share.
     fit_cost_usd = (_seconds(records, "load_s") + _seconds(records, "fit_s")) * per_s \
         / _number(records, "fit_shared_by", 1).clip(lower=1)
+    n_predictions = _n_predictions(records)
     predict_cost_usd = _seconds(records, "predict_s") * per_s
+    # An endpoint's prediction costs its tokens (the client's seconds only wait on it)
+    per_row = api_usd_per_row(records, prices.get(API_PRICES, {}))
+    predict_cost_usd = predict_cost_usd.where(per_row.isna() & ~_on_api(records),
+                                              per_row * n_predictions)
     return records.assign(
         usd_per_hour=rate,
         setup_cost_usd=_seconds(records, "setup_s") * per_s,  # one-off, kept out of cost_usd
         fit_cost_usd=fit_cost_usd,
-        predict_cost_usd_per_1k=predict_cost_usd * 1000 / _n_predictions(records),
+        predict_cost_usd_per_1k=predict_cost_usd * 1000 / n_predictions,
         cost_usd=fit_cost_usd + predict_cost_usd,
     )
+
+
+def _on_api(records: pd.DataFrame) -> pd.Series:
+    return _text(records, "backend", "") == "api"
+
+
+def api_model(records: pd.DataFrame) -> pd.Series:
+    """The endpoint's model name of each api record (None for the others)."""
+    endpoints = records["endpoint"] if "endpoint" in records else pd.Series(None,
+                                                                            index=records.index)
+    return endpoints.map(lambda e: e.get("model") if isinstance(e, dict) else None)
+
+
+def api_usd_per_row(records: pd.DataFrame, table: dict) -> pd.Series:
+    """USD per prediction of each api record whose model the table prices (NaN otherwise):
+    its tokens per scored row (prompt and completion) at the model's prices."""
+    models = api_model(records)
+    price_in = models.map(lambda m: (table.get(m) or {}).get("input") if m else None)
+    price_out = models.map(lambda m: (table.get(m) or {}).get("output") if m else None)
+    prompt = _number(records, "footprint_api_prompt_tokens_per_row", float("nan"))
+    completion = _number(records, "footprint_api_completion_tokens_per_row", float("nan"))
+    return (prompt * pd.to_numeric(price_in, errors="coerce")
+            + completion * pd.to_numeric(price_out, errors="coerce")) / 1e6
 
 
 def _number(records: pd.DataFrame, column: str, default: float) -> pd.Series:
