@@ -17,8 +17,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "bench")]
 from artifact import environment, write_artifact  # noqa: E402
@@ -76,24 +74,19 @@ def compare(results: Path) -> list[dict]:
 
 
 def _pair(results: Path, fp32: dict, bf16: dict) -> dict:
-    from harness.metrics import stats
+    from harness.results.compare import accuracy_change
     from harness.results.frames import load_predictions
 
-    frames = [load_predictions(results, record["key"]) for record in (fp32, bf16)]
-    correct = [stats.Clustered.of(np.array([frame[c] == frame["label"] for c in frame.columns
-                                            if c.startswith("prediction")]))
-               for frame in frames]
-    change = stats.paired_difference(correct[1], correct[0])
-    first = [frame["prediction"].to_numpy() for frame in frames]
-    shares = [np.bincount(labels).max() / len(labels) for labels in first]
+    change = accuracy_change(*(load_predictions(results, record["key"])
+                               for record in (fp32, bf16)))
     row = {"task": fp32["task"], "strategy": fp32["strategy"], "n_eval": fp32["n_eval"],
            "n_train": fp32["n_train"], "trials": fp32.get("trials", 1),
            "accuracy_fp32": fp32["accuracy"], "accuracy_bf16": bf16["accuracy"],
-           "accuracy_delta": change.diff, "accuracy_delta_low": change.low,
-           "accuracy_delta_high": change.high, "accuracy_delta_p": change.p,
+           "accuracy_delta": change["difference"], "accuracy_delta_low": change["low"],
+           "accuracy_delta_high": change["high"], "accuracy_delta_p": change["p"],
            "interval_covers": "rows and trials, paired (bf16 minus fp32)",
-           "identical_predictions": float(np.mean(first[0] == first[1])),
-           "most_predicted_share": [float(s) for s in shares],
+           "identical_predictions": change["identical_predictions"],
+           "most_predicted_share": change["most_predicted_share"],
            "keys": [fp32["key"], bf16["key"]],
            "busy": [bool(fp32.get("machine_busy")), bool(bf16.get("machine_busy"))],
            "cpu_threads": [fp32.get("cpu_threads"), bf16.get("cpu_threads")]}

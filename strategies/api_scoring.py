@@ -13,7 +13,9 @@ is a parse failure, counted, scored flat (so the first label is predicted), and 
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -29,8 +31,14 @@ NOT_NAMED = -30.0
 EXTRA_ANSWER_TOKENS = 8  # generate mode: room for "The answer is ..." before the word
 
 
+API_CACHE_ENV = "HARNESS_API_CACHE"
+
+
 def open_client(endpoint: Endpoint) -> EndpointClient:
-    return EndpointClient(endpoint, cache=cache_dir() / "api")
+    """A client whose responses are cached in $HARNESS_API_CACHE, else the harness cache's
+    api/ folder."""
+    return EndpointClient(endpoint, cache=Path(os.environ.get(API_CACHE_ENV)
+                                               or cache_dir() / "api"))
 
 
 class ApiLabelScorer(LabelPrompts):

@@ -63,3 +63,12 @@ def test_outside_a_watched_process_saying_progress_does_nothing(tmp_path, monkey
     progress.say(phase="fit")
     progress.say(done=1, total=2, unit="steps")
     assert not list(tmp_path.iterdir())
+
+
+def test_a_phase_with_nothing_counted_yet_says_what_is_under_way():
+    from harness.cell.progress import line
+
+    state = {"phase": "predicting", "done": 0, "total": 5, "unit": "trials", "since": 100.0}
+    assert line(state, 140.0) == "predicting (5 trials), 40 s so far"
+    state.update(done=2, first=(0, 110.0), at=130.0)
+    assert line(state, 140.0) == "predicting 2/5 trials, 0.1 trials/s, ~30 s left"

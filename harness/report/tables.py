@@ -14,6 +14,7 @@ same evaluation rows (`eval_set`), paired over those rows.
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -33,7 +34,7 @@ from harness.report.rows import (
 )
 from harness.results.store import Store
 
-__all__ = ["backend", "confusion", "correctness", "failures", "group_id",
+__all__ = ["backend", "confusion", "correctness", "failures", "first_answers", "group_id",
            "latest_per_seed", "leaderboard", "misclassified", "per_class", "record_accuracy",
            "shown_source", "shown_strategy"]
 
@@ -298,28 +299,47 @@ def failures(records: pd.DataFrame) -> pd.DataFrame:
     return failed.reindex(columns=columns).reset_index(drop=True)
 
 
+@dataclass(frozen=True)
+class Answers:
+    """What a leaderboard row answered on its first record's first trial, by evaluation row."""
+
+    frame: pd.DataFrame  # the predictions file, in evaluation-row order
+    labels: list  # label names, by index
+    predicted: np.ndarray
+    confidence: np.ndarray  # the probability it gave its answer (NaN without scores)
+
+
+def first_answers(ok: pd.DataFrame, store: Store) -> dict[str, Answers]:
+    """Each leaderboard row's answers (its first record by seed and draw), keyed by its name."""
+    ok = ok.assign(group=group_id(ok), draw=data_seed(ok))
+    names, _ = row_labels(ok)
+    answers = {}
+    for group, cells in ok.groupby("group", sort=False):
+        record = cells.sort_values(["seed", "draw"]).iloc[0]
+        frame = store.predictions(record["key"]).sort_values("index")
+        scores = [c for c in frame if c.startswith("score_")]
+        labels = record.get("labels") if isinstance(record.get("labels"), list) else [
+            c.removeprefix("score_") for c in scores]
+        predicted = frame["prediction"].to_numpy(dtype=np.int64)
+        confidence = (stats.probabilities(frame[scores].to_numpy(dtype=np.float64))
+                      [np.arange(len(predicted)), predicted] if scores
+                      else np.full(len(predicted), np.nan))
+        answers[names[group]] = Answers(frame, labels, predicted, confidence)
+    return answers
+
+
 def misclassified(ok: pd.DataFrame, store: Store, per_row: int = 3) -> dict[str, pd.DataFrame]:
     """The most confidently wrong evaluation rows of each leaderboard row (its first record's
     first trial), keyed by the row's name: text, true and predicted label, the probability the
     strategy gave its prediction."""
-    ok = ok.assign(group=group_id(ok), draw=data_seed(ok))
-    names, _ = row_labels(ok)
     examples = {}
-    for group, cells in ok.groupby("group", sort=False):
-        record = cells.sort_values(["seed", "draw"]).iloc[0]
-        frame = store.predictions(record["key"])
-        score_columns = [c for c in frame if c.startswith("score_")]
-        labels = record.get("labels")
-        if not isinstance(labels, list):
-            labels = [c.removeprefix("score_") for c in score_columns]
-        probs = stats.probabilities(frame[score_columns].to_numpy(dtype=np.float64))
-        predicted = frame["prediction"].to_numpy(dtype=np.int64)
-        confidence = probs[np.arange(len(frame)), predicted]
+    for name, answer in first_answers(ok, store).items():
+        frame, predicted, confidence = answer.frame, answer.predicted, answer.confidence
         wrong = np.flatnonzero(predicted != frame["label"].to_numpy(dtype=np.int64))
         top = wrong[np.argsort(-confidence[wrong], kind="stable")][:per_row]
-        examples[names[group]] = pd.DataFrame({
+        examples[name] = pd.DataFrame({
             "text": frame["text"].to_numpy()[top],
-            "true": [labels[i] for i in frame["label"].to_numpy()[top]],
-            "predicted": [labels[i] for i in predicted[top]],
+            "true": [answer.labels[i] for i in frame["label"].to_numpy()[top]],
+            "predicted": [answer.labels[i] for i in predicted[top]],
             "confidence": confidence[top]})
     return examples

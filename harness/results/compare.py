@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from harness.errors import HarnessError
 from harness.metrics import stats
@@ -98,17 +99,26 @@ def compared(before: Side, after: Side) -> dict:
 
 def _accuracy_change(before: Side, after: Side) -> dict:
     frames = [load_predictions(side.folder, side.record["key"]) for side in (before, after)]
-    if len(frames[0]) != len(frames[1]) or not (frames[0]["index"].to_numpy()
-                                                == frames[1]["index"].to_numpy()).all():
-        return {"accuracy": [before.record["accuracy"], after.record["accuracy"]],
-                "paired": False}
+    change = accuracy_change(*frames)
+    accuracy = {"accuracy": [before.record["accuracy"], after.record["accuracy"]]}
+    return {**accuracy, "paired": False} if change is None else \
+        {**accuracy, "paired": True, **change}
+
+
+def accuracy_change(before: pd.DataFrame, after: pd.DataFrame) -> dict | None:
+    """Accuracy of `after`'s predictions minus `before`'s, paired over the same rows and every
+    trial of each (harness.metrics.stats.paired_difference); with the share of identical
+    first-trial predictions and each side's most predicted label's share (an identity check
+    on one-label output says little). None when the two did not score the same rows."""
+    if len(before) != len(after) or not (before["index"].to_numpy()
+                                         == after["index"].to_numpy()).all():
+        return None
     correct = [stats.Clustered.of(np.array([frame[c] == frame["label"] for c in frame.columns
                                             if c.startswith("prediction")]))
-               for frame in frames]
+               for frame in (before, after)]
     change = stats.paired_difference(correct[1], correct[0])
-    first = [frame["prediction"].to_numpy() for frame in frames]
-    return {"accuracy": [before.record["accuracy"], after.record["accuracy"]], "paired": True,
-            "difference": change.diff, "low": change.low, "high": change.high, "p": change.p,
+    first = [frame["prediction"].to_numpy() for frame in (before, after)]
+    return {"difference": change.diff, "low": change.low, "high": change.high, "p": change.p,
             "identical_predictions": float(np.mean(first[0] == first[1])),
             "most_predicted_share": [float(np.bincount(p.astype(int)).max() / len(p))
                                      for p in first]}
