@@ -42,7 +42,8 @@ class Kind:
 
     name: str
     # Its tasks' dataclass: `kind` set to this name, `from_fields(spec)` building one from a
-    # task file's fields, `summary()` the line of `harness list tasks`.
+    # task file's fields, `summary()` the line of `harness list tasks`; optionally
+    # `primary_metric` (a metric of harness.metrics.catalog.primaries, else the kind's `primary`).
     task_class: Any
     # What a strategy supporting the kind must have; the first method is what it is asked
     # for a batch of rows: `method(texts, task, trial)`.

@@ -66,7 +66,8 @@ READING_FIELDS = ("primary_metric",)
 
 def primary_metric(task) -> str | None:
     """The metric the task's leaderboard ranks by: its own, or its kind's."""
-    return task.primary_metric or kind_named(task.kind).primary
+    # A plugin kind's task class may not have the field: its kind's metric then
+    return getattr(task, "primary_metric", None) or kind_named(task.kind).primary
 
 
 def check_template(task: str, template: str) -> None:

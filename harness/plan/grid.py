@@ -113,13 +113,14 @@ def _validated(cls: type, request: GridRequest) -> bool:
 def check_primary(task) -> None:
     """A task's `primary_metric`, if it names one, is a metric its kind can rank by (checked
     here, not where the task is read: the catalog is a stage above the task's inputs)."""
-    if task.primary_metric is None:
+    named = getattr(task, "primary_metric", None)  # optional in a plugin kind's task class
+    if named is None:
         return
     allowed = [metric.name for metric in catalog.primaries(task.kind)]
-    if task.primary_metric not in allowed:
-        hint = did_you_mean(str(task.primary_metric), allowed)
+    if named not in allowed:
+        hint = did_you_mean(str(named), allowed)
         hint = hint if "did you mean" in hint else ""  # the list follows anyway
-        raise HarnessError(f"task '{task.name}': primary_metric {task.primary_metric!r} is not "
+        raise HarnessError(f"task '{task.name}': primary_metric {named!r} is not "
                            f"one a {task.kind} task ranks by{hint}; one of {', '.join(allowed)}")
 
 
