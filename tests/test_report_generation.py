@@ -131,7 +131,8 @@ def tables(markdown: str, first: str) -> list[list[dict]]:
 
 
 def test_rows_pool_their_seeds_and_rank_by_perplexity(written):
-    [board] = tables(written["md"], "row")
+    board, resources = tables(written["md"], "row")  # the leaderboard, time and memory
+    assert resources[0]["fit (s)"] == "3000.0" and "fit (s)" not in board[0]
     assert [r["row"] for r in board] == ["style-lora (tiny)", "style-fewshot (tiny)",
                                          "style-base (tiny)"]
     assert "ranked by the task's primary metric, perplexity, lowest first" in written["md"]
@@ -143,13 +144,14 @@ def test_rows_pool_their_seeds_and_rank_by_perplexity(written):
     assert lora["chrF (95% CI)"] == "31.0 \\[25.0, 37.0\\]"
     assert (lora["distinct-1"], lora["distinct-2"], lora["repetition"]) == (
         "0.600", "0.900", "0.050")
-    assert (lora["tokens/s"], lora["ms/token"], lora["TTFT (ms)"], lora["fit (s)"]) == (
-        "120.0", "8.0", "30.0", "3000.0")
+    assert (lora["tokens/s"], lora["ms/token"], lora["TTFT (ms)"]) == ("120.0", "8.0", "30.0")
     assert money(lora["fit"]) == pytest.approx(0.09)  # an hour on 2 cores at $0.045
     assert money(lora["per 1M continuations"]) == pytest.approx(0.9)
-    assert (lora["RAM above baseline (MiB)"], lora["GPU reserved (MiB)"]) == ("20", "-")
-    assert board[1]["GPU reserved (MiB)"] == "300"
-    assert (lora["n_train"], lora["n_eval"], lora["trials × seeds"]) == ("8", "5", "1 × 2")
+    assert (resources[0]["RAM above baseline (MiB)"], resources[0]["GPU reserved (MiB)"]) == (
+        "20", "-")
+    assert resources[1]["GPU reserved (MiB)"] == "300"
+    assert "n_train" not in lora and lora["trials × seeds"] == "1 × 2"  # alike: in the note
+    assert "5 evaluation rows; ranked by" in written["md"] and "training rows: 8" in written["md"]
     assert "[min low, max high]" in written["md"]
     board = written["csv"]
     assert list(board.columns[:2]) == ["eval_set", "row"]
@@ -282,7 +284,7 @@ def test_each_evaluation_set_has_its_table_and_its_prompts(store, tmp_path):
                predictions(["x", "y", "z"], passages=short, indices=[0, 1, 2]))
     write_reports(store, tmp_path / "reports")
     markdown = (tmp_path / "reports" / f"{TASK}.md").read_text()
-    assert [len(t) for t in tables(markdown, "row")] == [3, 1]
+    assert [len(t) for t in tables(markdown, "row")] == [3, 1, 4]  # sets 1, 2; resources
     assert "## Continuations side by side, evaluation set 2" in markdown
     second = markdown.split("## Continuations side by side, evaluation set 2\n", 1)[1]
     assert [[r["text"] for r in t][2] for t in tables(second, "source")] == ["x", "y", "z"]
@@ -320,9 +322,19 @@ def test_the_task_s_primary_metric_ranks_the_board_and_the_index(store, tmp_path
     store.save(generation("fluent", style=(0.9, 0.8, 1.0), ppl=(40.0, 38.0, 42.0), **named),
                predictions(continuations("fluent")))
     write_reports(store, tmp_path / "out")
-    [board] = tables((tmp_path / "out" / f"{TASK}.md").read_text(), "row")
+    board, _ = tables((tmp_path / "out" / f"{TASK}.md").read_text(), "row")
     assert [r["row"] for r in board] == [f"{name} (tiny)" for name in order]
     index = (tmp_path / "out" / "index.md").read_text()
     header = {None: "perplexity", "style_accuracy": "style accuracy", "chrf": "chrF"}[primary]
     assert f"{order[0]} (tiny) ({header} " in index
 
+
+
+def test_the_generation_report_is_not_clipped_at_a_laptop_s_width(written):
+    from test_report_html import CHROMIUM, SCRIPT
+
+    if CHROMIUM is None:
+        pytest.skip("no Chromium installed")
+    figures = SCRIPT.layout(written["folder"] / f"{TASK}.html", width=1280)
+    assert any(box["tag"] == "table" for box in figures["boxes"])
+    assert SCRIPT.clipped(figures) == []

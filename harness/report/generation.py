@@ -17,7 +17,8 @@ from harness.report.build import board_csv, failed_cells
 from harness.report.parts import Report, Section
 from harness.report.escape import md_escape
 from harness.report.generation_plots import render_generation_plots
-from harness.report.generation_table import generation_board, generation_tables, ranked_by
+from harness.report.generation_table import (generation_board, generation_resources,
+                                             generation_tables, ranked_by)
 from harness.report.notes import notes
 from harness.report.tables import latest_per_seed
 from harness.results.spreadsheet import unguard
@@ -38,7 +39,7 @@ def build_generation_report(store: Store, task: str, records: pd.DataFrame,
     return Report(
         task=task, notes=notes(context) + judge_notes(ok),
         tables=generation_tables(board, primary),
-        resources=None, reading=reading_notes(prices) if not board.empty else [],
+        resources=generation_resources(board), reading=reading_notes(prices) if not board.empty else [],
         plots=render_generation_plots(board, task) if not board.empty else {},
         rows=[], failed=failed_cells(records), csv=board_csv(board), board=board,
         sections=continuation_sections(board, store), ranked_by=primary.name)

@@ -124,18 +124,29 @@ def _table(rows: pd.DataFrame, board: pd.DataFrame, heading: str, note: str) -> 
     if rows["trained_steps"].notna().any():
         columns.add("training steps", rows["trained_steps"].map(
             lambda v: "-" if pd.isna(v) else f"{v:.0f}"), rows["trained_steps"])
-    for name in ("fit_s", "fit_cost_usd"):
-        columns.metric(name)
+    columns.metric("fit_cost_usd")
     columns.metric("predict_cost_usd_per_1k", header="per 1M continuations")
-    columns.metric("rss_above_baseline_bytes")
-    if board["cuda_peak_reserved_bytes"].notna().any():
-        columns.metric("cuda_peak_reserved_bytes")
     for column in ("n_train", "n_eval"):
         columns.add(column, rows[column].map(lambda v: "-" if pd.isna(v) else f"{int(v)}"),
                     rows[column])
     columns.add("trials × seeds", rows.apply(_runs, axis=1),
                 rows["trials"] * rows["seeds"] * rows["data_seeds"])
-    return columns.table(heading, note)
+    # Alike in every row: said once in the note (the table fits a laptop's 1,280 px)
+    return columns.table(heading, note, fold={"n_train": "training rows", "n_eval": None,
+                                              "trials × seeds": "trials × seeds"})
+
+
+def generation_resources(board: pd.DataFrame) -> Table | None:
+    """What each row takes, below the leaderboard: fit seconds and memory."""
+    if board.empty:
+        return None
+    rows = board.reset_index(drop=True)
+    columns = Columns(rows)
+    columns.metric("fit_s")
+    columns.metric("rss_above_baseline_bytes")
+    if rows["cuda_peak_reserved_bytes"].notna().any():
+        columns.metric("cuda_peak_reserved_bytes")
+    return columns.table("", "")
 
 
 def _runs(row: pd.Series) -> str:
