@@ -8,8 +8,8 @@ forced, answered from the cache (the server's access log counts the requests).
     .venv-vllm/bin/python bench/api_compare.py --n-eval 200
 
 One `harness run` at a time (one cell, --jobs 1); the server idles while the hf and vllm cells
-run. hf runs at --precision fp32 as the endpoint does (a change of backend only). Written to
-bench/results/api_compare.json.
+run. hf and vllm run at --precision fp32, as the endpoint does: the backend is the one change.
+Written to bench/results/api_compare.json.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "bench")]
-from artifact import environment, write_artifact  # noqa: E402
+from artifact import RESULTS_DIR as RESULTS, environment, write_artifact  # noqa: E402
 
 SERVED = "smollm2-served"
 # An example price, per million tokens (a small hosted model's order of magnitude): the
@@ -41,7 +41,20 @@ def main() -> int:
     parser.add_argument("--task", default="agnews")
     parser.add_argument("--data-dir", default=os.environ.get("HARNESS_DATA_DIR"))
     parser.add_argument("--work", help="results, reports, cache and server log (default: temp)")
+    parser.add_argument("--rows-only", action="store_true",
+                        help="run nothing: recompute the rows from --work, keeping the runs of "
+                             "the artifact already written")
     args = parser.parse_args()
+    if args.rows_only:
+        earlier = json.loads((RESULTS / "api_compare.json").read_text())
+        figures = {**earlier["figures"], "rows": rows(Path(args.work), earlier["figures"]["runs"]),
+                   "rows_recomputed_by": " ".join(["python", *sys.argv])}
+        path = write_artifact("api_compare", args, figures, earlier["environment"])
+        written = json.loads(path.read_text())  # the runs' command and arguments stand
+        written.update(command=earlier["command"], args=earlier["args"])
+        path.write_text(json.dumps(written, indent=1, default=str) + "\n")
+        print(json.dumps(figures["rows"], indent=1), f"-> {path}", sep="\n")
+        return 0
     from harness.api.local_server import serve_vllm, served, stop
     from harness.inputs.models import DEFAULT_MODELS, resolve_model
 
@@ -57,7 +70,8 @@ def main() -> int:
     runs = {}
     try:
         for name, more in (("hf", ["--backend", "hf", "--precision", "fp32"]),
-                           ("vllm", ["--backend", "vllm", "-c", "zero-shot.vllm_memory_share=0.2"]),
+                           ("vllm", ["--backend", "vllm", "--precision", "fp32",
+                                     "-c", "zero-shot.vllm_memory_share=0.2"]),
                            ("api_logprobs", [*api, "--api-mode", "logprobs"]),
                            ("api_generate", [*api, "--api-mode", "generate"])):
             before = served(log, "/v1/completions") + served(log, "/v1/chat/completions")
@@ -94,12 +108,18 @@ def run(args, work: Path, prices: Path, more: list[str]) -> dict:
 
 
 def rows(work: Path, runs: dict) -> list[dict]:
-    """Per run: the newest record of its backend and mode, beside the vllm and hf records."""
+    """Per run: its record (the first api logprobs one is in history/, replaced by the forced
+    run), beside the vllm and hf records."""
+    import pandas as pd
+
     from harness.results.cost import load_prices, price_records
     from harness.results.frames import load_predictions, load_results
 
-    frame = price_records(load_results(work / "results"), load_prices(str(work / "prices.json")))
-    frame = frame.sort_values("started_at")
+    folders = [work / "results", *sorted((work / "results" / "history").glob("*/*"))]
+    frame = pd.concat([load_results(folder).assign(folder=str(folder)) for folder in folders],
+                      ignore_index=True)
+    frame = price_records(frame, load_prices(str(work / "prices.json"))).sort_values(
+        "started_at")
     newest = {}
     for _, record in frame.iterrows():
         mode = record.get("footprint_api_mode") if record["backend"] == "api" else None
@@ -108,7 +128,7 @@ def rows(work: Path, runs: dict) -> list[dict]:
              "api_logprobs": newest[("api", "logprobs")][0],
              "api_logprobs_again": newest[("api", "logprobs")][-1],
              "api_generate": newest[("api", "generate")][-1]}
-    labels = {name: load_predictions(work / "results", r["key"]) for name, r in picks.items()}
+    labels = {name: load_predictions(r["folder"], r["key"]) for name, r in picks.items()}
     out = []
     for name, record in picks.items():
         mine = labels[name]

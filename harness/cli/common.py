@@ -14,7 +14,9 @@ from harness.errors import HarnessError
 
 PRICES_HELP = ("JSON file of prices in USD per hour, overriding the defaults of "
                "harness/results/cost.py: 'cpu_core' per core-hour, GPUs by name, 'cuda' for any "
-               "other GPU. Applied when the report is written, from the stored device-seconds.")
+               "other GPU; 'api_tokens_usd_per_million': {MODEL: {input, output}} for models "
+               "prompted through an endpoint. Applied when the report is written, from the "
+               "stored device-seconds and tokens.")
 
 
 def write_reports(store, folder, **options) -> list:
