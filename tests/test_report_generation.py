@@ -51,6 +51,7 @@ def generation(strategy: str, seed: int = 0, style=(0.5, 0.3, 0.7), ppl=(20.0, 1
         **interval("fluency_perplexity", 9.5, 8.0, 11.0), **interval("distinct_1", 0.6, 0.5, 0.7),
         **interval("distinct_2", 0.9, 0.8, 1.0), **interval("repetition_rate", 0.05, 0.0, 0.1),
         **interval("chrf", 31.0, 25.0, 37.0), "style_score": style[0],
+        **interval("two_sample_accuracy", 0.81, 0.74, 0.87), "two_sample_pairs": 5,
         "generated_tokens_mean": 40.0, "trials": 1, "trial_style_accuracies": [style[0]],
         "trial_perplexities": [ppl[0]], "tokens_per_s": 120.0, "ms_per_token": 8.0,
         "ttft_ms": 30.0, "latency_p50_ms": 320.0, "latency_p95_ms": 400.0,
@@ -144,7 +145,9 @@ def test_rows_pool_their_seeds_and_rank_by_perplexity(written):
     assert lora["chrF (95% CI)"] == "31.0 \\[25.0, 37.0\\]"
     assert (lora["distinct-1"], lora["distinct-2"], lora["repetition"]) == (
         "0.600", "0.900", "0.050")
-    assert (lora["tokens/s"], lora["ms/token"], lora["TTFT (ms)"]) == ("120.0", "8.0", "30.0")
+    speed = resources[0]  # speed beside time and memory; quality on the leaderboard
+    assert (speed["tokens/s"], speed["ms/token"], speed["TTFT (ms)"]) == ("120.0", "8.0", "30.0")
+    assert lora["C2ST accuracy (95% CI)"] == "0.810 \\[0.740, 0.870\\]"
     assert money(lora["fit"]) == pytest.approx(0.09)  # an hour on 2 cores at $0.045
     assert money(lora["per 1M continuations"]) == pytest.approx(0.9)
     assert (resources[0]["RAM above baseline (MiB)"], resources[0]["GPU reserved (MiB)"]) == (
@@ -167,7 +170,7 @@ def test_html_table_sorts_by_numbers_with_directions(written):
     table = page.split("<table class='sortable'>", 1)[1].split("</table>", 1)[0]
     headers = [html.unescape(h) for h in re.findall(r"<th[^>]*>(.*?)</th>", table)]
     assert "style accuracy (95% CI) ↑" in headers and "perplexity (95% CI) ↓" in headers
-    assert "repetition ↓" in headers and "tokens/s ↑" in headers
+    assert "repetition ↓" in headers and "C2ST accuracy (95% CI) ↓" in headers
     column = headers.index("perplexity (95% CI) ↓")
     rows = re.findall(r"<tr>(.*?)</tr>", table.split("<tbody>", 1)[1])
     keys = [re.findall(r"<td[^>]*?(?:data-sort='([^']*)')?>", row)[column] for row in rows]

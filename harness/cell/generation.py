@@ -142,7 +142,8 @@ def generation_records(cell, base: dict, outcome: dict) -> list[tuple]:
 def generation_record(record: dict, cell, task, evaluation, outcome: dict):
     """(record, predictions frame) of a generation cell, from the outputs of its process."""
     from harness.metrics.generation import generation_metrics
-    from harness.metrics.style_judge import style_judge
+    from harness.metrics.style_judge import heldout_texts, style_judge
+    from harness.metrics.two_sample import two_sample
 
     prompts, references = prompts_and_references(task, evaluation)
     continuations = outcome.pop("continuations")
@@ -155,6 +156,11 @@ def generation_record(record: dict, cell, task, evaluation, outcome: dict):
     record.update(generation_metrics(references, continuations, style_probability=style,
                                      **arrays))
     record.update(judge.summary())
+    # Trial 0's continuations against the real ones of the same prompts (harness.metrics.
+    # two_sample): 0.5 when a classifier cannot tell them apart
+    apart = two_sample(references, continuations[0], heldout_texts(task, cell.data_dir))
+    record.update({"two_sample_accuracy": apart.accuracy, "two_sample_accuracy_ci_low": apart.low,
+                   "two_sample_accuracy_ci_high": apart.high, "two_sample_pairs": apart.n})
     generated = int(sum(t.sum() for t in tokens))
     record.update({
         "task_kind": "generation", "trials": len(continuations),

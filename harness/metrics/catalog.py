@@ -142,6 +142,11 @@ CATALOG = (
            across_rows=LOG_ROWS),
     Metric("chrf", GENERATION, True, "chrF", format=".1f", pooling=SPAN, interval=SHOWN,
            required=(GENERATION,), progress="chrF {value:.1f}", across_rows=LOG_ROWS),
+    # A classifier two-sample test of trial 0 against the real continuations (harness.metrics.
+    # two_sample): 0.5 when it cannot tell them apart; lower is better down to chance
+    Metric("two_sample_accuracy", GENERATION, False, "C2ST accuracy",
+           pooling=SPAN, interval=SHOWN, across_rows=LOG_ROWS),
+    Metric("two_sample_pairs", GENERATION, None),
     Metric("style_score", GENERATION, None),  # the judge's mean probability of style
     Metric("generated_tokens_mean", GENERATION, None),
     # The style judge's own figures (the same for every row it judged), for its note.

@@ -102,6 +102,12 @@ def style_judge(task: GenerationTask, data_dir=None) -> StyleJudge:
     return judge
 
 
+def heldout_texts(task: GenerationTask, data_dir=None) -> list[str]:
+    """The task's held-out in-style passages (its validation split: other works than the
+    training ones), what the two-sample test fits its features on."""
+    return [str(text) for text in _load(task, "validation_split", data_dir).texts]
+
+
 def judge_key(task: GenerationTask, splits: dict[str, Split]) -> str:
     """<task>-<hash>. The fingerprints stand for the data wherever it came from (a folder or
     the hub); sklearn's version is in the hash because another version may fit another model

@@ -86,6 +86,13 @@ def reading_notes(prices: dict) -> list[str]:
          "(probability above 0.5); see the judge's note above for how far to trust it. "
          "*Fluency perplexity*: of the continuations under the base model, token-weighted; "
          "low means fluent to that model, and very low often means repetitive."),
+        ("*C2ST accuracy*: a classifier two-sample test -- logistic regression on character "
+         "n-grams fitted on the task's held-out passages only, cross-validated -- telling the "
+         "row's continuations (trial 0) from the real continuations of the same prompts, each "
+         "pair cut to the same number of words: 0.5 when it cannot tell them apart (the "
+         "strategy writes like the real text, to these features), 1 when every text gives "
+         "itself away; lower is better, down to chance. Its interval is Wilson's over the "
+         "texts."),
         ("*distinct-1*, *distinct-2*: unique word 1-grams and 2-grams over all n-grams of all "
          "continuations (lower-cased); higher is more varied. *repetition*: per continuation, "
          "the share of its word 3-grams repeating an earlier one, averaged; lower is better. "

@@ -118,9 +118,8 @@ def _table(rows: pd.DataFrame, board: pd.DataFrame, heading: str, note: str) -> 
     columns = Columns(rows)
     if (board["settings"].fillna("") != "").any():
         columns.add("settings", rows["settings"].fillna(""))
-    for metric in catalog.own(catalog.GENERATION):
-        if metric.header:
-            columns.metric(metric.name)
+    for metric in _shown(rows, quality=True):
+        columns.metric(metric.name)
     if rows["trained_steps"].notna().any():
         columns.add("training steps", rows["trained_steps"].map(
             lambda v: "-" if pd.isna(v) else f"{v:.0f}"), rows["trained_steps"])
@@ -137,16 +136,27 @@ def _table(rows: pd.DataFrame, board: pd.DataFrame, heading: str, note: str) -> 
 
 
 def generation_resources(board: pd.DataFrame) -> Table | None:
-    """What each row takes, below the leaderboard: fit seconds and memory."""
+    """What each row takes, below the leaderboard: speed, fit seconds and memory."""
     if board.empty:
         return None
     rows = board.reset_index(drop=True)
     columns = Columns(rows)
+    for metric in _shown(rows, quality=False):  # speed: tokens/s, ms/token, TTFT
+        columns.metric(metric.name)
     columns.metric("fit_s")
     columns.metric("rss_above_baseline_bytes")
     if rows["cuda_peak_reserved_bytes"].notna().any():
         columns.metric("cuda_peak_reserved_bytes")
     return columns.table("", "")
+
+
+def _shown(rows: pd.DataFrame, quality: bool) -> list[catalog.Metric]:
+    """The generation metrics with a column: quality (pooled as spans, with intervals) on the
+    leaderboard, the rest (speed) beside time and memory. A metric no record has (made before
+    it was measured) is left out, not shown empty."""
+    return [m for m in catalog.own(catalog.GENERATION)
+            if m.header and (m.pooling == catalog.SPAN) == quality
+            and m.name in rows and rows[m.name].notna().any()]
 
 
 def _runs(row: pd.Series) -> str:

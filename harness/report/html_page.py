@@ -24,7 +24,7 @@ ul.notes li{margin:.25em 0}nav.contents{font-size:13px;margin:.2em 0 1em;color:#
 ul.verdict{font-size:15px;max-width:1100px;background:#f3f7ff;padding:.6em 1.2em .6em 2em;
 border-left:4px solid #4a6fd1}ul.verdict li{margin:.3em 0}p.note{margin:.2em 0 .5em;color:#555;font-size:13px}
 .scroll{overflow-x:auto}table{border-collapse:collapse;font-size:12.5px;margin:.3em 0 1em}
-td,th{border:1px solid #d5d5d5;padding:3px 6px;text-align:left;vertical-align:top}
+td,th{border:1px solid #d5d5d5;padding:3px 5px;text-align:left;vertical-align:top}
 th{background:#f1f3f5;vertical-align:bottom}td{min-width:6em;max-width:26em}
 td.n{text-align:right;min-width:0}
 table.sortable td:first-child{font-weight:600;min-width:11em}table.plain td{max-width:60em}
