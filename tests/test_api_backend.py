@@ -15,7 +15,11 @@ from harness.results.store import Store
 
 
 def echo(body):
-    """Echoed prompts with a log-prob per token that depends on the token: labels differ."""
+    """Echoed prompts with a log-prob per token that depends on the token: labels differ; a
+    chat request is answered with a label word."""
+    if "messages" in body:
+        return 200, {"choices": [{"message": {"content": "Sports, I would say."}}],
+                     "usage": {"prompt_tokens": 50, "completion_tokens": 5}}, {}
     choices = [{"index": k, "logprobs": {"token_logprobs": [None] + [
         -((t * 7919) % 13) / 10 for t in ids[1:]]}} for k, ids in enumerate(body["prompt"])]
     return 200, {"choices": choices, "usage": {"prompt_tokens": sum(map(len, body["prompt"])),
@@ -72,6 +76,12 @@ def test_a_run_on_an_endpoint_is_recorded_repeated_from_the_cache_and_priced(
                + 2 * latest["footprint_api_completion_tokens_per_row"]) / 1e6
     board = (tmp_path / "reports" / "agnews.csv").read_text()
     assert f"{per_row * 1000:.6g}"[:5] in board.replace(",", " ")  # USD per 1k predictions
+    # another mode of the same endpoint is another row, named by what it read
+    generated = api_run(server, tiny_decoder, data_dir, tmp_path, "--api-mode", "generate")
+    assert generated.exit_code == 0, generated.output
+    report = (tmp_path / "reports" / "agnews.md").read_text()
+    assert "| zero-shot on api: served-name, logprobs (" in report
+    assert "| zero-shot on api: served-name, generate (" in report
     everything = [p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file()]
     assert not any("sk-secret-value" in text for text in everything)
 

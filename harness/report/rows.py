@@ -26,6 +26,7 @@ from harness.results.groups import (  # noqa: F401 - the report's grouping, from
     as_text,
     backend,
     data_seed,
+    endpoint_label,
     group_id,
     inference,
     latest_per_seed,
@@ -49,6 +50,7 @@ def row_labels(ok: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     first = ok.drop_duplicates("group").set_index("group")
     settings = _settings(first, ok)
     on = backend(first).map(lambda b: "" if b == DEFAULT else f" on {b}")
+    on += endpoint_label(first).map(lambda e: f": {e}" if e else "")
     variant = inference(first).map(lambda v: "" if v == OWN_INFERENCE else f" · {v}")
     variant += precision(first).map(lambda p: "" if p == FP32 else f" · {p}")
     base = shown_strategy(first) + on + variant + tune_budget(first).map(

@@ -41,8 +41,29 @@ def group_id(records: pd.DataFrame) -> pd.Series:
     # Likewise bf16 and tuning in rounds: float32 and one-at-a-time records add nothing.
     formats = precision(records).map(lambda p: "" if p == FP32 else f" precision={p}")
     rounds = _column(records, "tune_parallel", 1).map(lambda p: f" rounds={p}" if p > 1 else "")
+    # Another endpoint, served model or mode of the api backend is another experiment
+    served = _endpoints(records).map(
+        lambda e: f" endpoint={e['base_url']} {e['model']} {e['mode']}" if e else "")
     return (pd.concat(columns, axis=1).agg(" ".join, axis=1) + " " + config + " "
-            + shown_strategy(records) + " " + backend(records) + variant + formats + rounds)
+            + shown_strategy(records) + " " + backend(records) + variant + formats + rounds
+            + served)
+
+
+def _endpoints(records: pd.DataFrame) -> pd.Series:
+    """The api backend's endpoint of each record (a dict), None for the others."""
+    if "endpoint" not in records:
+        return pd.Series(None, index=records.index, dtype=object)
+    return records["endpoint"].map(
+        lambda e: e if isinstance(e, dict) and {"base_url", "model", "mode"} <= set(e) else None)
+
+
+def endpoint_label(records: pd.DataFrame) -> pd.Series:
+    """'smollm2, logprobs' for a record made through an endpoint: the served model and how its
+    labels were read (the mode used, where `auto` chose); '' for the others."""
+    used = records["footprint_api_mode"] if "footprint_api_mode" in records else pd.Series(
+        None, index=records.index)
+    return pd.Series([f"{e['model']}, {m if isinstance(m, str) else e['mode']}" if e else ""
+                      for e, m in zip(_endpoints(records), used)], index=records.index)
 
 
 def precision(records: pd.DataFrame) -> pd.Series:
