@@ -82,6 +82,11 @@ def test_a_run_on_an_endpoint_is_recorded_repeated_from_the_cache_and_priced(
     report = (tmp_path / "reports" / "agnews.md").read_text()
     assert "| zero-shot on api: served-name, logprobs (" in report
     assert "| zero-shot on api: served-name, generate (" in report
+    advice = harness("recommend", "-t", "agnews", "--results", tmp_path / "results",
+                     "--max-latency-ms", "100000")
+    assert advice.exit_code == 0, advice.output
+    assert "zero-shot on api: served-name, logprobs (" in advice.output
+    assert "zero-shot on api: served-name, generate (" in advice.output
     everything = [p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file()]
     assert not any("sk-secret-value" in text for text in everything)
 

@@ -29,8 +29,8 @@ from harness.results.store import Store
 RESAMPLES = 1000
 # A tuned row is another curve than its defaults; an inference variant (int8, merged) another
 # than the model as fitted.
-_CURVE_COLUMNS = ("strategy", "model", "model_source", "backend", "inference", "settings",
-                  "eval_set", "device_name", "tune")
+_CURVE_COLUMNS = ("strategy", "model", "model_source", "backend", "endpoint", "inference",
+                  "settings", "eval_set", "device_name", "tune")
 
 
 def learning_curves(board: pd.DataFrame, min_sizes: int = 2) -> pd.DataFrame | None:
@@ -65,6 +65,8 @@ def _curve_names(rows: pd.DataFrame) -> dict[str, str]:
     for _, row in first.iterrows():
         # As the leaderboard names its rows, less the training size.
         on = "" if row.get("backend", DEFAULT) in (DEFAULT, None) else f" on {row['backend']}"
+        on += f": {row['endpoint']}" if isinstance(row.get("endpoint"), str) and row[
+            "endpoint"] else ""
         extras = [str(row["model"])] if row["model"] not in (None, "-") else []
         if isinstance(row.get("settings"), str) and row["settings"]:
             extras.append(row["settings"])

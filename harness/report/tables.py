@@ -24,6 +24,7 @@ from harness.api.variants import DEFAULT as OWN_INFERENCE
 from harness.report.rows import (
     backend,
     data_seed,
+    endpoint_label,
     group_id,
     inference,
     latest_per_seed,
@@ -43,7 +44,7 @@ def leaderboard(ok: pd.DataFrame, store: Store) -> pd.DataFrame:
     strings. `ok` holds priced records (harness.results.cost.price_records)."""
     ok = ok.assign(group=group_id(ok), shown=shown_strategy(ok), backend=backend(ok),
                    source=shown_source(ok), draw=data_seed(ok), tuned=tune_budget(ok),
-                   variant=inference(ok))
+                   variant=inference(ok), endpoint_label=endpoint_label(ok))
     names, settings = row_labels(ok)
     rows, pooled = [], []
     for group, cells in ok.groupby("group", sort=False):
@@ -109,6 +110,7 @@ def _board_row(cells: pd.DataFrame, correct: _Correctness, name: str, settings: 
     return {
         "row": name, "strategy": first["shown"], "model": first["model"],
         "model_source": first["source"], "backend": first["backend"], "settings": settings,
+        "endpoint": first["endpoint_label"],
         "inference": first["variant"],
         "n_train": first["n_train"], "n_eval": first["n_eval"],
         "n_per_class": first.get("n_per_class", np.nan),

@@ -43,7 +43,8 @@ def group_id(records: pd.DataFrame) -> pd.Series:
     rounds = _column(records, "tune_parallel", 1).map(lambda p: f" rounds={p}" if p > 1 else "")
     # Another endpoint, served model or mode of the api backend is another experiment
     served = _endpoints(records).map(
-        lambda e: f" endpoint={e['base_url']} {e['model']} {e['mode']}" if e else "")
+        lambda e: f" endpoint={e['base_url']} {e['model']} {e['mode']}"
+        if isinstance(e, dict) else "")
     return (pd.concat(columns, axis=1).agg(" ".join, axis=1) + " " + config + " "
             + shown_strategy(records) + " " + backend(records) + variant + formats + rounds
             + served)
@@ -62,7 +63,8 @@ def endpoint_label(records: pd.DataFrame) -> pd.Series:
     labels were read (the mode used, where `auto` chose); '' for the others."""
     used = records["footprint_api_mode"] if "footprint_api_mode" in records else pd.Series(
         None, index=records.index)
-    return pd.Series([f"{e['model']}, {m if isinstance(m, str) else e['mode']}" if e else ""
+    return pd.Series([f"{e['model']}, {m if isinstance(m, str) else e['mode']}"
+                      if isinstance(e, dict) else ""
                       for e, m in zip(_endpoints(records), used)], index=records.index)
 
 
