@@ -173,6 +173,22 @@ def test_nothing_is_clipped_at_a_laptop_s_width(report, page):
     assert not list(report.parent.glob(".layout-*"))  # the measured copy is gone
 
 
+@needs_chromium
+def test_a_dozen_strategies_disagreeing_fit_a_laptop_s_width(tmp_path):
+    """The disagreement page has a column per leaderboard row: twelve long-named ones fit."""
+    store = Store(tmp_path / "results")
+    store.prepare()
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        save_rows(store, feelings(f"instruction-tuned-variant-{i}", key=f"feelings__s{i}",
+                                  model="smollm2-135m-instruct"),
+                  list(rng.integers(0, 3, size=len(TRUTH))))
+    write_reports(store, tmp_path / "reports")
+    page = tmp_path / "reports" / "feelings_disagreements.html"
+    assert page.read_text().count("<th>instruction-tuned-variant-") == 12
+    assert SCRIPT.clipped(SCRIPT.layout(page, width=1280)) == []
+
+
 def test_the_script_fails_in_one_line_without_a_page(tmp_path, capsys):
     with pytest.raises(SystemExit):
         SCRIPT.main([str(tmp_path / "absent.html"), str(tmp_path / "shot.png")])

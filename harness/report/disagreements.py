@@ -74,6 +74,15 @@ def _intro(rows: int) -> str:
             f"and the probability it gave it (its first record and trial); ✓ right, ✗ wrong.")
 
 
+def _answer(text: str) -> str:
+    """'Business (0.93)' as the label over its probability: a column per strategy stays narrow
+    enough for a dozen of them at 1,280 px."""
+    label, sep, probability = str(text).rpartition(" (")
+    if not sep:
+        return html.escape(str(text))
+    return f"{html.escape(label)}<br><span class='p'>{html.escape(probability.rstrip(')'))}</span>"
+
+
 def render_html(task: str, table: pd.DataFrame) -> str:
     escape = html.escape
     names = rows_of(table)
@@ -83,15 +92,18 @@ def render_html(task: str, table: pd.DataFrame) -> str:
     body = "".join(
         f"<tr data-true='{escape(row['true'])}'><td class='n'>{row['index']}</td>"
         f"<td class='text'>{escape(row['text'])}</td><td>{escape(row['true'])}</td>"
-        + "".join(f"<td class='{'right' if row[f'ok_{n}'] else 'wrong'}'>{escape(row[n])}</td>"
+        + "".join(f"<td class='{'right' if row[f'ok_{n}'] else 'wrong'}'>{_answer(row[n])}</td>"
                   for n in names) + "</tr>" for _, row in table.iterrows())
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{escape(task)}: disagreements</title><style>"
-        "body{font:14px/1.4 system-ui,sans-serif;margin:1.5em}table{border-collapse:collapse}"
-        "td,th{padding:.3em .5em;border-bottom:1px solid #ddd;vertical-align:top;"
-        "text-align:left}td.text{max-width:38em}td.n{text-align:right}td.right{color:#1a6b2a}"
-        "td.wrong{color:#a11;background:#fff3f3}</style></head><body>"
+        "body{font:14px/1.4 system-ui,sans-serif;margin:1.5em}table{border-collapse:collapse;"
+        "font-size:13px}td,th{padding:.25em .35em;border-bottom:1px solid #ddd;"
+        "vertical-align:top;text-align:left}th{font-weight:600;font-size:12px;max-width:7em;"
+        "overflow-wrap:anywhere}"
+        "td.text{min-width:16em;max-width:30em}td.n{text-align:right}td.right{color:#1a6b2a}"
+        "td.wrong{color:#a11;background:#fff3f3}span.p{color:#777;font-size:11px}"
+        "</style></head><body>"
         f"<h1>{escape(task)}: where the strategies disagree</h1><p>{escape(_intro(len(table)))}"
         f" <a href='{escape(task)}.html'>Back to the report</a>.</p>"
         f"<p><label>True label: <select id='true'><option value=''>any</option>{options}"
