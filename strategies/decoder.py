@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 
 from harness.api.strategy import Context, Footprint
-from harness.errors import HarnessError
 from strategies.common import torch_footprint
 from strategies.generation import HfGenerator
 from strategies.scoring import ScoringSettings
@@ -98,12 +97,13 @@ def open_scorer(context: Context, model, tokenizer, config: ScoringSettings):
                        max_batch_tokens=config.max_batch_tokens)
 
 
-def frozen_footprint(context: Context, model, memory_share: float, scorer=None) -> Footprint:
+def frozen_footprint(context: Context, model, memory_share: float, asked=None) -> Footprint:
     """The prompted model's footprint; on the api backend, no weights here, and what the
-    endpoint was asked (`scorer`'s mode, requests and tokens per row, for the price table)."""
+    endpoint was asked (`asked`: its label scorer or generator, whose `usage()` gives the mode,
+    requests and tokens per row, for the price table)."""
     if context.backend == "api":
         counts = meta_footprint(context)
-        return Footprint(0, counts.total_params, 0, extra=scorer.usage() if scorer else {})
+        return Footprint(0, counts.total_params, 0, extra=asked.usage() if asked else {})
     if model is not None:  # all of it is the base a deployment loads as published
         footprint = torch_footprint(model, frozen=True)
         return dataclasses.replace(footprint, base_weight_bytes=footprint.weight_bytes)
@@ -154,8 +154,11 @@ def open_generator(context: Context, model, tokenizer, config: ScoringSettings):
     strategy's shared settings (a vLLM engine is started here: strategies call this from
     `prepare`)."""
     if context.backend == "api":
-        raise HarnessError("the api backend prompts classification tasks; a generation task "
-                           "runs on hf or vllm")
+        from strategies.api_generation import ApiGenerator
+        from strategies.api_scoring import open_client
+
+        return ApiGenerator(open_client(context.endpoint), tokenizer, context.task,
+                            config.use_chat_template)
     if context.backend == "vllm":
         return VllmGenerator(_engine(context, config), tokenizer, context.task,
                              config.use_chat_template)

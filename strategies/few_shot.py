@@ -271,7 +271,7 @@ class FewShot(StrategyBase):
         prompt_tokens_run what the model ran, prefix encodings in predict() included; per row
         predicted, it compares selectors. Counted by the hf scorer (vLLM caches by itself)."""
         footprint = frozen_footprint(self.context, self.model,
-                                     self.config.vllm_memory_share, self.scorer)
+                                     self.config.vllm_memory_share, self.scorer or self.generator)
         if self.knn is not None:
             footprint = self.knn.deployed_with(footprint)
         if self.scorer is None or self.scorer.prompt_tokens == self._counted_from[0]:

@@ -69,7 +69,7 @@ class ZeroShot(WritesWithGenerator, StrategyBase):
     def __init__(self, config: ZeroShotConfig, context: Context):
         self.config, self.context = config, context
         self.model, self.tokenizer = load_frozen_decoder(context)
-        self.scorer, self.adjust = None, None
+        self.scorer, self.adjust, self.generator = None, None, None
 
     @classmethod
     def load_inference(cls, config, context: Context, folder: Path, variant: str):
@@ -79,7 +79,7 @@ class ZeroShot(WritesWithGenerator, StrategyBase):
         loaded = cls.__new__(cls)
         loaded.config, loaded.context = config, context
         loaded.model, loaded.tokenizer = load_decoder_variant(context, variant)
-        loaded.scorer, loaded.adjust = None, None
+        loaded.scorer, loaded.adjust, loaded.generator = None, None, None
         return loaded
 
     def fit(self, tasks: Sequence[tuple[Task, Split]]) -> None:
@@ -110,4 +110,4 @@ class ZeroShot(WritesWithGenerator, StrategyBase):
 
     def footprint(self) -> Footprint:
         return frozen_footprint(self.context, self.model, self.config.vllm_memory_share,
-                                self.scorer)
+                                self.scorer or self.generator)

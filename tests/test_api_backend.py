@@ -20,6 +20,11 @@ def echo(body):
     if "messages" in body:
         return 200, {"choices": [{"message": {"content": "Sports, I would say."}}],
                      "usage": {"prompt_tokens": 50, "completion_tokens": 5}}, {}
+    if not body.get("echo"):  # a continuation to write
+        return 200, {"choices": [{"index": 0, "text": " and thus the night did end."}],
+                     "usage": {"prompt_tokens": len(body["prompt"]), "completion_tokens": 7}}, {}
+    if body["prompt"] and isinstance(body["prompt"][0], int):  # one prompt, not a list of them
+        body = {**body, "prompt": [body["prompt"]]}
     choices = [{"index": k, "logprobs": {"token_logprobs": [None] + [
         -((t * 7919) % 13) / 10 for t in ids[1:]]}} for k, ids in enumerate(body["prompt"])]
     return 200, {"choices": choices, "usage": {"prompt_tokens": sum(map(len, body["prompt"])),
@@ -89,6 +94,25 @@ def test_a_run_on_an_endpoint_is_recorded_repeated_from_the_cache_and_priced(
     assert "zero-shot on api: served-name, generate (" in advice.output
     everything = [p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file()]
     assert not any("sk-secret-value" in text for text in everything)
+
+
+def test_a_generation_task_is_written_and_scored_through_the_endpoint(
+        server, tiny_decoder, data_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
+    done = harness(*run_args(data_dir, tmp_path, "-s", "zero-shot", "-t", "shakespeare",
+                             "--n-eval", 6, "--model", f"decoder={tiny_decoder.source}",
+                             "--backend", "api", "--api-base", server.url,
+                             "--api-model", "served-name"))
+    assert done.exit_code == 0, done.output
+    [record] = Store(tmp_path / "results").records()
+    assert record["status"] == "ok" and record["footprint_api_mode"] == "completions"
+    assert record["perplexity"] > 1 and record["generated_tokens_mean"] == 7
+    assert record["footprint_api_completion_tokens_per_row"] == 7
+    frame = Store(tmp_path / "results").predictions(record["key"])
+    assert set(frame["prediction"]) == {"and thus the night did end."}
+    sampled = [body for path, body, _ in server.requests if not body.get("echo")]
+    assert all(body["temperature"] == 0.8 and "seed" in body for body in sampled)
+    assert len({body["seed"] for body in sampled}) > 1  # a draw per row
 
 
 def test_a_dead_endpoint_fails_the_cell_in_one_line(tiny_decoder, data_dir, tmp_path,

@@ -98,6 +98,26 @@ def test_generate_mode_counts_the_answers_that_name_no_label(server, decoder, da
     assert f"{failures} of {record['footprint_api_rows']} answers" in report
 
 
+def test_a_generation_task_through_the_endpoint_scores_as_the_engine(server, decoder, data_dir,
+                                                                     tmp_path, monkeypatch):
+    url, _, _ = server
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
+    for backend in (("--backend", "api", "--api-base", url, "--api-model", SERVED),
+                    ("--backend", "vllm")):
+        done = CliRunner().invoke(main, [str(a) for a in [
+            "run", "-s", "zero-shot", "-t", "shakespeare", "--n-eval", 6, "--model",
+            f"decoder={decoder}", "--data-dir", data_dir, "--precision", "fp32",
+            "-c", f"zero-shot.vllm_memory_share={SHARE}", "--out", tmp_path / "results",
+            "--reports", tmp_path / "reports", *backend]])
+        assert done.exit_code == 0, done.output
+    records = {r["backend"]: r for r in Store(tmp_path / "results").records()}
+    assert records["api"]["status"] == records["vllm"]["status"] == "ok"
+    # the passages' likelihood: the echoed prompt's log-probs, the engine's prompt log-probs
+    assert records["api"]["perplexity"] == pytest.approx(records["vllm"]["perplexity"],
+                                                         rel=1e-3)
+    assert records["api"]["footprint_api_completion_tokens_per_row"] > 0
+
+
 def test_a_server_killed_mid_run_fails_the_cell_and_keeps_what_it_answered(
         server, decoder, data_dir, tmp_path):
     """The module's server, killed: this test runs last."""
