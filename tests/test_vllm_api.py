@@ -51,6 +51,8 @@ def run(decoder, data_dir, out: Path, *more, n_eval=24):
     args = ["run", "-s", "zero-shot", "-t", "agnews", "--n-eval", n_eval,
             "--model", f"decoder={decoder}", "--data-dir", data_dir,
             "-c", f"zero-shot.vllm_memory_share={SHARE}",
+            # float32 in process, as the server computes (the endpoint's is its own)
+            "--precision", "fp32",
             "--out", out / "results", "--reports", out / "reports", *more]
     return CliRunner().invoke(main, [str(a) for a in args])
 
