@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.api.endpoint import Endpoint
-from harness.paths import write_atomic
+from harness.paths import cache_dir, write_atomic
 
 RETRIED_STATUS = (408, 409, 429, 500, 502, 503, 504)
 MAX_WAIT_S = 60.0
@@ -182,3 +182,13 @@ def _retry_after(err: urllib.error.HTTPError) -> float | None:
         return max(float(value), 0.0) if value is not None else None
     except ValueError:
         return None  # an HTTP date: back off as usual
+
+
+API_CACHE_ENV = "HARNESS_API_CACHE"
+
+
+def open_client(endpoint: Endpoint) -> EndpointClient:
+    """A client whose responses are cached in $HARNESS_API_CACHE, else the harness cache's
+    api/ folder."""
+    return EndpointClient(endpoint, cache=Path(os.environ.get(API_CACHE_ENV)
+                                               or cache_dir() / "api"))

@@ -13,15 +13,11 @@ is a parse failure, counted, scored flat (so the first label is predicted), and 
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from harness.api.endpoint import Endpoint
-from harness.paths import cache_dir
 from strategies.api_client import EndpointClient, EndpointError
 from strategies.label_scoring import LabelPrompts
 
@@ -29,16 +25,6 @@ from strategies.label_scoring import LabelPrompts
 # infinite scores), so softmax gives the named label all the probability.
 NOT_NAMED = -30.0
 EXTRA_ANSWER_TOKENS = 8  # generate mode: room for "The answer is ..." before the word
-
-
-API_CACHE_ENV = "HARNESS_API_CACHE"
-
-
-def open_client(endpoint: Endpoint) -> EndpointClient:
-    """A client whose responses are cached in $HARNESS_API_CACHE, else the harness cache's
-    api/ folder."""
-    return EndpointClient(endpoint, cache=Path(os.environ.get(API_CACHE_ENV)
-                                               or cache_dir() / "api"))
 
 
 class ApiLabelScorer(LabelPrompts):

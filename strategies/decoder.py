@@ -7,6 +7,8 @@ import dataclasses
 
 from harness.api.strategy import Context, Footprint
 from strategies.common import torch_footprint
+from strategies.api_client import open_client
+from strategies.api_generation import ApiGenerator
 from strategies.generation import HfGenerator
 from strategies.scoring import ScoringSettings
 from strategies.vllm_generation import VllmGenerator
@@ -78,7 +80,7 @@ def open_scorer(context: Context, model, tokenizer, config: ScoringSettings):
     from `prepare`."""
     words = context.task.label_words
     if context.backend == "api":
-        from strategies.api_scoring import ApiLabelScorer, open_client
+        from strategies.api_scoring import ApiLabelScorer
 
         scorer = ApiLabelScorer(open_client(context.endpoint), tokenizer, words,
                                 config.use_chat_template)
@@ -154,9 +156,6 @@ def open_generator(context: Context, model, tokenizer, config: ScoringSettings):
     strategy's shared settings (a vLLM engine is started here: strategies call this from
     `prepare`)."""
     if context.backend == "api":
-        from strategies.api_generation import ApiGenerator
-        from strategies.api_scoring import open_client
-
         return ApiGenerator(open_client(context.endpoint), tokenizer, context.task,
                             config.use_chat_template)
     if context.backend == "vllm":
