@@ -115,6 +115,24 @@ def test_a_generation_task_is_written_and_scored_through_the_endpoint(
     assert len({body["seed"] for body in sampled}) > 1  # a draw per row
 
 
+def test_few_shot_sends_its_demonstrations_through_the_endpoint(server, tiny_decoder, data_dir,
+                                                                 tmp_path, monkeypatch):
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
+    done = harness(*run_args(data_dir, tmp_path, "-s", "few-shot", "-t", "agnews",
+                             "--n-train", 16, "--n-eval", 6, "-c", "few-shot.trials=2",
+                             "--model", f"decoder={tiny_decoder.source}", "--backend", "api",
+                             "--api-base", server.url, "--api-model", "served-name"))
+    assert done.exit_code == 0, done.output
+    [record] = Store(tmp_path / "results").records()
+    assert record["status"] == "ok" and record["footprint_api_mode"] == "logprobs"
+    assert record["trials"] == 2
+    frame = Store(tmp_path / "results").predictions(record["key"])
+    # the prompt kept per row holds its demonstrations, as the local backends' do
+    assert (frame["prompt"].str.len() > frame["text"].str.len() + 200).all()
+    sent = [body for path, body, _ in server.requests if path == "/v1/completions"]
+    assert max(len(ids) for body in sent for ids in body["prompt"]) > 200  # shots included
+
+
 def test_a_dead_endpoint_fails_the_cell_in_one_line(tiny_decoder, data_dir, tmp_path,
                                                     monkeypatch):
     monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
