@@ -142,7 +142,7 @@ class EndpointClient:
                     raise EndpointError(f"{endpoint.base_url}{path} answered {err.code}: "
                                         f"{message}") from None
                 last, wait_s = f"{err.code}: {message}", _retry_after(err)
-            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as err:
+            except OSError as err:  # URLError, timeouts, refused and dropped connections
                 reason = getattr(err, "reason", err)
                 last = f"{type(reason).__name__}: {reason}"
             else:

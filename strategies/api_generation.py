@@ -63,12 +63,8 @@ class ApiGenerator(GenerationPrompts):
         """Summed nll of each text's tokens after the context, from the echoed prompt's
         log-probabilities (as causal_nll counts them: a text with no context starts at its
         second token; one without tokens scores 0 over 0)."""
-        context = self.context_ids(demonstrations)
-        sequences = [context + self.text_ids(text.strip()) for text in texts]
-        first = max(len(context), 1)
-        tokens = np.array([max(len(ids) - first, 0) for ids in sequences], dtype=np.int64)
+        sequences, first, tokens, scored = self.scored_sequences(texts, demonstrations)
         nll = np.zeros(len(texts))
-        scored = [i for i in range(len(texts)) if tokens[i] > 0]
         bodies = [{"prompt": sequences[i], "max_tokens": 0, "echo": True, "logprobs": 0,
                    "temperature": 0.0} for i in scored]
         for i, response in zip(scored, self.client.post_many("/completions", bodies)):

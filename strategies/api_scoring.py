@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from strategies.api_client import EndpointClient, EndpointError
+from strategies.api_client import EndpointClient, EndpointError, Usage
 from strategies.label_scoring import LabelPrompts
 
 # The score of a label the answer did not name: far below 0, finite (the runner refuses
@@ -47,12 +47,7 @@ class ApiLabelScorer(LabelPrompts):
         """The prompt as the local backends render it; its chat turns are kept for generate
         mode, which sends them as messages."""
         rendered = super().render(user_text, demonstrations)
-        messages = [{"role": "system", "content": self.system_prompt}] \
-            if self.system_prompt else []
-        for question, answer in demonstrations:
-            messages += [{"role": "user", "content": question},
-                         {"role": "assistant", "content": answer}]
-        self._messages[rendered] = [*messages, {"role": "user", "content": user_text}]
+        self._messages[rendered] = self.messages(user_text, demonstrations)
         return rendered
 
     def resolve_mode(self, prompt: str) -> str:
@@ -64,7 +59,7 @@ class ApiLabelScorer(LabelPrompts):
                 self.mode = "logprobs"
             except EndpointError:
                 self.mode = "generate"
-            self.client.usage.__init__()  # the probe is no prediction's cost
+            self.client.usage = Usage()  # the probe is no prediction's cost
         return self.mode
 
     def score(self, prompts: Sequence[str], progress: bool = False) -> np.ndarray:

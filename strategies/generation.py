@@ -44,6 +44,18 @@ class GenerationPrompts:
     def text_ids(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False).input_ids
 
+    def scored_sequences(self, texts: Sequence[str], demonstrations: Sequence[str] = ()
+                         ) -> tuple[list[list[int]], int, np.ndarray, list[int]]:
+        """(context + text ids of each text, the first scored position, the tokens scored of
+        each, the texts with any) for a backend that reads prompt log-probabilities. As
+        causal_nll: a text with no context starts at its second token (its first has nothing
+        to be predicted from); a text without tokens scores 0 over 0."""
+        context = self.context_ids(demonstrations)
+        sequences = [context + self.text_ids(text.strip()) for text in texts]
+        first = max(len(context), 1)
+        tokens = np.array([max(len(ids) - first, 0) for ids in sequences], dtype=np.int64)
+        return sequences, first, tokens, [i for i in range(len(texts)) if tokens[i] > 0]
+
     def prompt_ids(self, prompt: str, demonstrations: Sequence[str] = ()) -> list[int]:
         return self.context_ids(demonstrations) + self.text_ids(prompt)
 

@@ -71,13 +71,17 @@ class LabelPrompts:
         if not self.chat:
             shots = "".join(f"{q}\nAnswer: {a}\n\n" for q, a in demonstrations)
             return f"{shots}{user_text}\nAnswer:"
+        return self.tokenizer.apply_chat_template(self.messages(user_text, demonstrations),
+                                                  tokenize=False, add_generation_prompt=True)
+
+    def messages(self, user_text: str,
+                 demonstrations: Sequence[tuple[str, str]] = ()) -> list[dict]:
+        """The prompt's chat turns: system prompt, demonstrations as earlier turns, the input."""
         messages = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
         for question, answer in demonstrations:
             messages += [{"role": "user", "content": question},
                          {"role": "assistant", "content": answer}]
-        messages.append({"role": "user", "content": user_text})
-        return self.tokenizer.apply_chat_template(messages, tokenize=False,
-                                                  add_generation_prompt=True)
+        return [*messages, {"role": "user", "content": user_text}]
 
     def prompt_ids(self, prompt: str) -> list[int]:
         # The chat template already holds the special tokens; plain text gets the tokenizer's own.

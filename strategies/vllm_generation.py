@@ -90,14 +90,8 @@ class VllmGenerator(GenerationPrompts):
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
-        context = self.context_ids(demonstrations)
-        sequences = [context + self.text_ids(text.strip()) for text in texts]
-        # As causal_nll: a text with no context starts at its second token (its first has
-        # nothing to be predicted from); a text without tokens scores 0 over 0.
-        first = max(len(context), 1)
-        tokens = np.array([max(len(ids) - first, 0) for ids in sequences], dtype=np.int64)
+        sequences, first, tokens, scored = self.scored_sequences(texts, demonstrations)
         nll = np.zeros(len(texts))
-        scored = [i for i in range(len(texts)) if tokens[i] > 0]
         # prompt_logprobs=0: of each prompt position, the log-probability of the token actually
         # there (whether or not it is among the top ones), and no others.
         params = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0,

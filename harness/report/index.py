@@ -80,6 +80,10 @@ def _pages(entry: dict) -> list[tuple[str, str]]:
     return pages
 
 
+def _link(page: str, label: str) -> str:
+    return f"<a href='{html.escape(page)}'>{html.escape(label)}</a>"
+
+
 def _markdown(entries: list[dict]) -> str:
     lines = ["# Reports", "", f"One report per task; {RANKING}.", "",
              "| task | kind | rows | best row | reports | written |", "|---|---|---:|---|---|---|"]
@@ -97,7 +101,7 @@ def _html(entries: list[dict]) -> str:
     rows = "".join(
         f"<tr><td><a href='{escape(e['task'])}.html'>{escape(e['task'])}</a></td>"
         f"<td>{escape(e['kind'])}</td><td class='n'>{e['rows']}</td><td>{escape(_best(e))}</td>"
-        f"<td>{' · '.join(f'<a href={escape(page)!r}>{label}</a>' for label, page in _pages(e))}"
+        f"<td>{' · '.join(_link(page, label) for label, page in _pages(e))}"
         f"</td><td>{escape(e['written'])}</td></tr>" for e in entries)
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Reports</title>"
             "<style>body{font:15px/1.45 system-ui,sans-serif;margin:2em;max-width:1200px}"

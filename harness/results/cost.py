@@ -30,6 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.errors import HarnessError
+from harness.results.groups import endpoints
 
 CPU_CORE = "cpu_core"
 DEFAULT_PRICES_USD_PER_HOUR = {
@@ -133,9 +134,7 @@ def _on_api(records: pd.DataFrame) -> pd.Series:
 
 def api_model(records: pd.DataFrame) -> pd.Series:
     """The endpoint's model name of each api record (None for the others)."""
-    endpoints = records["endpoint"] if "endpoint" in records else pd.Series(None,
-                                                                            index=records.index)
-    return endpoints.map(lambda e: e.get("model") if isinstance(e, dict) else None)
+    return endpoints(records).map(lambda e: e["model"] if isinstance(e, dict) else None)
 
 
 def api_usd_per_row(records: pd.DataFrame, table: dict) -> pd.Series:

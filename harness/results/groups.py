@@ -42,7 +42,7 @@ def group_id(records: pd.DataFrame) -> pd.Series:
     formats = precision(records).map(lambda p: "" if p == FP32 else f" precision={p}")
     rounds = _column(records, "tune_parallel", 1).map(lambda p: f" rounds={p}" if p > 1 else "")
     # Another endpoint, served model or mode of the api backend is another experiment
-    served = _endpoints(records).map(
+    served = endpoints(records).map(
         lambda e: f" endpoint={e['base_url']} {e['model']} {e['mode']}"
         if isinstance(e, dict) else "")
     return (pd.concat(columns, axis=1).agg(" ".join, axis=1) + " " + config + " "
@@ -50,7 +50,7 @@ def group_id(records: pd.DataFrame) -> pd.Series:
             + served)
 
 
-def _endpoints(records: pd.DataFrame) -> pd.Series:
+def endpoints(records: pd.DataFrame) -> pd.Series:
     """The api backend's endpoint of each record (a dict), None for the others."""
     if "endpoint" not in records:
         return pd.Series(None, index=records.index, dtype=object)
@@ -65,7 +65,7 @@ def endpoint_label(records: pd.DataFrame) -> pd.Series:
         None, index=records.index)
     return pd.Series([f"{e['model']}, {m if isinstance(m, str) else e['mode']}"
                       if isinstance(e, dict) else ""
-                      for e, m in zip(_endpoints(records), used)], index=records.index)
+                      for e, m in zip(endpoints(records), used)], index=records.index)
 
 
 def precision(records: pd.DataFrame) -> pd.Series:
