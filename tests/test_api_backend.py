@@ -72,7 +72,11 @@ def test_a_run_on_an_endpoint_is_recorded_repeated_from_the_cache_and_priced(
     records = Store(tmp_path / "results").records()
     latest = max(records, key=lambda r: r["started_at"])
     assert latest["footprint_api_requests_sent"] == 0
-    assert latest["footprint_api_requests_cached"] == record["footprint_api_requests_sent"]
+    # one request per row scored, every one answered by the cache (the first run's count is no
+    # yardstick: the runner samples latency until its median settles, a run-dependent number
+    # of rows, and the cached answers come back faster)
+    assert latest["footprint_api_requests_cached"] == latest["footprint_api_rows"] > 12
+    assert record["footprint_api_requests_sent"] == record["footprint_api_rows"]
     assert latest["key"] == record["key"]  # the same cell
     report = (tmp_path / "reports" / "agnews.md").read_text()
     assert "prompted through " + server.url in report
