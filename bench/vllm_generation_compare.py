@@ -39,7 +39,7 @@ from harness.inputs.data import load_split
 from harness.inputs.models import resolve_model
 from harness.inputs.tasks import get_task
 from rows import data_dir_default
-from strategies.generation import HfGenerator
+from harness.metrics.lm_generation import HfGenerator
 
 
 def parse_args(argv=None):

@@ -24,7 +24,7 @@ import numpy as np
 from harness.api.strategy import Generations, TextScores
 from harness.inputs.tasks import GenerationTask
 from strategies.api_client import EndpointClient, EndpointError
-from strategies.generation import GenerationPrompts
+from harness.metrics.lm_generation import GenerationPrompts
 
 
 class ApiGenerator(GenerationPrompts):

@@ -9,7 +9,7 @@ from harness.api.strategy import Context, Footprint
 from strategies.common import torch_footprint
 from strategies.api_client import open_client
 from strategies.api_generation import ApiGenerator
-from strategies.generation import HfGenerator
+from harness.metrics.lm_generation import HfGenerator
 from strategies.scoring import ScoringSettings
 from strategies.vllm_generation import VllmGenerator
 

@@ -23,7 +23,7 @@ prompt tokens a kept prefix spared the model (hf backend): most with `random`, o
 prompt and the template's head with kNN.
 
 On a generation task the demonstrations are `k_passages` random training passages per trial,
-given as earlier answers to the same instruction (strategies/generation.py); a kNN selector is
+given as earlier answers to the same instruction (harness.metrics.lm_generation); a kNN selector is
 refused there.
 """
 

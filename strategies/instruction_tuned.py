@@ -41,7 +41,7 @@ from strategies.adapters import (
 )
 from strategies.common import torch_footprint
 from strategies.decoder import load_decoder, truncate_text, vllm_reservation
-from strategies.generation import GenerationPrompts, HfGenerator
+from harness.metrics.lm_generation import GenerationPrompts, HfGenerator
 from strategies.label_scoring import LabelPrompts, LabelScorer
 from strategies.scoring import ScoreAdjustment, ScoringSettings
 from strategies.sft import train_causal_lm

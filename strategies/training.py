@@ -14,7 +14,8 @@ from harness.api.strategy import Context, Predictions, StrategyBase
 from harness.inputs.tasks import Task
 from strategies.common import only_task
 from strategies.decoder import load_language_model
-from strategies.generation import GenerationPrompts, HfGenerator, WritesWithGenerator
+from harness.metrics.lm_generation import GenerationPrompts, HfGenerator
+from strategies.generation import WritesWithGenerator
 from strategies.sft import train_causal_lm
 from strategies.trainer import (  # noqa: F401 - ClassifierTraining re-exported
     ClassifierTraining,

@@ -36,7 +36,7 @@ import numpy as np
 
 from harness.api.strategy import Generations, TextScores
 from harness.inputs.tasks import GenerationTask
-from strategies.generation import GenerationPrompts
+from harness.metrics.lm_generation import GenerationPrompts
 
 
 class VllmGenerator(GenerationPrompts):

@@ -1,7 +1,7 @@
 """zero-shot: prompt an instruction-tuned decoder with the task's instruction and pick the label
 word with the highest score after the prompt (its log-probability, optionally calibrated or as
 PMI: strategies/scoring.py); on a generation task, continue each prompt after the instruction
-alone (strategies/generation.py). Nothing is trained, no training row is read, and no seed
+alone (harness.metrics.lm_generation). Nothing is trained, no training row is read, and no seed
 changes anything (sampling draws from the task's generation seed), so the plan runs it once per
 task.
 

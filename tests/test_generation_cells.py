@@ -13,7 +13,7 @@ from harness.plan.request import GridRequest
 from harness.execution.driver import run_cells
 from harness.results.store import Store
 from harness.inputs.tasks import GenerationTask
-from strategies.generation import HfGenerator
+from harness.metrics.lm_generation import HfGenerator
 
 TASK = GenerationTask(name="tiny-style", instruction="Write like a farmer.", prompt_words=3,
                       max_new_tokens=5)
@@ -97,6 +97,10 @@ def test_a_generation_cell_is_measured_written_and_found_finished(data_dir, tiny
     assert few["ttft_ms"] > 0 and few["ms_per_token"] > 0 and few["tokens_per_s"] > 0
     assert few["latency_samples"] == 5 and few["scoring_s"] > 0
     assert few["style_judge_accuracy"] > 0.9 and "accuracy" not in few
+    # The hard-negative judge: the tiny model's pastiche is noise, easy to tell from real text
+    assert few["hard_judge_cv_auc"] > 0.9 and few["hard_judge_n_negative"] > 0
+    assert few["hard_judge_auc_ci_low"] <= few["hard_judge_auc"] <= few["hard_judge_auc_ci_high"]
+    assert few["two_sample_pairs"] == 5 and np.isnan(few["mauve"])  # MAUVE needs 10 pairs
     frame = store.predictions(few["key"])
     assert list(frame.columns[:5]) == ["index", "text", "prompt", "reference", "prediction"]
     assert {"prediction_trial1", "style_probability", "passage_nll", "fluency_tokens"} <= \

@@ -52,6 +52,10 @@ def generation(strategy: str, seed: int = 0, style=(0.5, 0.3, 0.7), ppl=(20.0, 1
         **interval("distinct_2", 0.9, 0.8, 1.0), **interval("repetition_rate", 0.05, 0.0, 0.1),
         **interval("chrf", 31.0, 25.0, 37.0), "style_score": style[0],
         **interval("two_sample_accuracy", 0.81, 0.74, 0.87), "two_sample_pairs": 5,
+        **interval("mauve", 0.42, 0.2, 0.7), **interval("hard_judge_auc", 0.77, 0.6, 0.9),
+        **interval("hard_judge_log_odds", -1.5, -2.0, -1.0), "hard_judge_cv_auc": 0.93,
+        "hard_judge_reference_log_odds": 0.8, "hard_judge_n_positive": 200,
+        "hard_judge_n_negative": 400,
         "generated_tokens_mean": 40.0, "trials": 1, "trial_style_accuracies": [style[0]],
         "trial_perplexities": [ppl[0]], "tokens_per_s": 120.0, "ms_per_token": 8.0,
         "ttft_ms": 30.0, "latency_p50_ms": 320.0, "latency_p95_ms": 400.0,
@@ -143,11 +147,13 @@ def test_rows_pool_their_seeds_and_rank_by_perplexity(written):
     assert lora["perplexity (95% CI)"] == "22.0 \\[18.0, 27.0\\]"
     assert lora["fluency perplexity (95% CI)"] == "9.50 \\[8.00, 11.00\\]"
     assert lora["chrF (95% CI)"] == "31.0 \\[25.0, 37.0\\]"
-    assert (lora["distinct-1"], lora["distinct-2"], lora["repetition"]) == (
-        "0.600", "0.900", "0.050")
+    assert (lora["distinct-2"], lora["repetition"]) == ("0.900", "0.050")
+    assert "distinct-1" not in lora  # in the CSV
     speed = resources[0]  # speed beside time and memory; quality on the leaderboard
     assert (speed["tokens/s"], speed["ms/token"], speed["TTFT (ms)"]) == ("120.0", "8.0", "30.0")
     assert lora["C2ST accuracy (95% CI)"] == "0.810 \\[0.740, 0.870\\]"
+    assert lora["MAUVE (95% CI)"] == "0.420 \\[0.200, 0.700\\]"
+    assert lora["judge AUC (95% CI)"] == "0.770 \\[0.600, 0.900\\]"
     assert money(lora["fit"]) == pytest.approx(0.09)  # an hour on 2 cores at $0.045
     assert money(lora["per 1M continuations"]) == pytest.approx(0.9)
     assert (resources[0]["RAM above baseline (MiB)"], resources[0]["GPU reserved (MiB)"]) == (
@@ -306,7 +312,9 @@ def test_one_folder_with_both_task_kinds_gets_both_reports(store, tmp_path):
     verse = (tmp_path / "reports" / f"{TASK}.md").read_text()
     assert "accuracy (95% CI)" in sst2 and "Confusion matrices" in sst2
     assert "style accuracy" not in sst2
-    assert "| row | perplexity (95% CI) | style accuracy (95% CI) |" in verse
+    # The metrics that tell strategies apart first, the saturated contrast judge after them
+    assert ("| row | perplexity (95% CI) | C2ST accuracy (95% CI) | MAUVE (95% CI) | "
+            "judge AUC (95% CI) | style accuracy (95% CI) |") in verse
     assert "Confusion" not in verse
     assert sorted(p.name for p in (tmp_path / "reports" / "sst2_files").iterdir()) == [
         "accuracy_vs_cost.png", "accuracy_vs_latency.png", "confusion_matrices.png"]

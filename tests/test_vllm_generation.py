@@ -12,7 +12,7 @@ pytest.importorskip("vllm", reason="vLLM is not installed; `make test-vllm` runs
 
 from harness.inputs.tasks import GenerationTask  # noqa: E402
 from harness.api.testing import build_tiny_decoder  # noqa: E402
-from strategies.generation import HfGenerator  # noqa: E402
+from harness.metrics.lm_generation import HfGenerator  # noqa: E402
 from strategies.vllm_generation import VllmGenerator  # noqa: E402
 from strategies.vllm_scoring import lora_request, open_engine  # noqa: E402
 

@@ -1,11 +1,12 @@
 """What the runner measures of a generation cell, the same way for every strategy: inside the
 cell's process the speed of writing (time to first token, milliseconds per token, tokens/s), the
 continuations of every trial, the held-out likelihood of the evaluation passages and, once the
-strategy is gone, the fluency of the continuations under the base model; in the parent, the
-style judge's verdicts and the record's metrics (harness.metrics.generation).
+strategy is gone, the fluency of the continuations under the base model and the base model's
+own pastiche and paraphrases (the hard negatives of a style judge); in the parent, the judges'
+verdicts, the two-sample test, MAUVE and the record's metrics (harness.metrics).
 
     outputs = generate_all(strategy, cell)            # in the cell's process, timed
-    outputs.update(fluency(cell, outputs["continuations"]))
+    outputs.update(base_model_outputs(cell, outputs["continuations"]))
     record, frame = generation_record(record, cell, task, evaluation, outcome)
 
 The generation Kind (harness.inputs.kinds) points the runner at `measure_generation` and
@@ -25,6 +26,7 @@ from harness.cell.phases import footprint_fields, shipped_bytes
 from harness.inputs.models import DEFAULT_MODELS, resolve_model
 from harness.inputs.tasks import primary_metric
 from harness.metrics.lm_scoring import causal_nll, instruction_context_ids
+from harness.metrics.text_features import embed
 
 # Single-prompt generations are seconds each on a CPU: a few samples give the median, not a
 # tail (the record says how many).
@@ -80,8 +82,9 @@ def generate_all(strategy, cell) -> dict:
 
 
 def measure_generation(cell, strategy, timings: dict, artifact_bytes: int, memory) -> dict:
-    """Writing and scoring, timed; then, with the strategy's model released, the fluency of
-    what it wrote under the base model (not the strategy's time or memory)."""
+    """Writing and scoring, timed; then, with the strategy's model released, what the base
+    model says of it (fluency) and writes for the style judge (its hard negatives): not the
+    strategy's time or memory."""
     with memory.phase("predict"):
         outputs = generate_all(strategy, cell)
     footprint = footprint_fields(strategy)
@@ -90,7 +93,7 @@ def measure_generation(cell, strategy, timings: dict, artifact_bytes: int, memor
                 "trials": int(strategy.trials)}
     del strategy
     gc.collect()
-    return {**measured, **outputs, **fluency(cell, outputs["continuations"])}
+    return {**measured, **outputs, **base_model_outputs(cell, outputs["continuations"])}
 
 
 def _check(strategy: str, n: int, written, scores) -> None:
@@ -106,19 +109,29 @@ def _check(strategy: str, n: int, written, scores) -> None:
                          f"likelihood or no tokens")
 
 
-def fluency(cell, continuations: list[list[str]]) -> dict:
-    """Token-weighted likelihood of each continuation under the base model of the cell, the
-    same judge of fluency for every strategy of a model, in the context the continuation was
-    written in: the task's instruction as the chat template's user turn, then the prompt (as
-    every decoder strategy conditions its model, strategies/generation.py), not the bare
-    prompt, where an instruction-following model reads the text as out of place."""
+def base_model_outputs(cell, continuations: list[list[str]]) -> dict:
+    """The base model of the cell, loaded once: the fluency of every trial's continuations,
+    and its own pastiche and paraphrases for the hard-negative judge (harness.metrics.
+    hard_negatives; cached, so written once per task and model)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from harness.metrics.hard_negatives import write_negatives
 
     spec = cell.model or resolve_model(DEFAULT_MODELS["decoder"])
     path = spec.local_path()
     tokenizer = AutoTokenizer.from_pretrained(path, **spec.load_kwargs())
     model = AutoModelForCausalLM.from_pretrained(path, dtype="auto", **spec.load_kwargs())
     model = model.to(cell.device).eval()
+    return {**fluency(cell, model, tokenizer, continuations),
+            "hard_negatives": write_negatives(cell, model, tokenizer, spec)}
+
+
+def fluency(cell, model, tokenizer, continuations: list[list[str]]) -> dict:
+    """Token-weighted likelihood of each continuation under the base model of the cell, the
+    same judge of fluency for every strategy of a model, in the context the continuation was
+    written in: the task's instruction as the chat template's user turn, then the prompt (as
+    every decoder strategy conditions its model, harness.metrics.lm_generation), not the bare
+    prompt, where an instruction-following model reads the text as out of place."""
     prompts, _ = prompts_and_references(cell.task, cell.eval)
     instruction = instruction_context_ids(tokenizer, cell.task.instruction)
     contexts = [instruction + tokenizer(p, add_special_tokens=False).input_ids for p in prompts]
@@ -142,8 +155,7 @@ def generation_records(cell, base: dict, outcome: dict) -> list[tuple]:
 def generation_record(record: dict, cell, task, evaluation, outcome: dict):
     """(record, predictions frame) of a generation cell, from the outputs of its process."""
     from harness.metrics.generation import generation_metrics
-    from harness.metrics.style_judge import heldout_texts, style_judge
-    from harness.metrics.two_sample import two_sample
+    from harness.metrics.style_judge import style_judge
 
     prompts, references = prompts_and_references(task, evaluation)
     continuations = outcome.pop("continuations")
@@ -156,11 +168,8 @@ def generation_record(record: dict, cell, task, evaluation, outcome: dict):
     record.update(generation_metrics(references, continuations, style_probability=style,
                                      **arrays))
     record.update(judge.summary())
-    # Trial 0's continuations against the real ones of the same prompts (harness.metrics.
-    # two_sample): 0.5 when a classifier cannot tell them apart
-    apart = two_sample(references, continuations[0], heldout_texts(task, cell.data_dir))
-    record.update({"two_sample_accuracy": apart.accuracy, "two_sample_accuracy_ci_low": apart.low,
-                   "two_sample_accuracy_ci_high": apart.high, "two_sample_pairs": apart.n})
+    record.update(discriminating(task, cell.data_dir, references, continuations[0],
+                                 outcome.pop("hard_negatives")))
     generated = int(sum(t.sum() for t in tokens))
     record.update({
         "task_kind": "generation", "trials": len(continuations),
@@ -178,3 +187,25 @@ def generation_record(record: dict, cell, task, evaluation, outcome: dict):
     for name, values in arrays.items():
         frame[name] = values[0]
     return record, frame
+
+
+def discriminating(task, data_dir, references: list[str], written: list[str],
+                   negatives: dict) -> dict:
+    """Trial 0's continuations against the real ones of the same prompts, each pair cut to its
+    shorter side's words: a classifier two-sample test (0.5: it cannot tell them apart), MAUVE
+    (1: the same distribution, to the encoder) and the hard-negative judge (AUC 0.5: it cannot
+    rank them apart)."""
+    from harness.metrics.hard_negatives import hard_judge
+    from harness.metrics.mauve_score import mauve_score
+    from harness.metrics.style_judge import heldout_texts
+    from harness.metrics.two_sample import same_length, two_sample
+
+    apart = two_sample(references, written, heldout_texts(task, data_dir), embed=embed)
+    real, cut = same_length(references, written)
+    kept = [i for i, (a, b) in enumerate(zip(real, cut)) if a.strip() and b.strip()]
+    mauve, low, high = mauve_score(embed([real[i] for i in kept]), embed([cut[i] for i in kept]))
+    judge = hard_judge(negatives)
+    return {"two_sample_accuracy": apart.accuracy, "two_sample_accuracy_ci_low": apart.low,
+            "two_sample_accuracy_ci_high": apart.high, "two_sample_pairs": apart.n,
+            "mauve": mauve, "mauve_ci_low": low, "mauve_ci_high": high,
+            **judge.summary(), **judge.compare(references, written)}

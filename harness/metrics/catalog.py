@@ -129,12 +129,29 @@ CATALOG = (
     Metric("perplexity", GENERATION, False, "perplexity", format="perplexity", pooling=SPAN,
            interval=SHOWN, required=(GENERATION,), across_rows=LOG_ROWS,
            progress="perplexity {value:.1f} [{low:.1f}, {high:.1f}]"),
+    # How far trial 0's continuations are from the real ones of the same prompts, each pair
+    # cut to its shorter side (harness.cell.generation.discriminating): these rank strategies
+    # where the contrast judge's style accuracy is at its ceiling for all of them.
+    # A classifier two-sample test (harness.metrics.two_sample): 0.5 when it cannot tell them
+    # apart; lower is better down to chance
+    Metric("two_sample_accuracy", GENERATION, False, "C2ST accuracy",
+           pooling=SPAN, interval=SHOWN, across_rows=LOG_ROWS),
+    # MAUVE on sentence embeddings (harness.metrics.mauve_score), bootstrap over prompts
+    Metric("mauve", GENERATION, True, "MAUVE", pooling=SPAN, interval=SHOWN,
+           across_rows=LOG_ROWS),
+    # The hard-negative judge (harness.metrics.hard_negatives): AUC of real against written,
+    # 0.5 when it cannot rank them apart; the written texts' mean log-odds of being real
+    Metric("hard_judge_auc", GENERATION, False, "judge AUC", pooling=SPAN, interval=SHOWN,
+           across_rows=LOG_ROWS),
+    Metric("hard_judge_log_odds", GENERATION, True, pooling=SPAN, interval=KEPT,
+           across_rows=LOG_ROWS),  # in the CSV and the judge's note: the table is full
     Metric("style_accuracy", GENERATION, True, "style accuracy", pooling=SPAN, interval=SHOWN,
            required=(GENERATION,), across_rows=LOG_ROWS,
            progress="style accuracy {value:.3f} [{low:.3f}, {high:.3f}]"),
     Metric("fluency_perplexity", GENERATION, False, "fluency perplexity", format="perplexity",
            pooling=SPAN, interval=SHOWN, required=(GENERATION,), across_rows=LOG_ROWS),
-    Metric("distinct_1", GENERATION, True, "distinct-1", pooling=SPAN, interval=KEPT,
+    # distinct-1 in the CSV only: distinct-2 says the same, and the table fits 1,280 px
+    Metric("distinct_1", GENERATION, True, pooling=SPAN, interval=KEPT,
            required=(GENERATION,), across_rows=LOG_ROWS),
     Metric("distinct_2", GENERATION, True, "distinct-2", pooling=SPAN, interval=KEPT,
            required=(GENERATION,), across_rows=LOG_ROWS),
@@ -142,10 +159,6 @@ CATALOG = (
            across_rows=LOG_ROWS),
     Metric("chrf", GENERATION, True, "chrF", format=".1f", pooling=SPAN, interval=SHOWN,
            required=(GENERATION,), progress="chrF {value:.1f}", across_rows=LOG_ROWS),
-    # A classifier two-sample test of trial 0 against the real continuations (harness.metrics.
-    # two_sample): 0.5 when it cannot tell them apart; lower is better down to chance
-    Metric("two_sample_accuracy", GENERATION, False, "C2ST accuracy",
-           pooling=SPAN, interval=SHOWN, across_rows=LOG_ROWS),
     Metric("two_sample_pairs", GENERATION, None),
     Metric("style_score", GENERATION, None),  # the judge's mean probability of style
     Metric("generated_tokens_mean", GENERATION, None),
@@ -154,6 +167,10 @@ CATALOG = (
     Metric("style_judge_n_heldout", GENERATION, None),
     Metric("style_judge_on_reference", GENERATION, None),
     Metric("style_judge_on_contrast", GENERATION, None),
+    Metric("hard_judge_reference_log_odds", GENERATION, None),  # the real side's, for its note
+    Metric("hard_judge_cv_auc", GENERATION, None),  # out of fold on its own training texts
+    Metric("hard_judge_n_positive", GENERATION, None),
+    Metric("hard_judge_n_negative", GENERATION, None),
     # speed: fit before tokens/s and examples/s, as a finished cell's line reads
     Metric("fit_s", ANY, False, "fit (s)", format=".1f", required=BOTH,
            progress="fit {value:.1f} s", across_rows=ROWS),

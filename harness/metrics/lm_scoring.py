@@ -20,7 +20,7 @@ def instruction_context_ids(tokenizer, instruction: str, demonstrations: Sequenc
     """Token ids of what a decoder reads before a passage of a generation task: the instruction
     as the chat template's user turn (demonstration passages as earlier answers), up to where
     the assistant's answer starts; plain text when the tokenizer has no chat template. What
-    every decoder strategy conditions on (strategies/generation.py), and what the runner's
+    every decoder strategy conditions on (harness.metrics.lm_generation), and what the runner's
     fluency judge reads the continuations after."""
     if use_chat_template and tokenizer.chat_template is not None:
         messages = []

@@ -1,6 +1,6 @@
 """Every statistic the harness reports: accuracy intervals, paired comparisons, multiple-testing
 adjustment, per-class scores, agreement beyond chance and calibration. Vectorised numpy, no
-resampling noise.
+resampling noise -- except `bootstrap`, for the style metrics that have no closed form.
 
     low, high = wilson(correct.sum(), len(correct))
     rows = Clustered.of(correct_by_cluster)  # (clusters, rows): trials, seeds, data seeds
@@ -186,6 +186,32 @@ def holm(p_values) -> np.ndarray:
     steps = np.maximum.accumulate((m - np.arange(m)) * p[order])
     adjusted[order] = np.minimum(steps, 1.0)
     return adjusted
+
+
+def auc(positive, negative) -> float:
+    """P(a positive scores above a negative), ties counting half (Mann-Whitney): 0.5 when the
+    scores do not tell the two samples apart."""
+    positive, negative = np.asarray(positive, float), np.asarray(negative, float)
+    if not len(positive) or not len(negative):
+        return float("nan")
+    ranks = scipy_stats.rankdata(np.concatenate([positive, negative]))
+    n = len(positive)
+    return float((ranks[:n].sum() - n * (n + 1) / 2) / (n * len(negative)))
+
+
+def bootstrap(statistic, n: int, draws: int, seed: int = 0,
+              confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Percentile interval of `statistic(rows)` over `draws` resamples of the n rows with
+    replacement. For statistics of paired texts (a prompt's real and written continuations)
+    with no closed-form variance: a row carries both texts of its prompt. Draws where the
+    statistic is undefined are left out."""
+    rng = np.random.default_rng(seed)
+    values = np.array([statistic(rng.integers(0, n, n)) for _ in range(draws)], dtype=float)
+    values = values[np.isfinite(values)]
+    if n < 2 or not len(values):
+        return float("nan"), float("nan")
+    tail = (1 - confidence) / 2 * 100
+    return float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail))
 
 
 # ----- classes -----

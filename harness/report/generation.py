@@ -37,7 +37,7 @@ def build_generation_report(store: Store, task: str, records: pd.DataFrame,
     context = {"task": task, "results": str(store.root), "records": records, "ok": ok,
                "leaderboard": board, "prices": prices, "superseded": len(every_ok) - len(ok)}
     return Report(
-        task=task, notes=notes(context) + judge_notes(ok),
+        task=task, notes=notes(context) + judge_notes(ok) + hard_judge_notes(ok),
         tables=generation_tables(board, primary),
         resources=generation_resources(board), reading=reading_notes(prices) if not board.empty else [],
         plots=render_generation_plots(board, task) if not board.empty else {},
@@ -76,6 +76,32 @@ def _judge_note(key: str, record: pd.Series) -> str:
     return text + "."
 
 
+def hard_judge_notes(ok: pd.DataFrame) -> list[str]:
+    """One note per hard-negative judge the records used (one per base model): how well it
+    separates its own training texts, and the real continuations' mean log-odds, the yardstick
+    of a row's."""
+    if ok.empty or "hard_judge_cv_auc" not in ok:
+        return []
+    judged = ok[pd.to_numeric(ok["hard_judge_cv_auc"], errors="coerce").notna()]
+    keys = judged.get("hard_judge_key", pd.Series("", index=judged.index)).fillna("")
+    notes = []
+    for key, cells in judged.groupby(keys, sort=True):
+        record = cells.iloc[0]
+        real, written = (pd.to_numeric(cells[f"hard_judge_{what}"], errors="coerce")
+                         for what in ("reference_log_odds", "log_odds"))
+        by_row = "; ".join(f"{name} {value:.1f}" for name, value
+                           in zip(cells["strategy"], written) if pd.notna(value))
+        notes.append(
+            f"*Hard-negative judge*{f' {md_escape(str(key))}' if key else ''}: trained on "
+            f"{int(record['hard_judge_n_positive']):,} real passages of the task's validation "
+            f"works against {int(record['hard_judge_n_negative']):,} the base model wrote "
+            f"(its own pastiche of their openings, and modern paraphrases of them); out-of-fold "
+            f"AUC on those {record['hard_judge_cv_auc']:.3f}. Mean log-odds of being real: "
+            f"the real continuations {real.mean():.1f}"
+            + (f"; the rows' (trial 0): {md_escape(by_row)}" if by_row else "") + ".")
+    return notes
+
+
 def reading_notes(prices: dict) -> list[str]:
     """How to read each column: shown below the tables."""
     return [
@@ -93,9 +119,21 @@ def reading_notes(prices: dict) -> list[str]:
          "strategy writes like the real text, to these features), 1 when every text gives "
          "itself away; lower is better, down to chance. Its interval is Wilson's over the "
          "texts."),
-        ("*distinct-1*, *distinct-2*: unique word 1-grams and 2-grams over all n-grams of all "
-         "continuations (lower-cased); higher is more varied. *repetition*: per continuation, "
-         "the share of its word 3-grams repeating an earlier one, averaged; lower is better. "
+        ("*MAUVE*: how much the row's continuations (trial 0) and the real ones overlap as "
+         "distributions (Pillutla et al., 2021; `mauve-text` on all-MiniLM-L6-v2 sentence "
+         "embeddings, the same pairs cut to the same length): 1 when they fall in the same "
+         "clusters as often, near 0 when they share none; higher is better. Its interval is a "
+         "percentile bootstrap over prompts (200 draws) stretched to hold the estimate: wide "
+         "at small n."),
+        ("*judge AUC*: the hard-negative judge (note above) scores each real continuation and "
+         "the row's; the AUC is the chance it scores the real one higher -- 0.5 when it cannot "
+         "rank them apart, 1 when the row's text always reads as the base model's own pastiche "
+         "or paraphrase; lower is better, down to 0.5. Bootstrap over prompts (1,000 draws). "
+         "The mean log-odds per row are in the judge's note and the CSV."),
+        ("*distinct-2*: unique word 2-grams over all 2-grams of all continuations "
+         "(lower-cased; distinct-1, of words, in the CSV); higher is more varied. "
+         "*repetition*: per continuation, the share of its word 3-grams repeating an earlier "
+         "one, averaged; lower is better. "
          "*chrF*: character F-score (sacrebleu, 0-100) of each continuation against the "
          "passage's own continuation, averaged; a weak signal for open-ended text."),
         ("Seeds and draws of training rows pool into one row: each number is the mean of its "
