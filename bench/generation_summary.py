@@ -1,7 +1,7 @@
 """The figures of a generation run, from its records, as an artifact the README's table is
 generated from (bench/readme_figures.py): per strategy the metrics with their intervals, the
-sizes, fit and generation speed, the style judge's own accuracy, and one prompt continued by
-every strategy.
+sizes, fit and generation speed, the style judges' own figures, which pairs of strategies each
+metric resolves (non-overlapping intervals), and one prompt continued by every strategy.
 
     harness run --strategies all --task shakespeare --out /tmp/run/results
     python bench/generation_summary.py --results /tmp/run/results --task shakespeare \\
@@ -22,11 +22,28 @@ from harness.inputs.tasks import get_task
 
 METRICS = ("perplexity", "style_accuracy", "fluency_perplexity", "distinct_1", "distinct_2",
            "repetition_rate", "chrf")
+# The metrics that tell a strategy's text from real text (records from Step 18 on)
+APART = ("two_sample_accuracy", "mauve", "hard_judge_auc", "hard_judge_log_odds")
 PLAIN = ("n_train", "n_eval", "trials", "fit_s", "predict_s", "tokens_per_s", "ms_per_token",
          "ttft_ms", "generated_tokens_mean", "wall_s", "rss_above_baseline_bytes",
          "trainable_params", "style_score")
 JUDGE = ("style_judge_accuracy", "style_judge_accuracy_ci_low", "style_judge_accuracy_ci_high",
-         "style_judge_n_heldout", "style_judge_on_reference", "style_judge_on_contrast")
+         "style_judge_n_heldout", "style_judge_on_reference", "style_judge_on_contrast",
+         "hard_judge_cv_auc", "hard_judge_n_positive", "hard_judge_n_negative")
+
+
+def resolved(rows: list[dict]) -> dict:
+    """Per metric, the pairs of strategies whose 95% intervals do not overlap (a conservative
+    reading: non-overlap implies a difference at well under 5%; overlap does not rule one
+    out), and how many pairs there are."""
+    out = {}
+    for name in ("perplexity", "style_accuracy", *APART):
+        having = [row for row in rows if name in row and all(np.isfinite(row[name]))]
+        pairs = [[a["strategy"], b["strategy"]] for i, a in enumerate(having)
+                 for b in having[i + 1:]
+                 if a[name][2] < b[name][1] or b[name][2] < a[name][1]]
+        out[name] = {"pairs": len(having) * (len(having) - 1) // 2, "apart": pairs}
+    return out
 
 
 def summarize(results: str, task: str) -> dict:
@@ -38,9 +55,11 @@ def summarize(results: str, task: str) -> dict:
     for _, record in ok.sort_values("strategy").iterrows():
         row = {"strategy": record["strategy"], "model": record["model"],
                "backend": record["backend"], "seed": int(record["seed"])}
-        for name in METRICS:
+        for name in METRICS + tuple(m for m in APART if m in record and record[m] == record[m]):
             row[name] = [float(record[name]), float(record[f"{name}_ci_low"]),
                          float(record[f"{name}_ci_high"])]
+        if "hard_judge_reference_log_odds" in record:
+            row["hard_judge_reference_log_odds"] = float(record["hard_judge_reference_log_odds"])
         row.update({name: record[name] for name in PLAIN if name in record})
         rows.append(row)
         frame = load_predictions(results, record["key"])
@@ -52,7 +71,8 @@ def summarize(results: str, task: str) -> dict:
     words = round(float(ok["generated_tokens_mean"].mean()) * 0.7)  # ~0.7 words per token
     windows = [" ".join(text.split()[:words]) for text in frame["reference"]]
     on_real = style_judge(get_task(task)).probability(windows)
-    return {"task": task, "rows": rows, "judge": {name: float(judge[name]) for name in JUDGE},
+    return {"task": task, "rows": rows, "resolved": resolved(rows),
+            "judge": {name: float(judge[name]) for name in JUDGE if name in judge},
             "judge_on_reference_windows": {"words": words,
                                            "median_probability": float(np.median(on_real)),
                                            "share_in_style": float((on_real > 0.5).mean())},
@@ -74,7 +94,10 @@ def main() -> None:
     print(f"wrote {write_artifact('generation_run', args, figures, started)}")
     for row in figures["rows"]:
         print(f"{row['strategy']:<18} perplexity {row['perplexity'][0]:8.2f} "
-              f"style {row['style_accuracy'][0]:.3f} chrF {row['chrf'][0]:.1f}")
+              f"style {row['style_accuracy'][0]:.3f} chrF {row['chrf'][0]:.1f} " + " ".join(
+                  f"{name} {row[name][0]:.3f}" for name in APART if name in row))
+    for name, found in figures["resolved"].items():
+        print(f"{name}: {len(found['apart'])} of {found['pairs']} pairs apart")
 
 
 if __name__ == "__main__":

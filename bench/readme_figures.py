@@ -114,12 +114,24 @@ def _ci(value: list, digits: int) -> str:
     return f"{estimate:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
+APART_HEADERS = {"two_sample_accuracy": "C2ST accuracy", "mauve": "MAUVE",
+                 "hard_judge_auc": "judge AUC", "hard_judge_log_odds": "judge log-odds"}
+
+
+def _maybe_ci(row: dict, name: str, digits: int) -> str:
+    return _ci(row[name], digits) if name in row else "-"
+
+
 def generation_table(records: list[dict]) -> list[str]:
     lines = []
-    for record in records:
+    for record in sorted(records, key=lambda r: r["figures"]["task"], reverse=True):
         figures = record["figures"]
         judge = figures["judge"]
-        lines += [f"`{figures['run']}`: {figures['wall_s'] / 60:.1f} min wall time. Style "
+        rows = figures["rows"]
+        sizes = sorted({(row["n_train"], row["n_eval"]) for row in rows if row["n_train"]})
+        lines += [f"**{figures['task']}**: `{figures['run']}`: {figures['wall_s'] / 60:.1f} min "
+                  f"wall time" + (f"; {sizes[0][0]} training / {sizes[0][1]} evaluation "
+                                  f"passages" if len(sizes) == 1 else "") + ". Style "
                   f"judge: held-out accuracy {judge['style_judge_accuracy']:.4f} "
                   f"[{judge['style_judge_accuracy_ci_low']:.4f}, "
                   f"{judge['style_judge_accuracy_ci_high']:.4f}] on "
@@ -131,21 +143,39 @@ def generation_table(records: list[dict]) -> list[str]:
                      f"{figures['judge_on_reference_windows']['median_probability']:.3f}; "
                      f"on the continuations, per strategy, in the table."]
                     if "judge_on_reference_windows" in figures else []),
+                  *([f"Hard-negative judge: out-of-fold AUC {judge['hard_judge_cv_auc']:.3f} on "
+                     f"its own {judge['hard_judge_n_positive']:.0f} real validation passages "
+                     f"against {judge['hard_judge_n_negative']:.0f} texts the base model wrote; "
+                     f"the real continuations' mean log-odds of being real: "
+                     f"{rows[0]['hard_judge_reference_log_odds']:.2f} (the same prompts for "
+                     f"every strategy)."]
+                    if "hard_judge_cv_auc" in judge and "hard_judge_reference_log_odds"
+                    in rows[0] else []),
                   "",
-                  "| strategy | train rows | eval rows | trials | held-out perplexity | "
-                  "style accuracy | median P(in style) | fluency perplexity | distinct-2 | "
-                  "repetition | chrF | fit s | tokens/s |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-        for row in sorted(figures["rows"], key=lambda r: r["perplexity"][0]):
-            lines.append(f"| {row['strategy']} | {row['n_train']} | {row['n_eval']} | "
-                         f"{row['trials']} | {_ci(row['perplexity'], 2)} | "
+                  "| strategy | trials | held-out perplexity | C2ST accuracy | MAUVE | judge AUC "
+                  "| judge log-odds | style accuracy | median P(in style) | fluency perplexity "
+                  "| distinct-2 | chrF | fit s | tokens/s |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for row in sorted(rows, key=lambda r: r["perplexity"][0]):
+            lines.append(f"| {row['strategy']} | {row['trials']} | "
+                         f"{_ci(row['perplexity'], 2)} | "
+                         f"{_maybe_ci(row, 'two_sample_accuracy', 3)} | "
+                         f"{_maybe_ci(row, 'mauve', 3)} | {_maybe_ci(row, 'hard_judge_auc', 3)} | "
+                         f"{_maybe_ci(row, 'hard_judge_log_odds', 2)} | "
                          f"{_ci(row['style_accuracy'], 3)} | "
                          f"{row.get('style_probability_median', float('nan')):.3f} | "
                          f"{_ci(row['fluency_perplexity'], 1)} | "
-                         f"{row['distinct_2'][0]:.3f} | {row['repetition_rate'][0]:.3f} | "
-                         f"{_ci(row['chrf'], 1)} | {row['fit_s']:.0f} | "
-                         f"{row['tokens_per_s']:.1f} |")
-    return lines
+                         f"{row['distinct_2'][0]:.3f} | {_ci(row['chrf'], 1)} | "
+                         f"{row['fit_s']:.0f} | {row['tokens_per_s']:.1f} |")
+        found = figures.get("resolved")
+        if found:
+            headers = {"perplexity": "perplexity", "style_accuracy": "style accuracy",
+                       **APART_HEADERS}
+            lines += ["", "Pairs of strategies told apart (non-overlapping 95% intervals): " +
+                      "; ".join(f"{headers[name]} {len(v['apart'])} of {v['pairs']}"
+                                for name, v in found.items() if v["pairs"]) + "."]
+        lines.append("")
+    return lines[:-1]
 
 
 def vllm_generation_table(records: list[dict]) -> list[str]:

@@ -33,7 +33,7 @@ UNNAMED = "classification"
 _NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")
 # The parts a Kind names by "module:attr" (or gives as the object itself).
 _PARTS = ("task_class", "measure", "records", "record_problem", "progress", "report",
-          "contract", "validate")
+          "contract", "validate", "options")
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,10 @@ class Kind:
     extra_splits: tuple[tuple[str, str], ...] = ()
     mixes: bool = False  # a multi-task strategy trains several such tasks into one model
     variants: bool = False  # inference variants (harness.api.variants) are evaluated on it
-    ranked: bool = False  # `harness recommend` ranks strategies on its tasks
+    ranked: bool = False  # `harness recommend` ranks strategies on its tasks by accuracy
+    # Or by the task's primary metric, over the options this part makes of its finished
+    # records: (records, n_train) -> (options, the metric); None: recommend does not rank it
+    options: Any = None
     # Cell keys and records name the kind; classification's do not, as they predate kinds and
     # their keys stay as they were.
     named: bool = True
@@ -201,6 +204,6 @@ register_kind(Kind(
     contract="harness.api.testing:check_generation",
     validation=("perplexity", "minimize"), validate="harness.cell.tuning:perplexity_of",
     # What the task's text is, as the adapted model predicts it; style accuracy saturates
-    primary="perplexity",
+    primary="perplexity", options="harness.recommend.generation:generation_options",
     extra_splits=(("contrast_split", "the style judge's contrast (text not in the style)"),
                   ("validation_split", "the style judge's held-out in-style rows"))))

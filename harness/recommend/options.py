@@ -94,7 +94,7 @@ def candidates(board: pd.DataFrame, n_train: int | None = None) -> pd.DataFrame:
             out.append(_at_size(points, n_train))
     options = pd.DataFrame(out).reset_index(drop=True)
     options["name"] = options["curve"]
-    options["memory_gib"] = options.apply(_memory_gib, axis=1)
+    options["memory_gib"] = options.apply(memory_gib, axis=1)
     return options
 
 
@@ -141,7 +141,7 @@ def _between(metric: catalog.Metric, below: float, above: float, share: float,
     return (np.nanmin if metric.higher_is_better else np.nanmax)([below, above])
 
 
-def _memory_gib(option: pd.Series) -> float:
+def memory_gib(option: pd.Series) -> float:
     """What a deployment must provision: GPU memory reserved on a GPU, else the process's peak
     resident memory (interpreter and libraries included)."""
     if option.get("device") == "cuda" and pd.notna(option.get("cuda_peak_reserved_bytes")):
@@ -152,17 +152,24 @@ def _memory_gib(option: pd.Series) -> float:
     return (above + (base if pd.notna(base) else 0)) / GIB
 
 
-def recommend(options: pd.DataFrame, constraints: Constraints) -> Verdict:
+ACCURACY = catalog.METRICS["accuracy"]
+
+
+def recommend(options: pd.DataFrame, constraints: Constraints,
+              by: catalog.Metric = ACCURACY) -> Verdict:
+    """The options meeting every constraint, best `by` first (accuracy, or a generation
+    task's primary metric), and why each other one is out."""
     why = options.apply(lambda o: _reasons(o, constraints), axis=1)
     fine = options[why.map(len) == 0]
     # A curve offered at several sizes counts once: at its most accurate qualifying size.
-    ranked = fine.sort_values("accuracy", ascending=False, kind="stable")
+    ranked = fine.sort_values(by.name, ascending=not by.higher_is_better, kind="stable",
+                              na_position="last")
     ranked = ranked.drop_duplicates("name").reset_index(drop=True)
     excluded = []
     for name, group in options[why.map(len) > 0].groupby("name", sort=False):
         if name not in set(ranked["name"]):
             excluded.append((name, why[group.index[0]]))
-    binding = None if len(ranked) else _binding(options, constraints)
+    binding = None if len(ranked) else _binding(options, constraints, by)
     return Verdict(ranked, excluded, binding)
 
 
@@ -171,7 +178,8 @@ def _reasons(option: pd.Series, constraints: Constraints) -> list[str]:
     return ([rows] if isinstance(rows, str) else []) + constraints.violations(option)
 
 
-def _binding(options: pd.DataFrame, constraints: Constraints) -> str | None:
+def _binding(options: pd.DataFrame, constraints: Constraints,
+             by: catalog.Metric = ACCURACY) -> str | None:
     """Each constraint whose removal alone admits options, the one admitting the most first,
     with the most accurate it would admit and the closest any option comes to it; None when
     no single removal admits any."""
@@ -182,11 +190,12 @@ def _binding(options: pd.DataFrame, constraints: Constraints) -> str | None:
         fine = options[options.apply(lambda o: not _reasons(o, relaxed), axis=1)]
         if fine.empty:
             continue
-        top = fine.sort_values("accuracy", ascending=False).iloc[0]
+        top = fine.sort_values(by.name, ascending=not by.higher_is_better).iloc[0]
         column, meta = f.metadata["column"], f.metadata
+        best = "the most accurate" if by is ACCURACY else f"the best by {by.header}"
         text = (f"{meta['option']} {number(getattr(constraints, f.name))}: without it "
-                f"{fine['name'].nunique()} would qualify (the most accurate: {top['name']}, "
-                f"{top['accuracy']:.3f})")
+                f"{fine['name'].nunique()} would qualify ({best}: {top['name']}, "
+                f"{top[by.name]:.3f})")
         values = pd.to_numeric(options[column], errors="coerce").dropna()
         if len(values):
             closest = options.loc[values.idxmin() if meta["upper"] else values.idxmax()]

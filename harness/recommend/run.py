@@ -11,7 +11,8 @@ import pandas as pd
 from harness.metrics import stats
 from harness.results.cost import load_prices, price_records
 from harness.errors import HarnessError
-from harness.recommend.options import Constraints, candidates, recommend
+from harness.recommend.generation import apart_from_first
+from harness.recommend.options import ACCURACY, Constraints, candidates, recommend
 from harness.recommend.text import explanation, render
 from harness.report.tables import correctness, latest_per_seed, leaderboard
 from harness.results.frames import with_labels
@@ -27,51 +28,61 @@ def run_recommend(results: str, task: str, n_train: int | None, constraints: Con
     price_table = load_prices(prices)
     store = Store(results)
     ok = finished_records(store, task, price_table)
-    _check_ranked(task, ok)
-    board = leaderboard(ok, store)
-    options = candidates(board, n_train)
-    verdict = recommend(options, constraints)
-    differences = paired_against_first(verdict.qualifying, ok, store)
+    kind = _ranking_kind(task, ok)
+    if kind.ranked:
+        options, by = candidates(leaderboard(ok, store), n_train), ACCURACY
+        verdict = recommend(options, constraints)
+        differences = paired_against_first(verdict.qualifying, ok, store)
+    else:  # by the task's primary metric, over the kind's options
+        if constraints.min_accuracy is not None:
+            raise HarnessError(f"--min-accuracy is for classification tasks; '{task}' is a "
+                               f"{kind.name} task, ranked by its primary metric")
+        options, by = kind.part("options")(ok, n_train)
+        verdict = recommend(options, constraints, by)
+        differences = apart_from_first(verdict.qualifying, by)
     device = _device(options)
     if as_json:
         return json.dumps(verdict_json(verdict, constraints, task, n_train, differences,
-                                       device), indent=1), len(verdict.qualifying) > 0
-    text = render(verdict, constraints, task, n_train, differences, device)
+                                       device, by), indent=1), len(verdict.qualifying) > 0
+    text = render(verdict, constraints, task, n_train, differences, device, by)
     if explain:
         text += "\n\n" + explanation(verdict, constraints, options, n_train, device,
-                                     differences)
+                                     differences, by)
     return text, len(verdict.qualifying) > 0
 
 
-JSON_FIGURES = ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "n_train", "latency_p95_ms",
-                "predict_cost_usd_per_1k", "memory_gib", "fit_cost_usd", "fit_s")
+JSON_FIGURES = ("n_train", "latency_p95_ms", "predict_cost_usd_per_1k", "memory_gib",
+                "fit_cost_usd", "fit_s")
 
 
 def verdict_json(verdict, constraints: Constraints, task: str, n_train: int | None,
-                 differences: dict[str, str], device: str) -> dict:
+                 differences: dict[str, str], device: str, by=ACCURACY) -> dict:
     """What `render` says, as data: the qualifying options best first with their figures and
     their difference to the first, the excluded ones with why, the binding constraint."""
     def figure(value):
         return None if value is None or pd.isna(value) else float(value)
 
-    return {"task": task, "n_train": n_train, "device": device,
+    return {"task": task, "n_train": n_train, "device": device, "ranked_by": by.name,
             "constraints": {f.name: getattr(constraints, f.name) for f in constraints.given()},
             "qualifying": [{"name": option["name"], "how": option["how"],
-                            **{k: figure(option.get(k)) for k in JSON_FIGURES},
+                            **{k: figure(option.get(k)) for k in (*by.fields, *JSON_FIGURES)},
                             "versus_first": differences.get(option["name"])}
                            for _, option in verdict.qualifying.iterrows()],
             "excluded": [{"name": name, "why": why} for name, why in verdict.excluded],
             "binding": verdict.binding}
 
 
-def _check_ranked(task: str, ok: pd.DataFrame) -> None:
-    """Recommend ranks strategies by accuracy: only on tasks of a kind it ranks."""
-    unranked = [kind for kind in map(record_kind, ok.to_dict("records")) if not kind.ranked]
-    if unranked:
-        ranked = " and ".join(name for name, kind in KINDS.items() if kind.ranked)
-        raise HarnessError(f"'{task}' is a {unranked[0].name} task: recommend ranks {ranked} "
-                           f"tasks by accuracy; compare {unranked[0].name} strategies in its "
-                           f"report")
+def _ranking_kind(task: str, ok: pd.DataFrame):
+    """The kind of the task's records, when recommend ranks it (by accuracy, or by the task's
+    primary metric over the kind's options)."""
+    kinds = list(map(record_kind, ok.to_dict("records")))
+    unranked = next((kind for kind in kinds if not kind.ranked and kind.options is None), None)
+    if unranked is not None:
+        ranked = " and ".join(name for name, kind in KINDS.items()
+                              if kind.ranked or kind.options is not None)
+        raise HarnessError(f"'{task}' is a {unranked.name} task: recommend ranks {ranked} "
+                           f"tasks; compare {unranked.name} strategies in its report")
+    return kinds[0]
 
 
 def _check(constraints: Constraints, n_train: int | None) -> None:

@@ -7,8 +7,10 @@ from dataclasses import fields
 
 import pandas as pd
 
-from harness.recommend.options import Constraints, Verdict, number
+from harness.metrics import catalog
+from harness.recommend.options import ACCURACY, Constraints, Verdict, number
 from harness.report.display import accuracy_text
+from harness.report.formats import metric_text
 
 _WORDS = {"max_latency_ms": "p95 latency at most {} ms",
           "max_usd_per_1k": "at most USD {} per 1,000 predictions",
@@ -35,15 +37,17 @@ def figures(option: pd.Series) -> str:
 
 
 def render(verdict: Verdict, constraints: Constraints, task: str, n_train: int | None,
-           differences: dict[str, str], device: str) -> str:
+           differences: dict[str, str], device: str, by: catalog.Metric = ACCURACY) -> str:
     rows = f"{n_train} labelled rows" if n_train else "the measured training sizes"
     lines = [f"{task}: {rows}; {constraint_words(constraints)}; measured on {device}."]
     if len(verdict.qualifying):
-        lines.append(f"Qualifying, most accurate first ({len(verdict.qualifying)}):")
+        order = "most accurate first" if by is ACCURACY else \
+            f"best {by.header} first ({'higher' if by.higher_is_better else 'lower'} is better)"
+        lines.append(f"Qualifying, {order} ({len(verdict.qualifying)}):")
     for rank, option in enumerate(verdict.qualifying.itertuples(index=False), 1):
         option = pd.Series(option._asdict())
         versus = differences.get(option["name"])
-        lines.append(f"  {rank}. {option['name']}: accuracy {accuracy_text(option)} "
+        lines.append(f"  {rank}. {option['name']}: {by.header} {metric_text(by, option)} "
                      f"({option['how']}){'; ' + versus if versus else ''}")
         lines.append(f"     {figures(option)}")
     if verdict.excluded:
@@ -57,7 +61,8 @@ def render(verdict: Verdict, constraints: Constraints, task: str, n_train: int |
 
 
 def explanation(verdict: Verdict, constraints: Constraints, options: pd.DataFrame,
-                n_train: int | None, device: str, differences: dict[str, str]) -> str:
+                n_train: int | None, device: str, differences: dict[str, str],
+                by: catalog.Metric = ACCURACY) -> str:
     """A paragraph a person can paste into a design document."""
     given = constraint_words(constraints)
     rows = f"With {n_train} labelled rows" if n_train else "At the measured training sizes"
@@ -66,6 +71,8 @@ def explanation(verdict: Verdict, constraints: Constraints, options: pd.DataFram
     if not len(verdict.qualifying):
         return (f"{where}, no measured strategy qualifies. {verdict.binding or ''}".strip()
                 + ("." if verdict.binding else ""))
+    if by is not ACCURACY:
+        return _ranked_by_metric(verdict, where, differences, by)
     best = verdict.qualifying.iloc[0]
     text = [f"{where}, {best['name']} is best: {accuracy_text(best)} ({best['how']}), "
             f"{_cost_words(best)}."]
@@ -93,6 +100,22 @@ def explanation(verdict: Verdict, constraints: Constraints, options: pd.DataFram
                     f"{side}.")
     text.append("Accuracies are on the same evaluation rows with 95% intervals; costs are at "
                 "the report's prices; latency is batch size 1.")
+    return " ".join(text)
+
+
+def _ranked_by_metric(verdict: Verdict, where: str, differences: dict[str, str],
+                      by: catalog.Metric) -> str:
+    """The paragraph where a task ranks by its primary metric (a generation task)."""
+    best = verdict.qualifying.iloc[0]
+    text = [f"{where}, {best['name']} is best by {by.header} "
+            f"({'higher' if by.higher_is_better else 'lower'} is better): "
+            f"{metric_text(by, best)} ({best['how']}), {_cost_words(best)}."]
+    for _, option in verdict.qualifying.iloc[1:].iterrows():
+        versus = differences.get(option["name"])
+        text.append(f"{option['name']}: {metric_text(by, option)}"
+                    f"{' (' + versus + ')' if versus else ''}.")
+    text.append("Each figure is on the same evaluation passages, with the span of its "
+                "records' 95% intervals; costs are at the report's prices.")
     return " ".join(text)
 
 
