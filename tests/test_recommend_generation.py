@@ -77,3 +77,17 @@ def test_a_minimum_accuracy_is_refused_in_one_line(tmp_path):
     assert result.output.strip().splitlines()[-1] == (
         "Error: --min-accuracy is for classification tasks; 'verse' is a generation task, "
         "ranked by its primary metric")
+
+
+def test_the_report_opens_on_the_same_verdict(tmp_path):
+    from harness.recommend.verdict import report_verdict
+    from harness.report import write_reports
+
+    store = Store(tmp_path / "results")
+    store.prepare()
+    save(store, primary="hard_judge_auc")
+    write_reports(store, tmp_path / "reports", verdict=report_verdict)
+    page = (tmp_path / "reports" / "verse.md").read_text()
+    assert "**Recommended: style-base (tiny)**, judge AUC 0.600 [0.500, 0.700]" in page
+    assert "Runner-up: style-few (tiny), judge AUC 0.650 [0.550, 0.750], vs #1 +0.050, 95% " \
+        "intervals overlap: not told apart." in page

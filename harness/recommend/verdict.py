@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import pandas as pd
 
+from harness.inputs.kinds import record_kind
+from harness.recommend.generation import apart_from_first
 from harness.recommend.options import Constraints, candidates, recommend
 from harness.report.escape import md_escape
-from harness.report.formats import dollars
+from harness.report.formats import dollars, metric_text
 from harness.recommend.run import paired_against_first
 from harness.report.tables import latest_per_seed, leaderboard
 from harness.results.store import Store
@@ -36,7 +38,9 @@ def report_verdict(store: Store, task: str, records: pd.DataFrame) -> list[str]:
     """The verdict's lines (Markdown) from a task's priced records, as its report reads them
     (the latest finished record of each cell); none when nothing has an accuracy to rank."""
     ok = records[records["status"] == "ok"]
-    if ok.empty or "accuracy" not in ok:
+    if not ok.empty and "accuracy" not in ok:
+        return primary_verdict(task, latest_per_seed(ok))
+    if ok.empty:
         return []
     ok = latest_per_seed(ok)
     board = leaderboard(ok, store)
@@ -61,6 +65,30 @@ def report_verdict(store: Store, task: str, records: pd.DataFrame) -> list[str]:
             f"{_name(o)} ({o['accuracy']:.3f}, {_per_million(o)} per million predictions)" for _, o in front.iterrows())
             + ". Every other row is beaten on both by one of these.")
     lines += break_even(options)
+    return lines
+
+
+def primary_verdict(task: str, ok: pd.DataFrame) -> list[str]:
+    """The verdict of a task ranked by its primary metric (a generation task): the first row
+    under no constraint, and the runner-up against it by their intervals."""
+    kind = record_kind(ok.iloc[0].to_dict())
+    if kind.options is None:
+        return []
+    options, metric = kind.part("options")(ok)
+    ranked = recommend(options, Constraints(), metric).qualifying
+    if ranked.empty or pd.isna(ranked.iloc[0][metric.name]):
+        return []
+    best = ranked.iloc[0]
+    lines = [f"**Recommended: {_name(best)}**, {metric.header} {metric_text(metric, best)} "
+             f"({md_escape(best['how'])}), {_cost_words(best)} — what `harness recommend "
+             f"--task {md_escape(task)}` says under its default constraints (none: the best "
+             f"by the task's primary metric, {metric.header}, "
+             f"{'higher' if metric.higher_is_better else 'lower'} is better)."]
+    versus = apart_from_first(ranked, metric)
+    if len(ranked) > 1 and ranked.iloc[1]["name"] in versus:
+        second = ranked.iloc[1]
+        lines.append(f"Runner-up: {_name(second)}, {metric.header} "
+                     f"{metric_text(metric, second)}, {versus[second['name']]}.")
     return lines
 
 

@@ -48,7 +48,8 @@ def write_reports(store: Store, out: str | Path, tasks: list[str | AnyTask] | No
     without records is an error; so is a folder without records. `prices`
     (harness.results.cost.load_prices) defaults to the built-in table. An unreadable or invalid record is left out with a warning line on stderr
     naming it (an error when `strict`). `verdict(store, task, records)`, where given, makes the
-    Markdown lines at the top of a ranked task's report (harness.recommend.verdict)."""
+    Markdown lines at the top of a ranked task's report (harness.recommend.verdict);
+    a kind with `options` is ranked by its tasks' primary metric."""
     wanted = {t if isinstance(t, str) else t.name: t for t in tasks or []}
     records = pd.DataFrame(store.records(strict=strict))
     if records.empty:
@@ -77,7 +78,7 @@ def write_reports(store: Store, out: str | Path, tasks: list[str | AnyTask] | No
     for task, task_records in records.groupby("task", sort=True):
         build = kinds[task].part("report")
         report = build(store, str(task), task_records, prices)
-        if verdict is not None and kinds[task].ranked:
+        if verdict is not None and (kinds[task].ranked or kinds[task].options):
             report = dataclasses.replace(report, verdict=verdict(store, str(task),
                                                                  task_records))
         paths += _write_task_report(store, out, str(task), report)
