@@ -831,9 +831,32 @@ def quick_profile_table(results_dir: Path) -> str:
     return "\n".join(lines + [""] + notes)
 
 
+def style_bounds_table(results_dir: Path) -> str:
+    """The style metrics' ceiling and floor on real text (bench/two_sample_bounds.py)."""
+    path, record = _artifact(results_dir, "two_sample_bounds")
+    f = record["figures"]
+    if "judge" not in f:
+        return "Not measured yet: `python bench/two_sample_bounds.py` writes it."
+    lines = ["| texts compared | pairs | C2ST accuracy (0.5 = alike) | MAUVE (1 = alike) | "
+             "judge AUC (0.5 = alike) |", "|---|---:|---:|---:|---:|"]
+    for row in f["rows"]:
+        cells = [f"{row[m]['mean']:.3f} ({row[m]['min']:.3f}–{row[m]['max']:.3f})"
+                 for m in ("accuracy", "mauve", "judge_auc")]
+        lines.append(f"| {row['comparison']} | {row['pairs']} | " + " | ".join(cells) + " |")
+    draws = len(f["rows"][0]["draws"])
+    judge = f["judge"]
+    lines += ["", f"Mean (lowest–highest) over {draws} draws of the texts. The judge: "
+              f"out-of-fold AUC {judge['hard_judge_cv_auc']:.3f} on its own "
+              f"{judge['hard_judge_n_positive']} real passages against "
+              f"{judge['hard_judge_n_negative']} the base model wrote "
+              f"({provenance(record, path)})."]
+    return "\n".join(lines)
+
+
 QUOTED = {"coverage": coverage_text, "prompt_scoring": prompt_scoring_table,
           "training_memory": training_memory_table, "precision": precision_table,
-          "quick_profile": quick_profile_table, "api_compare": api_table}
+          "quick_profile": quick_profile_table, "api_compare": api_table,
+          "style_bounds": style_bounds_table}
 
 
 def provenance(record: dict, path: Path) -> str:

@@ -247,9 +247,10 @@ def test_the_readme_csv_loads_for_the_readme_task(tmp_path):
 
 def test_a_task_ranks_by_a_primary_metric_its_kind_can_rank_by(tmp_path):
     path = tmp_path / "g.yaml"
-    path.write_text("kind: generation\nname: g\ninstruction: Write.\nprimary_metric: chrf\n")
+    path.write_text("kind: generation\nname: g\ninstruction: Write.\n"
+                    "primary_metric: hard_judge_auc\n")
     task = get_task(str(path))
-    assert primary_metric(task) == "chrf"
+    assert primary_metric(task) == "hard_judge_auc"
     # how results are read is not what a cell computes: the same cell identity
     assert task_sha(task) == task_sha(dataclasses.replace(task, primary_metric=None))
     assert primary_metric(get_task("shakespeare")) == "perplexity"

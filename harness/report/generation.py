@@ -131,11 +131,11 @@ def reading_notes(prices: dict) -> list[str]:
          "or paraphrase; lower is better, down to 0.5. Bootstrap over prompts (1,000 draws). "
          "The mean log-odds per row are in the judge's note and the CSV."),
         ("*distinct-2*: unique word 2-grams over all 2-grams of all continuations "
-         "(lower-cased; distinct-1, of words, in the CSV); higher is more varied. "
-         "*repetition*: per continuation, the share of its word 3-grams repeating an earlier "
-         "one, averaged; lower is better. "
-         "*chrF*: character F-score (sacrebleu, 0-100) of each continuation against the "
-         "passage's own continuation, averaged; a weak signal for open-ended text."),
+         "(lower-cased); higher is more varied. In the CSV: distinct-1 (of words), "
+         "*repetition_rate* (per continuation, the share of its word 3-grams repeating an "
+         "earlier one, averaged; lower is better), *chrf* (character F-score, sacrebleu "
+         "0-100, of each continuation against the passage's own continuation, averaged; a "
+         "weak signal for open-ended text) and the judge's mean log-odds."),
         ("Seeds and draws of training rows pool into one row: each number is the mean of its "
          "records' numbers, and each interval runs from the lowest low end to the highest high "
          "end of the records' 95% intervals ([min low, max high]), a wide span rather than an "
