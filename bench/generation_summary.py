@@ -46,7 +46,10 @@ def resolved(rows: list[dict]) -> dict:
     return out
 
 
-def summarize(results: str, task: str) -> dict:
+def summarize(results: str, task: str, data_dir: str | None = None) -> dict:
+    """`task`: a task name or task file."""
+    definition = get_task(task)
+    task = definition.name
     records = load_results(results)
     ok = records[(records["task"] == task) & (records["status"] == "ok")]
     if ok.empty:
@@ -70,7 +73,7 @@ def summarize(results: str, task: str) -> dict:
     # The judge on real text of a continuation's length: the references' first words.
     words = round(float(ok["generated_tokens_mean"].mean()) * 0.7)  # ~0.7 words per token
     windows = [" ".join(text.split()[:words]) for text in frame["reference"]]
-    on_real = style_judge(get_task(task)).probability(windows)
+    on_real = style_judge(definition, data_dir).probability(windows)
     return {"task": task, "rows": rows, "resolved": resolved(rows),
             "judge": {name: float(judge[name]) for name in JUDGE if name in judge},
             "judge_on_reference_windows": {"words": words,
@@ -83,13 +86,14 @@ def summarize(results: str, task: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", required=True, help="the run's results folder")
-    parser.add_argument("--task", default="shakespeare")
+    parser.add_argument("--task", default="shakespeare", help="a task name or task file")
+    parser.add_argument("--data-dir", help="the task's data folder (default $HARNESS_DATA_DIR)")
     parser.add_argument("--run", required=True, help="the command that made the records")
     parser.add_argument("--wall-s", type=float, required=True, help="the run's wall seconds")
     parser.add_argument("--name", default="shakespeare_quick", help="artifact name")
     args = parser.parse_args()
     started = environment()
-    figures = {**summarize(args.results, args.task), "run": args.run, "wall_s": args.wall_s}
+    figures = {**summarize(args.results, args.task, args.data_dir), "run": args.run, "wall_s": args.wall_s}
     args.out = RESULTS_DIR / f"{args.name}.json"
     print(f"wrote {write_artifact('generation_run', args, figures, started)}")
     for row in figures["rows"]:
