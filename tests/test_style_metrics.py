@@ -96,3 +96,14 @@ def test_too_few_texts_give_no_judge_and_no_number():
                                        "pastiche": ["d e f"], "modern": ["g h i"]})
     assert judge.pipeline is None and math.isnan(judge.summary()["hard_judge_cv_auc"])
     assert math.isnan(judge.compare(["a b"], ["c d"])["hard_judge_auc"])
+
+
+def test_the_number_of_passages_is_a_positive_integer(monkeypatch):
+    from harness.errors import HarnessError
+
+    monkeypatch.setenv(hard_negatives.PASSAGES_ENV, "12")
+    assert hard_negatives.passage_count() == 12
+    for bad in ("0", "-3", "many"):
+        monkeypatch.setenv(hard_negatives.PASSAGES_ENV, bad)
+        with pytest.raises(HarnessError, match="HARNESS_JUDGE_PASSAGES must be a positive"):
+            hard_negatives.passage_count()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import warnings
 from dataclasses import dataclass
 
@@ -34,10 +35,24 @@ from harness.paths import cache_dir, write_atomic
 VERSION = 1
 CACHE_FOLDER = "style-judge"
 PASSAGES = 200  # validation passages written from, for each kind of negative
+# Fewer: written faster (400 generations are minutes on a CPU), a weaker judge; the count is
+# in the cache key and in every record (hard_judge_n_positive). The test suite uses a few.
+PASSAGES_ENV = "HARNESS_JUDGE_PASSAGES"
 PARAPHRASE = "Rewrite this passage in plain, modern English:\n\n{passage}"
 FOLDS = 5
 BOOTSTRAP_DRAWS = 1000
 SEED = 0
+
+
+def passage_count() -> int:
+    """PASSAGES, or $HARNESS_JUDGE_PASSAGES where set (a positive integer)."""
+    value = os.environ.get(PASSAGES_ENV, "").strip()
+    if not value:
+        return PASSAGES
+    if not value.isdigit() or int(value) < 1:
+        raise HarnessError(f"${PASSAGES_ENV} must be a positive integer (validation passages "
+                           f"the hard-negative judge is written from), got {value[:40]!r}")
+    return int(value)
 
 
 def negatives_key(cell, spec, passages: list[str]) -> str:
@@ -66,7 +81,7 @@ def write_negatives(cell, model, tokenizer, spec) -> dict:
         raise HarnessError(f"the hard-negative judge of task '{task.name}' needs its held-out "
                            f"in-style split '{task.validation_split}': {err.message}") from None
     # The rows' own order (the offline copies are shuffled once); a seeded draw would do as well
-    passages = [str(text).strip() for text in split.texts[:PASSAGES] if str(text).strip()]
+    passages = [str(text).strip() for text in split.texts[:passage_count()] if str(text).strip()]
     key = negatives_key(cell, spec, passages)
     path = cache_dir() / CACHE_FOLDER / f"{key}.json"
     try:
