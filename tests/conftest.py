@@ -10,10 +10,10 @@ import pytest
 from harness.api.testing import tiny_model_for
 
 REPO = Path(__file__).resolve().parents[1]
-# The hard-negative judge's negatives from 16 validation passages rather than 200: a tiny
+# The hard-negative judge's negatives from 6 validation passages rather than 200: a tiny
 # random decoder writes 400 texts in ~100 s (48 sampled tokens over a 49k vocabulary each),
 # in every generation cell whose cache is fresh. Cells in child processes inherit it.
-os.environ.setdefault("HARNESS_JUDGE_PASSAGES", "16")
+os.environ.setdefault("HARNESS_JUDGE_PASSAGES", "6")  # 5-fold CV needs 5 a class
 
 
 @pytest.fixture(scope="session")
