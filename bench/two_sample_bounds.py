@@ -41,7 +41,7 @@ def main() -> int:
     from harness.metrics.mauve_score import mauve_score
     from harness.metrics.style_judge import heldout_texts
     from harness.metrics.text_features import embed
-    from harness.metrics.two_sample import same_length, two_sample
+    from harness.metrics.two_sample import kept_pairs, two_sample
 
     started = environment()
     task = get_task(args.task)
@@ -62,7 +62,7 @@ def main() -> int:
                 b = a[n:] if other is None else [other[i] for i in rng.choice(len(other), n,
                                                                                replace=False)]
                 result = two_sample(a[:n], b, fit_text=fit, embed=embed, seed=draw)
-                real_cut, other_cut = same_length(a[:n], b)
+                real_cut, other_cut = kept_pairs(a[:n], b)
                 mauve = mauve_score(embed(real_cut), embed(other_cut), draws=args.mauve_draws)
                 verdict = judge.compare(a[:n], b)
                 results.append({"accuracy": result.accuracy, "low": result.low,

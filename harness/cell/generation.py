@@ -198,12 +198,11 @@ def discriminating(task, data_dir, references: list[str], written: list[str],
     from harness.metrics.hard_negatives import hard_judge
     from harness.metrics.mauve_score import mauve_score
     from harness.metrics.style_judge import heldout_texts
-    from harness.metrics.two_sample import same_length, two_sample
+    from harness.metrics.two_sample import kept_pairs, two_sample
 
     apart = two_sample(references, written, heldout_texts(task, data_dir), embed=embed)
-    real, cut = same_length(references, written)
-    kept = [i for i, (a, b) in enumerate(zip(real, cut)) if a.strip() and b.strip()]
-    mauve, low, high = mauve_score(embed([real[i] for i in kept]), embed([cut[i] for i in kept]))
+    real, cut = kept_pairs(references, written)
+    mauve, low, high = mauve_score(embed(real), embed(cut))
     judge = hard_judge(negatives)
     return {"two_sample_accuracy": apart.accuracy, "two_sample_accuracy_ci_low": apart.low,
             "two_sample_accuracy_ci_high": apart.high, "two_sample_pairs": apart.n,

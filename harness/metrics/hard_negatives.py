@@ -29,7 +29,7 @@ from harness.inputs.data import load_split
 from harness.metrics import stats
 from harness.metrics.lm_generation import HfGenerator
 from harness.metrics.lm_scoring import instruction_context_ids
-from harness.metrics.two_sample import NGRAMS, same_length
+from harness.metrics.two_sample import NGRAMS, kept_pairs, same_length
 from harness.paths import cache_dir, write_atomic
 
 VERSION = 1
@@ -126,17 +126,15 @@ class HardJudge:
         """AUC of the real continuations against the strategy's (pairs of a prompt, each cut
         to its shorter side's words), with a bootstrap over prompts; the mean log-odds of
         each side, the strategy's with a t interval over prompts."""
-        real, written = same_length(references, continuations)
-        kept = [i for i, (a, b) in enumerate(zip(real, written)) if a.strip() and b.strip()]
+        real, written = kept_pairs(references, continuations)
         fields = dict.fromkeys(("hard_judge_auc", "hard_judge_auc_ci_low",
                                 "hard_judge_auc_ci_high", "hard_judge_log_odds",
                                 "hard_judge_log_odds_ci_low", "hard_judge_log_odds_ci_high",
                                 "hard_judge_reference_log_odds"), float("nan"))
-        if self.pipeline is None or len(kept) < 2:
+        if self.pipeline is None or len(real) < 2:
             return fields
-        real_odds = self.log_odds([real[i] for i in kept])
-        written_odds = self.log_odds([written[i] for i in kept])
-        n = len(kept)
+        real_odds, written_odds = self.log_odds(real), self.log_odds(written)
+        n = len(real)
         low, high = stats.bootstrap(lambda rows: stats.auc(real_odds[rows], written_odds[rows]),
                                     n, BOOTSTRAP_DRAWS, SEED)
         mean = float(written_odds.mean())

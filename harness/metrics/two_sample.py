@@ -47,6 +47,14 @@ def same_length(real: Sequence[str], generated: Sequence[str]) -> tuple[list[str
     return cut_real, cut_generated
 
 
+def kept_pairs(real: Sequence[str], generated: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The pairs cut to the same length (same_length), without those where either side is
+    empty: what every comparison of real and written texts reads."""
+    real, generated = same_length(real, generated)
+    kept = [(a, b) for a, b in zip(real, generated) if a.strip() and b.strip()]
+    return [a for a, _ in kept], [b for _, b in kept]
+
+
 def two_sample(real: Sequence[str], generated: Sequence[str], fit_text: Sequence[str],
                embed: Callable[[list[str]], np.ndarray] | None = None, folds: int = FOLDS,
                seed: int = SEED) -> TwoSample:
@@ -57,12 +65,11 @@ def two_sample(real: Sequence[str], generated: Sequence[str], fit_text: Sequence
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
 
-    real, generated = same_length(real, generated)
-    kept = [(a, b) for a, b in zip(real, generated) if a.strip() and b.strip()]
-    n = len(kept)
+    real, generated = kept_pairs(real, generated)
+    n = len(real)
     if n < folds:
         return TwoSample(float("nan"), float("nan"), float("nan"), n)
-    texts = [a for a, _ in kept] + [b for _, b in kept]
+    texts = real + generated
     labels = np.repeat([0, 1], n)
     try:
         vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=NGRAMS, sublinear_tf=True,
